@@ -1,0 +1,412 @@
+//! `tollgate admin`: clients and users, straight on the database. A server
+//! running on the same database sees every change at once.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Subcommand, ValueEnum};
+use serde::Serialize;
+use tollgate_proto::{GrantType, Scope};
+use tollgate_server::admin::{self as ops, NewClient, NewUser};
+use tollgate_server::config::{Argon2Params, FileConfig, DEFAULT_DATABASE};
+use tollgate_server::oauth::password::Passwords;
+use tollgate_server::store::{self, AuthMethod, Client, ClientUpdate, Store, User};
+use tollgate_server::Clock;
+
+use crate::secret_input;
+
+#[derive(Debug, Args)]
+pub struct AdminArgs {
+    /// Database URL, as for `serve` [default: the config file's, else sqlite://tollgate.db].
+    #[arg(long, env = "TOLLGATE_DATABASE", value_name = "URL", global = true)]
+    database: Option<String>,
+    /// The server's TOML config file, for its database and argon2 settings.
+    #[arg(long, env = "TOLLGATE_CONFIG", value_name = "FILE", global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: AdminCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum AdminCommand {
+    /// Register and manage API clients.
+    #[command(subcommand)]
+    Client(ClientCommand),
+    /// Register and manage resource owners for the password grant.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum GrantArg {
+    ClientCredentials,
+    Password,
+    RefreshToken,
+}
+
+impl From<GrantArg> for GrantType {
+    fn from(g: GrantArg) -> Self {
+        match g {
+            GrantArg::ClientCredentials => GrantType::ClientCredentials,
+            GrantArg::Password => GrantType::Password,
+            GrantArg::RefreshToken => GrantType::RefreshToken,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum AuthMethodArg {
+    /// HTTP Basic only (client_secret_basic).
+    Basic,
+    /// Also id and secret in the form body (client_secret_post).
+    Post,
+}
+
+impl From<AuthMethodArg> for AuthMethod {
+    fn from(a: AuthMethodArg) -> Self {
+        match a {
+            AuthMethodArg::Basic => AuthMethod::Basic,
+            AuthMethodArg::Post => AuthMethod::Post,
+        }
+    }
+}
+
+/// Settings shared by `client create` and `client update`.
+#[derive(Debug, Args)]
+struct ClientSettings {
+    /// Scopes the client may request, space-separated, e.g. "locations:read users:read".
+    #[arg(long, value_name = "SCOPES")]
+    scope: Option<String>,
+    /// A grant the client may use; repeat for several. The password grant
+    /// issues refresh tokens only to clients that also have refresh_token.
+    #[arg(long = "grant", value_enum, value_name = "GRANT")]
+    grants: Vec<GrantArg>,
+    /// How the client authenticates at the token endpoint.
+    #[arg(long, value_enum)]
+    auth_method: Option<AuthMethodArg>,
+    /// Access-token lifetime in seconds [default: the server's token_ttl].
+    #[arg(long, value_name = "SECS")]
+    token_ttl: Option<u64>,
+    /// Requests per second allowed (0: unlimited).
+    #[arg(long, value_name = "N")]
+    qps: Option<u64>,
+    /// Requests per UTC day allowed (0: unlimited).
+    #[arg(long, value_name = "N")]
+    per_day: Option<u64>,
+}
+
+#[derive(Debug, Subcommand)]
+enum ClientCommand {
+    /// Register a client and print its id and secret (the secret only now).
+    Create {
+        /// A name for people; not used in the protocol.
+        #[arg(long)]
+        name: String,
+        #[command(flatten)]
+        settings: ClientSettings,
+        /// Let the client introspect any client's tokens (for resource servers).
+        #[arg(long)]
+        introspect_any: bool,
+        /// Import an existing client id (with --secret-stdin) instead of generating one.
+        #[arg(long, value_name = "ID", requires = "secret_stdin")]
+        client_id: Option<String>,
+        /// Read the client secret to import from standard input.
+        #[arg(long, requires = "client_id")]
+        secret_stdin: bool,
+        /// Print exactly {"client_id":...,"client_secret":...}.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List clients.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one client.
+    Show {
+        client_id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Stop a client: its secret and all its tokens stop working at once.
+    Disable { client_id: String },
+    /// Let a disabled client back in; its unexpired tokens work again.
+    Enable { client_id: String },
+    /// Replace the client's secret and print the new one.
+    RotateSecret {
+        client_id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Change a client's settings; what is not given stays as it is.
+    Update {
+        client_id: String,
+        #[arg(long)]
+        name: Option<String>,
+        #[command(flatten)]
+        settings: ClientSettings,
+        /// Grant or withdraw the introspect-any privilege.
+        #[arg(long, value_name = "BOOL")]
+        introspect_any: Option<bool>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Register a user; the password is prompted for, or read with --password-stdin.
+    Create {
+        #[arg(long)]
+        username: String,
+        /// Read the password from standard input instead of prompting.
+        #[arg(long)]
+        password_stdin: bool,
+        #[arg(long)]
+        full_name: Option<String>,
+        #[arg(long)]
+        email: Option<String>,
+    },
+    /// List users.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Stop a user: password grants fail and their tokens stop working.
+    Disable { username: String },
+    /// Let a disabled user back in.
+    Enable { username: String },
+    /// Set a new password (prompted for, or read with --password-stdin).
+    SetPassword {
+        username: String,
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+pub async fn run(args: AdminArgs) -> Result<()> {
+    let file = match &args.config {
+        Some(path) => FileConfig::load(path)?,
+        None => FileConfig::default(),
+    };
+    let url = args
+        .database
+        .or(file.database)
+        .unwrap_or_else(|| DEFAULT_DATABASE.to_owned());
+    let store = store::open(&url)
+        .await
+        .with_context(|| format!("cannot open the database {url}"))?;
+    let argon2 = file.argon2.unwrap_or_default();
+    let result = match args.command {
+        AdminCommand::Client(cmd) => client(store.as_ref(), cmd).await,
+        AdminCommand::User(cmd) => user(store.as_ref(), argon2, cmd).await,
+    };
+    store.close().await;
+    result
+}
+
+fn now() -> i64 {
+    Clock::system().now_secs()
+}
+
+fn parse_scope(s: &str) -> Result<Scope> {
+    s.parse().with_context(|| format!("invalid --scope `{s}`"))
+}
+
+/// 0 means unlimited, which is stored as "no limit".
+fn limit(v: u64) -> Option<u64> {
+    (v > 0).then_some(v)
+}
+
+fn grant_set(grants: &[GrantArg]) -> BTreeSet<GrantType> {
+    grants.iter().map(|&g| g.into()).collect()
+}
+
+async fn client(store: &dyn Store, cmd: ClientCommand) -> Result<()> {
+    match cmd {
+        ClientCommand::Create { name, settings, introspect_any, client_id, secret_stdin, json } => {
+            let secret = if secret_stdin { Some(secret_input::from_stdin("client secret")?) } else { None };
+            let mut grants = grant_set(&settings.grants);
+            if grants.is_empty() {
+                grants.insert(GrantType::ClientCredentials);
+            }
+            let new = NewClient {
+                name,
+                client_id,
+                secret,
+                scopes: parse_scope(settings.scope.as_deref().unwrap_or(""))?,
+                grants,
+                auth_method: settings.auth_method.map(Into::into).unwrap_or_default(),
+                token_ttl: settings.token_ttl,
+                qps: settings.qps.and_then(limit),
+                per_day: settings.per_day.and_then(limit),
+                introspect_any,
+            };
+            let (client, secret) = ops::create_client(store, now(), new).await?;
+            print_credentials(&client.client_id, &secret, json)
+        }
+        ClientCommand::List { json } => {
+            let views: Vec<ClientView> = store.list_clients().await?.iter().map(ClientView::from).collect();
+            if json {
+                return print_json(&views);
+            }
+            for v in views {
+                println!("{}\t{}\t{}\t{}", v.client_id, if v.enabled { "enabled" } else { "disabled" }, v.name, v.scope);
+            }
+            Ok(())
+        }
+        ClientCommand::Show { client_id, json } => {
+            let Some(c) = store.get_client(&client_id).await? else { bail!("no client `{client_id}`") };
+            let v = ClientView::from(&c);
+            if json {
+                return print_json(&v);
+            }
+            let text = toml::to_string(&v).context("formatting the client")?;
+            print!("{text}");
+            Ok(())
+        }
+        ClientCommand::Disable { client_id } => set_client_enabled(store, &client_id, false).await,
+        ClientCommand::Enable { client_id } => set_client_enabled(store, &client_id, true).await,
+        ClientCommand::RotateSecret { client_id, json } => {
+            let secret = ops::rotate_secret(store, &client_id, now()).await?;
+            print_credentials(&client_id, &secret, json)
+        }
+        ClientCommand::Update { client_id, name, settings, introspect_any } => {
+            let update = ClientUpdate {
+                name,
+                scopes: settings.scope.as_deref().map(parse_scope).transpose()?,
+                grants: (!settings.grants.is_empty()).then(|| grant_set(&settings.grants)),
+                auth_method: settings.auth_method.map(Into::into),
+                token_ttl: settings.token_ttl.map(limit),
+                qps: settings.qps.map(limit),
+                per_day: settings.per_day.map(limit),
+                introspect_any,
+                ..ClientUpdate::default()
+            };
+            store.update_client(&client_id, &update, now()).await?;
+            eprintln!("client {client_id} updated");
+            Ok(())
+        }
+    }
+}
+
+async fn set_client_enabled(store: &dyn Store, client_id: &str, enabled: bool) -> Result<()> {
+    let update = ClientUpdate { enabled: Some(enabled), ..ClientUpdate::default() };
+    store.update_client(client_id, &update, now()).await?;
+    eprintln!("client {client_id} {}", if enabled { "enabled" } else { "disabled" });
+    Ok(())
+}
+
+fn print_credentials(client_id: &str, secret: &str, json: bool) -> Result<()> {
+    if json {
+        return print_json(&serde_json::json!({ "client_id": client_id, "client_secret": secret }));
+    }
+    println!("client_id:     {client_id}");
+    println!("client_secret: {secret}");
+    eprintln!("Store the secret now: tollgate keeps only its hash and cannot show it again.");
+    Ok(())
+}
+
+async fn user(store: &dyn Store, argon2: Argon2Params, cmd: UserCommand) -> Result<()> {
+    match cmd {
+        UserCommand::Create { username, password_stdin, full_name, email } => {
+            let password = secret_input::new_password(password_stdin)?;
+            let passwords = Passwords::new(argon2)?;
+            let new = NewUser { username, password, full_name, email };
+            let user = ops::create_user(store, &passwords, now(), new).await?;
+            eprintln!("user {} created", user.username);
+            Ok(())
+        }
+        UserCommand::List { json } => {
+            let views: Vec<UserView> = store.list_users().await?.iter().map(UserView::from).collect();
+            if json {
+                return print_json(&views);
+            }
+            for v in views {
+                let state = if v.enabled { "enabled" } else { "disabled" };
+                println!("{}\t{state}\t{}", v.username, v.full_name.unwrap_or_default());
+            }
+            Ok(())
+        }
+        UserCommand::Disable { username } => set_user_enabled(store, &username, false).await,
+        UserCommand::Enable { username } => set_user_enabled(store, &username, true).await,
+        UserCommand::SetPassword { username, password_stdin } => {
+            let password = secret_input::new_password(password_stdin)?;
+            let passwords = Passwords::new(argon2)?;
+            ops::set_password(store, &passwords, &username, password, now()).await?;
+            eprintln!("password of {username} changed");
+            Ok(())
+        }
+    }
+}
+
+async fn set_user_enabled(store: &dyn Store, username: &str, enabled: bool) -> Result<()> {
+    store.set_user_enabled(username, enabled, now()).await?;
+    eprintln!("user {username} {}", if enabled { "enabled" } else { "disabled" });
+    Ok(())
+}
+
+fn print_json(value: &impl Serialize) -> Result<()> {
+    let text = serde_json::to_string(value).context("formatting JSON")?;
+    println!("{text}");
+    Ok(())
+}
+
+/// A client as shown to operators: everything but the secret digest.
+#[derive(Debug, Serialize)]
+struct ClientView {
+    client_id: String,
+    name: String,
+    enabled: bool,
+    scope: String,
+    grants: Vec<GrantType>,
+    auth_method: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    token_ttl: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    qps: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    per_day: Option<u64>,
+    introspect_any: bool,
+    created_at: i64,
+}
+
+impl From<&Client> for ClientView {
+    fn from(c: &Client) -> Self {
+        Self {
+            client_id: c.client_id.clone(),
+            name: c.name.clone(),
+            enabled: c.enabled,
+            scope: c.scopes.to_string(),
+            grants: c.grants.iter().copied().collect(),
+            auth_method: c.auth_method.as_str(),
+            token_ttl: c.token_ttl,
+            qps: c.qps,
+            per_day: c.per_day,
+            introspect_any: c.introspect_any,
+            created_at: c.created_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct UserView {
+    username: String,
+    enabled: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    full_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    email: Option<String>,
+    created_at: i64,
+}
+
+impl From<&User> for UserView {
+    fn from(u: &User) -> Self {
+        Self {
+            username: u.username.clone(),
+            enabled: u.enabled,
+            full_name: u.full_name.clone(),
+            email: u.email.clone(),
+            created_at: u.created_at,
+        }
+    }
+}

@@ -1,0 +1,39 @@
+//! Reading secrets and passwords from standard input or a no-echo prompt,
+//! so they never have to appear in argv or shell history.
+
+use std::io::{BufRead, IsTerminal};
+
+use anyhow::{bail, Context, Result};
+
+/// One line from stdin, without its line ending.
+pub fn from_stdin(what: &str) -> Result<String> {
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .with_context(|| format!("reading the {what} from standard input"))?;
+    let value = line.trim_end_matches(['\n', '\r']).to_owned();
+    if value.is_empty() {
+        bail!("the {what} read from standard input is empty");
+    }
+    Ok(value)
+}
+
+/// From stdin when `use_stdin`, else from a prompt typed twice.
+pub fn new_password(use_stdin: bool) -> Result<String> {
+    if use_stdin {
+        return from_stdin("password");
+    }
+    if !std::io::stdin().is_terminal() {
+        bail!("no password given: pass --password-stdin and pipe it in, or run in a terminal to be prompted");
+    }
+    let first = rpassword::prompt_password("New password: ").context("reading the password")?;
+    let again = rpassword::prompt_password("Repeat password: ").context("reading the password")?;
+    if first != again {
+        bail!("the two passwords differ");
+    }
+    if first.is_empty() {
+        bail!("the password must not be empty");
+    }
+    Ok(first)
+}

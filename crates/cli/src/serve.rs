@@ -1,0 +1,125 @@
+//! `tollgate serve`: configuration from file, environment and flags (flags
+//! win), then the server until SIGINT or SIGTERM.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::{Args, ValueEnum};
+use tokio::net::TcpListener;
+use tollgate_server::config::{Config, FileConfig, LogFormat};
+use tollgate_server::{demo, store, AppState, Clock};
+
+use crate::logging;
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// TOML configuration file; flags and TOLLGATE_* variables override it.
+    #[arg(long, env = "TOLLGATE_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, env = "TOLLGATE_LISTEN", value_name = "ADDR")]
+    listen: Option<SocketAddr>,
+    /// sqlite://PATH (created and migrated on start) or sqlite::memory:
+    /// [default: sqlite://tollgate.db; with --demo, in memory].
+    #[arg(long, env = "TOLLGATE_DATABASE", value_name = "URL")]
+    database: Option<String>,
+    /// The `iss` value in introspection answers [default: http://LISTEN].
+    #[arg(long, env = "TOLLGATE_ISSUER", value_name = "URL")]
+    issuer: Option<String>,
+    /// Realm for WWW-Authenticate challenges [default: the issuer's host].
+    #[arg(long, env = "TOLLGATE_REALM")]
+    realm: Option<String>,
+    /// Register a demo client and user with fixed credentials and print
+    /// commands to try; refuses to listen on anything but loopback.
+    #[arg(long, env = "TOLLGATE_DEMO")]
+    demo: bool,
+    /// Log line format [default: text].
+    #[arg(long, env = "TOLLGATE_LOG_FORMAT", value_enum)]
+    log_format: Option<LogFormatArg>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum LogFormatArg {
+    Text,
+    Json,
+}
+
+impl ServeArgs {
+    /// The flags as a config overlay: only what was given.
+    fn overlay(&self) -> FileConfig {
+        FileConfig {
+            listen: self.listen,
+            database: self.database.clone(),
+            issuer: self.issuer.clone(),
+            realm: self.realm.clone(),
+            demo: self.demo.then_some(true),
+            log_format: self.log_format.map(|f| match f {
+                LogFormatArg::Text => LogFormat::Text,
+                LogFormatArg::Json => LogFormat::Json,
+            }),
+            ..FileConfig::default()
+        }
+    }
+}
+
+pub async fn run(args: ServeArgs) -> Result<()> {
+    let file = match &args.config {
+        Some(path) => FileConfig::load(path)?,
+        None => FileConfig::default(),
+    };
+    let merged = file.overlay(args.overlay());
+    let config = Config::try_from(merged.clone()).context("invalid configuration")?;
+    logging::init(config.log_format);
+
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let local = listener.local_addr()?;
+    // With port 0 the real port is known only now; defaults derived from it follow.
+    let config = if local != config.listen {
+        Config::try_from(FileConfig {
+            listen: Some(local),
+            ..merged
+        })?
+    } else {
+        config
+    };
+
+    let store = store::open(&config.database)
+        .await
+        .with_context(|| format!("cannot open the database {}", config.database))?;
+    let demo_mode = config.demo;
+    let state = AppState::new(config, store, Clock::system())?;
+    if demo_mode {
+        demo::seed(&state).await.context("registering the demo client and user")?;
+        println!("{}", demo::banner(&format!("http://{local}")));
+    }
+    tracing::info!(listen = %local, issuer = %state.config.issuer, "tollgate listening");
+    tollgate_server::run(listener, state, shutdown_signal()).await?;
+    tracing::info!("tollgate stopped");
+    Ok(())
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot watch SIGTERM; stopping on SIGINT only");
+                let _ = interrupt.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = interrupt.await;
+    tracing::info!("shutting down: finishing in-flight requests");
+}

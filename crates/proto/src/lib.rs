@@ -1,0 +1,25 @@
+//! Wire types of OAuth 2.0 shared by the tollgate server and client.
+//!
+//! Only this crate defines shapes that cross the wire: the token response
+//! (RFC 6749 §5.1), error codes and bodies (§5.2, RFC 6750 §3.1), grant types,
+//! scope sets (§3.3), HTTP Basic client credentials (§2.3.1), introspection
+//! (RFC 7662) and server metadata (RFC 8414). It has no I/O and no async
+//! runtime, so both sides can depend on it freely.
+
+pub mod basic;
+pub mod error;
+pub mod grant;
+pub mod introspect;
+pub mod metadata;
+pub mod request;
+pub mod scope;
+pub mod token;
+
+pub use basic::BasicCredentials;
+pub use error::{ErrorCode, ErrorResponse, ProtoError};
+pub use grant::GrantType;
+pub use introspect::{IntrospectionResponse, TokenTypeHint};
+pub use metadata::AuthorizationServerMetadata;
+pub use request::{FormParams, RequestError, TokenRequest};
+pub use scope::Scope;
+pub use token::TokenResponse;

@@ -1,0 +1,163 @@
+//! Registering and managing clients and users: the operations behind
+//! `tollgate admin`, and the demo seed. They work on any store, so a running
+//! server sharing the database sees the changes at once.
+
+use std::collections::BTreeSet;
+
+use tollgate_proto::{GrantType, Scope};
+
+use crate::oauth::{password::Passwords, secret};
+use crate::store::{AuthMethod, Client, ClientUpdate, Store, StoreError, User};
+use crate::Error;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Server(#[from] Error),
+}
+
+/// What `client create` asks for.
+#[derive(Debug, Clone, Default)]
+pub struct NewClient {
+    pub name: String,
+    /// Import an existing id instead of generating one.
+    pub client_id: Option<String>,
+    /// Import an existing secret instead of generating one.
+    pub secret: Option<String>,
+    pub scopes: Scope,
+    pub grants: BTreeSet<GrantType>,
+    pub auth_method: AuthMethod,
+    pub token_ttl: Option<u64>,
+    pub qps: Option<u64>,
+    pub per_day: Option<u64>,
+    pub introspect_any: bool,
+}
+
+/// Registers a client; returns it with its secret, the only time the secret
+/// is available in the clear.
+pub async fn create_client(store: &dyn Store, now: i64, new: NewClient) -> Result<(Client, String), AdminError> {
+    let client_id = match new.client_id {
+        Some(id) => {
+            check_text("client id", &id)?;
+            if id.contains(':') {
+                return Err(AdminError::Invalid("a client id cannot contain `:` (HTTP Basic splits there)".into()));
+            }
+            id
+        }
+        None => secret::new_client_id()?,
+    };
+    let secret = match new.secret {
+        Some(s) => {
+            check_text("client secret", &s)?;
+            s
+        }
+        None => secret::new_client_secret()?,
+    };
+    if new.grants.is_empty() {
+        return Err(AdminError::Invalid("a client needs at least one grant".into()));
+    }
+    if new.token_ttl == Some(0) {
+        return Err(AdminError::Invalid("--token-ttl must be at least 1 second".into()));
+    }
+    let client = Client {
+        client_id,
+        name: new.name,
+        secret_hash: secret::digest(&secret),
+        scopes: new.scopes,
+        grants: new.grants,
+        auth_method: new.auth_method,
+        token_ttl: new.token_ttl,
+        qps: new.qps,
+        per_day: new.per_day,
+        introspect_any: new.introspect_any,
+        enabled: true,
+        created_at: now,
+    };
+    store.create_client(&client).await?;
+    Ok((client, secret))
+}
+
+/// Replaces a client's secret with a new generated one and returns it. The
+/// old secret stops working at once; issued tokens stay valid.
+pub async fn rotate_secret(store: &dyn Store, client_id: &str, now: i64) -> Result<String, AdminError> {
+    let secret = secret::new_client_secret()?;
+    let update = ClientUpdate {
+        secret_hash: Some(secret::digest(&secret)),
+        ..ClientUpdate::default()
+    };
+    store.update_client(client_id, &update, now).await?;
+    Ok(secret)
+}
+
+/// What `user create` asks for.
+#[derive(Clone, Default)]
+pub struct NewUser {
+    pub username: String,
+    pub password: String,
+    pub full_name: Option<String>,
+    pub email: Option<String>,
+}
+
+impl std::fmt::Debug for NewUser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewUser")
+            .field("username", &self.username)
+            .finish_non_exhaustive()
+    }
+}
+
+pub async fn create_user(
+    store: &dyn Store,
+    passwords: &Passwords,
+    now: i64,
+    new: NewUser,
+) -> Result<User, AdminError> {
+    check_text("username", &new.username)?;
+    check_password(&new.password)?;
+    let user = User {
+        password_hash: passwords.hash(new.password).await?,
+        username: new.username,
+        full_name: new.full_name,
+        email: new.email,
+        enabled: true,
+        created_at: now,
+    };
+    store.create_user(&user).await?;
+    Ok(user)
+}
+
+pub async fn set_password(
+    store: &dyn Store,
+    passwords: &Passwords,
+    username: &str,
+    password: String,
+    now: i64,
+) -> Result<(), AdminError> {
+    check_password(&password)?;
+    if store.get_user(username).await?.is_none() {
+        return Err(StoreError::NotFound(format!("user `{username}`")).into());
+    }
+    let hash = passwords.hash(password).await?;
+    Ok(store.set_user_password(username, &hash, now).await?)
+}
+
+fn check_text(what: &str, value: &str) -> Result<(), AdminError> {
+    if value.is_empty() || value.len() > 255 {
+        return Err(AdminError::Invalid(format!("the {what} must be 1 to 255 bytes long")));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(AdminError::Invalid(format!("the {what} must not contain control characters")));
+    }
+    Ok(())
+}
+
+fn check_password(password: &str) -> Result<(), AdminError> {
+    if password.is_empty() {
+        return Err(AdminError::Invalid("the password must not be empty".into()));
+    }
+    Ok(())
+}

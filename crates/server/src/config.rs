@@ -1,0 +1,279 @@
+//! Server configuration: read once, validated once.
+//!
+//! [`FileConfig`] is the TOML file's shape (every field optional, unknown keys
+//! rejected). The CLI overlays its flags and `TOLLGATE_*` variables onto it
+//! with [`FileConfig::overlay`], and [`Config::try_from`] fills defaults and
+//! checks everything, so the rest of the server only ever sees a valid
+//! [`Config`].
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use axum::http::Uri;
+use serde::Deserialize;
+
+/// Configuration errors, each naming the offending key.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("config file {path}: {message}")]
+    Parse { path: String, message: String },
+    #[error("`{key}`: {message}")]
+    Invalid { key: &'static str, message: String },
+}
+
+fn invalid(key: &'static str, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        key,
+        message: message.into(),
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+/// argon2id cost for user passwords.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Argon2Params {
+    /// Memory in KiB.
+    pub memory_kib: u32,
+    pub iterations: u32,
+    pub parallelism: u32,
+}
+
+impl Default for Argon2Params {
+    /// OWASP's recommended floor for argon2id: 19 MiB, 2 passes, 1 lane.
+    fn default() -> Self {
+        Self {
+            memory_kib: 19 * 1024,
+            iterations: 2,
+            parallelism: 1,
+        }
+    }
+}
+
+/// Failed password attempts per username before further ones are refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LockoutPolicy {
+    pub max_failures: u32,
+    pub window_secs: u64,
+}
+
+impl Default for LockoutPolicy {
+    fn default() -> Self {
+        Self {
+            max_failures: 5,
+            window_secs: 15 * 60,
+        }
+    }
+}
+
+/// The TOML file, and the overlay the CLI builds from flags and environment.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub listen: Option<SocketAddr>,
+    pub database: Option<String>,
+    pub issuer: Option<String>,
+    pub realm: Option<String>,
+    pub demo: Option<bool>,
+    pub log_format: Option<LogFormat>,
+    /// Default access-token lifetime in seconds.
+    pub token_ttl: Option<u64>,
+    /// Refresh-token lifetime in seconds.
+    pub refresh_ttl: Option<u64>,
+    /// Seconds between sweeps of expired tokens.
+    pub sweep_interval: Option<u64>,
+    pub argon2: Option<Argon2Params>,
+    pub lockout: Option<LockoutPolicy>,
+}
+
+impl FileConfig {
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let shown = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: shown.clone(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: shown,
+            message: e.to_string(),
+        })
+    }
+
+    /// Values set in `top` win over those in `self`.
+    pub fn overlay(self, top: FileConfig) -> FileConfig {
+        FileConfig {
+            listen: top.listen.or(self.listen),
+            database: top.database.or(self.database),
+            issuer: top.issuer.or(self.issuer),
+            realm: top.realm.or(self.realm),
+            demo: top.demo.or(self.demo),
+            log_format: top.log_format.or(self.log_format),
+            token_ttl: top.token_ttl.or(self.token_ttl),
+            refresh_ttl: top.refresh_ttl.or(self.refresh_ttl),
+            sweep_interval: top.sweep_interval.or(self.sweep_interval),
+            argon2: top.argon2.or(self.argon2),
+            lockout: top.lockout.or(self.lockout),
+        }
+    }
+}
+
+/// Validated runtime configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub database: String,
+    pub issuer: String,
+    pub realm: String,
+    pub demo: bool,
+    pub log_format: LogFormat,
+    pub token_ttl: u64,
+    pub refresh_ttl: u64,
+    pub sweep_interval: u64,
+    pub argon2: Argon2Params,
+    pub lockout: LockoutPolicy,
+}
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+pub const DEFAULT_DATABASE: &str = "sqlite://tollgate.db";
+pub const MEMORY_DATABASE: &str = "sqlite::memory:";
+
+impl TryFrom<FileConfig> for Config {
+    type Error = ConfigError;
+
+    fn try_from(f: FileConfig) -> Result<Self, Self::Error> {
+        let demo = f.demo.unwrap_or(false);
+        let listen = match f.listen {
+            Some(a) => a,
+            None => DEFAULT_LISTEN
+                .parse()
+                .map_err(|_| invalid("listen", "bad built-in default"))?,
+        };
+        if demo && !listen.ip().is_loopback() {
+            return Err(invalid(
+                "listen",
+                format!("--demo has fixed, published credentials and serves only on loopback; {listen} is not a loopback address"),
+            ));
+        }
+        let database = f.database.unwrap_or_else(|| {
+            if demo { MEMORY_DATABASE } else { DEFAULT_DATABASE }.to_owned()
+        });
+        let issuer = f.issuer.unwrap_or_else(|| format!("http://{listen}"));
+        let issuer_host = issuer_host(&issuer)?;
+        let realm = f.realm.unwrap_or(issuer_host);
+        if realm.contains('"') || realm.contains('\\') || realm.chars().any(char::is_control) {
+            return Err(invalid("realm", "must not contain quotes, backslashes or control characters"));
+        }
+        let positive = |key: &'static str, v: Option<u64>, default: u64| match v.unwrap_or(default) {
+            0 => Err(invalid(key, "must be at least 1")),
+            n => Ok(n),
+        };
+        let argon2 = f.argon2.unwrap_or_default();
+        argon2::Params::new(argon2.memory_kib, argon2.iterations, argon2.parallelism, None)
+            .map_err(|e| invalid("argon2", e.to_string()))?;
+        let lockout = f.lockout.unwrap_or_default();
+        if lockout.max_failures == 0 || lockout.window_secs == 0 {
+            return Err(invalid("lockout", "max_failures and window_secs must be at least 1"));
+        }
+        Ok(Config {
+            listen,
+            database,
+            issuer: issuer.trim_end_matches('/').to_owned(),
+            realm,
+            demo,
+            log_format: f.log_format.unwrap_or_default(),
+            token_ttl: positive("token_ttl", f.token_ttl, 3600)?,
+            refresh_ttl: positive("refresh_ttl", f.refresh_ttl, 30 * 24 * 3600)?,
+            sweep_interval: positive("sweep_interval", f.sweep_interval, 60)?,
+            argon2,
+            lockout,
+        })
+    }
+}
+
+/// The host part of the issuer URL, the default realm.
+fn issuer_host(issuer: &str) -> Result<String, ConfigError> {
+    let uri: Uri = issuer
+        .parse()
+        .map_err(|_| invalid("issuer", format!("`{issuer}` is not a URL")))?;
+    match (uri.scheme_str(), uri.host()) {
+        (Some("http" | "https"), Some(host)) => Ok(host.trim_matches(['[', ']']).to_owned()),
+        _ => Err(invalid("issuer", format!("`{issuer}` must be an http(s) URL with a host"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(toml_text: &str) -> Result<Config, String> {
+        let f: FileConfig = toml::from_str(toml_text).map_err(|e| e.to_string())?;
+        Config::try_from(f).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn defaults() {
+        let c = config("").unwrap_or_else(|e| unreachable!("{e}"));
+        assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.database, "sqlite://tollgate.db");
+        assert_eq!(c.issuer, "http://127.0.0.1:8080");
+        assert_eq!(c.realm, "127.0.0.1");
+        assert_eq!(c.token_ttl, 3600);
+        assert_eq!(c.refresh_ttl, 2_592_000);
+    }
+
+    #[test]
+    fn demo_defaults_to_memory_and_refuses_public_listen() {
+        let c = config("demo = true").unwrap_or_else(|e| unreachable!("{e}"));
+        assert_eq!(c.database, MEMORY_DATABASE);
+        let err = config("demo = true\nlisten = \"0.0.0.0:8080\"").err().unwrap_or_default();
+        assert!(err.contains("loopback"), "{err}");
+        assert!(config("demo = true\nlisten = \"[::1]:8080\"").is_ok());
+    }
+
+    #[test]
+    fn realm_defaults_to_issuer_host() {
+        let c = config("issuer = \"https://api.manheim.com/\"").unwrap_or_else(|e| unreachable!("{e}"));
+        assert_eq!(c.realm, "api.manheim.com");
+        assert_eq!(c.issuer, "https://api.manheim.com");
+    }
+
+    #[test]
+    fn rejects_bad_values() {
+        for (text, needle) in [
+            ("bogus = 1", "unknown field"),
+            ("issuer = \"ftp://x\"", "issuer"),
+            ("token_ttl = 0", "token_ttl"),
+            ("realm = 'a\"b'", "realm"),
+            ("[argon2]\nmemory_kib = 1\niterations = 1\nparallelism = 1", "argon2"),
+            ("[lockout]\nmax_failures = 0\nwindow_secs = 1", "lockout"),
+        ] {
+            let err = config(text).err().unwrap_or_default();
+            assert!(err.contains(needle), "{text:?} gave {err:?}");
+        }
+    }
+
+    #[test]
+    fn overlay_prefers_top() {
+        let base: FileConfig = toml::from_str("realm = \"a\"\ntoken_ttl = 5").unwrap_or_default();
+        let top = FileConfig {
+            realm: Some("b".into()),
+            ..FileConfig::default()
+        };
+        let merged = base.overlay(top);
+        assert_eq!(merged.realm.as_deref(), Some("b"));
+        assert_eq!(merged.token_ttl, Some(5));
+    }
+}

@@ -1,0 +1,67 @@
+//! `serve --demo`: fixed, published credentials for trying tollgate out.
+//! Only ever served on loopback (enforced in `config`).
+
+use tollgate_proto::GrantType;
+
+use crate::admin::{self, AdminError, NewClient, NewUser};
+use crate::state::AppState;
+use crate::store::StoreError;
+
+pub const CLIENT_ID: &str = "demo-client";
+pub const CLIENT_SECRET: &str = "demo-secret";
+pub const SCOPES: &str = "locations:read users:read";
+pub const USERNAME: &str = "demo";
+pub const PASSWORD: &str = "demo-password";
+
+/// Registers the demo client and user unless they exist. Safe when several
+/// instances sharing one database start at once.
+pub async fn seed(state: &AppState) -> Result<(), AdminError> {
+    let now = state.clock.now_secs();
+    let client = NewClient {
+        name: "Demo client".into(),
+        client_id: Some(CLIENT_ID.into()),
+        secret: Some(CLIENT_SECRET.into()),
+        scopes: SCOPES.parse().map_err(|e| AdminError::Invalid(format!("{e}")))?,
+        grants: GrantType::ALL.into_iter().collect(),
+        ..NewClient::default()
+    };
+    ignore_conflict(admin::create_client(state.store.as_ref(), now, client).await.map(drop))?;
+    let user = NewUser {
+        username: USERNAME.into(),
+        password: PASSWORD.into(),
+        full_name: Some("Demo User".into()),
+        email: Some("demo@example.com".into()),
+    };
+    ignore_conflict(admin::create_user(state.store.as_ref(), &state.passwords, now, user).await.map(drop))
+}
+
+fn ignore_conflict(r: Result<(), AdminError>) -> Result<(), AdminError> {
+    match r {
+        Err(AdminError::Store(StoreError::Conflict(_))) => Ok(()),
+        other => other,
+    }
+}
+
+/// What `serve --demo` prints: the credentials and commands to paste.
+pub fn banner(base_url: &str) -> String {
+    format!(
+        r#"tollgate demo mode: fixed credentials, in-memory unless --database is given.
+
+  client_id      {CLIENT_ID}
+  client_secret  {CLIENT_SECRET}
+  scopes         {SCOPES}
+  user           {USERNAME} / {PASSWORD}
+
+Get a token (client credentials):
+  curl -s -u {CLIENT_ID}:{CLIENT_SECRET} -d grant_type=client_credentials -d scope=locations:read {base_url}/oauth2/token.oauth2
+
+Get a token for the demo user (password grant):
+  curl -s -u {CLIENT_ID}:{CLIENT_SECRET} -d grant_type=password -d username={USERNAME} -d password={PASSWORD} {base_url}/oauth2/token.oauth2
+
+Keep a token, introspect it, revoke it:
+  TOKEN=$(curl -s -u {CLIENT_ID}:{CLIENT_SECRET} -d grant_type=client_credentials -d scope=locations:read {base_url}/oauth2/token.oauth2 | sed -E 's/.*"access_token":"([^"]+)".*/\1/')
+  curl -s -u {CLIENT_ID}:{CLIENT_SECRET} -H 'api-key: {CLIENT_ID}' -d "token=$TOKEN" {base_url}/oauth2/introspect.oauth2
+  curl -s -u {CLIENT_ID}:{CLIENT_SECRET} -d "token=$TOKEN" {base_url}/oauth2/revoke.oauth2
+"#
+    )
+}

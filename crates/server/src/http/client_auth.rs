@@ -1,0 +1,37 @@
+//! Which client credentials a request presents: the Basic header, or
+//! `client_id`/`client_secret` in the body — never both.
+
+use axum::http::{header, HeaderMap};
+use tollgate_proto::{BasicCredentials, FormParams};
+
+use crate::oauth::client_auth::Presented;
+use crate::Error;
+
+pub fn presented(headers: &HeaderMap, form: &FormParams) -> Result<Presented, Error> {
+    let mut auth = headers.get_all(header::AUTHORIZATION).iter();
+    let header_value = auth.next();
+    if auth.next().is_some() {
+        return Err(Error::invalid_request("more than one Authorization header"));
+    }
+    let body_id = form.get("client_id");
+    let body_secret = form.get("client_secret");
+    match (header_value, body_id, body_secret) {
+        (Some(_), _, Some(_)) => Err(Error::invalid_request(
+            "client credentials in both the Authorization header and the body",
+        )),
+        (Some(value), body_id, None) => {
+            let value = value.to_str().map_err(|_| Error::invalid_client())?;
+            let candidates = BasicCredentials::candidates(value).map_err(|_| Error::invalid_client())?;
+            if let Some(id) = body_id {
+                if !candidates.iter().any(|c| c.client_id == id) {
+                    return Err(Error::invalid_request(
+                        "client_id in the body differs from the Authorization header",
+                    ));
+                }
+            }
+            Ok(Presented::Basic(candidates))
+        }
+        (None, Some(id), Some(secret)) => Ok(Presented::Post(BasicCredentials::new(id, secret))),
+        (None, _, _) => Err(Error::invalid_client()),
+    }
+}

@@ -1,0 +1,25 @@
+//! `GET /.well-known/oauth-authorization-server` (RFC 8414).
+
+use axum::extract::State;
+use axum::Json;
+use tollgate_proto::{AuthorizationServerMetadata, GrantType};
+
+use super::{INTROSPECT_PATH, REVOKE_PATH, TOKEN_PATHS};
+use crate::state::AppState;
+
+pub async fn metadata_get(State(state): State<AppState>) -> Json<AuthorizationServerMetadata> {
+    let issuer = &state.config.issuer;
+    let methods = || vec!["client_secret_basic".to_owned(), "client_secret_post".to_owned()];
+    Json(AuthorizationServerMetadata {
+        issuer: issuer.clone(),
+        token_endpoint: format!("{issuer}{}", TOKEN_PATHS[0]),
+        introspection_endpoint: format!("{issuer}{INTROSPECT_PATH}"),
+        revocation_endpoint: format!("{issuer}{REVOKE_PATH}"),
+        grant_types_supported: GrantType::ALL.to_vec(),
+        response_types_supported: Vec::new(),
+        token_endpoint_auth_methods_supported: methods(),
+        introspection_endpoint_auth_methods_supported: methods(),
+        revocation_endpoint_auth_methods_supported: methods(),
+        scopes_supported: Vec::new(),
+    })
+}

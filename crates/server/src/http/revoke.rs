@@ -1,0 +1,32 @@
+//! `POST /oauth2/revoke.oauth2`: RFC 7009. Answers 200 with an empty body
+//! for any token, known or not, once the client has authenticated.
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+use super::{client_auth, form};
+use crate::error::no_store;
+use crate::oauth::{self, client_auth::authenticate};
+use crate::state::AppState;
+use crate::Error;
+
+pub async fn revoke_post(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    match revoke(&state, &headers, &body).await {
+        Ok(()) => {
+            let mut resp = StatusCode::OK.into_response();
+            no_store(resp.headers_mut());
+            resp
+        }
+        Err(e) => e.into_response(&state.config.realm),
+    }
+}
+
+async fn revoke(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<(), Error> {
+    let form = form::read_form(headers, body)?;
+    let presented = client_auth::presented(headers, &form)?;
+    let client = authenticate(state, &presented).await?;
+    let token = form.require("token").map_err(|e| Error::oauth(e.code, e.description))?;
+    oauth::revoke::revoke(state, &client, token).await
+}

@@ -1,0 +1,50 @@
+//! Client authentication (RFC 6749 §2.3.1).
+//!
+//! Every attempt costs the same work whether or not the client exists: one
+//! store lookup and one digest comparison per candidate decoding, against a
+//! dummy digest when there is no such client. Failures all produce the same
+//! `invalid_client`, are logged without the secret, and are counted.
+
+use std::sync::atomic::Ordering;
+
+use tollgate_proto::BasicCredentials;
+
+use super::secret;
+use crate::state::AppState;
+use crate::store::{AuthMethod, Client, Digest};
+use crate::Error;
+
+/// Digest compared against when the client id is unknown.
+const DUMMY_DIGEST: Digest = [0x5a; 32];
+
+/// The credentials a request presented.
+#[derive(Debug)]
+pub enum Presented {
+    /// An `Authorization: Basic` header, as its plausible decodings.
+    Basic(Vec<BasicCredentials>),
+    /// `client_id` and `client_secret` in the form body.
+    Post(BasicCredentials),
+}
+
+/// The authenticated, enabled client, or `invalid_client`.
+pub async fn authenticate(state: &AppState, presented: &Presented) -> Result<Client, Error> {
+    let (candidates, via_post) = match presented {
+        Presented::Basic(c) => (c.as_slice(), false),
+        Presented::Post(c) => (std::slice::from_ref(c), true),
+    };
+    for cand in candidates {
+        let client = state.store.get_client(&cand.client_id).await?;
+        let stored = client.as_ref().map_or(&DUMMY_DIGEST, |c| &c.secret_hash);
+        let secret_ok = secret::verify(&cand.client_secret, stored);
+        if let Some(client) = client.filter(|c| secret_ok && c.enabled) {
+            if via_post && client.auth_method != AuthMethod::Post {
+                break;
+            }
+            return Ok(client);
+        }
+    }
+    let failures = state.metrics.client_auth_failures.fetch_add(1, Ordering::Relaxed) + 1;
+    let client_id = candidates.first().map_or("", |c| c.client_id.as_str());
+    tracing::info!(client_id, failures, "client authentication failed");
+    Err(Error::invalid_client())
+}

@@ -1,0 +1,188 @@
+//! The token endpoint's decisions: which grant, which scope, which tokens.
+//!
+//! Scope rule (the seed): a token carries exactly the scopes requested, none
+//! when none are requested, and any scope the client is not approved for is
+//! `invalid_scope` with no token. Refresh tokens rotate on every use; a used
+//! one presented again revokes its whole family (RFC 6819 §5.2.2.3).
+
+use tollgate_proto::{ErrorCode, GrantType, Scope, TokenRequest, TokenResponse};
+
+use super::{is_active, secret};
+use crate::state::AppState;
+use crate::store::{Client, Rotation, TokenKind, TokenRecord};
+use crate::Error;
+
+/// Handles a token request from an authenticated client.
+pub async fn issue(state: &AppState, client: &Client, req: TokenRequest) -> Result<TokenResponse, Error> {
+    let grant = req.grant_type();
+    if !client.grants.contains(&grant) {
+        return Err(Error::oauth(
+            ErrorCode::UnauthorizedClient,
+            format!("this client is not registered for the {grant} grant"),
+        ));
+    }
+    match req {
+        TokenRequest::ClientCredentials { scope } => {
+            let scope = approved_scope(client, scope)?;
+            let tokens = mint(state, client, None, scope, grant, None)?;
+            state.store.insert_tokens(tokens.records.clone()).await?;
+            Ok(tokens.response)
+        }
+        TokenRequest::Password { username, password, scope } => {
+            let scope = approved_scope(client, scope)?;
+            check_password(state, &username, password).await?;
+            let tokens = mint(state, client, Some(username), scope, grant, None)?;
+            state.store.insert_tokens(tokens.records.clone()).await?;
+            Ok(tokens.response)
+        }
+        TokenRequest::RefreshToken { refresh_token, scope } => refresh(state, client, &refresh_token, scope).await,
+    }
+}
+
+/// The requested scope if the client may have all of it.
+fn approved_scope(client: &Client, requested: Option<Scope>) -> Result<Scope, Error> {
+    let requested = requested.unwrap_or_default();
+    let refused = requested.difference(&client.scopes);
+    if refused.is_empty() {
+        Ok(requested)
+    } else {
+        Err(Error::oauth(
+            ErrorCode::InvalidScope,
+            format!("this client is not approved for scope `{refused}`"),
+        ))
+    }
+}
+
+fn bad_credentials() -> Error {
+    Error::oauth(ErrorCode::InvalidGrant, "invalid username or password")
+}
+
+/// Checks a resource owner's password, honouring the lockout. Unknown users,
+/// wrong passwords, disabled users and locked-out usernames all look alike.
+async fn check_password(state: &AppState, username: &str, password: String) -> Result<(), Error> {
+    let now = state.clock.now_ms();
+    if state.lockout.is_locked(username, now) {
+        tracing::info!(username, "password attempt refused: too many recent failures");
+        return Err(bad_credentials());
+    }
+    let user = state.store.get_user(username).await?;
+    let stored = user.as_ref().map(|u| u.password_hash.clone());
+    let matches = state.passwords.verify(password, stored).await?;
+    match user {
+        Some(u) if matches && u.enabled => {
+            state.lockout.record_success(username);
+            Ok(())
+        }
+        _ => {
+            state.lockout.record_failure(username, now);
+            tracing::info!(username, "password grant failed");
+            Err(bad_credentials())
+        }
+    }
+}
+
+/// Tokens about to be stored, and the response that hands them out.
+struct Minted {
+    records: Vec<TokenRecord>,
+    response: TokenResponse,
+}
+
+/// Makes an access token, plus a refresh token for user grants when the
+/// client may refresh. `family` continues an existing family.
+fn mint(
+    state: &AppState,
+    client: &Client,
+    username: Option<String>,
+    scope: Scope,
+    grant: GrantType,
+    family: Option<String>,
+) -> Result<Minted, Error> {
+    let now = state.clock.now_secs();
+    let ttl = client.token_ttl.unwrap_or(state.config.token_ttl);
+    let family_id = match family {
+        Some(f) => f,
+        None => secret::new_family_id()?,
+    };
+    let record = |kind, hash, ttl: u64| TokenRecord {
+        hash,
+        kind,
+        client_id: client.client_id.clone(),
+        username: username.clone(),
+        scope: scope.clone(),
+        grant_type: grant,
+        issued_at: now,
+        expires_at: now.saturating_add(i64::try_from(ttl).unwrap_or(i64::MAX)),
+        family_id: family_id.clone(),
+        rotated_at: None,
+        revoked_at: None,
+    };
+    let access = secret::new_token(TokenKind::Access)?;
+    let mut records = vec![record(TokenKind::Access, secret::digest(&access), ttl)];
+    let wants_refresh = username.is_some() && client.grants.contains(&GrantType::RefreshToken);
+    let refresh = if wants_refresh {
+        let token = secret::new_token(TokenKind::Refresh)?;
+        records.push(record(TokenKind::Refresh, secret::digest(&token), state.config.refresh_ttl));
+        Some(token)
+    } else {
+        None
+    };
+    Ok(Minted {
+        response: TokenResponse {
+            access_token: access,
+            token_type: "bearer".into(),
+            expires_in: Some(ttl),
+            scope: (!scope.is_empty()).then(|| scope.clone()),
+            refresh_token: refresh,
+        },
+        records,
+    })
+}
+
+fn bad_refresh() -> Error {
+    Error::oauth(ErrorCode::InvalidGrant, "the refresh token is invalid, expired or revoked")
+}
+
+/// The refresh_token grant: validate, rotate, detect reuse.
+async fn refresh(
+    state: &AppState,
+    client: &Client,
+    presented: &str,
+    requested: Option<Scope>,
+) -> Result<TokenResponse, Error> {
+    let hash = secret::digest(presented);
+    let lookup = state.store.find_token(&hash).await?.ok_or_else(bad_refresh)?;
+    let old = &lookup.token;
+    if old.kind != TokenKind::Refresh || old.client_id != client.client_id {
+        return Err(bad_refresh());
+    }
+    let now = state.clock.now_secs();
+    if old.rotated_at.is_some() && old.revoked_at.is_none() {
+        let revoked = state.store.revoke_family(&old.family_id, now).await?;
+        tracing::warn!(client_id = %client.client_id, revoked, "refresh token reused: family revoked");
+        return Err(bad_refresh());
+    }
+    if !is_active(&lookup, state.clock.now_ms()) {
+        return Err(bad_refresh());
+    }
+    let scope = match requested {
+        Some(s) if !s.is_subset(&old.scope) => {
+            return Err(Error::oauth(
+                ErrorCode::InvalidScope,
+                format!("scope `{}` was not granted originally", s.difference(&old.scope)),
+            ))
+        }
+        Some(s) => approved_scope(client, Some(s))?,
+        // The original scope, less anything the client has since lost.
+        None => old.scope.iter().filter(|s| client.scopes.contains(s)).collect(),
+    };
+    let tokens = mint(state, client, old.username.clone(), scope, old.grant_type, Some(old.family_id.clone()))?;
+    match state.store.rotate_refresh(&hash, now, tokens.records).await? {
+        Rotation::Rotated => Ok(tokens.response),
+        Rotation::AlreadyUsed => {
+            // Lost a race with another use of the same token: that is reuse too.
+            state.store.revoke_family(&old.family_id, now).await?;
+            tracing::warn!(client_id = %client.client_id, "concurrent refresh token reuse: family revoked");
+            Err(bad_refresh())
+        }
+    }
+}

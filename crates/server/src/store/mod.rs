@@ -1,0 +1,223 @@
+//! Persistent state behind one trait: clients, users and tokens.
+//!
+//! The store is deliberately dumb: it keeps rows and answers lookups, and the
+//! `oauth` module decides what they mean (is a token active, may this client
+//! see it). Two operations must be atomic in every backend: inserting a batch
+//! of tokens, and rotating a refresh token (mark the old one used *and* insert
+//! its successors, or neither). Tokens are keyed by their SHA-256 digest; the
+//! store never sees a token or secret in the clear.
+
+mod sqlite;
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use tollgate_proto::{GrantType, Scope};
+
+pub use sqlite::SqliteStore;
+
+/// SHA-256 digest of a token or client secret.
+pub type Digest = [u8; 32];
+
+/// How a client authenticates at the token endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AuthMethod {
+    /// HTTP Basic (`client_secret_basic`); every client may use it.
+    #[default]
+    Basic,
+    /// Credentials in the form body (`client_secret_post`), as well as Basic.
+    Post,
+}
+
+impl AuthMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Basic => "basic",
+            Self::Post => "post",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "basic" => Some(Self::Basic),
+            "post" => Some(Self::Post),
+            _ => None,
+        }
+    }
+}
+
+/// A registered client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Client {
+    pub client_id: String,
+    pub name: String,
+    pub secret_hash: Digest,
+    /// Scopes the client may request.
+    pub scopes: Scope,
+    pub grants: BTreeSet<GrantType>,
+    pub auth_method: AuthMethod,
+    /// Access-token lifetime in seconds; `None` means the server default.
+    pub token_ttl: Option<u64>,
+    /// Requests per second; `None` means the server default.
+    pub qps: Option<u64>,
+    /// Requests per UTC day; `None` means the server default.
+    pub per_day: Option<u64>,
+    /// May introspect tokens of other clients (a resource server).
+    pub introspect_any: bool,
+    pub enabled: bool,
+    pub created_at: i64,
+}
+
+/// A resource owner for the password grant.
+#[derive(Clone, PartialEq, Eq)]
+pub struct User {
+    pub username: String,
+    /// argon2id PHC string.
+    pub password_hash: String,
+    pub full_name: Option<String>,
+    pub email: Option<String>,
+    pub enabled: bool,
+    pub created_at: i64,
+}
+
+impl std::fmt::Debug for User {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("User")
+            .field("username", &self.username)
+            .field("full_name", &self.full_name)
+            .field("email", &self.email)
+            .field("enabled", &self.enabled)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenKind {
+    Access,
+    Refresh,
+}
+
+impl TokenKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Access => "access",
+            Self::Refresh => "refresh",
+        }
+    }
+}
+
+/// One issued token, as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenRecord {
+    pub hash: Digest,
+    pub kind: TokenKind,
+    pub client_id: String,
+    pub username: Option<String>,
+    pub scope: Scope,
+    pub grant_type: GrantType,
+    /// Unix seconds.
+    pub issued_at: i64,
+    /// Unix seconds; the token is dead from this instant on.
+    pub expires_at: i64,
+    /// Every token descended from one original grant shares this id.
+    pub family_id: String,
+    pub rotated_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+}
+
+/// A token row joined with the state of its client and user, so one lookup
+/// answers "is this token usable right now".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenLookup {
+    pub token: TokenRecord,
+    pub client_enabled: bool,
+    /// `None` for tokens without a user.
+    pub user_enabled: Option<bool>,
+}
+
+/// What happened when a refresh token was rotated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rotation {
+    /// The old token is now used and its successors are stored.
+    Rotated,
+    /// The old token was already used or revoked; nothing was stored.
+    AlreadyUsed,
+}
+
+/// Changes to a client; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct ClientUpdate {
+    pub name: Option<String>,
+    pub scopes: Option<Scope>,
+    pub grants: Option<BTreeSet<GrantType>>,
+    pub auth_method: Option<AuthMethod>,
+    pub token_ttl: Option<Option<u64>>,
+    pub qps: Option<Option<u64>>,
+    pub per_day: Option<Option<u64>>,
+    pub introspect_any: Option<bool>,
+    pub enabled: Option<bool>,
+    pub secret_hash: Option<Digest>,
+}
+
+/// Store failures. `Unavailable` means "try again later" (the server answers
+/// 503); the others are bugs or conflicts the caller reports.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    #[error("{0} already exists")]
+    Conflict(String),
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
+    #[error("database error: {0}")]
+    Backend(String),
+    #[error("the database holds a value this version cannot read: {0}")]
+    Corrupt(String),
+    #[error("unsupported database URL `{0}` (expected sqlite://PATH or sqlite::memory:)")]
+    UnsupportedUrl(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Everything the server and the admin commands need from storage.
+#[async_trait]
+pub trait Store: Send + Sync + std::fmt::Debug {
+    async fn create_client(&self, client: &Client) -> StoreResult<()>;
+    async fn get_client(&self, client_id: &str) -> StoreResult<Option<Client>>;
+    async fn list_clients(&self) -> StoreResult<Vec<Client>>;
+    /// Applies `update`; `NotFound` when there is no such client.
+    async fn update_client(&self, client_id: &str, update: &ClientUpdate, now: i64) -> StoreResult<()>;
+
+    async fn create_user(&self, user: &User) -> StoreResult<()>;
+    async fn get_user(&self, username: &str) -> StoreResult<Option<User>>;
+    async fn list_users(&self) -> StoreResult<Vec<User>>;
+    async fn set_user_enabled(&self, username: &str, enabled: bool, now: i64) -> StoreResult<()>;
+    async fn set_user_password(&self, username: &str, password_hash: &str, now: i64) -> StoreResult<()>;
+
+    /// Stores tokens durably before returning: a token handed out after this
+    /// returns survives a crash.
+    async fn insert_tokens(&self, tokens: Vec<TokenRecord>) -> StoreResult<()>;
+    async fn find_token(&self, hash: &Digest) -> StoreResult<Option<TokenLookup>>;
+    /// Atomically marks refresh token `old` used (if it is neither used nor
+    /// revoked) and stores `successors`.
+    async fn rotate_refresh(&self, old: &Digest, now: i64, successors: Vec<TokenRecord>) -> StoreResult<Rotation>;
+    /// Revokes one token; returns whether a live token was changed.
+    async fn revoke_token(&self, hash: &Digest, now: i64) -> StoreResult<bool>;
+    /// Revokes every token of a family; returns how many were changed.
+    async fn revoke_family(&self, family_id: &str, now: i64) -> StoreResult<u64>;
+    /// Deletes tokens that expired before `before`; returns how many.
+    async fn sweep_expired(&self, before: i64) -> StoreResult<u64>;
+
+    /// Finishes pending writes and closes connections.
+    async fn close(&self);
+}
+
+/// Opens the store named by a database URL and applies its migrations.
+pub async fn open(url: &str) -> StoreResult<Arc<dyn Store>> {
+    if url.starts_with("sqlite:") {
+        Ok(Arc::new(SqliteStore::open(url).await?))
+    } else {
+        Err(StoreError::UnsupportedUrl(url.to_owned()))
+    }
+}
