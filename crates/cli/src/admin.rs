@@ -223,8 +223,19 @@ fn grant_set(grants: &[GrantArg]) -> BTreeSet<GrantType> {
 
 async fn client(store: &dyn Store, cmd: ClientCommand) -> Result<()> {
     match cmd {
-        ClientCommand::Create { name, settings, introspect_any, client_id, secret_stdin, json } => {
-            let secret = if secret_stdin { Some(secret_input::from_stdin("client secret")?) } else { None };
+        ClientCommand::Create {
+            name,
+            settings,
+            introspect_any,
+            client_id,
+            secret_stdin,
+            json,
+        } => {
+            let secret = if secret_stdin {
+                Some(secret_input::from_stdin("client secret")?)
+            } else {
+                None
+            };
             let mut grants = grant_set(&settings.grants);
             if grants.is_empty() {
                 grants.insert(GrantType::ClientCredentials);
@@ -245,17 +256,30 @@ async fn client(store: &dyn Store, cmd: ClientCommand) -> Result<()> {
             print_credentials(&client.client_id, &secret, json)
         }
         ClientCommand::List { json } => {
-            let views: Vec<ClientView> = store.list_clients().await?.iter().map(ClientView::from).collect();
+            let views: Vec<ClientView> = store
+                .list_clients()
+                .await?
+                .iter()
+                .map(ClientView::from)
+                .collect();
             if json {
                 return print_json(&views);
             }
             for v in views {
-                println!("{}\t{}\t{}\t{}", v.client_id, if v.enabled { "enabled" } else { "disabled" }, v.name, v.scope);
+                println!(
+                    "{}\t{}\t{}\t{}",
+                    v.client_id,
+                    if v.enabled { "enabled" } else { "disabled" },
+                    v.name,
+                    v.scope
+                );
             }
             Ok(())
         }
         ClientCommand::Show { client_id, json } => {
-            let Some(c) = store.get_client(&client_id).await? else { bail!("no client `{client_id}`") };
+            let Some(c) = store.get_client(&client_id).await? else {
+                bail!("no client `{client_id}`")
+            };
             let v = ClientView::from(&c);
             if json {
                 return print_json(&v);
@@ -270,7 +294,12 @@ async fn client(store: &dyn Store, cmd: ClientCommand) -> Result<()> {
             let secret = ops::rotate_secret(store, &client_id, now()).await?;
             print_credentials(&client_id, &secret, json)
         }
-        ClientCommand::Update { client_id, name, settings, introspect_any } => {
+        ClientCommand::Update {
+            client_id,
+            name,
+            settings,
+            introspect_any,
+        } => {
             let update = ClientUpdate {
                 name,
                 scopes: settings.scope.as_deref().map(parse_scope).transpose()?,
@@ -290,9 +319,15 @@ async fn client(store: &dyn Store, cmd: ClientCommand) -> Result<()> {
 }
 
 async fn set_client_enabled(store: &dyn Store, client_id: &str, enabled: bool) -> Result<()> {
-    let update = ClientUpdate { enabled: Some(enabled), ..ClientUpdate::default() };
+    let update = ClientUpdate {
+        enabled: Some(enabled),
+        ..ClientUpdate::default()
+    };
     store.update_client(client_id, &update, now()).await?;
-    eprintln!("client {client_id} {}", if enabled { "enabled" } else { "disabled" });
+    eprintln!(
+        "client {client_id} {}",
+        if enabled { "enabled" } else { "disabled" }
+    );
     Ok(())
 }
 
@@ -308,28 +343,50 @@ fn print_credentials(client_id: &str, secret: &str, json: bool) -> Result<()> {
 
 async fn user(store: &dyn Store, argon2: Argon2Params, cmd: UserCommand) -> Result<()> {
     match cmd {
-        UserCommand::Create { username, password_stdin, full_name, email } => {
+        UserCommand::Create {
+            username,
+            password_stdin,
+            full_name,
+            email,
+        } => {
             let password = secret_input::new_password(password_stdin)?;
             let passwords = Passwords::new(argon2)?;
-            let new = NewUser { username, password, full_name, email };
+            let new = NewUser {
+                username,
+                password,
+                full_name,
+                email,
+            };
             let user = ops::create_user(store, &passwords, now(), new).await?;
             eprintln!("user {} created", user.username);
             Ok(())
         }
         UserCommand::List { json } => {
-            let views: Vec<UserView> = store.list_users().await?.iter().map(UserView::from).collect();
+            let views: Vec<UserView> = store
+                .list_users()
+                .await?
+                .iter()
+                .map(UserView::from)
+                .collect();
             if json {
                 return print_json(&views);
             }
             for v in views {
                 let state = if v.enabled { "enabled" } else { "disabled" };
-                println!("{}\t{state}\t{}", v.username, v.full_name.unwrap_or_default());
+                println!(
+                    "{}\t{state}\t{}",
+                    v.username,
+                    v.full_name.unwrap_or_default()
+                );
             }
             Ok(())
         }
         UserCommand::Disable { username } => set_user_enabled(store, &username, false).await,
         UserCommand::Enable { username } => set_user_enabled(store, &username, true).await,
-        UserCommand::SetPassword { username, password_stdin } => {
+        UserCommand::SetPassword {
+            username,
+            password_stdin,
+        } => {
             let password = secret_input::new_password(password_stdin)?;
             let passwords = Passwords::new(argon2)?;
             ops::set_password(store, &passwords, &username, password, now()).await?;
@@ -341,7 +398,10 @@ async fn user(store: &dyn Store, argon2: Argon2Params, cmd: UserCommand) -> Resu
 
 async fn set_user_enabled(store: &dyn Store, username: &str, enabled: bool) -> Result<()> {
     store.set_user_enabled(username, enabled, now()).await?;
-    eprintln!("user {username} {}", if enabled { "enabled" } else { "disabled" });
+    eprintln!(
+        "user {username} {}",
+        if enabled { "enabled" } else { "disabled" }
+    );
     Ok(())
 }
 

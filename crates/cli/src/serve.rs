@@ -92,7 +92,9 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     let demo_mode = config.demo;
     let state = AppState::new(config, store, Clock::system())?;
     if demo_mode {
-        demo::seed(&state).await.context("registering the demo client and user")?;
+        demo::seed(&state)
+            .await
+            .context("registering the demo client and user")?;
         println!("{}", demo::banner(&format!("http://{local}")));
     }
     tracing::info!(listen = %local, issuer = %state.config.issuer, "tollgate listening");
@@ -106,14 +108,15 @@ async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot watch SIGTERM; stopping on SIGINT only");
-                let _ = interrupt.await;
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot watch SIGTERM; stopping on SIGINT only");
+                    let _ = interrupt.await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = interrupt => {}
             _ = term.recv() => {}

@@ -61,7 +61,11 @@ impl BasicCredentials {
     pub fn header_value(&self, encoding: BasicEncoding) -> String {
         let joined = match encoding {
             BasicEncoding::FormUrlEncoded => {
-                format!("{}:{}", form_encode(&self.client_id), form_encode(&self.client_secret))
+                format!(
+                    "{}:{}",
+                    form_encode(&self.client_id),
+                    form_encode(&self.client_secret)
+                )
             }
             BasicEncoding::Raw => format!("{}:{}", self.client_id, self.client_secret),
         };
@@ -101,7 +105,10 @@ impl BasicCredentials {
         }
         push(BasicCredentials::new(id, secret));
         if let Some(trimmed) = secret.strip_suffix('\n') {
-            push(BasicCredentials::new(id, trimmed.strip_suffix('\r').unwrap_or(trimmed)));
+            push(BasicCredentials::new(
+                id,
+                trimmed.strip_suffix('\r').unwrap_or(trimmed),
+            ));
         }
         if out.is_empty() {
             return Err(ProtoError::InvalidBasic("the client id is empty"));
@@ -144,8 +151,14 @@ mod tests {
     #[test]
     fn seed_example_decodes_to_key_and_secret() {
         // The seed's worked example: key 'zq4hmfg72z3zabc4wr72euyu', secret 'A2Qxe4z83X'.
-        let h = format!("Basic {}", LENIENT_B64.encode("zq4hmfg72z3zabc4wr72euyu:A2Qxe4z83X"));
-        assert_eq!(ids(&h), vec![pair("zq4hmfg72z3zabc4wr72euyu", "A2Qxe4z83X")]);
+        let h = format!(
+            "Basic {}",
+            LENIENT_B64.encode("zq4hmfg72z3zabc4wr72euyu:A2Qxe4z83X")
+        );
+        assert_eq!(
+            ids(&h),
+            vec![pair("zq4hmfg72z3zabc4wr72euyu", "A2Qxe4z83X")]
+        );
     }
 
     #[test]
@@ -168,7 +181,13 @@ mod tests {
 
     #[test]
     fn malformed_headers_are_errors() {
-        for bad in ["Bearer abc", "Basic", "Basic !!!", "Basic bm9jb2xvbg==", "Basic OnNlY3JldA=="] {
+        for bad in [
+            "Bearer abc",
+            "Basic",
+            "Basic !!!",
+            "Basic bm9jb2xvbg==",
+            "Basic OnNlY3JldA==",
+        ] {
             assert!(BasicCredentials::candidates(bad).is_err(), "{bad:?}");
         }
         // Scheme is case-insensitive (RFC 7235) and padding optional.

@@ -59,14 +59,21 @@ impl FormParams {
     /// The named parameter, or `invalid_request` naming it.
     pub fn require(&self, name: &str) -> Result<&str, RequestError> {
         self.get(name).ok_or_else(|| {
-            RequestError::new(ErrorCode::InvalidRequest, format!("parameter `{name}` is missing"))
+            RequestError::new(
+                ErrorCode::InvalidRequest,
+                format!("parameter `{name}` is missing"),
+            )
         })
     }
 
     /// The `scope` parameter: `None` when absent, `invalid_scope` when malformed.
     pub fn scope(&self) -> Result<Option<Scope>, RequestError> {
         self.get("scope")
-            .map(|s| s.parse().map_err(|e: crate::ProtoError| RequestError::new(ErrorCode::InvalidScope, e.to_string())))
+            .map(|s| {
+                s.parse().map_err(|e: crate::ProtoError| {
+                    RequestError::new(ErrorCode::InvalidScope, e.to_string())
+                })
+            })
             .transpose()
     }
 }
@@ -95,7 +102,9 @@ impl fmt::Debug for TokenRequest {
                 .debug_struct("ClientCredentials")
                 .field("scope", scope)
                 .finish(),
-            Self::Password { username, scope, .. } => f
+            Self::Password {
+                username, scope, ..
+            } => f
                 .debug_struct("Password")
                 .field("username", username)
                 .field("scope", scope)
@@ -154,7 +163,9 @@ impl TokenRequest {
         let mut out = vec![("grant_type", self.grant_type().as_str().to_owned())];
         match self {
             Self::ClientCredentials { .. } => {}
-            Self::Password { username, password, .. } => {
+            Self::Password {
+                username, password, ..
+            } => {
                 out.push(("username", username.clone()));
                 out.push(("password", password.clone()));
             }
@@ -187,22 +198,40 @@ mod tests {
             "grant_type=client_credentials&scope=APP1%3AABC%20APP%40%3ACDE",
             Ok(r#"ClientCredentials { scope: Some(Scope({"APP1:ABC", "APP@:CDE"})) }"#),
         );
-        check("grant_type=client_credentials", Ok("ClientCredentials { scope: None }"));
-        check("grant_type=client_credentials&scope=", Ok("ClientCredentials { scope: None }"));
+        check(
+            "grant_type=client_credentials",
+            Ok("ClientCredentials { scope: None }"),
+        );
+        check(
+            "grant_type=client_credentials&scope=",
+            Ok("ClientCredentials { scope: None }"),
+        );
         check(
             "grant_type=password&username=johndoe&password=abcde",
             Ok(r#"Password { username: "johndoe", scope: None, .. }"#),
         );
-        check("grant_type=password&username=johndoe", Err(ErrorCode::InvalidRequest));
+        check(
+            "grant_type=password&username=johndoe",
+            Err(ErrorCode::InvalidRequest),
+        );
         check("grant_type=refresh_token", Err(ErrorCode::InvalidRequest));
         check("", Err(ErrorCode::InvalidRequest));
-        check("grant_type=authorization_code", Err(ErrorCode::UnsupportedGrantType));
-        check("grant_type=password&grant_type=password", Err(ErrorCode::InvalidRequest));
+        check(
+            "grant_type=authorization_code",
+            Err(ErrorCode::UnsupportedGrantType),
+        );
+        check(
+            "grant_type=password&grant_type=password",
+            Err(ErrorCode::InvalidRequest),
+        );
         check(
             "grant_type=client_credentials&scope=a&scope=b",
             Err(ErrorCode::InvalidRequest),
         );
-        check("grant_type=client_credentials&scope=a%22b", Err(ErrorCode::InvalidScope));
+        check(
+            "grant_type=client_credentials&scope=a%22b",
+            Err(ErrorCode::InvalidScope),
+        );
     }
 
     #[test]

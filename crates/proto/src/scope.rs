@@ -111,7 +111,10 @@ mod tests {
     use super::*;
 
     fn check(input: &str, expected: Result<&str, ()>) {
-        let got = input.parse::<Scope>().map(|s| s.to_string()).map_err(|_| ());
+        let got = input
+            .parse::<Scope>()
+            .map(|s| s.to_string())
+            .map_err(|_| ());
         assert_eq!(got.as_deref().map_err(|_| ()), expected, "input {input:?}");
     }
 

@@ -39,12 +39,18 @@ pub struct NewClient {
 
 /// Registers a client; returns it with its secret, the only time the secret
 /// is available in the clear.
-pub async fn create_client(store: &dyn Store, now: i64, new: NewClient) -> Result<(Client, String), AdminError> {
+pub async fn create_client(
+    store: &dyn Store,
+    now: i64,
+    new: NewClient,
+) -> Result<(Client, String), AdminError> {
     let client_id = match new.client_id {
         Some(id) => {
             check_text("client id", &id)?;
             if id.contains(':') {
-                return Err(AdminError::Invalid("a client id cannot contain `:` (HTTP Basic splits there)".into()));
+                return Err(AdminError::Invalid(
+                    "a client id cannot contain `:` (HTTP Basic splits there)".into(),
+                ));
             }
             id
         }
@@ -58,10 +64,14 @@ pub async fn create_client(store: &dyn Store, now: i64, new: NewClient) -> Resul
         None => secret::new_client_secret()?,
     };
     if new.grants.is_empty() {
-        return Err(AdminError::Invalid("a client needs at least one grant".into()));
+        return Err(AdminError::Invalid(
+            "a client needs at least one grant".into(),
+        ));
     }
     if new.token_ttl == Some(0) {
-        return Err(AdminError::Invalid("--token-ttl must be at least 1 second".into()));
+        return Err(AdminError::Invalid(
+            "--token-ttl must be at least 1 second".into(),
+        ));
     }
     let client = Client {
         client_id,
@@ -83,7 +93,11 @@ pub async fn create_client(store: &dyn Store, now: i64, new: NewClient) -> Resul
 
 /// Replaces a client's secret with a new generated one and returns it. The
 /// old secret stops working at once; issued tokens stay valid.
-pub async fn rotate_secret(store: &dyn Store, client_id: &str, now: i64) -> Result<String, AdminError> {
+pub async fn rotate_secret(
+    store: &dyn Store,
+    client_id: &str,
+    now: i64,
+) -> Result<String, AdminError> {
     let secret = secret::new_client_secret()?;
     let update = ClientUpdate {
         secret_hash: Some(secret::digest(&secret)),
@@ -147,10 +161,14 @@ pub async fn set_password(
 
 fn check_text(what: &str, value: &str) -> Result<(), AdminError> {
     if value.is_empty() || value.len() > 255 {
-        return Err(AdminError::Invalid(format!("the {what} must be 1 to 255 bytes long")));
+        return Err(AdminError::Invalid(format!(
+            "the {what} must be 1 to 255 bytes long"
+        )));
     }
     if value.chars().any(char::is_control) {
-        return Err(AdminError::Invalid(format!("the {what} must not contain control characters")));
+        return Err(AdminError::Invalid(format!(
+            "the {what} must not contain control characters"
+        )));
     }
     Ok(())
 }

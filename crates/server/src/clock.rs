@@ -44,7 +44,10 @@ impl Clock {
     /// Moves a manual clock forward; does nothing to the system clock.
     pub fn advance(&self, by: Duration) {
         if let Some(ms) = &self.manual_ms {
-            ms.fetch_add(i64::try_from(by.as_millis()).unwrap_or(i64::MAX), Ordering::SeqCst);
+            ms.fetch_add(
+                i64::try_from(by.as_millis()).unwrap_or(i64::MAX),
+                Ordering::SeqCst,
+            );
         }
     }
 }

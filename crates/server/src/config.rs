@@ -168,24 +168,41 @@ impl TryFrom<FileConfig> for Config {
             ));
         }
         let database = f.database.unwrap_or_else(|| {
-            if demo { MEMORY_DATABASE } else { DEFAULT_DATABASE }.to_owned()
+            if demo {
+                MEMORY_DATABASE
+            } else {
+                DEFAULT_DATABASE
+            }
+            .to_owned()
         });
         let issuer = f.issuer.unwrap_or_else(|| format!("http://{listen}"));
         let issuer_host = issuer_host(&issuer)?;
         let realm = f.realm.unwrap_or(issuer_host);
         if realm.contains('"') || realm.contains('\\') || realm.chars().any(char::is_control) {
-            return Err(invalid("realm", "must not contain quotes, backslashes or control characters"));
+            return Err(invalid(
+                "realm",
+                "must not contain quotes, backslashes or control characters",
+            ));
         }
-        let positive = |key: &'static str, v: Option<u64>, default: u64| match v.unwrap_or(default) {
+        let positive = |key: &'static str, v: Option<u64>, default: u64| match v.unwrap_or(default)
+        {
             0 => Err(invalid(key, "must be at least 1")),
             n => Ok(n),
         };
         let argon2 = f.argon2.unwrap_or_default();
-        argon2::Params::new(argon2.memory_kib, argon2.iterations, argon2.parallelism, None)
-            .map_err(|e| invalid("argon2", e.to_string()))?;
+        argon2::Params::new(
+            argon2.memory_kib,
+            argon2.iterations,
+            argon2.parallelism,
+            None,
+        )
+        .map_err(|e| invalid("argon2", e.to_string()))?;
         let lockout = f.lockout.unwrap_or_default();
         if lockout.max_failures == 0 || lockout.window_secs == 0 {
-            return Err(invalid("lockout", "max_failures and window_secs must be at least 1"));
+            return Err(invalid(
+                "lockout",
+                "max_failures and window_secs must be at least 1",
+            ));
         }
         Ok(Config {
             listen,
@@ -210,7 +227,10 @@ fn issuer_host(issuer: &str) -> Result<String, ConfigError> {
         .map_err(|_| invalid("issuer", format!("`{issuer}` is not a URL")))?;
     match (uri.scheme_str(), uri.host()) {
         (Some("http" | "https"), Some(host)) => Ok(host.trim_matches(['[', ']']).to_owned()),
-        _ => Err(invalid("issuer", format!("`{issuer}` must be an http(s) URL with a host"))),
+        _ => Err(invalid(
+            "issuer",
+            format!("`{issuer}` must be an http(s) URL with a host"),
+        )),
     }
 }
 
@@ -238,14 +258,17 @@ mod tests {
     fn demo_defaults_to_memory_and_refuses_public_listen() {
         let c = config("demo = true").unwrap_or_else(|e| unreachable!("{e}"));
         assert_eq!(c.database, MEMORY_DATABASE);
-        let err = config("demo = true\nlisten = \"0.0.0.0:8080\"").err().unwrap_or_default();
+        let err = config("demo = true\nlisten = \"0.0.0.0:8080\"")
+            .err()
+            .unwrap_or_default();
         assert!(err.contains("loopback"), "{err}");
         assert!(config("demo = true\nlisten = \"[::1]:8080\"").is_ok());
     }
 
     #[test]
     fn realm_defaults_to_issuer_host() {
-        let c = config("issuer = \"https://api.manheim.com/\"").unwrap_or_else(|e| unreachable!("{e}"));
+        let c =
+            config("issuer = \"https://api.manheim.com/\"").unwrap_or_else(|e| unreachable!("{e}"));
         assert_eq!(c.realm, "api.manheim.com");
         assert_eq!(c.issuer, "https://api.manheim.com");
     }
@@ -257,7 +280,10 @@ mod tests {
             ("issuer = \"ftp://x\"", "issuer"),
             ("token_ttl = 0", "token_ttl"),
             ("realm = 'a\"b'", "realm"),
-            ("[argon2]\nmemory_kib = 1\niterations = 1\nparallelism = 1", "argon2"),
+            (
+                "[argon2]\nmemory_kib = 1\niterations = 1\nparallelism = 1",
+                "argon2",
+            ),
             ("[lockout]\nmax_failures = 0\nwindow_secs = 1", "lockout"),
         ] {
             let err = config(text).err().unwrap_or_default();

@@ -21,18 +21,28 @@ pub async fn seed(state: &AppState) -> Result<(), AdminError> {
         name: "Demo client".into(),
         client_id: Some(CLIENT_ID.into()),
         secret: Some(CLIENT_SECRET.into()),
-        scopes: SCOPES.parse().map_err(|e| AdminError::Invalid(format!("{e}")))?,
+        scopes: SCOPES
+            .parse()
+            .map_err(|e| AdminError::Invalid(format!("{e}")))?,
         grants: GrantType::ALL.into_iter().collect(),
         ..NewClient::default()
     };
-    ignore_conflict(admin::create_client(state.store.as_ref(), now, client).await.map(drop))?;
+    ignore_conflict(
+        admin::create_client(state.store.as_ref(), now, client)
+            .await
+            .map(drop),
+    )?;
     let user = NewUser {
         username: USERNAME.into(),
         password: PASSWORD.into(),
         full_name: Some("Demo User".into()),
         email: Some("demo@example.com".into()),
     };
-    ignore_conflict(admin::create_user(state.store.as_ref(), &state.passwords, now, user).await.map(drop))
+    ignore_conflict(
+        admin::create_user(state.store.as_ref(), &state.passwords, now, user)
+            .await
+            .map(drop),
+    )
 }
 
 fn ignore_conflict(r: Result<(), AdminError>) -> Result<(), AdminError> {

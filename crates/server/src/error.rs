@@ -88,7 +88,10 @@ impl Error {
             }
         }
         if status == StatusCode::SERVICE_UNAVAILABLE {
-            headers.insert(header::RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_SECS));
+            headers.insert(
+                header::RETRY_AFTER,
+                HeaderValue::from_static(RETRY_AFTER_SECS),
+            );
         }
         resp
     }
@@ -122,7 +125,10 @@ pub fn json_response(status: StatusCode, body: &impl serde::Serialize) -> Respon
     };
     let mut resp = (status, bytes).into_response();
     let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json;charset=UTF-8"));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json;charset=UTF-8"),
+    );
     no_store(h);
     resp
 }
@@ -151,7 +157,11 @@ mod tests {
         assert_eq!(resp.status().as_u16(), status, "{code}");
         assert_eq!(resp.headers()[header::CACHE_CONTROL], "no-store");
         let challenge = resp.headers().get(header::WWW_AUTHENTICATE);
-        assert_eq!(challenge.is_some(), code == ErrorCode::InvalidClient, "{code}");
+        assert_eq!(
+            challenge.is_some(),
+            code == ErrorCode::InvalidClient,
+            "{code}"
+        );
     }
 
     #[test]
@@ -176,6 +186,9 @@ mod tests {
     #[test]
     fn invalid_client_challenge_names_the_realm() {
         let resp = Error::invalid_client().into_response("api.example.com");
-        assert_eq!(resp.headers()[header::WWW_AUTHENTICATE], "Basic realm=\"api.example.com\"");
+        assert_eq!(
+            resp.headers()[header::WWW_AUTHENTICATE],
+            "Basic realm=\"api.example.com\""
+        );
     }
 }

@@ -1,5 +1,7 @@
 //! Which client credentials a request presents: the Basic header, or
-//! `client_id`/`client_secret` in the body — never both.
+//! `client_id`/`client_secret` in the body — never both. Unusable
+//! credentials are passed on so that `authenticate` rejects (and counts)
+//! every failure in one place.
 
 use axum::http::{header, HeaderMap};
 use tollgate_proto::{BasicCredentials, FormParams};
@@ -20,8 +22,13 @@ pub fn presented(headers: &HeaderMap, form: &FormParams) -> Result<Presented, Er
             "client credentials in both the Authorization header and the body",
         )),
         (Some(value), body_id, None) => {
-            let value = value.to_str().map_err(|_| Error::invalid_client())?;
-            let candidates = BasicCredentials::candidates(value).map_err(|_| Error::invalid_client())?;
+            let Some(candidates) = value
+                .to_str()
+                .ok()
+                .and_then(|v| BasicCredentials::candidates(v).ok())
+            else {
+                return Ok(Presented::Unusable);
+            };
             if let Some(id) = body_id {
                 if !candidates.iter().any(|c| c.client_id == id) {
                     return Err(Error::invalid_request(
@@ -32,6 +39,6 @@ pub fn presented(headers: &HeaderMap, form: &FormParams) -> Result<Presented, Er
             Ok(Presented::Basic(candidates))
         }
         (None, Some(id), Some(secret)) => Ok(Presented::Post(BasicCredentials::new(id, secret))),
-        (None, _, _) => Err(Error::invalid_client()),
+        (None, _, _) => Ok(Presented::Unusable),
     }
 }

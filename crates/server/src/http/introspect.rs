@@ -13,7 +13,11 @@ use crate::oauth::{self, client_auth::authenticate};
 use crate::state::AppState;
 use crate::Error;
 
-pub async fn introspect_post(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn introspect_post(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     match introspect(&state, &headers, &body).await {
         Ok(resp) => resp,
         Err(e) => e.into_response(&state.config.realm),
@@ -24,12 +28,17 @@ async fn introspect(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Resul
     let form = form::read_form(headers, body)?;
     let presented = client_auth::presented(headers, &form)?;
     let client = authenticate(state, &presented).await?;
-    let api_key = headers.get("api-key").map(|v| v.as_bytes()).unwrap_or_default();
+    let api_key = headers
+        .get("api-key")
+        .map(|v| v.as_bytes())
+        .unwrap_or_default();
     if !bool::from(api_key.ct_eq(client.client_id.as_bytes())) {
         tracing::info!(client_id = %client.client_id, "introspection refused: api-key header missing or not the client id");
         return Err(Error::invalid_client());
     }
-    let token = form.require("token").map_err(|e| Error::oauth(e.code, e.description))?;
+    let token = form
+        .require("token")
+        .map_err(|e| Error::oauth(e.code, e.description))?;
     let hint = form.get("token_type_hint").and_then(|h| h.parse().ok());
     let answer = oauth::introspect::introspect(state, &client, token, hint).await?;
     Ok(json_response(StatusCode::OK, &answer))

@@ -9,7 +9,12 @@ use crate::state::AppState;
 
 pub async fn metadata_get(State(state): State<AppState>) -> Json<AuthorizationServerMetadata> {
     let issuer = &state.config.issuer;
-    let methods = || vec!["client_secret_basic".to_owned(), "client_secret_post".to_owned()];
+    let methods = || {
+        vec![
+            "client_secret_basic".to_owned(),
+            "client_secret_post".to_owned(),
+        ]
+    };
     Json(AuthorizationServerMetadata {
         issuer: issuer.clone(),
         token_endpoint: format!("{issuer}{}", TOKEN_PATHS[0]),

@@ -12,7 +12,11 @@ use crate::oauth::{self, client_auth::authenticate};
 use crate::state::AppState;
 use crate::Error;
 
-pub async fn revoke_post(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn revoke_post(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     match revoke(&state, &headers, &body).await {
         Ok(()) => {
             let mut resp = StatusCode::OK.into_response();
@@ -27,6 +31,8 @@ async fn revoke(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<()
     let form = form::read_form(headers, body)?;
     let presented = client_auth::presented(headers, &form)?;
     let client = authenticate(state, &presented).await?;
-    let token = form.require("token").map_err(|e| Error::oauth(e.code, e.description))?;
+    let token = form
+        .require("token")
+        .map_err(|e| Error::oauth(e.code, e.description))?;
     oauth::revoke::revoke(state, &client, token).await
 }

@@ -12,7 +12,11 @@ use crate::oauth::{self, client_auth::authenticate};
 use crate::state::AppState;
 use crate::Error;
 
-pub async fn token_post(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn token_post(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     match token(&state, &headers, &body).await {
         Ok(resp) => resp,
         Err(e) => e.into_response(&state.config.realm),
@@ -22,7 +26,8 @@ pub async fn token_post(State(state): State<AppState>, headers: HeaderMap, body:
 async fn token(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Response, Error> {
     let form = form::read_form(headers, body)?;
     let presented = client_auth::presented(headers, &form)?;
-    let request = TokenRequest::from_params(&form).map_err(|e| Error::oauth(e.code, e.description))?;
+    let request =
+        TokenRequest::from_params(&form).map_err(|e| Error::oauth(e.code, e.description))?;
     let client = authenticate(state, &presented).await?;
     let grant = request.grant_type();
     let issued = oauth::token::issue(state, &client, request).await?;

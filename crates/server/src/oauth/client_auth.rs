@@ -24,6 +24,8 @@ pub enum Presented {
     Basic(Vec<BasicCredentials>),
     /// `client_id` and `client_secret` in the form body.
     Post(BasicCredentials),
+    /// No credentials, or an `Authorization` header that is not Basic.
+    Unusable,
 }
 
 /// The authenticated, enabled client, or `invalid_client`.
@@ -31,6 +33,7 @@ pub async fn authenticate(state: &AppState, presented: &Presented) -> Result<Cli
     let (candidates, via_post) = match presented {
         Presented::Basic(c) => (c.as_slice(), false),
         Presented::Post(c) => (std::slice::from_ref(c), true),
+        Presented::Unusable => (&[][..], false),
     };
     for cand in candidates {
         let client = state.store.get_client(&cand.client_id).await?;
@@ -43,7 +46,11 @@ pub async fn authenticate(state: &AppState, presented: &Presented) -> Result<Cli
             return Ok(client);
         }
     }
-    let failures = state.metrics.client_auth_failures.fetch_add(1, Ordering::Relaxed) + 1;
+    let failures = state
+        .metrics
+        .client_auth_failures
+        .fetch_add(1, Ordering::Relaxed)
+        + 1;
     let client_id = candidates.first().map_or("", |c| c.client_id.as_str());
     tracing::info!(client_id, failures, "client authentication failed");
     Err(Error::invalid_client())

@@ -41,7 +41,8 @@ impl Passwords {
     /// The argon2id PHC string for `password`.
     pub async fn hash(&self, password: String) -> Result<String, Error> {
         let params = self.params.clone();
-        self.blocking(move || hash_blocking(&params, &password)).await?
+        self.blocking(move || hash_blocking(&params, &password))
+            .await?
     }
 
     /// Whether `password` matches `stored`; with `stored = None` it checks
@@ -49,7 +50,9 @@ impl Passwords {
     pub async fn verify(&self, password: String, stored: Option<String>) -> Result<bool, Error> {
         let known = stored.is_some();
         let hash = stored.unwrap_or_else(|| self.dummy_hash.clone());
-        let ok = self.blocking(move || verify_blocking(&password, &hash)).await??;
+        let ok = self
+            .blocking(move || verify_blocking(&password, &hash))
+            .await??;
         Ok(ok && known)
     }
 
@@ -73,8 +76,8 @@ fn hash_blocking(params: &Params, password: &str) -> Result<String, Error> {
     OsRng
         .try_fill_bytes(&mut salt)
         .map_err(|e| Error::Internal(format!("OS random source failed: {e}")))?;
-    let salt = SaltString::encode_b64(&salt)
-        .map_err(|e| Error::Internal(format!("argon2 salt: {e}")))?;
+    let salt =
+        SaltString::encode_b64(&salt).map_err(|e| Error::Internal(format!("argon2 salt: {e}")))?;
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone())
         .hash_password(password.as_bytes(), &salt)
         .map(|h| h.to_string())

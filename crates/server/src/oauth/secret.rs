@@ -35,12 +35,18 @@ pub fn new_token(kind: TokenKind) -> Result<String, Error> {
         TokenKind::Access => ACCESS_PREFIX,
         TokenKind::Refresh => REFRESH_PREFIX,
     };
-    Ok(format!("{prefix}{}", URL_SAFE_NO_PAD.encode(random_bytes::<32>()?)))
+    Ok(format!(
+        "{prefix}{}",
+        URL_SAFE_NO_PAD.encode(random_bytes::<32>()?)
+    ))
 }
 
 /// A new client secret.
 pub fn new_client_secret() -> Result<String, Error> {
-    Ok(format!("{SECRET_PREFIX}{}", URL_SAFE_NO_PAD.encode(random_bytes::<32>()?)))
+    Ok(format!(
+        "{SECRET_PREFIX}{}",
+        URL_SAFE_NO_PAD.encode(random_bytes::<32>()?)
+    ))
 }
 
 /// A new id for a token family (never shown to clients).
@@ -88,14 +94,19 @@ mod tests {
         assert_eq!(a.len(), 4 + 43);
         let unreserved = |c: char| c.is_ascii_alphanumeric() || "-._~".contains(c);
         assert!(a.chars().all(unreserved));
-        assert!(new_client_secret().unwrap_or_default().chars().all(unreserved));
+        assert!(new_client_secret()
+            .unwrap_or_default()
+            .chars()
+            .all(unreserved));
     }
 
     #[test]
     fn client_ids_are_lowercase_alphanumeric() {
         let id = new_client_id().unwrap_or_default();
         assert_eq!(id.len(), 24);
-        assert!(id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()));
+        assert!(id
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()));
     }
 
     #[test]

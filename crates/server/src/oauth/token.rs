@@ -13,7 +13,11 @@ use crate::store::{Client, Rotation, TokenKind, TokenRecord};
 use crate::Error;
 
 /// Handles a token request from an authenticated client.
-pub async fn issue(state: &AppState, client: &Client, req: TokenRequest) -> Result<TokenResponse, Error> {
+pub async fn issue(
+    state: &AppState,
+    client: &Client,
+    req: TokenRequest,
+) -> Result<TokenResponse, Error> {
     let grant = req.grant_type();
     if !client.grants.contains(&grant) {
         return Err(Error::oauth(
@@ -28,14 +32,21 @@ pub async fn issue(state: &AppState, client: &Client, req: TokenRequest) -> Resu
             state.store.insert_tokens(tokens.records.clone()).await?;
             Ok(tokens.response)
         }
-        TokenRequest::Password { username, password, scope } => {
+        TokenRequest::Password {
+            username,
+            password,
+            scope,
+        } => {
             let scope = approved_scope(client, scope)?;
             check_password(state, &username, password).await?;
             let tokens = mint(state, client, Some(username), scope, grant, None)?;
             state.store.insert_tokens(tokens.records.clone()).await?;
             Ok(tokens.response)
         }
-        TokenRequest::RefreshToken { refresh_token, scope } => refresh(state, client, &refresh_token, scope).await,
+        TokenRequest::RefreshToken {
+            refresh_token,
+            scope,
+        } => refresh(state, client, &refresh_token, scope).await,
     }
 }
 
@@ -62,7 +73,10 @@ fn bad_credentials() -> Error {
 async fn check_password(state: &AppState, username: &str, password: String) -> Result<(), Error> {
     let now = state.clock.now_ms();
     if state.lockout.is_locked(username, now) {
-        tracing::info!(username, "password attempt refused: too many recent failures");
+        tracing::info!(
+            username,
+            "password attempt refused: too many recent failures"
+        );
         return Err(bad_credentials());
     }
     let user = state.store.get_user(username).await?;
@@ -121,7 +135,11 @@ fn mint(
     let wants_refresh = username.is_some() && client.grants.contains(&GrantType::RefreshToken);
     let refresh = if wants_refresh {
         let token = secret::new_token(TokenKind::Refresh)?;
-        records.push(record(TokenKind::Refresh, secret::digest(&token), state.config.refresh_ttl));
+        records.push(record(
+            TokenKind::Refresh,
+            secret::digest(&token),
+            state.config.refresh_ttl,
+        ));
         Some(token)
     } else {
         None
@@ -139,7 +157,10 @@ fn mint(
 }
 
 fn bad_refresh() -> Error {
-    Error::oauth(ErrorCode::InvalidGrant, "the refresh token is invalid, expired or revoked")
+    Error::oauth(
+        ErrorCode::InvalidGrant,
+        "the refresh token is invalid, expired or revoked",
+    )
 }
 
 /// The refresh_token grant: validate, rotate, detect reuse.
@@ -150,7 +171,11 @@ async fn refresh(
     requested: Option<Scope>,
 ) -> Result<TokenResponse, Error> {
     let hash = secret::digest(presented);
-    let lookup = state.store.find_token(&hash).await?.ok_or_else(bad_refresh)?;
+    let lookup = state
+        .store
+        .find_token(&hash)
+        .await?
+        .ok_or_else(bad_refresh)?;
     let old = &lookup.token;
     if old.kind != TokenKind::Refresh || old.client_id != client.client_id {
         return Err(bad_refresh());
@@ -168,15 +193,33 @@ async fn refresh(
         Some(s) if !s.is_subset(&old.scope) => {
             return Err(Error::oauth(
                 ErrorCode::InvalidScope,
-                format!("scope `{}` was not granted originally", s.difference(&old.scope)),
+                format!(
+                    "scope `{}` was not granted originally",
+                    s.difference(&old.scope)
+                ),
             ))
         }
         Some(s) => approved_scope(client, Some(s))?,
         // The original scope, less anything the client has since lost.
-        None => old.scope.iter().filter(|s| client.scopes.contains(s)).collect(),
+        None => old
+            .scope
+            .iter()
+            .filter(|s| client.scopes.contains(s))
+            .collect(),
     };
-    let tokens = mint(state, client, old.username.clone(), scope, old.grant_type, Some(old.family_id.clone()))?;
-    match state.store.rotate_refresh(&hash, now, tokens.records).await? {
+    let tokens = mint(
+        state,
+        client,
+        old.username.clone(),
+        scope,
+        old.grant_type,
+        Some(old.family_id.clone()),
+    )?;
+    match state
+        .store
+        .rotate_refresh(&hash, now, tokens.records)
+        .await?
+    {
         Rotation::Rotated => Ok(tokens.response),
         Rotation::AlreadyUsed => {
             // Lost a race with another use of the same token: that is reuse too.

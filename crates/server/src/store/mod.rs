@@ -187,13 +187,23 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn get_client(&self, client_id: &str) -> StoreResult<Option<Client>>;
     async fn list_clients(&self) -> StoreResult<Vec<Client>>;
     /// Applies `update`; `NotFound` when there is no such client.
-    async fn update_client(&self, client_id: &str, update: &ClientUpdate, now: i64) -> StoreResult<()>;
+    async fn update_client(
+        &self,
+        client_id: &str,
+        update: &ClientUpdate,
+        now: i64,
+    ) -> StoreResult<()>;
 
     async fn create_user(&self, user: &User) -> StoreResult<()>;
     async fn get_user(&self, username: &str) -> StoreResult<Option<User>>;
     async fn list_users(&self) -> StoreResult<Vec<User>>;
     async fn set_user_enabled(&self, username: &str, enabled: bool, now: i64) -> StoreResult<()>;
-    async fn set_user_password(&self, username: &str, password_hash: &str, now: i64) -> StoreResult<()>;
+    async fn set_user_password(
+        &self,
+        username: &str,
+        password_hash: &str,
+        now: i64,
+    ) -> StoreResult<()>;
 
     /// Stores tokens durably before returning: a token handed out after this
     /// returns survives a crash.
@@ -201,7 +211,12 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn find_token(&self, hash: &Digest) -> StoreResult<Option<TokenLookup>>;
     /// Atomically marks refresh token `old` used (if it is neither used nor
     /// revoked) and stores `successors`.
-    async fn rotate_refresh(&self, old: &Digest, now: i64, successors: Vec<TokenRecord>) -> StoreResult<Rotation>;
+    async fn rotate_refresh(
+        &self,
+        old: &Digest,
+        now: i64,
+        successors: Vec<TokenRecord>,
+    ) -> StoreResult<Rotation>;
     /// Revokes one token; returns whether a live token was changed.
     async fn revoke_token(&self, hash: &Digest, now: i64) -> StoreResult<bool>;
     /// Revokes every token of a family; returns how many were changed.

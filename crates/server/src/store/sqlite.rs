@@ -299,13 +299,14 @@ impl Store for SqliteStore {
     }
 
     async fn set_user_password(&self, username: &str, hash: &str, now: i64) -> StoreResult<()> {
-        let done = sqlx::query("UPDATE users SET password_hash = ?, updated_at = ? WHERE username = ?")
-            .bind(hash)
-            .bind(now)
-            .bind(username)
-            .execute(&self.write)
-            .await
-            .map_err(db_err)?;
+        let done =
+            sqlx::query("UPDATE users SET password_hash = ?, updated_at = ? WHERE username = ?")
+                .bind(hash)
+                .bind(now)
+                .bind(username)
+                .execute(&self.write)
+                .await
+                .map_err(db_err)?;
         found(done.rows_affected(), || format!("user `{username}`"))
     }
 
@@ -333,7 +334,10 @@ impl Store for SqliteStore {
         let token = token_from_row(&row)?;
         let user_enabled: Option<bool> = row.try_get("user_enabled").map_err(db_err)?;
         Ok(Some(TokenLookup {
-            user_enabled: token.username.as_ref().map(|_| user_enabled.unwrap_or(false)),
+            user_enabled: token
+                .username
+                .as_ref()
+                .map(|_| user_enabled.unwrap_or(false)),
             client_enabled: row.try_get("client_enabled").map_err(db_err)?,
             token,
         }))
@@ -366,22 +370,26 @@ impl Store for SqliteStore {
     }
 
     async fn revoke_token(&self, hash: &Digest, now: i64) -> StoreResult<bool> {
-        let done = sqlx::query("UPDATE tokens SET revoked_at = ? WHERE token_hash = ? AND revoked_at IS NULL")
-            .bind(now)
-            .bind(&hash[..])
-            .execute(&self.write)
-            .await
-            .map_err(db_err)?;
+        let done = sqlx::query(
+            "UPDATE tokens SET revoked_at = ? WHERE token_hash = ? AND revoked_at IS NULL",
+        )
+        .bind(now)
+        .bind(&hash[..])
+        .execute(&self.write)
+        .await
+        .map_err(db_err)?;
         Ok(done.rows_affected() > 0)
     }
 
     async fn revoke_family(&self, family_id: &str, now: i64) -> StoreResult<u64> {
-        let done = sqlx::query("UPDATE tokens SET revoked_at = ? WHERE family_id = ? AND revoked_at IS NULL")
-            .bind(now)
-            .bind(family_id)
-            .execute(&self.write)
-            .await
-            .map_err(db_err)?;
+        let done = sqlx::query(
+            "UPDATE tokens SET revoked_at = ? WHERE family_id = ? AND revoked_at IS NULL",
+        )
+        .bind(now)
+        .bind(family_id)
+        .execute(&self.write)
+        .await
+        .map_err(db_err)?;
         Ok(done.rows_affected())
     }
 
@@ -519,7 +527,10 @@ fn grants_to_string(grants: &BTreeSet<GrantType>) -> String {
 
 fn grants_from_string(s: &str) -> StoreResult<BTreeSet<GrantType>> {
     s.split_whitespace()
-        .map(|g| g.parse().map_err(|_| StoreError::Corrupt(format!("grant `{g}`"))))
+        .map(|g| {
+            g.parse()
+                .map_err(|_| StoreError::Corrupt(format!("grant `{g}`")))
+        })
         .collect()
 }
 
@@ -548,7 +559,9 @@ fn db_err(e: sqlx::Error) -> StoreError {
         sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
             StoreError::Unavailable(e.to_string())
         }
-        sqlx::Error::Database(d) if d.message().contains("locked") || d.message().contains("busy") => {
+        sqlx::Error::Database(d)
+            if d.message().contains("locked") || d.message().contains("busy") =>
+        {
             StoreError::Unavailable(d.message().to_owned())
         }
         other => StoreError::Backend(other.to_string()),

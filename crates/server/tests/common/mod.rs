@@ -1,0 +1,228 @@
+//! A real server on an ephemeral loopback port, for the integration tests:
+//! file-backed SQLite in a temp dir, a manual clock, cheap argon2 cost.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::BTreeSet;
+
+use serde_json::Value;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tollgate_proto::basic::BasicEncoding;
+use tollgate_proto::{BasicCredentials, GrantType};
+use tollgate_server::admin::{self, NewClient, NewUser};
+use tollgate_server::config::{Argon2Params, Config, FileConfig};
+use tollgate_server::{AppState, Clock};
+
+pub const ISSUER: &str = "https://api.manheim.com";
+pub const REALM: &str = "api.manheim.com";
+
+pub struct TestServer {
+    pub base: String,
+    pub state: AppState,
+    pub http: reqwest::Client,
+    pub db_path: std::path::PathBuf,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<std::io::Result<()>>>,
+    _dir: tempfile::TempDir,
+}
+
+pub fn cheap_argon2() -> Argon2Params {
+    Argon2Params {
+        memory_kib: 256,
+        iterations: 1,
+        parallelism: 1,
+    }
+}
+
+impl TestServer {
+    pub async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    pub async fn start_with(tweak: impl FnOnce(&mut FileConfig)) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let db_path = dir.path().join("tollgate.db");
+        let mut file = FileConfig {
+            listen: Some("127.0.0.1:0".parse().unwrap()),
+            database: Some(format!("sqlite://{}", db_path.display())),
+            issuer: Some(ISSUER.into()),
+            argon2: Some(cheap_argon2()),
+            ..FileConfig::default()
+        };
+        tweak(&mut file);
+        let config = Config::try_from(file).unwrap();
+        let listener = tokio::net::TcpListener::bind(config.listen).await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let store = tollgate_server::store::open(&config.database)
+            .await
+            .unwrap();
+        let clock = Clock::manual(Clock::system().now_ms());
+        let state = AppState::new(config, store, clock).unwrap();
+        let (tx, rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(tollgate_server::run(listener, state.clone(), async {
+            let _ = rx.await;
+        }));
+        Self {
+            base,
+            state,
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            db_path,
+            shutdown: Some(tx),
+            task: Some(task),
+            _dir: dir,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// Registers a client with a generated id and secret.
+    pub async fn client(&self, grants: &[GrantType], scopes: &str) -> (String, String) {
+        self.register(NewClient {
+            name: "test".into(),
+            scopes: scopes.parse().unwrap(),
+            grants: grants.iter().copied().collect::<BTreeSet<_>>(),
+            ..NewClient::default()
+        })
+        .await
+    }
+
+    pub async fn register(&self, new: NewClient) -> (String, String) {
+        let (c, secret) =
+            admin::create_client(self.state.store.as_ref(), self.state.clock.now_secs(), new)
+                .await
+                .unwrap();
+        (c.client_id, secret)
+    }
+
+    pub async fn user(&self, username: &str, password: &str) {
+        let new = NewUser {
+            username: username.into(),
+            password: password.into(),
+            full_name: Some("Test User".into()),
+            email: None,
+        };
+        admin::create_user(
+            self.state.store.as_ref(),
+            &self.state.passwords,
+            self.state.clock.now_secs(),
+            new,
+        )
+        .await
+        .unwrap();
+    }
+
+    /// POSTs a form body with Basic credentials (RFC encoding).
+    pub async fn post(&self, path: &str, id: &str, secret: &str, body: &str) -> Reply {
+        let auth = BasicCredentials::new(id, secret).header_value(BasicEncoding::FormUrlEncoded);
+        self.post_raw(path, Some(&auth), &[], body).await
+    }
+
+    /// POSTs a form body with an arbitrary Authorization header and extra headers.
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        auth: Option<&str>,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> Reply {
+        let mut req = self
+            .http
+            .post(self.url(path))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body.to_owned());
+        if let Some(a) = auth {
+            req = req.header("authorization", a);
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        Reply::from(req.send().await.unwrap()).await
+    }
+
+    pub async fn token(&self, id: &str, secret: &str, body: &str) -> Reply {
+        self.post("/oauth2/token.oauth2", id, secret, body).await
+    }
+
+    /// A token from a successful request; panics with the reply otherwise.
+    pub async fn access_token(&self, id: &str, secret: &str, body: &str) -> String {
+        let r = self.token(id, secret, body).await;
+        assert_eq!(r.status, 200, "{r:?}");
+        r.json["access_token"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn introspect(&self, id: &str, secret: &str, token: &str) -> Reply {
+        let auth = BasicCredentials::new(id, secret).header_value(BasicEncoding::Raw);
+        let body = format!("token={}", urlencode(token));
+        self.post_raw(
+            "/oauth2/introspect.oauth2",
+            Some(&auth),
+            &[("api-key", id)],
+            &body,
+        )
+        .await
+    }
+
+    pub async fn is_active(&self, id: &str, secret: &str, token: &str) -> bool {
+        let r = self.introspect(id, secret, token).await;
+        assert_eq!(r.status, 200, "{r:?}");
+        r.json["active"].as_bool().unwrap()
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.unwrap().unwrap();
+        }
+    }
+}
+
+pub fn urlencode(s: &str) -> String {
+    tollgate_proto::basic::form_encode(s)
+}
+
+/// A response read in full.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: String,
+    pub json: Value,
+}
+
+impl Reply {
+    async fn from(resp: reqwest::Response) -> Self {
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let body = resp.text().await.unwrap();
+        let json = serde_json::from_str(&body).unwrap_or(Value::Null);
+        Self {
+            status,
+            headers,
+            body,
+            json,
+        }
+    }
+
+    pub fn header(&self, name: &str) -> &str {
+        self.headers.get(name).map_or("", |v| v.to_str().unwrap())
+    }
+
+    pub fn error(&self) -> &str {
+        self.json["error"].as_str().unwrap_or("")
+    }
+
+    /// Asserts an OAuth error: status, code, no-store, and a description.
+    pub fn assert_error(&self, status: u16, code: &str) {
+        assert_eq!((self.status, self.error()), (status, code), "{self:?}");
+        assert_eq!(self.header("cache-control"), "no-store", "{self:?}");
+        assert!(self.json["error_description"].is_string(), "{self:?}");
+        assert!(self.json.get("access_token").is_none(), "{self:?}");
+    }
+}

@@ -1,0 +1,659 @@
+//! Token endpoint rules (issue section 3), over real HTTP.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{TestServer, REALM};
+use tollgate_proto::basic::BasicEncoding;
+use tollgate_proto::{BasicCredentials, GrantType};
+use tollgate_server::admin::NewClient;
+use tollgate_server::store::AuthMethod;
+
+const CC: &[GrantType] = &[GrantType::ClientCredentials];
+const ALL: &[GrantType] = &[
+    GrantType::ClientCredentials,
+    GrantType::Password,
+    GrantType::RefreshToken,
+];
+
+#[tokio::test]
+async fn every_token_path_issues_with_the_seed_headers() {
+    let s = TestServer::start().await;
+    let (id, secret) = s.client(CC, "a b").await;
+    for path in ["/oauth2/token.oauth2", "/oauth2/token", "/oauth/token"] {
+        let r = s
+            .post(path, &id, &secret, "grant_type=client_credentials&scope=a")
+            .await;
+        assert_eq!(r.status, 200, "{path}: {r:?}");
+        assert_eq!(r.header("content-type"), "application/json;charset=UTF-8");
+        assert_eq!(r.header("cache-control"), "no-store");
+        assert_eq!(r.header("pragma"), "no-cache");
+        assert_eq!(r.json["token_type"], "bearer");
+        assert_eq!(r.json["expires_in"], 3600);
+        assert_eq!(r.json["scope"], "a");
+        assert!(
+            r.json.get("refresh_token").is_none(),
+            "client_credentials has no refresh token"
+        );
+        assert!(
+            s.is_active(&id, &secret, r.json["access_token"].as_str().unwrap())
+                .await
+        );
+    }
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn only_post_is_allowed() {
+    let s = TestServer::start().await;
+    for path in ["/oauth2/token.oauth2", "/oauth2/token", "/oauth/token"] {
+        let r = s.http.get(s.url(path)).send().await.unwrap();
+        assert_eq!(r.status(), 405);
+        assert_eq!(r.headers()["allow"], "POST");
+    }
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn body_must_be_form_urlencoded() {
+    let s = TestServer::start().await;
+    let (id, secret) = s.client(CC, "").await;
+    let auth = BasicCredentials::new(&id, &secret).header_value(BasicEncoding::Raw);
+    let send = |ct: &'static str| {
+        s.http
+            .post(s.url("/oauth2/token.oauth2"))
+            .header("authorization", auth.clone())
+            .header("content-type", ct)
+            .body("grant_type=client_credentials")
+            .send()
+    };
+    for bad in ["application/json", "text/plain", "multipart/form-data"] {
+        let r = send(bad).await.unwrap();
+        assert_eq!(r.status(), 400, "{bad}");
+        let body: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(body["error"], "invalid_request", "{bad}");
+    }
+    let missing = s
+        .http
+        .post(s.url("/oauth2/token.oauth2"))
+        .header("authorization", auth.clone());
+    assert_eq!(
+        missing
+            .body("grant_type=client_credentials")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        400
+    );
+    let ok = send("application/x-www-form-urlencoded; charset=UTF-8")
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+    s.stop().await;
+}
+
+/// The seed's client-credentials and password curl requests, byte for byte,
+/// with its worked-example key and secret.
+#[tokio::test]
+async fn seed_requests_byte_for_byte() {
+    let s = TestServer::start().await;
+    s.register(NewClient {
+        name: "seed".into(),
+        client_id: Some("zq4hmfg72z3zabc4wr72euyu".into()),
+        secret: Some("A2Qxe4z83X".into()),
+        scopes: "APP1:ABC APP@:CDE".parse().unwrap(),
+        grants: [GrantType::ClientCredentials, GrantType::Password]
+            .into_iter()
+            .collect(),
+        ..NewClient::default()
+    })
+    .await;
+    s.user("johndoe", "abcde").await;
+    // base64('zq4hmfg72z3zabc4wr72euyu:A2Qxe4z83X'), as the seed tells the reader to build it.
+    let auth = "Basic enE0aG1mZzcyejN6YWJjNHdyNzJldXl1OkEyUXhlNHo4M1g=";
+    let cc = s
+        .post_raw(
+            "/oauth2/token.oauth2",
+            Some(auth),
+            &[],
+            "grant_type=client_credentials&scope=APP1%3AABC%20APP@%3ACDE",
+        )
+        .await;
+    assert_eq!(cc.status, 200, "{cc:?}");
+    assert_eq!(cc.json["scope"], "APP1:ABC APP@:CDE");
+    let pw = s
+        .post_raw(
+            "/oauth2/token.oauth2",
+            Some(auth),
+            &[],
+            "grant_type=password&username=johndoe&password=abcde&scope=APP1%3AABC%20APP@%3ACDE",
+        )
+        .await;
+    assert_eq!(pw.status, 200, "{pw:?}");
+    assert_eq!(pw.json["token_type"], "bearer");
+    s.stop().await;
+}
+
+/// Secrets with `+ % : /` work in both the RFC and the raw Basic encodings.
+#[tokio::test]
+async fn awkward_secrets_work_in_both_basic_encodings() {
+    let s = TestServer::start().await;
+    for secret in ["a+b", "100%", "x:y:z", "p/q", "a+b%2F:c/d e", "%zz+"] {
+        let (id, _) = s
+            .register(NewClient {
+                name: "imported".into(),
+                client_id: Some(format!("imp-{}", common::urlencode(secret))),
+                secret: Some(secret.into()),
+                grants: [GrantType::ClientCredentials].into_iter().collect(),
+                ..NewClient::default()
+            })
+            .await;
+        for enc in [BasicEncoding::FormUrlEncoded, BasicEncoding::Raw] {
+            let auth = BasicCredentials::new(&id, secret).header_value(enc);
+            let r = s
+                .post_raw(
+                    "/oauth2/token",
+                    Some(&auth),
+                    &[],
+                    "grant_type=client_credentials",
+                )
+                .await;
+            assert_eq!(r.status, 200, "{secret:?} {enc:?}: {r:?}");
+        }
+        let wrong =
+            BasicCredentials::new(&id, format!("{secret}x")).header_value(BasicEncoding::Raw);
+        let r = s
+            .post_raw(
+                "/oauth2/token",
+                Some(&wrong),
+                &[],
+                "grant_type=client_credentials",
+            )
+            .await;
+        r.assert_error(401, "invalid_client");
+    }
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn client_secret_post_only_for_clients_registered_for_it() {
+    let s = TestServer::start().await;
+    let (post_id, post_secret) = s
+        .register(NewClient {
+            name: "post".into(),
+            grants: [GrantType::ClientCredentials].into_iter().collect(),
+            auth_method: AuthMethod::Post,
+            ..NewClient::default()
+        })
+        .await;
+    let (basic_id, basic_secret) = s.client(CC, "").await;
+    let body = |id: &str, secret: &str| {
+        format!(
+            "grant_type=client_credentials&client_id={id}&client_secret={}",
+            common::urlencode(secret)
+        )
+    };
+    let ok = s
+        .post_raw("/oauth2/token", None, &[], &body(&post_id, &post_secret))
+        .await;
+    assert_eq!(ok.status, 200, "{ok:?}");
+    let refused = s
+        .post_raw("/oauth2/token", None, &[], &body(&basic_id, &basic_secret))
+        .await;
+    refused.assert_error(401, "invalid_client");
+    // A post client may still use Basic.
+    assert_eq!(
+        s.token(&post_id, &post_secret, "grant_type=client_credentials")
+            .await
+            .status,
+        200
+    );
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn two_authentication_methods_are_invalid_request() {
+    let s = TestServer::start().await;
+    let (id, secret) = s.client(CC, "").await;
+    let body = format!("grant_type=client_credentials&client_id={id}&client_secret={secret}");
+    s.token(&id, &secret, &body)
+        .await
+        .assert_error(400, "invalid_request");
+    let auth = BasicCredentials::new(&id, &secret).header_value(BasicEncoding::Raw);
+    let r = s
+        .http
+        .post(s.url("/oauth2/token"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("authorization", auth.clone())
+        .header("authorization", auth)
+        .body("grant_type=client_credentials")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn client_failures_are_indistinguishable() {
+    let s = TestServer::start().await;
+    let (id, secret) = s.client(CC, "").await;
+    let (off_id, off_secret) = s.client(CC, "").await;
+    s.state
+        .store
+        .update_client(
+            &off_id,
+            &tollgate_server::store::ClientUpdate {
+                enabled: Some(false),
+                ..Default::default()
+            },
+            0,
+        )
+        .await
+        .unwrap();
+    let body = "grant_type=client_credentials";
+    let unknown = s.token("no-such-client", &secret, body).await;
+    let wrong = s.token(&id, "wrong-secret", body).await;
+    let disabled = s.token(&off_id, &off_secret, body).await;
+    let none = s.post_raw("/oauth2/token", None, &[], body).await;
+    let garbage = s
+        .post_raw("/oauth2/token", Some("Basic %%%"), &[], body)
+        .await;
+    for r in [&unknown, &wrong, &disabled, &none, &garbage] {
+        r.assert_error(401, "invalid_client");
+        assert_eq!(
+            r.header("www-authenticate"),
+            format!("Basic realm=\"{REALM}\"")
+        );
+        assert_eq!(r.body, unknown.body, "bodies must not differ");
+    }
+    let failures = s
+        .state
+        .metrics
+        .client_auth_failures
+        .load(std::sync::atomic::Ordering::Relaxed);
+    assert!(
+        failures >= 4,
+        "failed client authentications are counted: {failures}"
+    );
+    s.stop().await;
+}
+
+/// Unknown client and wrong secret take the same time: interleaved
+/// samples, medians compared. The bound is loose (noise on a shared
+/// machine); a real difference, such as hashing only for known clients
+/// with a slow hash, would be far outside it.
+#[tokio::test]
+async fn unknown_client_and_wrong_secret_take_the_same_time() {
+    let s = TestServer::start().await;
+    let (id, _) = s.client(CC, "").await;
+    let mut unknown = Vec::new();
+    let mut wrong = Vec::new();
+    for i in 0..150 {
+        for (who, out) in [(id.as_str(), &mut wrong), ("no-such-client", &mut unknown)] {
+            let t = Instant::now();
+            let r = s
+                .token(who, &format!("secret-{i}"), "grant_type=client_credentials")
+                .await;
+            out.push(t.elapsed());
+            assert_eq!(r.status, 401);
+        }
+    }
+    let median = |v: &mut Vec<Duration>| {
+        v.sort();
+        v[v.len() / 2].as_secs_f64()
+    };
+    let (u, w) = (median(&mut unknown), median(&mut wrong));
+    let ratio = u / w;
+    eprintln!(
+        "median unknown {:.0} µs, wrong secret {:.0} µs, ratio {ratio:.2}",
+        u * 1e6,
+        w * 1e6
+    );
+    assert!(
+        (0.6..=1.67).contains(&ratio),
+        "timing differs: ratio {ratio:.2}"
+    );
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn scope_rules() {
+    let s = TestServer::start().await;
+    let (id, secret) = s.client(CC, "locations:read users:read").await;
+    // No scope parameter: a token with no scopes.
+    let r = s.token(&id, &secret, "grant_type=client_credentials").await;
+    assert_eq!(r.status, 200);
+    assert!(r.json.get("scope").is_none(), "{r:?}");
+    let intro = s
+        .introspect(&id, &secret, r.json["access_token"].as_str().unwrap())
+        .await;
+    assert!(intro.json.get("scope").is_none(), "{intro:?}");
+    // Exactly what was asked, space-delimited.
+    let r = s
+        .token(
+            &id,
+            &secret,
+            "grant_type=client_credentials&scope=users%3Aread%20locations%3Aread",
+        )
+        .await;
+    assert_eq!(r.json["scope"], "locations:read users:read");
+    // Anything unapproved: invalid_scope and no token, even alongside approved ones.
+    for bad in ["admin", "locations%3Aread%20admin", "locations%3Awrite"] {
+        let r = s
+            .token(
+                &id,
+                &secret,
+                &format!("grant_type=client_credentials&scope={bad}"),
+            )
+            .await;
+        r.assert_error(400, "invalid_scope");
+    }
+    s.token(&id, &secret, "grant_type=client_credentials&scope=a%22b")
+        .await
+        .assert_error(400, "invalid_scope");
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn grant_and_parameter_errors() {
+    let s = TestServer::start().await;
+    let (id, secret) = s.client(CC, "").await;
+    s.token(&id, &secret, "grant_type=password&username=u&password=p")
+        .await
+        .assert_error(400, "unauthorized_client");
+    s.token(&id, &secret, "grant_type=refresh_token&refresh_token=x")
+        .await
+        .assert_error(400, "unauthorized_client");
+    s.token(&id, &secret, "grant_type=authorization_code&code=x")
+        .await
+        .assert_error(400, "unsupported_grant_type");
+    s.token(&id, &secret, "scope=a")
+        .await
+        .assert_error(400, "invalid_request");
+    s.token(
+        &id,
+        &secret,
+        "grant_type=client_credentials&grant_type=client_credentials",
+    )
+    .await
+    .assert_error(400, "invalid_request");
+    let (pid, psecret) = s.client(ALL, "").await;
+    s.token(&pid, &psecret, "grant_type=password&username=u")
+        .await
+        .assert_error(400, "invalid_request");
+    s.token(
+        &pid,
+        &psecret,
+        "grant_type=password&username=u&password=p&password=q",
+    )
+    .await
+    .assert_error(400, "invalid_request");
+    s.token(&pid, &psecret, "grant_type=refresh_token")
+        .await
+        .assert_error(400, "invalid_request");
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn password_grant() {
+    let s = TestServer::start().await;
+    let (id, secret) = s.client(ALL, "users:read").await;
+    s.user("alice", "correct horse").await;
+    s.user("bob", "battery staple").await;
+    s.state
+        .store
+        .set_user_enabled("bob", false, 0)
+        .await
+        .unwrap();
+    let ok = s
+        .token(
+            &id,
+            &secret,
+            "grant_type=password&username=alice&password=correct+horse&scope=users%3Aread",
+        )
+        .await;
+    assert_eq!(ok.status, 200, "{ok:?}");
+    assert!(ok.json["refresh_token"]
+        .as_str()
+        .unwrap()
+        .starts_with("tgr_"));
+    let intro = s
+        .introspect(&id, &secret, ok.json["access_token"].as_str().unwrap())
+        .await;
+    assert_eq!(intro.json["username"], "alice");
+    assert_eq!(intro.json["sub"], "alice");
+    assert_eq!(intro.json["grant_type"], "password");
+    for body in [
+        "grant_type=password&username=alice&password=wrong",
+        "grant_type=password&username=nobody&password=correct+horse",
+        "grant_type=password&username=bob&password=battery+staple",
+    ] {
+        s.token(&id, &secret, body)
+            .await
+            .assert_error(400, "invalid_grant");
+    }
+    // Without the refresh_token grant, the password grant issues no refresh token.
+    let (cc_pw, cc_pw_secret) = s.client(&[GrantType::Password], "").await;
+    let r = s
+        .token(
+            &cc_pw,
+            &cc_pw_secret,
+            "grant_type=password&username=alice&password=correct+horse",
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    assert!(r.json.get("refresh_token").is_none());
+    s.stop().await;
+}
+
+async fn password_tokens(s: &TestServer, id: &str, secret: &str, scope: &str) -> (String, String) {
+    let r = s
+        .token(
+            id,
+            secret,
+            &format!("grant_type=password&username=alice&password=pw&scope={scope}"),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    (
+        r.json["access_token"].as_str().unwrap().into(),
+        r.json["refresh_token"].as_str().unwrap().into(),
+    )
+}
+
+#[tokio::test]
+async fn refresh_rotates_and_reuse_revokes_the_family() {
+    let s = TestServer::start().await;
+    let (id, secret) = s.client(ALL, "a b").await;
+    s.user("alice", "pw").await;
+    let (access1, refresh1) = password_tokens(&s, &id, &secret, "a%20b").await;
+    let r = s
+        .token(
+            &id,
+            &secret,
+            &format!("grant_type=refresh_token&refresh_token={refresh1}"),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.json["scope"], "a b");
+    let access2 = r.json["access_token"].as_str().unwrap().to_owned();
+    let refresh2 = r.json["refresh_token"].as_str().unwrap().to_owned();
+    assert_ne!(refresh1, refresh2);
+    assert!(s.is_active(&id, &secret, &access2).await);
+    assert!(
+        !s.is_active(&id, &secret, &refresh1).await,
+        "a used refresh token is inactive"
+    );
+    // Reuse of refresh1: refused, and everything in the family dies.
+    let reuse = s
+        .token(
+            &id,
+            &secret,
+            &format!("grant_type=refresh_token&refresh_token={refresh1}"),
+        )
+        .await;
+    reuse.assert_error(400, "invalid_grant");
+    for t in [&access1, &access2, &refresh2] {
+        assert!(
+            !s.is_active(&id, &secret, t).await,
+            "family member still active after reuse"
+        );
+    }
+    let r = s
+        .token(
+            &id,
+            &secret,
+            &format!("grant_type=refresh_token&refresh_token={refresh2}"),
+        )
+        .await;
+    r.assert_error(400, "invalid_grant");
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn refresh_scope_may_narrow_never_widen() {
+    let s = TestServer::start().await;
+    let (id, secret) = s.client(ALL, "a b c").await;
+    s.user("alice", "pw").await;
+    let (_, refresh) = password_tokens(&s, &id, &secret, "a%20b").await;
+    let wide = s
+        .token(
+            &id,
+            &secret,
+            &format!("grant_type=refresh_token&refresh_token={refresh}&scope=a%20c"),
+        )
+        .await;
+    wide.assert_error(400, "invalid_scope");
+    let narrow = s
+        .token(
+            &id,
+            &secret,
+            &format!("grant_type=refresh_token&refresh_token={refresh}&scope=a"),
+        )
+        .await;
+    assert_eq!(narrow.status, 200, "{narrow:?}");
+    assert_eq!(narrow.json["scope"], "a");
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn refresh_token_of_another_client_or_expired_is_invalid_grant() {
+    let s = TestServer::start().await;
+    let (id, secret) = s.client(ALL, "").await;
+    let (other, other_secret) = s.client(ALL, "").await;
+    s.user("alice", "pw").await;
+    let (access, refresh) = password_tokens(&s, &id, &secret, "").await;
+    let body = format!("grant_type=refresh_token&refresh_token={refresh}");
+    s.token(&other, &other_secret, &body)
+        .await
+        .assert_error(400, "invalid_grant");
+    let as_refresh = format!("grant_type=refresh_token&refresh_token={access}");
+    s.token(&id, &secret, &as_refresh)
+        .await
+        .assert_error(400, "invalid_grant");
+    s.state.clock.advance(Duration::from_secs(30 * 24 * 3600));
+    s.token(&id, &secret, &body)
+        .await
+        .assert_error(400, "invalid_grant");
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn concurrent_refreshes_yield_at_most_one_success() {
+    let s = TestServer::start().await;
+    let (id, secret) = s.client(ALL, "").await;
+    s.user("alice", "pw").await;
+    let (_, refresh) = password_tokens(&s, &id, &secret, "").await;
+    let body = format!("grant_type=refresh_token&refresh_token={refresh}");
+    let replies = futures_join(&s, &id, &secret, &body, 8).await;
+    let ok = replies.iter().filter(|&&st| st == 200).count();
+    assert!(
+        ok <= 1,
+        "{ok} concurrent uses of one refresh token succeeded"
+    );
+    s.stop().await;
+}
+
+async fn futures_join(s: &TestServer, id: &str, secret: &str, body: &str, n: usize) -> Vec<u16> {
+    let mut set = tokio::task::JoinSet::new();
+    for _ in 0..n {
+        let (http, url) = (s.http.clone(), s.url("/oauth2/token"));
+        let auth = BasicCredentials::new(id, secret).header_value(BasicEncoding::Raw);
+        let body = body.to_owned();
+        set.spawn(async move {
+            http.post(url)
+                .header("authorization", auth)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(body)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        });
+    }
+    set.join_all().await
+}
+
+#[tokio::test]
+async fn token_lifetime_is_per_client_and_exact() {
+    let s = TestServer::start().await;
+    let (id, secret) = s
+        .register(NewClient {
+            name: "short".into(),
+            grants: [GrantType::ClientCredentials].into_iter().collect(),
+            token_ttl: Some(60),
+            ..NewClient::default()
+        })
+        .await;
+    let r = s.token(&id, &secret, "grant_type=client_credentials").await;
+    assert_eq!(r.json["expires_in"], 60);
+    let token = r.json["access_token"].as_str().unwrap().to_owned();
+    let intro = s.introspect(&id, &secret, &token).await;
+    let (iat, exp) = (
+        intro.json["iat"].as_i64().unwrap(),
+        intro.json["exp"].as_i64().unwrap(),
+    );
+    assert_eq!(exp - iat, 60);
+    // Move to just before exp, then to exp: dead from that instant on.
+    let now_ms = s.state.clock.now_ms();
+    s.state.clock.advance(Duration::from_millis(
+        u64::try_from(exp * 1000 - now_ms - 1).unwrap(),
+    ));
+    assert!(s.is_active(&id, &secret, &token).await);
+    s.state.clock.advance(Duration::from_millis(1));
+    assert!(!s.is_active(&id, &secret, &token).await);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn tokens_are_opaque_random_and_stored_only_as_digests() {
+    let s = TestServer::start().await;
+    let (id, secret) = s.client(ALL, "").await;
+    s.user("alice", "pw").await;
+    let (access, refresh) = password_tokens(&s, &id, &secret, "").await;
+    for (t, prefix) in [(&access, "tga_"), (&refresh, "tgr_")] {
+        assert!(t.starts_with(prefix), "{t}");
+        let rest = &t[4..];
+        assert!(rest.len() >= 22, "at least 128 bits: {t}");
+        assert!(
+            t.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_".contains(c)),
+            "{t}"
+        );
+    }
+    // The database files (main and write-ahead log) hold digests only.
+    let mut bytes = std::fs::read(&s.db_path).unwrap();
+    bytes.extend(std::fs::read(s.db_path.with_extension("db-wal")).unwrap_or_default());
+    let holds = |needle: &[u8]| bytes.windows(needle.len()).any(|w| w == needle);
+    for clear in [&access, &refresh, &secret] {
+        assert!(!holds(clear.as_bytes()), "stored in the clear: {clear}");
+    }
+    let digest = tollgate_server::oauth::secret::digest(&access);
+    assert!(holds(&digest), "the access token's SHA-256 is stored");
+    s.stop().await;
+}
