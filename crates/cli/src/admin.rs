@@ -38,7 +38,9 @@ enum AdminCommand {
     User(UserCommand),
 }
 
+/// Grant names as RFC 6749 spells them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[value(rename_all = "snake_case")]
 enum GrantArg {
     ClientCredentials,
     Password,

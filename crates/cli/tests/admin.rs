@@ -1,0 +1,274 @@
+//! `tollgate admin` against a live `tollgate serve` on the same database.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{active, token, Workspace};
+
+fn unreserved(s: &str) -> bool {
+    s.chars()
+        .all(|c| c.is_ascii_alphanumeric() || "-._~".contains(c))
+}
+
+#[test]
+fn client_create_json_is_exactly_id_and_secret() {
+    let ws = Workspace::new();
+    let out = ws.admin_ok(
+        &[
+            "client", "create", "--name", "x", "--scope", "a b", "--json",
+        ],
+        "",
+    );
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let obj = v.as_object().unwrap();
+    assert_eq!(
+        obj.keys().collect::<Vec<_>>(),
+        ["client_id", "client_secret"]
+    );
+    let secret = obj["client_secret"].as_str().unwrap();
+    assert!(unreserved(secret), "{secret}");
+    assert!(secret.len() >= 4 + 22, "at least 128 bits: {secret}");
+    // The secret is not shown again.
+    let id = obj["client_id"].as_str().unwrap();
+    let shown = ws.admin_ok(&["client", "show", id, "--json"], "");
+    assert!(!shown.contains(secret));
+    let list = ws.admin_ok(&["client", "list", "--json"], "");
+    assert!(list.contains(id) && !list.contains(secret));
+}
+
+#[test]
+fn bad_admin_input_is_a_clear_error_not_a_panic() {
+    let ws = Workspace::new();
+    for (args, stdin, needle) in [
+        (
+            &["client", "create", "--name", "x", "--scope", "a\"b"][..],
+            "",
+            "scope",
+        ),
+        (&["client", "show", "nope"][..], "", "no client"),
+        (&["client", "disable", "nope"][..], "", "not found"),
+        (
+            &[
+                "client",
+                "create",
+                "--name",
+                "x",
+                "--client-id",
+                "a:b",
+                "--secret-stdin",
+            ][..],
+            "s\n",
+            ":",
+        ),
+        (
+            &[
+                "client",
+                "create",
+                "--name",
+                "x",
+                "--client-id",
+                "dup",
+                "--secret-stdin",
+            ][..],
+            "\n",
+            "empty",
+        ),
+        (
+            &["user", "create", "--username", "u"][..],
+            "",
+            "--password-stdin",
+        ),
+        (&["user", "disable", "ghost"][..], "", "not found"),
+    ] {
+        let out = ws.admin(args, stdin);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert!(err.contains(needle), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+    ws.admin_ok(
+        &[
+            "client",
+            "create",
+            "--name",
+            "x",
+            "--client-id",
+            "dup",
+            "--secret-stdin",
+        ],
+        "s\n",
+    );
+    let again = ws.admin(
+        &[
+            "client",
+            "create",
+            "--name",
+            "x",
+            "--client-id",
+            "dup",
+            "--secret-stdin",
+        ],
+        "s\n",
+    );
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
+}
+
+#[tokio::test]
+async fn imported_client_keeps_its_printable_secret() {
+    let ws = Workspace::new();
+    let secret = r#"A2Q xe4+z8%3X:/~!"#;
+    ws.admin_ok(
+        &[
+            "client",
+            "create",
+            "--name",
+            "moved",
+            "--client-id",
+            "zq4hmfg72z3zabc4wr72euyu",
+            "--secret-stdin",
+        ],
+        &format!("{secret}\n"),
+    );
+    let server = ws.serve(&[]);
+    let (status, v) = token(
+        &server,
+        "zq4hmfg72z3zabc4wr72euyu",
+        secret,
+        "grant_type=client_credentials",
+    )
+    .await;
+    assert_eq!(status, 200, "{v}");
+    assert!(server.stop());
+}
+
+/// Every admin change reaches the running server, the disabling ones
+/// within a second.
+#[tokio::test]
+async fn admin_changes_reach_a_running_server() {
+    let ws = Workspace::new();
+    let server = ws.serve(&[]);
+    // A client created while the server runs works at once.
+    let (id, secret) = ws.create_client(&[
+        "--scope",
+        "a",
+        "--grant",
+        "client_credentials",
+        "--grant",
+        "password",
+        "--grant",
+        "refresh_token",
+    ]);
+    let (status, cc) = token(
+        &server,
+        &id,
+        &secret,
+        "grant_type=client_credentials&scope=a",
+    )
+    .await;
+    assert_eq!(status, 200, "{cc}");
+    let cc = cc["access_token"].as_str().unwrap().to_owned();
+
+    ws.admin_ok(
+        &[
+            "user",
+            "create",
+            "--username",
+            "alice",
+            "--password-stdin",
+            "--full-name",
+            "Alice",
+        ],
+        "pw1\n",
+    );
+    let (status, ut) = token(
+        &server,
+        &id,
+        &secret,
+        "grant_type=password&username=alice&password=pw1",
+    )
+    .await;
+    assert_eq!(status, 200, "{ut}");
+    let user_token = ut["access_token"].as_str().unwrap().to_owned();
+
+    // set-password: the old one stops working.
+    ws.admin_ok(
+        &["user", "set-password", "alice", "--password-stdin"],
+        "pw2\n",
+    );
+    assert_eq!(
+        token(
+            &server,
+            &id,
+            &secret,
+            "grant_type=password&username=alice&password=pw1"
+        )
+        .await
+        .0,
+        400
+    );
+    assert_eq!(
+        token(
+            &server,
+            &id,
+            &secret,
+            "grant_type=password&username=alice&password=pw2"
+        )
+        .await
+        .0,
+        200
+    );
+
+    // Disabling the user: their tokens are inactive within a second.
+    ws.admin_ok(&["user", "disable", "alice"], "");
+    let t = Instant::now();
+    assert!(!active(&server, &id, &secret, &user_token).await);
+    assert!(t.elapsed() < Duration::from_secs(1));
+    assert!(active(&server, &id, &secret, &cc).await);
+    let users = ws.admin_ok(&["user", "list"], "");
+    assert!(users.contains("alice\tdisabled\tAlice"), "{users}");
+
+    // update: scopes change for the next request.
+    ws.admin_ok(&["client", "update", &id, "--scope", "a b"], "");
+    assert_eq!(
+        token(
+            &server,
+            &id,
+            &secret,
+            "grant_type=client_credentials&scope=b"
+        )
+        .await
+        .0,
+        200
+    );
+
+    // rotate-secret: the old secret stops, the new one works.
+    let out = ws.admin_ok(&["client", "rotate-secret", &id, "--json"], "");
+    let new_secret = serde_json::from_str::<serde_json::Value>(&out).unwrap()["client_secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        token(&server, &id, &secret, "grant_type=client_credentials")
+            .await
+            .0,
+        401
+    );
+    assert_eq!(
+        token(&server, &id, &new_secret, "grant_type=client_credentials")
+            .await
+            .0,
+        200
+    );
+
+    // Disabling the client: its tokens die; enabling brings them back.
+    let (rs, rs_secret) = ws.create_client(&["--introspect-any"]);
+    ws.admin_ok(&["client", "disable", &id], "");
+    assert!(!active(&server, &rs, &rs_secret, &cc).await);
+    let show = ws.admin_ok(&["client", "show", &id], "");
+    assert!(show.contains("enabled = false"), "{show}");
+    ws.admin_ok(&["client", "enable", &id], "");
+    assert!(active(&server, &rs, &rs_secret, &cc).await);
+    assert!(server.stop());
+}

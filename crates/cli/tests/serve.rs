@@ -1,0 +1,350 @@
+//! `tollgate serve` as a process: demo mode and the README's commands,
+//! configuration layering, graceful shutdown, crash durability, and logs
+//! that never carry a secret.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::process::Command;
+use std::time::Duration;
+
+use common::{active, basic, post_form, repo_root, token, Server, Workspace, BIN};
+
+/// The README's quick-start block, pasted into bash against `serve --demo`.
+#[tokio::test]
+async fn readme_quick_start_works_against_the_demo() {
+    let server = Server::start(&["--demo".to_owned()], &[]);
+    let banner = server.stdout.lock().unwrap().join("\n");
+    assert!(
+        banner.contains("demo-client") && banner.contains("demo-secret"),
+        "{banner}"
+    );
+    let readme = std::fs::read_to_string(repo_root().join("README.md")).unwrap();
+    let start = readme
+        .find("B=http://127.0.0.1:8080")
+        .expect("README quick start block");
+    let block = &readme[start..start + readme[start..].find("```").unwrap()];
+    let script = block.replacen("http://127.0.0.1:8080", &server.base, 1);
+    let out = Command::new("bash")
+        .args(["-euc", &script])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<&str> = stdout.lines().filter(|l| l.starts_with('{')).collect();
+    assert_eq!(lines.len(), 2, "{stdout}");
+    let first: serde_json::Value = serde_json::from_str(lines[0]).unwrap();
+    assert_eq!(first["active"], true);
+    assert_eq!(first["scope"], "locations:read");
+    assert_eq!(lines[1], r#"{"active":false}"#);
+    // The banner's own commands, pasted as printed.
+    let pasted: Vec<&str> = banner
+        .lines()
+        .filter(|l| l.starts_with("  curl") || l.starts_with("  TOKEN="))
+        .collect();
+    assert_eq!(pasted.len(), 5, "{banner}");
+    let out = Command::new("bash")
+        .args(["-euc", &pasted.join("\n")])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    let answers: Vec<serde_json::Value> = stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    assert_eq!(
+        answers.len(),
+        3,
+        "two tokens and an introspection: {stdout}"
+    );
+    assert!(answers[0]["access_token"].is_string() && answers[1]["refresh_token"].is_string());
+    assert_eq!(answers[2]["active"], true);
+    assert!(server.stop(), "clean exit on SIGTERM");
+}
+
+#[test]
+fn demo_refuses_a_public_listen_address() {
+    let out = Command::new(BIN)
+        .args(["serve", "--demo", "--listen", "0.0.0.0:0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("loopback"), "{err}");
+}
+
+#[test]
+fn bad_configuration_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("bad.toml");
+    std::fs::write(&cfg, "listen = \"127.0.0.1:0\"\nno_such_key = 1\n").unwrap();
+    for args in [
+        vec!["serve", "--config", cfg.to_str().unwrap()],
+        vec!["serve", "--config", "/nonexistent/tollgate.toml"],
+        vec![
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--database",
+            "mysql://x",
+        ],
+        vec!["serve", "--listen", "not-an-address"],
+    ] {
+        let out = Command::new(BIN).args(&args).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?}");
+        assert!(
+            !err.contains("panicked") && !err.is_empty(),
+            "{args:?}: {err}"
+        );
+    }
+}
+
+/// File < environment < flags, shown through the realm in a challenge.
+#[tokio::test]
+async fn config_file_environment_and_flags_layer() {
+    let ws = Workspace::new();
+    let cfg = ws.dir.path().join("layered.toml");
+    let text = format!(
+        "realm = \"file-realm\"\ntoken_ttl = 77\n{}",
+        std::fs::read_to_string(ws.config()).unwrap()
+    );
+    std::fs::write(&cfg, text).unwrap();
+    let (id, secret) = ws.create_client(&[]);
+    let args = |extra: &[&str]| {
+        let mut v = vec![
+            "--database".to_owned(),
+            ws.database(),
+            "--config".to_owned(),
+            cfg.display().to_string(),
+        ];
+        v.extend(extra.iter().map(|s| s.to_string()));
+        v
+    };
+    for (extra, env, want) in [
+        (&[][..], &[][..], "file-realm"),
+        (&[][..], &[("TOLLGATE_REALM", "env-realm")][..], "env-realm"),
+        (
+            &["--realm", "flag-realm"][..],
+            &[("TOLLGATE_REALM", "env-realm")][..],
+            "flag-realm",
+        ),
+    ] {
+        let server = Server::start(&args(extra), env);
+        let resp = reqwest::Client::new()
+            .post(server.url("/oauth2/token"))
+            .header("authorization", basic(&id, "wrong"))
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            resp.headers()["www-authenticate"],
+            format!("Basic realm=\"{want}\"").as_str()
+        );
+        let (_, v) = token(&server, &id, &secret, "grant_type=client_credentials").await;
+        assert_eq!(v["expires_in"], 77, "token_ttl from the file");
+        assert!(server.stop());
+    }
+}
+
+/// SIGTERM while a slow request (an expensive password hash) is in flight:
+/// the request is answered, then the process exits cleanly.
+#[tokio::test]
+async fn sigterm_lets_in_flight_requests_finish() {
+    let ws = Workspace::new();
+    let slow = ws.dir.path().join("slow.toml");
+    std::fs::write(
+        &slow,
+        "[argon2]\nmemory_kib = 65536\niterations = 8\nparallelism = 1\n",
+    )
+    .unwrap();
+    let (id, secret) = ws.create_client(&["--grant", "password"]);
+    let mut cmd = Command::new(BIN);
+    cmd.args([
+        "admin",
+        "--database",
+        &ws.database(),
+        "--config",
+        slow.to_str().unwrap(),
+    ])
+    .args(["user", "create", "--username", "slow", "--password-stdin"]);
+    assert!(common::run_with_stdin(cmd, "pw\n").status.success());
+    let server = ws.serve(&[]);
+    let url = server.url("/oauth2/token");
+    let request = tokio::spawn(async move {
+        post_form(
+            &reqwest::Client::new(),
+            &url,
+            &basic(&id, &secret),
+            &[],
+            "grant_type=password&username=slow&password=pw",
+        )
+        .await
+    });
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    server.signal("-TERM");
+    let (status, v) = request.await.unwrap();
+    assert_eq!(status, 200, "in-flight request answered: {v}");
+    assert!(server.stop());
+}
+
+/// Every token answered with 200 survives `kill -9` of the server.
+#[tokio::test]
+async fn tokens_answered_survive_kill_9() {
+    let ws = Workspace::new();
+    let (id, secret) = ws.create_client(&[]);
+    let server = ws.serve(&[]);
+    let mut set = tokio::task::JoinSet::new();
+    for _ in 0..200 {
+        let url = server.url("/oauth2/token.oauth2");
+        let (id, secret) = (id.clone(), secret.clone());
+        set.spawn(async move {
+            post_form(
+                &reqwest::Client::new(),
+                &url,
+                &basic(&id, &secret),
+                &[],
+                "grant_type=client_credentials",
+            )
+            .await
+        });
+    }
+    let mut issued = Vec::new();
+    for (status, v) in set.join_all().await {
+        assert_eq!(status, 200, "{v}");
+        issued.push(v["access_token"].as_str().unwrap().to_owned());
+    }
+    server.signal("-KILL");
+    drop(server);
+    let server = ws.serve(&[]);
+    for t in &issued {
+        assert!(
+            active(&server, &id, &secret, t).await,
+            "token lost by kill -9"
+        );
+    }
+    assert!(server.stop());
+}
+
+/// Runs every flow with trace logging and checks that no secret, password,
+/// token or Basic credential appears anywhere in the output.
+#[tokio::test]
+async fn no_secret_in_any_log_line() {
+    let ws = Workspace::new();
+    let (id, secret) = ws.create_client(&[
+        "--scope",
+        "a",
+        "--grant",
+        "client_credentials",
+        "--grant",
+        "password",
+        "--grant",
+        "refresh_token",
+    ]);
+    let password = "Pa55word-unique-needle";
+    ws.admin_ok(
+        &["user", "create", "--username", "alice", "--password-stdin"],
+        &format!("{password}\n"),
+    );
+    let args = [
+        "--database".to_owned(),
+        ws.database(),
+        "--config".to_owned(),
+        ws.config().display().to_string(),
+    ];
+    let server = Server::start(&args, &[("RUST_LOG", "trace")]);
+
+    let mut needles = vec![secret.clone(), password.to_owned(), basic(&id, &secret)];
+    let (_, cc) = token(
+        &server,
+        &id,
+        &secret,
+        "grant_type=client_credentials&scope=a",
+    )
+    .await;
+    let (_, pw) = token(
+        &server,
+        &id,
+        &secret,
+        &format!("grant_type=password&username=alice&password={password}"),
+    )
+    .await;
+    let refresh = pw["refresh_token"].as_str().unwrap().to_owned();
+    let (_, rf) = token(
+        &server,
+        &id,
+        &secret,
+        &format!("grant_type=refresh_token&refresh_token={refresh}"),
+    )
+    .await;
+    for v in [&cc, &pw, &rf] {
+        needles.push(v["access_token"].as_str().unwrap().to_owned());
+    }
+    needles.push(refresh.clone());
+    needles.push(rf["refresh_token"].as_str().unwrap().to_owned());
+    // Failures too: wrong secret, wrong password, reused refresh token, a token in the query.
+    token(
+        &server,
+        &id,
+        "wrong-secret-needle",
+        "grant_type=client_credentials",
+    )
+    .await;
+    token(
+        &server,
+        &id,
+        &secret,
+        "grant_type=password&username=alice&password=wrong-pass-needle",
+    )
+    .await;
+    token(
+        &server,
+        &id,
+        &secret,
+        &format!("grant_type=refresh_token&refresh_token={refresh}"),
+    )
+    .await;
+    needles.extend([
+        "wrong-secret-needle".to_owned(),
+        "wrong-pass-needle".to_owned(),
+    ]);
+    let tok = cc["access_token"].as_str().unwrap();
+    active(&server, &id, &secret, tok).await;
+    let http = reqwest::Client::new();
+    http.get(server.url(&format!("/healthz?access_token={tok}")))
+        .send()
+        .await
+        .unwrap();
+    post_form(
+        &http,
+        &server.url("/oauth2/revoke.oauth2"),
+        &basic(&id, &secret),
+        &[],
+        &format!("token={tok}"),
+    )
+    .await;
+
+    let logs = {
+        let s = server;
+        std::thread::sleep(Duration::from_millis(200));
+        let text = s.log_text();
+        assert!(s.stop());
+        text
+    };
+    assert!(
+        logs.lines().count() > 20,
+        "trace logging produced too little to be meaningful"
+    );
+    for needle in &needles {
+        assert!(
+            !logs.contains(needle.as_str()),
+            "log output contains a secret: {needle}"
+        );
+    }
+}
