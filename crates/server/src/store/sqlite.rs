@@ -172,27 +172,17 @@ async fn insert_token(conn: &mut sqlx::SqliteConnection, t: &TokenRecord) -> Sto
 #[async_trait]
 impl Store for SqliteStore {
     async fn create_client(&self, c: &Client) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO clients (client_id, name, secret_hash, scopes, grants, auth_method, \
-             token_ttl, qps, per_day, introspect_any, enabled, created_at, updated_at) \
+        let q = sqlx::query(
+            "INSERT INTO clients (name, secret_hash, scopes, grants, auth_method, token_ttl, qps, \
+             per_day, introspect_any, enabled, updated_at, created_at, client_id) \
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&c.client_id)
-        .bind(&c.name)
-        .bind(&c.secret_hash[..])
-        .bind(c.scopes.to_string())
-        .bind(grants_to_string(&c.grants))
-        .bind(c.auth_method.as_str())
-        .bind(opt_i64(c.token_ttl))
-        .bind(opt_i64(c.qps))
-        .bind(opt_i64(c.per_day))
-        .bind(c.introspect_any)
-        .bind(c.enabled)
-        .bind(c.created_at)
-        .bind(c.created_at)
-        .execute(&self.write)
-        .await
-        .map_err(|e| conflict_or(e, || format!("client `{}`", c.client_id)))?;
+        );
+        bind_client(q, c, c.created_at)
+            .bind(c.created_at)
+            .bind(&c.client_id)
+            .execute(&self.write)
+            .await
+            .map_err(|e| conflict_or(e, || format!("client `{}`", c.client_id)))?;
         Ok(())
     }
 
@@ -226,26 +216,16 @@ impl Store for SqliteStore {
             .ok_or_else(|| StoreError::NotFound(format!("client `{client_id}`")))?;
         let mut c = client_from_row(&row)?;
         u.apply(&mut c);
-        sqlx::query(
+        let q = sqlx::query(
             "UPDATE clients SET name = ?, secret_hash = ?, scopes = ?, grants = ?, auth_method = ?, \
              token_ttl = ?, qps = ?, per_day = ?, introspect_any = ?, enabled = ?, updated_at = ? \
              WHERE client_id = ?",
-        )
-        .bind(&c.name)
-        .bind(&c.secret_hash[..])
-        .bind(c.scopes.to_string())
-        .bind(grants_to_string(&c.grants))
-        .bind(c.auth_method.as_str())
-        .bind(opt_i64(c.token_ttl))
-        .bind(opt_i64(c.qps))
-        .bind(opt_i64(c.per_day))
-        .bind(c.introspect_any)
-        .bind(c.enabled)
-        .bind(now)
-        .bind(client_id)
-        .execute(&mut *tx)
-        .await
-        .map_err(db_err)?;
+        );
+        bind_client(q, &c, now)
+            .bind(client_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
         tx.commit().await.map_err(db_err)
     }
 
@@ -446,6 +426,24 @@ impl ClientUpdate {
             c.secret_hash = v;
         }
     }
+}
+
+type SqliteQuery<'q> = sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>;
+
+/// Binds a client's settable columns, then `updated_at`, in the order both
+/// the INSERT and the UPDATE name them.
+fn bind_client<'q>(q: SqliteQuery<'q>, c: &'q Client, updated_at: i64) -> SqliteQuery<'q> {
+    q.bind(&c.name)
+        .bind(&c.secret_hash[..])
+        .bind(c.scopes.to_string())
+        .bind(grants_to_string(&c.grants))
+        .bind(c.auth_method.as_str())
+        .bind(opt_i64(c.token_ttl))
+        .bind(opt_i64(c.qps))
+        .bind(opt_i64(c.per_day))
+        .bind(c.introspect_any)
+        .bind(c.enabled)
+        .bind(updated_at)
 }
 
 fn client_from_row(r: &SqliteRow) -> StoreResult<Client> {
