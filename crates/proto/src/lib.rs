@@ -7,6 +7,7 @@
 //! runtime, so both sides can depend on it freely.
 
 pub mod basic;
+pub mod challenge;
 pub mod error;
 pub mod grant;
 pub mod introspect;
@@ -16,6 +17,7 @@ pub mod scope;
 pub mod token;
 
 pub use basic::BasicCredentials;
+pub use challenge::BearerChallenge;
 pub use error::{ErrorCode, ErrorResponse, ProtoError};
 pub use grant::GrantType;
 pub use introspect::{IntrospectionResponse, TokenTypeHint};

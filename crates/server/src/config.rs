@@ -79,6 +79,52 @@ impl Default for LockoutPolicy {
     }
 }
 
+/// How a refused request is answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum QuotaResponse {
+    /// 429 with `Retry-After` and `RateLimit` headers.
+    #[default]
+    Standard,
+    /// 403 with Mashery's `X-Mashery-Error-Code` headers.
+    Mashery,
+}
+
+/// Quota defaults for clients registered without limits; 0 is unlimited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct QuotaConfig {
+    /// Requests per second for clients registered without `--qps`.
+    pub default_qps: u64,
+    /// Requests per UTC day for clients registered without `--per-day`.
+    pub default_per_day: u64,
+    /// Requests a client may make at once above its per-second rate.
+    pub burst: u64,
+    /// Token requests per second per client at the token endpoint.
+    pub token_qps: u64,
+}
+
+impl QuotaConfig {
+    pub fn defaults(&self) -> crate::quota::Limits {
+        crate::quota::Limits {
+            qps: self.default_qps,
+            per_day: self.default_per_day,
+        }
+    }
+}
+
+/// One `[[routes]]` entry: a path prefix proxied to an upstream.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteConfig {
+    pub path_prefix: String,
+    pub upstream: String,
+    #[serde(default)]
+    pub required_scopes: Vec<String>,
+    #[serde(default)]
+    pub strip_prefix: bool,
+}
+
 /// The TOML file, and the overlay the CLI builds from flags and environment.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -97,6 +143,19 @@ pub struct FileConfig {
     pub sweep_interval: Option<u64>,
     pub argon2: Option<Argon2Params>,
     pub lockout: Option<LockoutPolicy>,
+    /// Accept `bearer`/`BEARER` (RFC 7235) instead of only `Bearer` (the seed).
+    pub bearer_case_insensitive: Option<bool>,
+    pub quota_response: Option<QuotaResponse>,
+    pub quota: Option<QuotaConfig>,
+    /// Seconds to wait for an upstream's response headers.
+    pub upstream_timeout: Option<u64>,
+    /// Serve the seeds' demo APIs (`/locations`, user details); on with `demo`.
+    pub demo_apis: Option<bool>,
+    /// Most tokens kept in the validation cache.
+    pub cache_max_entries: Option<usize>,
+    /// Milliseconds between checks for changes made by other processes.
+    pub change_poll_ms: Option<u64>,
+    pub routes: Option<Vec<RouteConfig>>,
 }
 
 impl FileConfig {
@@ -126,6 +185,14 @@ impl FileConfig {
             sweep_interval: top.sweep_interval.or(self.sweep_interval),
             argon2: top.argon2.or(self.argon2),
             lockout: top.lockout.or(self.lockout),
+            bearer_case_insensitive: top.bearer_case_insensitive.or(self.bearer_case_insensitive),
+            quota_response: top.quota_response.or(self.quota_response),
+            quota: top.quota.or(self.quota),
+            upstream_timeout: top.upstream_timeout.or(self.upstream_timeout),
+            demo_apis: top.demo_apis.or(self.demo_apis),
+            cache_max_entries: top.cache_max_entries.or(self.cache_max_entries),
+            change_poll_ms: top.change_poll_ms.or(self.change_poll_ms),
+            routes: top.routes.or(self.routes),
         }
     }
 }
@@ -144,6 +211,15 @@ pub struct Config {
     pub sweep_interval: u64,
     pub argon2: Argon2Params,
     pub lockout: LockoutPolicy,
+    pub bearer_case_insensitive: bool,
+    pub quota_response: QuotaResponse,
+    pub quota: QuotaConfig,
+    pub upstream_timeout: std::time::Duration,
+    pub demo_apis: bool,
+    pub cache_max_entries: usize,
+    pub change_poll: std::time::Duration,
+    /// Gateway routes, longest prefix first.
+    pub routes: Vec<std::sync::Arc<crate::gateway::Route>>,
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -204,7 +280,38 @@ impl TryFrom<FileConfig> for Config {
                 "max_failures and window_secs must be at least 1",
             ));
         }
+        let mut routes = Vec::new();
+        for r in f.routes.unwrap_or_default() {
+            let route = crate::gateway::Route::try_from(r).map_err(|m| invalid("routes", m))?;
+            if routes
+                .iter()
+                .any(|x: &std::sync::Arc<crate::gateway::Route>| x.prefix == route.prefix)
+            {
+                return Err(invalid(
+                    "routes",
+                    format!("path_prefix `{}` appears twice", route.prefix),
+                ));
+            }
+            routes.push(std::sync::Arc::new(route));
+        }
+        routes.sort_by_key(|r| std::cmp::Reverse(r.prefix.len()));
         Ok(Config {
+            bearer_case_insensitive: f.bearer_case_insensitive.unwrap_or(false),
+            quota_response: f.quota_response.unwrap_or_default(),
+            quota: f.quota.unwrap_or_default(),
+            upstream_timeout: std::time::Duration::from_secs(positive(
+                "upstream_timeout",
+                f.upstream_timeout,
+                30,
+            )?),
+            demo_apis: f.demo_apis.unwrap_or(demo),
+            cache_max_entries: f.cache_max_entries.unwrap_or(100_000).max(1),
+            change_poll: std::time::Duration::from_millis(positive(
+                "change_poll_ms",
+                f.change_poll_ms,
+                250,
+            )?),
+            routes,
             listen,
             database,
             issuer: issuer.trim_end_matches('/').to_owned(),
@@ -285,10 +392,29 @@ mod tests {
                 "argon2",
             ),
             ("[lockout]\nmax_failures = 0\nwindow_secs = 1", "lockout"),
+            ("quota_response = \"loud\"", "quota_response"),
+            ("[quota]\nqps = 1", "unknown field"),
+            ("[[routes]]\npath_prefix = \"x\"\nupstream = \"http://127.0.0.1:1\"", "routes"),
+            ("[[routes]]\npath_prefix = \"/x\"\nupstream = \"ftp://h\"", "routes"),
+            ("[[routes]]\npath_prefix = \"/x\"\nupstream = \"http://h\"\nrequired_scopes = [\"a b\"]", "routes"),
+            (
+                "[[routes]]\npath_prefix = \"/x\"\nupstream = \"http://h\"\n[[routes]]\npath_prefix = \"/x/\"\nupstream = \"http://h\"",
+                "twice",
+            ),
         ] {
             let err = config(text).err().unwrap_or_default();
             assert!(err.contains(needle), "{text:?} gave {err:?}");
         }
+    }
+
+    #[test]
+    fn routes_sorted_longest_prefix_first() {
+        let text = "[[routes]]\npath_prefix = \"/a\"\nupstream = \"http://127.0.0.1:1\"\n\
+                    [[routes]]\npath_prefix = \"/a/b\"\nupstream = \"http://127.0.0.1:2/base\"\nrequired_scopes = [\"s\"]";
+        let c = config(text).unwrap_or_else(|e| unreachable!("{e}"));
+        let prefixes: Vec<&str> = c.routes.iter().map(|r| r.prefix.as_str()).collect();
+        assert_eq!(prefixes, ["/a/b", "/a"]);
+        assert!(c.routes[0].required_scopes.contains("s"));
     }
 
     #[test]

@@ -1,15 +1,23 @@
 //! The one place where failures become HTTP responses.
 //!
-//! Grant logic returns [`Error`]; [`Error::into_response`] picks the status,
-//! the RFC 6749 §5.2 JSON body and the headers. Internal details are logged
-//! here and never shown to the caller.
+//! Grant logic, the bearer check, quotas and the gateway return [`Error`];
+//! [`Error::into_response`] picks the status, the JSON body
+//! (`{"error", "error_description"}`, RFC 6749 §5.2 and RFC 6750 §3) and the
+//! headers: `no-store`, `WWW-Authenticate` (Basic for client authentication,
+//! Bearer for APIs), `Retry-After`, the rate-limit and Mashery headers.
+//! Internal details are logged here and never shown to the caller.
 
 use std::borrow::Cow;
 
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use tollgate_proto::{ErrorCode, ErrorResponse};
+use serde::Serialize;
+use tollgate_proto::{BearerChallenge, ErrorCode};
 
+use crate::config::{Config, QuotaResponse};
+use crate::quota::{Exceeded, Rejection};
+use crate::resource::rate_limit_headers;
+use crate::state::AppState;
 use crate::store::StoreError;
 
 /// Seconds a client should wait after a 503.
@@ -18,18 +26,46 @@ const RETRY_AFTER_SECS: &str = "1";
 /// A failed request.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// An OAuth error the client caused and can act on.
+    /// An OAuth error at the authorization server's endpoints.
     #[error("{code}: {description}")]
     OAuth {
         code: ErrorCode,
         description: Cow<'static, str>,
     },
+    /// An API call without bearer credentials (RFC 6750 §3.1: no error code).
+    #[error("no bearer token")]
+    BearerMissing,
+    /// An API call refused by the bearer check: `invalid_request`,
+    /// `invalid_token` or `insufficient_scope` (with the scope needed).
+    #[error("{code}: {description}")]
+    Bearer {
+        code: ErrorCode,
+        description: String,
+        scope: Option<String>,
+    },
+    /// Over a per-second or per-day quota.
+    #[error("quota exceeded: {}", .0.exceeded.as_str())]
+    Quota(Rejection),
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// The upstream refused, failed, or was too slow.
+    #[error("upstream: {detail}")]
+    Upstream { timeout: bool, detail: String },
     /// Storage is down or overloaded: try again later.
     #[error("storage unavailable: {0}")]
     Unavailable(String),
     /// A bug or corrupt state; the caller sees only `server_error`.
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+/// The JSON body of every error. `error` is an OAuth code where one applies.
+#[derive(Debug, Serialize)]
+struct Body<'a> {
+    error: &'a str,
+    error_description: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    limit: Option<&'static str>,
 }
 
 impl Error {
@@ -50,50 +86,152 @@ impl Error {
         Self::oauth(ErrorCode::InvalidClient, "client authentication failed")
     }
 
-    pub fn status(&self) -> StatusCode {
-        match self {
-            Self::OAuth { code, .. } => status_of(*code),
-            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        }
+    /// The response, with the realm and quota mode of `state`'s config.
+    pub fn into_response_for(self, state: &AppState) -> Response {
+        self.into_response(&state.config)
     }
 
-    /// The response for this error. `realm` goes into the `WWW-Authenticate`
-    /// challenge that RFC 6749 §5.2 requires with `invalid_client`.
-    pub fn into_response(self, realm: &str) -> Response {
-        let status = self.status();
-        let (code, description) = match self {
-            Self::OAuth { code, description } => (code, description.into_owned()),
+    /// The response for this error under `config`.
+    pub fn into_response(self, config: &Config) -> Response {
+        let realm = config.realm.as_str();
+        match self {
+            Self::OAuth { code, description } => {
+                let mut r = json_response(status_of(code), &body(code.as_str(), &description));
+                if code == ErrorCode::InvalidClient {
+                    set(
+                        r.headers_mut(),
+                        header::WWW_AUTHENTICATE,
+                        &format!("Basic realm=\"{realm}\""),
+                    );
+                }
+                r
+            }
+            Self::BearerMissing => {
+                let d = "this API needs an access token: Authorization: Bearer <token>";
+                let mut r = json_response(StatusCode::UNAUTHORIZED, &body("unauthorized", d));
+                let challenge = BearerChallenge {
+                    realm: Some(realm.to_owned()),
+                    ..Default::default()
+                };
+                set(
+                    r.headers_mut(),
+                    header::WWW_AUTHENTICATE,
+                    &challenge.to_string(),
+                );
+                r
+            }
+            Self::Bearer {
+                code,
+                description,
+                scope,
+            } => {
+                let mut r = json_response(status_of(code), &body(code.as_str(), &description));
+                let challenge = BearerChallenge {
+                    realm: Some(realm.to_owned()),
+                    error: Some(code),
+                    error_description: Some(description),
+                    scope,
+                };
+                set(
+                    r.headers_mut(),
+                    header::WWW_AUTHENTICATE,
+                    &challenge.to_string(),
+                );
+                r
+            }
+            Self::Quota(rejection) => quota_response(&rejection, config.quota_response),
+            Self::NotFound(d) => json_response(StatusCode::NOT_FOUND, &body("not_found", &d)),
+            Self::Upstream {
+                timeout: true,
+                detail,
+            } => json_response(
+                StatusCode::GATEWAY_TIMEOUT,
+                &body("gateway_timeout", &detail),
+            ),
+            Self::Upstream {
+                timeout: false,
+                detail,
+            } => json_response(StatusCode::BAD_GATEWAY, &body("bad_gateway", &detail)),
             Self::Unavailable(detail) => {
                 tracing::warn!(%detail, "answering 503: storage unavailable");
-                (
-                    ErrorCode::TemporarilyUnavailable,
-                    "the service is temporarily unavailable; retry shortly".to_owned(),
-                )
+                let d = "the service is temporarily unavailable; retry shortly";
+                let mut r = json_response(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    &body(ErrorCode::TemporarilyUnavailable.as_str(), d),
+                );
+                r.headers_mut().insert(
+                    header::RETRY_AFTER,
+                    HeaderValue::from_static(RETRY_AFTER_SECS),
+                );
+                r
             }
             Self::Internal(detail) => {
                 tracing::error!(%detail, "answering 500");
-                (ErrorCode::ServerError, "internal server error".to_owned())
-            }
-        };
-        let body = ErrorResponse {
-            error: code,
-            error_description: Some(description),
-        };
-        let mut resp = json_response(status, &body);
-        let headers = resp.headers_mut();
-        if code == ErrorCode::InvalidClient {
-            if let Ok(v) = HeaderValue::from_str(&format!("Basic realm=\"{realm}\"")) {
-                headers.insert(header::WWW_AUTHENTICATE, v);
+                json_response(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    &body(ErrorCode::ServerError.as_str(), "internal server error"),
+                )
             }
         }
-        if status == StatusCode::SERVICE_UNAVAILABLE {
-            headers.insert(
-                header::RETRY_AFTER,
-                HeaderValue::from_static(RETRY_AFTER_SECS),
+    }
+}
+
+fn body<'a>(error: &'a str, description: &'a str) -> Body<'a> {
+    Body {
+        error,
+        error_description: description,
+        limit: None,
+    }
+}
+
+/// 429 with `RateLimit` headers, or Mashery's 403 with its error codes.
+fn quota_response(r: &Rejection, mode: QuotaResponse) -> Response {
+    let (limit, mashery_code, detail) = match r.exceeded {
+        Exceeded::PerSecond => (
+            "per_second",
+            "ERR_403_DEVELOPER_OVER_QPS",
+            "Account Over Queries Per Second Limit",
+        ),
+        Exceeded::PerDay => (
+            "per_day",
+            "ERR_403_DEVELOPER_OVER_RATE",
+            "Account Over Rate Limit",
+        ),
+    };
+    let description = format!("{detail}: retry in {} s", r.retry_after_secs());
+    let b = Body {
+        error: "quota_exceeded",
+        error_description: &description,
+        limit: Some(limit),
+    };
+    let mut resp = match mode {
+        QuotaResponse::Standard => {
+            let mut resp = json_response(StatusCode::TOO_MANY_REQUESTS, &b);
+            rate_limit_headers(resp.headers_mut(), &r.standing);
+            resp
+        }
+        QuotaResponse::Mashery => {
+            let mut resp = json_response(StatusCode::FORBIDDEN, &b);
+            let h = resp.headers_mut();
+            h.insert(
+                "x-mashery-error-code",
+                HeaderValue::from_static(mashery_code),
             );
+            h.insert("x-error-detail-header", HeaderValue::from_static(detail));
+            resp
         }
-        resp
+    };
+    set(
+        resp.headers_mut(),
+        header::RETRY_AFTER,
+        &r.retry_after_secs().to_string(),
+    );
+    resp
+}
+
+fn set(headers: &mut HeaderMap, name: header::HeaderName, value: &str) {
+    if let Ok(v) = HeaderValue::from_str(value) {
+        headers.insert(name, v);
     }
 }
 
@@ -114,8 +252,8 @@ fn status_of(code: ErrorCode) -> StatusCode {
 }
 
 /// A JSON body with the content type the seed shows and no caching: the
-/// shape of every token-endpoint answer, success or error.
-pub fn json_response(status: StatusCode, body: &impl serde::Serialize) -> Response {
+/// shape of every token-endpoint answer and every error.
+pub fn json_response(status: StatusCode, body: &impl Serialize) -> Response {
     let bytes = match serde_json::to_vec(body) {
         Ok(b) => b,
         Err(e) => {
@@ -134,7 +272,7 @@ pub fn json_response(status: StatusCode, body: &impl serde::Serialize) -> Respon
 }
 
 /// `Cache-Control: no-store` and `Pragma: no-cache` (RFC 6749 §5.1).
-pub fn no_store(headers: &mut axum::http::HeaderMap) {
+pub fn no_store(headers: &mut HeaderMap) {
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
 }
@@ -151,44 +289,146 @@ impl From<StoreError> for Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::FileConfig;
+    use crate::quota::Standing;
+
+    fn config(mashery: bool) -> Config {
+        let f = FileConfig {
+            realm: Some("api.example.com".into()),
+            quota_response: Some(if mashery {
+                QuotaResponse::Mashery
+            } else {
+                QuotaResponse::Standard
+            }),
+            ..FileConfig::default()
+        };
+        Config::try_from(f).unwrap_or_else(|e| unreachable!("{e}"))
+    }
+
+    fn header(r: &Response, name: &str) -> String {
+        r.headers()
+            .get(name)
+            .map(|v| v.to_str().unwrap_or("").to_owned())
+            .unwrap_or_default()
+    }
 
     fn check(code: ErrorCode, status: u16) {
-        let resp = Error::oauth(code, "x").into_response("r");
+        let resp = Error::oauth(code, "x").into_response(&config(false));
         assert_eq!(resp.status().as_u16(), status, "{code}");
-        assert_eq!(resp.headers()[header::CACHE_CONTROL], "no-store");
-        let challenge = resp.headers().get(header::WWW_AUTHENTICATE);
+        assert_eq!(header(&resp, "cache-control"), "no-store");
+        let challenge = header(&resp, "www-authenticate");
         assert_eq!(
-            challenge.is_some(),
+            !challenge.is_empty(),
             code == ErrorCode::InvalidClient,
             "{code}"
         );
     }
 
     #[test]
-    fn status_table() {
+    fn oauth_status_table() {
         check(ErrorCode::InvalidRequest, 400);
         check(ErrorCode::InvalidClient, 401);
         check(ErrorCode::InvalidGrant, 400);
         check(ErrorCode::UnauthorizedClient, 400);
         check(ErrorCode::UnsupportedGrantType, 400);
         check(ErrorCode::InvalidScope, 400);
-        check(ErrorCode::InvalidToken, 401);
-        check(ErrorCode::InsufficientScope, 403);
     }
 
     #[test]
-    fn unavailable_is_503_with_retry_after() {
-        let resp = Error::from(StoreError::Unavailable("down".into())).into_response("r");
-        assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
-        assert_eq!(resp.headers()[header::RETRY_AFTER], "1");
-    }
-
-    #[test]
-    fn invalid_client_challenge_names_the_realm() {
-        let resp = Error::invalid_client().into_response("api.example.com");
+    fn bearer_errors_carry_the_challenge() {
+        let c = config(false);
+        let r = Error::BearerMissing.into_response(&c);
         assert_eq!(
-            resp.headers()[header::WWW_AUTHENTICATE],
-            "Basic realm=\"api.example.com\""
+            (r.status().as_u16(), header(&r, "www-authenticate")),
+            (401, r#"Bearer realm="api.example.com""#.into())
         );
+        let expired = Error::Bearer {
+            code: ErrorCode::InvalidToken,
+            description: "expired".into(),
+            scope: None,
+        };
+        let r = expired.into_response(&c);
+        assert_eq!(r.status(), 401);
+        assert_eq!(
+            header(&r, "www-authenticate"),
+            r#"Bearer realm="api.example.com", error="invalid_token", error_description="expired""#
+        );
+        let scope = Error::Bearer {
+            code: ErrorCode::InsufficientScope,
+            description: "d".into(),
+            scope: Some("a b".into()),
+        };
+        let r = scope.into_response(&c);
+        assert_eq!(r.status(), 403);
+        assert!(header(&r, "www-authenticate").ends_with(r#"scope="a b""#));
+    }
+
+    fn rejection(exceeded: Exceeded) -> Rejection {
+        Rejection {
+            exceeded,
+            retry_after_ms: 1500,
+            standing: Standing {
+                per_second: Some((5, 0, 1)),
+                per_day: None,
+            },
+        }
+    }
+
+    #[test]
+    fn quota_modes() {
+        let r = Error::Quota(rejection(Exceeded::PerSecond)).into_response(&config(false));
+        assert_eq!(r.status(), 429);
+        assert_eq!(header(&r, "retry-after"), "2");
+        assert_eq!(header(&r, "ratelimit-policy"), "\"per-second\";q=5;w=1");
+        assert_eq!(header(&r, "ratelimit"), "\"per-second\";r=0;t=1");
+        let r = Error::Quota(rejection(Exceeded::PerSecond)).into_response(&config(true));
+        assert_eq!(r.status(), 403);
+        assert_eq!(
+            header(&r, "x-mashery-error-code"),
+            "ERR_403_DEVELOPER_OVER_QPS"
+        );
+        assert_eq!(
+            header(&r, "x-error-detail-header"),
+            "Account Over Queries Per Second Limit"
+        );
+        let r = Error::Quota(rejection(Exceeded::PerDay)).into_response(&config(true));
+        assert_eq!(
+            header(&r, "x-mashery-error-code"),
+            "ERR_403_DEVELOPER_OVER_RATE"
+        );
+        assert_eq!(
+            header(&r, "x-error-detail-header"),
+            "Account Over Rate Limit"
+        );
+        assert_eq!(header(&r, "retry-after"), "2");
+    }
+
+    #[test]
+    fn unavailable_and_upstream() {
+        let c = config(false);
+        let r = Error::from(StoreError::Unavailable("down".into())).into_response(&c);
+        assert_eq!(
+            (r.status().as_u16(), header(&r, "retry-after")),
+            (503, "1".into())
+        );
+        assert_eq!(
+            Error::Upstream {
+                timeout: true,
+                detail: "x".into()
+            }
+            .into_response(&c)
+            .status(),
+            504
+        );
+        assert_eq!(
+            Error::Upstream {
+                timeout: false,
+                detail: "x".into()
+            }
+            .into_response(&c)
+            .status(),
+            502
+        );
+        assert_eq!(Error::NotFound("x".into()).into_response(&c).status(), 404);
     }
 }

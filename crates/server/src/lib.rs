@@ -1,5 +1,6 @@
 //! The tollgate server: an OAuth 2.0 authorization server (token,
-//! introspection and revocation endpoints) over a pluggable store.
+//! introspection and revocation endpoints) over a pluggable store, and the
+//! resource-server side: bearer checks, quotas, a proxying gateway.
 //!
 //! Entry points: [`AppState::new`] builds the state, [`router`] the routes,
 //! and [`run`] serves them on a listener the caller bound, until `shutdown`
@@ -9,9 +10,14 @@ pub mod admin;
 pub mod clock;
 pub mod config;
 pub mod demo;
+pub mod demo_api;
 pub mod error;
+pub mod gateway;
 pub mod http;
+pub mod metrics;
 pub mod oauth;
+pub mod quota;
+pub mod resource;
 pub mod state;
 pub mod store;
 
@@ -32,10 +38,13 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let sweeper = tokio::spawn(sweep_loop(state.clone()));
-    let served = axum::serve(listener, router(state.clone()))
+    let watcher = tokio::spawn(watch_changes(state.clone()));
+    let app = router(state.clone()).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await;
     sweeper.abort();
+    watcher.abort();
     state.store.close().await;
     served
 }
@@ -50,6 +59,30 @@ async fn sweep_loop(state: AppState) {
             Ok(0) => {}
             Ok(n) => tracing::debug!(deleted = n, "swept expired tokens"),
             Err(e) => tracing::warn!(error = %e, "sweeping expired tokens failed"),
+        }
+    }
+}
+
+/// Drops the validation cache whenever the store's revision changes, that
+/// is when another process (an admin command, another instance) disabled a
+/// client or user or revoked a token. Keeps serving from the cache while the
+/// store is unreachable.
+async fn watch_changes(state: AppState) {
+    let mut tick = tokio::time::interval(state.config.change_poll);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last = None;
+    loop {
+        tick.tick().await;
+        match state.store.revision().await {
+            Ok(rev) if last != Some(rev) => {
+                if last.is_some() {
+                    state.cache.clear();
+                    tracing::debug!(revision = rev, "store changed: validation cache cleared");
+                }
+                last = Some(rev);
+            }
+            Ok(_) => {}
+            Err(e) => tracing::debug!(error = %e, "cannot read the store revision"),
         }
     }
 }

@@ -20,7 +20,7 @@ pub async fn introspect_post(
 ) -> Response {
     match introspect(&state, &headers, &body).await {
         Ok(resp) => resp,
-        Err(e) => e.into_response(&state.config.realm),
+        Err(e) => e.into_response_for(&state),
     }
 }
 

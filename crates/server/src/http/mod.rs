@@ -1,4 +1,5 @@
-//! HTTP routes of the authorization server.
+//! HTTP routes: the authorization server's endpoints, operations, the demo
+//! APIs, and the gateway as the fallback for every other path.
 //!
 //! Handlers are thin: read the request (`form`), authenticate the client
 //! (`client_auth`), call `oauth`, and turn the outcome into a response. Every
@@ -8,6 +9,7 @@ mod client_auth;
 mod form;
 mod introspect;
 mod metadata;
+mod ops;
 mod revoke;
 mod token;
 
@@ -16,10 +18,12 @@ use std::time::Instant;
 use axum::extract::{Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 use axum::Router;
 
+use crate::resource::{bearer_check, Principal, Requirement};
 use crate::state::AppState;
+use crate::{demo_api, gateway};
 
 /// The token endpoint's paths: the seed's, its legacy one, and Spring's.
 pub const TOKEN_PATHS: [&str; 3] = ["/oauth2/token.oauth2", "/oauth2/token", "/oauth/token"];
@@ -27,33 +31,95 @@ pub const INTROSPECT_PATH: &str = "/oauth2/introspect.oauth2";
 pub const REVOKE_PATH: &str = "/oauth2/revoke.oauth2";
 pub const METADATA_PATH: &str = "/.well-known/oauth-authorization-server";
 
-/// All routes, with request logging.
+/// The client a token-endpoint response was for, for the access log.
+#[derive(Debug, Clone)]
+pub struct ClientId(pub String);
+
+/// All routes, with the access log outermost.
 pub fn router(state: AppState) -> Router {
     let mut r = Router::new();
     for path in TOKEN_PATHS {
         r = r.route(path, post(token::token_post));
     }
-    r.route(INTROSPECT_PATH, post(introspect::introspect_post))
+    r = r
+        .route(INTROSPECT_PATH, post(introspect::introspect_post))
         .route(REVOKE_PATH, post(revoke::revoke_post))
         .route(METADATA_PATH, get(metadata::metadata_get))
-        .route("/healthz", get(|| async { "ok" }))
-        .layer(middleware::from_fn_with_state(state.clone(), log_request))
+        .route("/healthz", get(ops::healthz_get))
+        .route("/readyz", get(ops::readyz_get))
+        .route("/metrics", get(ops::metrics_get));
+    if state.config.demo_apis {
+        r = r.merge(demo_api::routes(&state));
+    }
+    let gateway = any(gateway::proxy)
+        .layer(middleware::from_fn_with_state(
+            (state.clone(), Requirement::MatchedRoute),
+            bearer_check,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            gateway::route_match,
+        ))
+        .with_state(state.clone());
+    r.fallback_service(gateway)
+        .layer(middleware::from_fn_with_state(state.clone(), access_log))
         .with_state(state)
 }
 
-/// One log line per request: method, path (never the query, which may carry
-/// a token a careless client put there), status and latency.
-async fn log_request(State(_): State<AppState>, req: Request, next: Next) -> Response {
+/// One log line and one metric per request: method, route, status, latency,
+/// and the client when known. Never headers, bodies or the query string
+/// (a careless client may put a token there).
+async fn access_log(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
     let started = Instant::now();
     let resp = next.run(req).await.into_response();
+    let route = route_label(&state, &path);
+    let status = resp.status().as_u16();
+    state.metrics.request(route, status);
+    let client_id = resp
+        .extensions()
+        .get::<Principal>()
+        .map(|p| p.0.client_id.as_str())
+        .or_else(|| resp.extensions().get::<ClientId>().map(|c| c.0.as_str()));
     tracing::info!(
         %method,
         path,
-        status = resp.status().as_u16(),
+        status,
+        client_id,
         micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
         "request"
     );
     resp
+}
+
+/// A bounded-cardinality name for the route a path belongs to.
+fn route_label<'a>(state: &'a AppState, path: &'a str) -> &'a str {
+    const FIXED: [&str; 9] = [
+        TOKEN_PATHS[0],
+        TOKEN_PATHS[1],
+        TOKEN_PATHS[2],
+        INTROSPECT_PATH,
+        REVOKE_PATH,
+        METADATA_PATH,
+        "/healthz",
+        "/readyz",
+        "/metrics",
+    ];
+    if let Some(p) = FIXED.iter().find(|p| **p == path) {
+        return p;
+    }
+    if state.config.demo_apis {
+        if path == demo_api::LOCATIONS_PATH {
+            return demo_api::LOCATIONS_PATH;
+        }
+        let details = demo_api::USER_DETAILS_PATH.trim_end_matches("{user_id}");
+        if path.starts_with(details) {
+            return demo_api::USER_DETAILS_PATH;
+        }
+    }
+    match gateway::find(&state.config.routes, path) {
+        Some(r) => r.prefix.as_str(),
+        None => "unmatched",
+    }
 }

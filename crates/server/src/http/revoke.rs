@@ -23,7 +23,7 @@ pub async fn revoke_post(
             no_store(resp.headers_mut());
             resp
         }
-        Err(e) => e.into_response(&state.config.realm),
+        Err(e) => e.into_response_for(&state),
     }
 }
 

@@ -6,9 +6,10 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use tollgate_proto::TokenRequest;
 
-use super::{client_auth, form};
+use super::{client_auth, form, ClientId};
 use crate::error::json_response;
 use crate::oauth::{self, client_auth::authenticate};
+use crate::quota::Limits;
 use crate::state::AppState;
 use crate::Error;
 
@@ -17,20 +18,47 @@ pub async fn token_post(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    match token(&state, &headers, &body).await {
+    let mut grant = "unknown";
+    let outcome = token(&state, &headers, &body, &mut grant).await;
+    let label = match &outcome {
+        Ok(_) => "issued",
+        Err(Error::OAuth { code, .. }) => code.as_str(),
+        Err(Error::Quota(_)) => "quota_exceeded",
+        Err(_) => "server_error",
+    };
+    state.metrics.token(grant, label);
+    match outcome {
         Ok(resp) => resp,
-        Err(e) => e.into_response(&state.config.realm),
+        Err(e) => e.into_response_for(&state),
     }
 }
 
-async fn token(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Response, Error> {
+/// Parses, authenticates, applies the token endpoint's own per-client
+/// limit, and issues. `grant` is set as soon as it is known, for metrics.
+async fn token(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: &[u8],
+    grant: &mut &'static str,
+) -> Result<Response, Error> {
     let form = form::read_form(headers, body)?;
     let presented = client_auth::presented(headers, &form)?;
     let request =
         TokenRequest::from_params(&form).map_err(|e| Error::oauth(e.code, e.description))?;
+    *grant = request.grant_type().as_str();
     let client = authenticate(state, &presented).await?;
-    let grant = request.grant_type();
+    let limits = Limits {
+        qps: state.config.quota.token_qps,
+        per_day: 0,
+    };
+    let now = state.clock.now_ms();
+    if let Err(rejection) = state.token_quotas.decide(&client.client_id, limits, now) {
+        state.metrics.token_quota_rejected(rejection.exceeded);
+        return Err(Error::Quota(rejection));
+    }
     let issued = oauth::token::issue(state, &client, request).await?;
-    tracing::info!(client_id = %client.client_id, %grant, "token issued");
-    Ok(json_response(StatusCode::OK, &issued))
+    tracing::info!(client_id = %client.client_id, grant = *grant, "token issued");
+    let mut resp = json_response(StatusCode::OK, &issued);
+    resp.extensions_mut().insert(ClientId(client.client_id));
+    Ok(resp)
 }

@@ -20,9 +20,11 @@ pub async fn revoke(state: &AppState, caller: &Client, token: &str) -> Result<()
     match t.kind {
         TokenKind::Access => {
             state.store.revoke_token(&hash, now).await?;
+            state.cache.remove(&hash);
         }
         TokenKind::Refresh => {
             state.store.revoke_family(&t.family_id, now).await?;
+            state.cache.remove_family(&t.family_id);
         }
     }
     tracing::info!(client_id = %caller.client_id, kind = t.kind.as_str(), "token revoked");

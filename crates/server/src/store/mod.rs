@@ -127,13 +127,17 @@ pub struct TokenRecord {
 }
 
 /// A token row joined with the state of its client and user, so one lookup
-/// answers "is this token usable right now".
+/// answers "is this token usable right now" and "what are its quotas".
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenLookup {
     pub token: TokenRecord,
     pub client_enabled: bool,
     /// `None` for tokens without a user.
     pub user_enabled: Option<bool>,
+    /// The client's registered requests per second (`None`: server default).
+    pub client_qps: Option<u64>,
+    /// The client's registered requests per day (`None`: server default).
+    pub client_per_day: Option<u64>,
 }
 
 /// What happened when a refresh token was rotated.
@@ -223,6 +227,10 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn revoke_family(&self, family_id: &str, now: i64) -> StoreResult<u64>;
     /// Deletes tokens that expired before `before`; returns how many.
     async fn sweep_expired(&self, before: i64) -> StoreResult<u64>;
+
+    /// A number that changes whenever a client or user is updated or a
+    /// token revoked, by anyone sharing the database. Also the readiness probe.
+    async fn revision(&self) -> StoreResult<i64>;
 
     /// Finishes pending writes and closes connections.
     async fn close(&self);

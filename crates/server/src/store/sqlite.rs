@@ -302,7 +302,8 @@ impl Store for SqliteStore {
 
     async fn find_token(&self, hash: &Digest) -> StoreResult<Option<TokenLookup>> {
         let row = sqlx::query(
-            "SELECT t.*, c.enabled AS client_enabled, u.enabled AS user_enabled \
+            "SELECT t.*, c.enabled AS client_enabled, c.qps AS client_qps, \
+             c.per_day AS client_per_day, u.enabled AS user_enabled \
              FROM tokens t JOIN clients c ON c.client_id = t.client_id \
              LEFT JOIN users u ON u.username = t.username WHERE t.token_hash = ?",
         )
@@ -313,7 +314,13 @@ impl Store for SqliteStore {
         let Some(row) = row else { return Ok(None) };
         let token = token_from_row(&row)?;
         let user_enabled: Option<bool> = row.try_get("user_enabled").map_err(db_err)?;
+        let limit = |col: &str| -> StoreResult<Option<u64>> {
+            let v: Option<i64> = row.try_get(col).map_err(db_err)?;
+            Ok(v.and_then(|v| u64::try_from(v).ok()))
+        };
         Ok(Some(TokenLookup {
+            client_qps: limit("client_qps")?,
+            client_per_day: limit("client_per_day")?,
             user_enabled: token
                 .username
                 .as_ref()
@@ -380,6 +387,13 @@ impl Store for SqliteStore {
             .await
             .map_err(db_err)?;
         Ok(done.rows_affected())
+    }
+
+    async fn revision(&self) -> StoreResult<i64> {
+        sqlx::query_scalar("SELECT n FROM revision WHERE id = 1")
+            .fetch_one(&self.read)
+            .await
+            .map_err(db_err)
     }
 
     async fn close(&self) {

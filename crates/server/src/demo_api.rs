@@ -1,0 +1,103 @@
+//! The APIs the seeds call, served by tollgate itself (in `--demo`, or with
+//! `demo_apis = true`), behind the same bearer check as proxied routes:
+//! Manheim's `GET /locations` and Manhattan Active's user-details call.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::middleware;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, MethodRouter};
+use axum::{Extension, Json, Router};
+use serde_json::json;
+use tollgate_proto::{ErrorCode, Scope};
+
+use crate::resource::{bearer_check, Principal, Requirement};
+use crate::state::AppState;
+use crate::Error;
+
+pub const LOCATIONS_PATH: &str = "/locations";
+pub const USER_DETAILS_PATH: &str =
+    "/organization/api/organization/user/allDetails/userId/{user_id}";
+/// Lets a token read any user's details, not only its own user's.
+pub const READ_ANY_USER: &str = "users:read:any";
+
+pub fn routes(state: &AppState) -> Router<AppState> {
+    let protect = |scopes: &str, route: MethodRouter<AppState>| {
+        let needed: Scope = scopes.parse().unwrap_or_default();
+        route.layer(middleware::from_fn_with_state(
+            (state.clone(), Requirement::Scopes(needed)),
+            bearer_check,
+        ))
+    };
+    Router::new()
+        .route(
+            LOCATIONS_PATH,
+            protect("locations:read", get(locations_get)),
+        )
+        .route(USER_DETAILS_PATH, protect("", get(user_details_get)))
+}
+
+/// A few auction locations, the seed's example resource.
+async fn locations_get() -> Json<serde_json::Value> {
+    let sites = [
+        ("PXAA", "Manheim Pennsylvania", "Manheim", "PA"),
+        ("AAAI", "Manheim Atlanta", "College Park", "GA"),
+        ("DALA", "Manheim Dallas", "Dallas", "TX"),
+        ("RIVE", "Manheim Riverside", "Riverside", "CA"),
+        ("NYAA", "Manheim New York", "Newburgh", "NY"),
+    ];
+    let items: Vec<_> = sites
+        .iter()
+        .map(|(code, name, city, state)| {
+            json!({"locationCode": code, "name": name, "address": {"city": city, "stateProvinceRegion": state, "country": "US"}})
+        })
+        .collect();
+    Json(json!({ "totalItems": items.len(), "items": items }))
+}
+
+/// A user's details: only for a token of that same user, or one with
+/// `users:read:any`. Never the password hash.
+async fn user_details_get(
+    State(state): State<AppState>,
+    Extension(Principal(caller)): Extension<Principal>,
+    Path(user_id): Path<String>,
+) -> Response {
+    let own = caller.username.as_deref() == Some(user_id.as_str());
+    if !own && !caller.scope.contains(READ_ANY_USER) {
+        return Error::Bearer {
+            code: ErrorCode::InsufficientScope,
+            description: "a token may read only its own user's details".into(),
+            scope: Some(READ_ANY_USER.into()),
+        }
+        .into_response_for(&state);
+    }
+    let user = match state.store.get_user(&user_id).await {
+        Ok(Some(u)) => u,
+        Ok(None) => {
+            return Error::NotFound(format!("no user `{user_id}`")).into_response_for(&state)
+        }
+        Err(e) => return Error::from(e).into_response_for(&state),
+    };
+    let (first, last) = user
+        .full_name
+        .as_deref()
+        .and_then(|n| n.split_once(' '))
+        .map_or((user.full_name.clone(), None), |(f, l)| {
+            (Some(f.to_owned()), Some(l.to_owned()))
+        });
+    let body = json!({
+        "data": {
+            "UserId": user.username,
+            "FirstName": first,
+            "LastName": last,
+            "FullName": user.full_name,
+            "Email": user.email,
+            "IsActive": user.enabled,
+            "Roles": ["api-user"],
+            "OrgId": "TOLLGATE-DEMO",
+            "CreatedTimestamp": user.created_at,
+        },
+        "success": true,
+    });
+    (StatusCode::OK, Json(body)).into_response()
+}

@@ -1,0 +1,177 @@
+//! Forwarding a request to its upstream and streaming the answer back.
+//!
+//! Bodies stream both ways (never buffered whole), connections to upstreams
+//! are pooled and kept alive. The upstream sees the caller's method, path
+//! (less the prefix with `strip_prefix`), query, headers and body, minus
+//! `Authorization`, hop-by-hop headers and any `X-Tollgate-*` the caller sent,
+//! plus who the caller is (`X-Tollgate-Client-Id`, `-Username`, `-Scope`)
+//! and `X-Forwarded-For`/`-Proto`/`-Host`.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue};
+use axum::response::Response;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+
+use super::Route;
+use crate::resource::Principal;
+use crate::state::AppState;
+use crate::Error;
+
+pub type UpstreamClient = Client<HttpConnector, Body>;
+
+/// Hop-by-hop headers (RFC 9110 §7.6.1), never forwarded.
+const HOP_BY_HOP: [&str; 9] = [
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
+
+/// The pooled keep-alive client shared by all routes.
+pub fn upstream_client() -> UpstreamClient {
+    let mut connector = HttpConnector::new();
+    connector.set_nodelay(true);
+    connector.set_keepalive(Some(Duration::from_secs(60)));
+    Client::builder(TokioExecutor::new())
+        .pool_idle_timeout(Duration::from_secs(90))
+        .pool_max_idle_per_host(256)
+        .build(connector)
+}
+
+/// The gateway handler, behind `route_match` and the bearer check.
+pub async fn proxy(State(state): State<AppState>, req: Request) -> Response {
+    match forward(&state, req).await {
+        Ok(resp) => resp,
+        Err(e) => e.into_response_for(&state),
+    }
+}
+
+async fn forward(state: &AppState, req: Request) -> Result<Response, Error> {
+    let route = req
+        .extensions()
+        .get::<Arc<Route>>()
+        .cloned()
+        .ok_or_else(|| Error::Internal("proxy reached without a matched route".into()))?;
+    let principal = req
+        .extensions()
+        .get::<Principal>()
+        .cloned()
+        .ok_or_else(|| Error::Internal("proxy reached without a principal".into()))?;
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0);
+    let (mut parts, body) = req.into_parts();
+    let uri = route.upstream_uri(parts.uri.path(), parts.uri.query())?;
+    let original_host = parts.headers.get(header::HOST).cloned();
+    strip_headers(&mut parts.headers);
+    parts.headers.remove(header::AUTHORIZATION);
+    parts.headers.remove(header::HOST);
+    add_caller_headers(&mut parts.headers, &principal, peer, original_host);
+    parts.uri = uri;
+    parts.version = axum::http::Version::HTTP_11;
+    let upstream_req = axum::http::Request::from_parts(parts, body);
+
+    let started = Instant::now();
+    let outcome = tokio::time::timeout(
+        state.config.upstream_timeout,
+        state.upstream.request(upstream_req),
+    )
+    .await;
+    state.metrics.upstream_latency(started.elapsed());
+    let resp = match outcome {
+        Err(_) => {
+            let secs = state.config.upstream_timeout.as_secs();
+            tracing::warn!(route = %route.prefix, upstream = %route.authority, secs, "upstream timed out");
+            return Err(Error::Upstream {
+                timeout: true,
+                detail: format!("the upstream did not answer within {secs} s"),
+            });
+        }
+        Ok(Err(e)) => {
+            tracing::warn!(route = %route.prefix, upstream = %route.authority, error = %e, "upstream unreachable");
+            return Err(Error::Upstream {
+                timeout: false,
+                detail: "the upstream refused the connection or failed".into(),
+            });
+        }
+        Ok(Ok(resp)) => resp,
+    };
+    let (mut parts, body) = resp.into_parts();
+    strip_headers(&mut parts.headers);
+    Ok(Response::from_parts(parts, Body::new(body)))
+}
+
+/// Removes hop-by-hop headers, those the `Connection` header names, and any
+/// `X-Tollgate-*` (only tollgate may say who the caller is).
+fn strip_headers(h: &mut HeaderMap) {
+    let named: Vec<HeaderName> = h
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|n| HeaderName::from_bytes(n.trim().as_bytes()).ok())
+        .collect();
+    for n in named {
+        h.remove(n);
+    }
+    for n in HOP_BY_HOP {
+        h.remove(n);
+    }
+    let spoofed: Vec<HeaderName> = h
+        .keys()
+        .filter(|k| k.as_str().starts_with("x-tollgate-"))
+        .cloned()
+        .collect();
+    for n in spoofed {
+        h.remove(n);
+    }
+}
+
+fn add_caller_headers(
+    h: &mut HeaderMap,
+    p: &Principal,
+    peer: Option<SocketAddr>,
+    host: Option<HeaderValue>,
+) {
+    let v = &p.0;
+    let prior = h
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let mut set = |name: &'static str, value: &str| {
+        if let Ok(value) = HeaderValue::from_str(value) {
+            h.insert(name, value);
+        }
+    };
+    set("x-tollgate-client-id", &v.client_id);
+    if let Some(u) = &v.username {
+        set("x-tollgate-username", u);
+    }
+    set("x-tollgate-scope", &v.scope.to_string());
+    set("x-forwarded-proto", "http");
+    if let Some(peer) = peer {
+        let chain = match prior {
+            Some(p) => format!("{p}, {}", peer.ip()),
+            None => peer.ip().to_string(),
+        };
+        set("x-forwarded-for", &chain);
+    }
+    if let Some(host) = host {
+        if let Ok(host) = host.to_str() {
+            set("x-forwarded-host", host);
+        }
+    }
+}

@@ -1,0 +1,45 @@
+//! Operations endpoints: liveness, readiness, metrics.
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+use crate::error::json_response;
+use crate::state::AppState;
+
+/// The process is up.
+pub async fn healthz_get() -> &'static str {
+    "ok"
+}
+
+/// The store answers: the instance can serve tokens.
+pub async fn readyz_get(State(state): State<AppState>) -> Response {
+    match state.store.revision().await {
+        Ok(_) => json_response(StatusCode::OK, &serde_json::json!({"status": "ready"})),
+        Err(e) => {
+            tracing::warn!(error = %e, "not ready: store unreachable");
+            let mut r = json_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                &serde_json::json!({"status": "not ready", "reason": "the store is unreachable"}),
+            );
+            r.headers_mut().insert(
+                header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static("1"),
+            );
+            r
+        }
+    }
+}
+
+/// Prometheus text exposition.
+pub async fn metrics_get(State(state): State<AppState>) -> Response {
+    let body = state.metrics.render(&state.cache);
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        body,
+    )
+        .into_response()
+}
