@@ -90,10 +90,10 @@ struct ClientSettings {
     /// Access-token lifetime in seconds [default: the server's token_ttl].
     #[arg(long, value_name = "SECS")]
     token_ttl: Option<u64>,
-    /// Requests per second allowed (0: unlimited).
+    /// Requests per second allowed, 0 for unlimited [default: the server's quota.default_qps].
     #[arg(long, value_name = "N")]
     qps: Option<u64>,
-    /// Requests per UTC day allowed (0: unlimited).
+    /// Requests per UTC day allowed, 0 for unlimited [default: the server's quota.default_per_day].
     #[arg(long, value_name = "N")]
     per_day: Option<u64>,
 }
@@ -214,8 +214,8 @@ fn parse_scope(s: &str) -> Result<Scope> {
     s.parse().with_context(|| format!("invalid --scope `{s}`"))
 }
 
-/// 0 means unlimited, which is stored as "no limit".
-fn limit(v: u64) -> Option<u64> {
+/// `--token-ttl 0` in an update returns the client to the server default.
+fn ttl(v: u64) -> Option<u64> {
     (v > 0).then_some(v)
 }
 
@@ -250,8 +250,8 @@ async fn client(store: &dyn Store, cmd: ClientCommand) -> Result<()> {
                 grants,
                 auth_method: settings.auth_method.map(Into::into).unwrap_or_default(),
                 token_ttl: settings.token_ttl,
-                qps: settings.qps.and_then(limit),
-                per_day: settings.per_day.and_then(limit),
+                qps: settings.qps,
+                per_day: settings.per_day,
                 introspect_any,
             };
             let (client, secret) = ops::create_client(store, now(), new).await?;
@@ -307,9 +307,9 @@ async fn client(store: &dyn Store, cmd: ClientCommand) -> Result<()> {
                 scopes: settings.scope.as_deref().map(parse_scope).transpose()?,
                 grants: (!settings.grants.is_empty()).then(|| grant_set(&settings.grants)),
                 auth_method: settings.auth_method.map(Into::into),
-                token_ttl: settings.token_ttl.map(limit),
-                qps: settings.qps.map(limit),
-                per_day: settings.per_day.map(limit),
+                token_ttl: settings.token_ttl.map(ttl),
+                qps: settings.qps.map(Some),
+                per_day: settings.per_day.map(Some),
                 introspect_any,
                 ..ClientUpdate::default()
             };

@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use common::{active, basic, post_form, repo_root, token, Server, Workspace, BIN};
 
-/// The README's quick-start block, pasted into bash against `serve --demo`.
+/// The README's quick-start blocks, pasted into bash against `serve --demo`,
+/// and the commands the demo banner prints.
 #[tokio::test]
 async fn readme_quick_start_works_against_the_demo() {
     let server = Server::start(&["--demo".to_owned()], &[]);
@@ -23,8 +24,14 @@ async fn readme_quick_start_works_against_the_demo() {
     let start = readme
         .find("B=http://127.0.0.1:8080")
         .expect("README quick start block");
-    let block = &readme[start..start + readme[start..].find("```").unwrap()];
-    let script = block.replacen("http://127.0.0.1:8080", &server.base, 1);
+    let blocks: Vec<&str> = readme[start..]
+        .split("```sh")
+        .take(2)
+        .map(|b| b.split("```").next().unwrap())
+        .collect();
+    let script = blocks
+        .join("\n")
+        .replacen("http://127.0.0.1:8080", &server.base, 1);
     let out = Command::new("bash")
         .args(["-euc", &script])
         .output()
@@ -35,18 +42,41 @@ async fn readme_quick_start_works_against_the_demo() {
         "{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let lines: Vec<&str> = stdout.lines().filter(|l| l.starts_with('{')).collect();
-    assert_eq!(lines.len(), 2, "{stdout}");
-    let first: serde_json::Value = serde_json::from_str(lines[0]).unwrap();
-    assert_eq!(first["active"], true);
-    assert_eq!(first["scope"], "locations:read");
-    assert_eq!(lines[1], r#"{"active":false}"#);
+    let json: Vec<serde_json::Value> = stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    assert_eq!(json.len(), 4, "{stdout}");
+    assert!(
+        json[0]["items"].as_array().is_some_and(|a| !a.is_empty()),
+        "/locations: {stdout}"
+    );
+    assert_eq!(
+        (json[1]["active"].as_bool(), json[1]["scope"].as_str()),
+        (Some(true), Some("locations:read"))
+    );
+    assert_eq!(json[2], serde_json::json!({"active": false}));
+    assert_eq!(json[3]["data"]["UserId"], "demo", "user details: {stdout}");
+    assert!(stdout.contains("HTTP/1.1 401 Unauthorized"), "{stdout}");
+    let realm = server
+        .base
+        .trim_start_matches("http://")
+        .split(':')
+        .next()
+        .unwrap()
+        .to_owned();
+    let challenge = format!("www-authenticate: Bearer realm=\"{realm}\", error=\"invalid_token\"");
+    assert!(
+        stdout.to_lowercase().contains(&challenge.to_lowercase()),
+        "{stdout}"
+    );
+
     // The banner's own commands, pasted as printed.
     let pasted: Vec<&str> = banner
         .lines()
         .filter(|l| l.starts_with("  curl") || l.starts_with("  TOKEN="))
         .collect();
-    assert_eq!(pasted.len(), 5, "{banner}");
+    assert_eq!(pasted.len(), 6, "{banner}");
     let out = Command::new("bash")
         .args(["-euc", &pasted.join("\n")])
         .output()
@@ -59,11 +89,12 @@ async fn readme_quick_start_works_against_the_demo() {
         .collect();
     assert_eq!(
         answers.len(),
-        3,
-        "two tokens and an introspection: {stdout}"
+        4,
+        "two tokens, locations, an introspection: {stdout}"
     );
     assert!(answers[0]["access_token"].is_string() && answers[1]["refresh_token"].is_string());
-    assert_eq!(answers[2]["active"], true);
+    assert!(answers[2]["items"].is_array());
+    assert_eq!(answers[3]["active"], true);
     assert!(server.stop(), "clean exit on SIGTERM");
 }
 
@@ -252,11 +283,14 @@ async fn no_secret_in_any_log_line() {
         &["user", "create", "--username", "alice", "--password-stdin"],
         &format!("{password}\n"),
     );
+    let cfg = ws.dir.path().join("apis.toml");
+    let base = std::fs::read_to_string(ws.config()).unwrap();
+    std::fs::write(&cfg, format!("demo_apis = true\n{base}")).unwrap();
     let args = [
         "--database".to_owned(),
         ws.database(),
         "--config".to_owned(),
-        ws.config().display().to_string(),
+        cfg.display().to_string(),
     ];
     let server = Server::start(&args, &[("RUST_LOG", "trace")]);
 
@@ -317,6 +351,37 @@ async fn no_secret_in_any_log_line() {
     let tok = cc["access_token"].as_str().unwrap();
     active(&server, &id, &secret, tok).await;
     let http = reqwest::Client::new();
+    // API calls: accepted, refused for scope, refused as unknown.
+    let user_tok = pw["access_token"].as_str().unwrap();
+    for (t, path) in [
+        (tok, "/locations"),
+        (user_tok, "/locations"),
+        ("tga_unknown-needle", "/locations"),
+    ] {
+        http.get(server.url(path))
+            .bearer_auth(t)
+            .send()
+            .await
+            .unwrap();
+    }
+    let details = "/organization/api/organization/user/allDetails/userId/alice";
+    let (_, fresh) = token(
+        &server,
+        &id,
+        &secret,
+        &format!("grant_type=password&username=alice&password={password}"),
+    )
+    .await;
+    let fresh = fresh["access_token"].as_str().unwrap().to_owned();
+    needles.push(fresh.clone());
+    let r = http
+        .get(server.url(details))
+        .bearer_auth(&fresh)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    needles.push("tga_unknown-needle".to_owned());
     http.get(server.url(&format!("/healthz?access_token={tok}")))
         .send()
         .await

@@ -68,8 +68,9 @@ Get a token (client credentials):
 Get a token for the demo user (password grant):
   curl -s -w '\n' -u {CLIENT_ID}:{CLIENT_SECRET} -d grant_type=password -d username={USERNAME} -d password={PASSWORD} {base_url}/oauth2/token.oauth2
 
-Keep a token, introspect it, revoke it:
+Keep a token, call the demo API with it, introspect it, revoke it:
   TOKEN=$(curl -s -u {CLIENT_ID}:{CLIENT_SECRET} -d grant_type=client_credentials -d scope=locations:read {base_url}/oauth2/token.oauth2 | sed -E 's/.*"access_token":"([^"]+)".*/\1/')
+  curl -s -w '\n' -H "Authorization: Bearer $TOKEN" {base_url}/locations
   curl -s -w '\n' -u {CLIENT_ID}:{CLIENT_SECRET} -H 'api-key: {CLIENT_ID}' -d "token=$TOKEN" {base_url}/oauth2/introspect.oauth2
   curl -s -w '\n' -u {CLIENT_ID}:{CLIENT_SECRET} -d "token=$TOKEN" {base_url}/oauth2/revoke.oauth2
 "#

@@ -4,6 +4,8 @@
 
 use std::collections::BTreeSet;
 
+pub mod upstream;
+
 use serde_json::Value;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -40,6 +42,10 @@ impl TestServer {
     }
 
     pub async fn start_with(tweak: impl FnOnce(&mut FileConfig)) -> Self {
+        Self::start_with_clock(Clock::manual(Clock::system().now_ms()), tweak).await
+    }
+
+    pub async fn start_with_clock(clock: Clock, tweak: impl FnOnce(&mut FileConfig)) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let db_path = dir.path().join("tollgate.db");
         let mut file = FileConfig {
@@ -56,7 +62,6 @@ impl TestServer {
         let store = tollgate_server::store::open(&config.database)
             .await
             .unwrap();
-        let clock = Clock::manual(Clock::system().now_ms());
         let state = AppState::new(config, store, clock).unwrap();
         let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(tollgate_server::run(listener, state.clone(), async {
@@ -173,6 +178,24 @@ impl TestServer {
         r.json["active"].as_bool().unwrap()
     }
 
+    /// GET `path` with `Authorization: Bearer token` (when given).
+    pub async fn api(&self, path: &str, token: Option<&str>) -> Reply {
+        let mut req = self.http.get(self.url(path));
+        if let Some(t) = token {
+            req = req.header("authorization", format!("Bearer {t}"));
+        }
+        Reply::from(req.send().await.unwrap()).await
+    }
+
+    /// GET `path` with exactly these headers.
+    pub async fn get_with(&self, path: &str, headers: &[(&str, &str)]) -> Reply {
+        let mut req = self.http.get(self.url(path));
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        Reply::from(req.send().await.unwrap()).await
+    }
+
     pub async fn stop(mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
@@ -216,6 +239,24 @@ impl Reply {
 
     pub fn error(&self) -> &str {
         self.json["error"].as_str().unwrap_or("")
+    }
+
+    /// Asserts a bearer-check refusal: status, JSON error, and the challenge.
+    pub fn assert_bearer(&self, status: u16, code: Option<&str>) {
+        assert_eq!(self.status, status, "{self:?}");
+        let challenge = self.header("www-authenticate");
+        assert!(
+            challenge.starts_with(&format!("Bearer realm=\"{REALM}\"")),
+            "{self:?}"
+        );
+        match code {
+            Some(c) => {
+                assert_eq!(self.error(), c, "{self:?}");
+                assert!(challenge.contains(&format!("error=\"{c}\"")), "{self:?}");
+            }
+            None => assert!(!challenge.contains("error="), "{self:?}"),
+        }
+        assert!(self.json["error_description"].is_string(), "{self:?}");
     }
 
     /// Asserts an OAuth error: status, code, no-store, and a description.
