@@ -397,3 +397,30 @@ async fn operations_endpoints() {
     }
     s.stop().await;
 }
+
+/// With the store gone: not ready, and the token endpoint answers 503 with
+/// Retry-After and a JSON error, never 500.
+#[tokio::test]
+async fn store_down_is_503_not_500() {
+    let s = demo_server().await;
+    let (id, secret) = s.client(ALL, "").await;
+    s.state.store.close().await;
+    let ready = s.api("/readyz", None).await;
+    assert_eq!(
+        (ready.status, ready.header("retry-after")),
+        (503, "1"),
+        "{ready:?}"
+    );
+    let r = s.token(&id, &secret, "grant_type=client_credentials").await;
+    assert_eq!(
+        (r.status, r.error()),
+        (503, "temporarily_unavailable"),
+        "{r:?}"
+    );
+    assert_eq!(r.header("retry-after"), "1");
+    assert_eq!(
+        s.api("/healthz", None).await.status,
+        200,
+        "the process is still up"
+    );
+}

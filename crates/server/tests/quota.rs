@@ -71,6 +71,9 @@ async fn qps_5_admits_5_of_50_in_one_second() {
         s.state.clock.advance(Duration::from_millis(20));
     }
     assert_eq!(admitted, 5);
+    let m = s.api("/metrics", None).await;
+    let line = "tollgate_quota_rejections_total{endpoint=\"api\",limit=\"per_second\"} 45";
+    assert!(m.body.contains(line), "{}", m.body);
     s.stop().await;
 }
 
