@@ -20,6 +20,8 @@ pub mod quota;
 pub mod resource;
 pub mod state;
 pub mod store;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 use std::future::Future;
 use std::time::Duration;

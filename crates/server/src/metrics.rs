@@ -83,6 +83,26 @@ impl Metrics {
         self.tokens.inc(&(grant, outcome));
     }
 
+    /// Token requests with this grant and outcome so far.
+    pub fn token_count(&self, grant: &str, outcome: &str) -> u64 {
+        self.tokens
+            .snapshot()
+            .into_iter()
+            .filter(|((g, o), _)| *g == grant && *o == outcome)
+            .map(|(_, v)| v)
+            .sum()
+    }
+
+    /// Requests answered on `route` with `status` so far.
+    pub fn request_count(&self, route: &str, status: u16) -> u64 {
+        self.requests
+            .snapshot()
+            .into_iter()
+            .filter(|((r, s), _)| r == route && *s == status)
+            .map(|(_, v)| v)
+            .sum()
+    }
+
     pub fn quota_rejected(&self, exceeded: Exceeded) {
         self.quota_rejections.inc(&("api", exceeded.as_str()));
     }

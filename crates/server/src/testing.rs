@@ -1,0 +1,114 @@
+//! A real server for other crates' tests (feature `testing`): SQLite in a
+//! temp dir, an ephemeral loopback port, cheap argon2, a clock of your
+//! choice, and helpers to register clients and users.
+
+use std::path::PathBuf;
+
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::admin::{self, NewClient, NewUser};
+use crate::config::{Argon2Params, Config, FileConfig};
+use crate::{AppState, Clock};
+
+/// A server running in this process until [`Spawned::stop`].
+#[derive(Debug)]
+pub struct Spawned {
+    pub base: String,
+    pub state: AppState,
+    pub db_path: PathBuf,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<std::io::Result<()>>>,
+    _dir: tempfile::TempDir,
+}
+
+/// Starts a server; `tweak` adjusts the configuration first.
+///
+/// # Panics
+/// When the temp dir, the port or the database cannot be had: test set-up.
+#[allow(clippy::expect_used)]
+pub async fn spawn(clock: Clock, tweak: impl FnOnce(&mut FileConfig)) -> Spawned {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db_path = dir.path().join("tollgate.db");
+    let mut file = FileConfig {
+        listen: Some(([127, 0, 0, 1], 0).into()),
+        database: Some(format!("sqlite://{}", db_path.display())),
+        argon2: Some(Argon2Params {
+            memory_kib: 256,
+            iterations: 1,
+            parallelism: 1,
+        }),
+        ..FileConfig::default()
+    };
+    tweak(&mut file);
+    let wanted = file.listen.unwrap_or(([127, 0, 0, 1], 0).into());
+    let listener = tokio::net::TcpListener::bind(wanted).await.expect("bind");
+    let local = listener.local_addr().expect("local addr");
+    file.listen = Some(local);
+    let config = Config::try_from(file).expect("valid test config");
+    let base = format!("http://{local}");
+    let store = crate::store::open(&config.database).await.expect("store");
+    let state = AppState::new(config, store, clock).expect("state");
+    let (tx, rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(crate::run(listener, state.clone(), async {
+        let _ = rx.await;
+    }));
+    Spawned {
+        base,
+        state,
+        db_path,
+        shutdown: Some(tx),
+        task: Some(task),
+        _dir: dir,
+    }
+}
+
+impl Spawned {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// Registers a client; returns its id and secret.
+    #[allow(clippy::expect_used)]
+    pub async fn register(&self, new: NewClient) -> (String, String) {
+        let (c, secret) =
+            admin::create_client(self.state.store.as_ref(), self.state.clock.now_secs(), new)
+                .await
+                .expect("register client");
+        (c.client_id, secret)
+    }
+
+    /// Registers a user.
+    #[allow(clippy::expect_used)]
+    pub async fn user(&self, username: &str, password: &str, full_name: &str) {
+        let new = NewUser {
+            username: username.into(),
+            password: password.into(),
+            full_name: Some(full_name.into()),
+            email: None,
+        };
+        admin::create_user(
+            self.state.store.as_ref(),
+            &self.state.passwords,
+            self.state.clock.now_secs(),
+            new,
+        )
+        .await
+        .expect("register user");
+    }
+
+    /// Token requests answered with a token, by grant.
+    pub fn issued(&self, grant: &str) -> u64 {
+        self.state.metrics.token_count(grant, "issued")
+    }
+
+    /// Stops the server and waits for it.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
