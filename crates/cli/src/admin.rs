@@ -19,10 +19,22 @@ use crate::secret_input;
 #[derive(Debug, Args)]
 pub struct AdminArgs {
     /// Database URL, as for `serve` [default: the config file's, else sqlite://tollgate.db].
-    #[arg(long, env = "TOLLGATE_DATABASE", value_name = "URL", global = true)]
+    #[arg(
+        long,
+        env = "TOLLGATE_DATABASE",
+        hide_env_values = true,
+        value_name = "URL",
+        global = true
+    )]
     database: Option<String>,
     /// The server's TOML config file, for its database and argon2 settings.
-    #[arg(long, env = "TOLLGATE_CONFIG", value_name = "FILE", global = true)]
+    #[arg(
+        long,
+        env = "TOLLGATE_CONFIG",
+        hide_env_values = true,
+        value_name = "FILE",
+        global = true
+    )]
     config: Option<PathBuf>,
     #[command(subcommand)]
     command: AdminCommand,

@@ -19,6 +19,15 @@ pub fn from_stdin(what: &str) -> Result<String> {
     Ok(value)
 }
 
+/// A no-echo prompt on the terminal.
+pub fn prompt(label: &str) -> Result<String> {
+    let value = rpassword::prompt_password(label).context("reading from the terminal")?;
+    if value.is_empty() {
+        bail!("nothing was entered");
+    }
+    Ok(value)
+}
+
 /// From stdin when `use_stdin`, else from a prompt typed twice.
 pub fn new_password(use_stdin: bool) -> Result<String> {
     if use_stdin {

@@ -15,27 +15,47 @@ use crate::logging;
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// TOML configuration file; flags and TOLLGATE_* variables override it.
-    #[arg(long, env = "TOLLGATE_CONFIG", value_name = "FILE")]
+    #[arg(
+        long,
+        env = "TOLLGATE_CONFIG",
+        hide_env_values = true,
+        value_name = "FILE"
+    )]
     config: Option<PathBuf>,
     /// Address to listen on [default: 127.0.0.1:8080].
-    #[arg(long, env = "TOLLGATE_LISTEN", value_name = "ADDR")]
+    #[arg(
+        long,
+        env = "TOLLGATE_LISTEN",
+        hide_env_values = true,
+        value_name = "ADDR"
+    )]
     listen: Option<SocketAddr>,
     /// sqlite://PATH (created and migrated on start) or sqlite::memory:
     /// [default: sqlite://tollgate.db; with --demo, in memory].
-    #[arg(long, env = "TOLLGATE_DATABASE", value_name = "URL")]
+    #[arg(
+        long,
+        env = "TOLLGATE_DATABASE",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
     database: Option<String>,
     /// The `iss` value in introspection answers [default: http://LISTEN].
-    #[arg(long, env = "TOLLGATE_ISSUER", value_name = "URL")]
+    #[arg(
+        long,
+        env = "TOLLGATE_ISSUER",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
     issuer: Option<String>,
     /// Realm for WWW-Authenticate challenges [default: the issuer's host].
-    #[arg(long, env = "TOLLGATE_REALM")]
+    #[arg(long, env = "TOLLGATE_REALM", hide_env_values = true)]
     realm: Option<String>,
     /// Register a demo client and user with fixed credentials and print
     /// commands to try; refuses to listen on anything but loopback.
-    #[arg(long, env = "TOLLGATE_DEMO")]
+    #[arg(long, env = "TOLLGATE_DEMO", hide_env_values = true)]
     demo: bool,
     /// Log line format [default: text].
-    #[arg(long, env = "TOLLGATE_LOG_FORMAT", value_enum)]
+    #[arg(long, env = "TOLLGATE_LOG_FORMAT", hide_env_values = true, value_enum)]
     log_format: Option<LogFormatArg>,
 }
 

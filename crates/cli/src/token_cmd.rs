@@ -1,0 +1,48 @@
+//! `tollgate token`: print an access token (from the cache when fresh).
+
+use anyhow::Result;
+use clap::Args;
+use secrecy::ExposeSecret;
+use serde_json::{json, Map, Value};
+
+use crate::client_args::AuthArgs;
+use crate::session::Session;
+
+#[derive(Debug, Args)]
+pub struct TokenArgs {
+    /// Print the whole token response as JSON instead of the token alone.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    auth: AuthArgs,
+}
+
+pub async fn run(args: TokenArgs) -> Result<()> {
+    let session = Session::open(args.auth.resolve()?)?;
+    let t = session.token().await?;
+    if !args.json {
+        println!("{}", t.secret());
+        return Ok(());
+    }
+    let mut m = Map::new();
+    m.insert("access_token".into(), json!(t.secret()));
+    let optional = [
+        ("token_type", t.token_type.clone().map(Value::from)),
+        ("expires_in", t.expires_in.map(Value::from)),
+        ("scope", t.scope.clone().map(Value::from)),
+        (
+            "refresh_token",
+            t.refresh_token
+                .as_ref()
+                .map(|r| Value::from(r.expose_secret())),
+        ),
+    ];
+    for (k, v) in optional {
+        if let Some(v) = v {
+            m.insert(k.into(), v);
+        }
+    }
+    m.extend(t.extra.clone());
+    println!("{}", serde_json::to_string_pretty(&Value::Object(m))?);
+    Ok(())
+}
