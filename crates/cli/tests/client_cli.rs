@@ -728,3 +728,54 @@ async fn profiles_and_cache_commands() {
     );
     assert!(server.stop());
 }
+
+/// `--header` goes on token requests (here to a fake token endpoint).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_request_headers() {
+    use axum::http::HeaderMap;
+    let app = axum::Router::new().route(
+        "/token",
+        axum::routing::post(|h: HeaderMap| async move {
+            match h.get("x-partner").and_then(|v| v.to_str().ok()) {
+                Some("acme") => (
+                    axum::http::StatusCode::OK,
+                    r#"{"access_token":"tok-with-header","token_type":"bearer"}"#,
+                ),
+                _ => (
+                    axum::http::StatusCode::BAD_REQUEST,
+                    r#"{"error":"invalid_request"}"#,
+                ),
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let home = tempfile::tempdir().unwrap();
+    let token_url = format!("{base}/token");
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "token",
+            "--no-cache",
+            "--token-url",
+            &token_url,
+            "--client-id",
+            "c",
+        ];
+        args.extend_from_slice(extra);
+        Command::new(BIN)
+            .args(&args)
+            .env("XDG_CACHE_HOME", home.path())
+            .env("TOLLGATE_CLIENT_SECRET", "s")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    assert_eq!(
+        ok(&run(&["--header", "X-Partner: acme"])).trim(),
+        "tok-with-header"
+    );
+    let without = run(&[]);
+    assert_eq!(without.status.code(), Some(1));
+    assert!(text(&without.stderr).contains("invalid_request"));
+}

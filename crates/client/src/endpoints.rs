@@ -115,6 +115,7 @@ impl TokenSource {
         if let Some(h) = hint {
             form.push(("token_type_hint".into(), h.as_str().into()));
         }
+        form.extend(self.config().extra_params.iter().cloned());
         let mut b = self.post(url, &mut form);
         if api_key {
             b = b.header("api-key", &self.config().credentials.client_id);

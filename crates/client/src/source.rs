@@ -52,7 +52,7 @@ pub struct TokenSourceConfig {
     pub auth: ClientAuth,
     pub grant: Grant,
     pub scopes: Vec<String>,
-    /// Extra form parameters on every token request.
+    /// Extra form parameters on every token, introspection and revocation request.
     pub extra_params: Vec<(String, String)>,
     /// Extra headers on every token, introspection and revocation request.
     pub extra_headers: Vec<(String, String)>,

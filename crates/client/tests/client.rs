@@ -475,3 +475,126 @@ async fn same_token_again_does_not_loop() {
         (2, 2)
     );
 }
+
+/// What a fake authorization server and API saw.
+#[derive(Default)]
+struct Seen {
+    requests: Mutex<Vec<(String, Option<String>, String)>>,
+    calls: AtomicUsize,
+}
+
+/// Extra parameters and headers reach the token, introspection and
+/// revocation endpoints; quota retries are bounded; a Retry-After beyond the
+/// cap is a daily quota; Mashery's OVER_QPS is waited out.
+#[tokio::test]
+async fn extras_and_bounded_quota_retries() {
+    use axum::extract::State;
+    use axum::http::HeaderMap;
+    use axum::routing::{get, post};
+    let seen = Arc::new(Seen::default());
+    let record = |path: &'static str| {
+        move |State(s): State<Arc<Seen>>, h: HeaderMap, body: String| async move {
+            let partner = h
+                .get("x-partner")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            s.requests
+                .lock()
+                .unwrap()
+                .push((path.to_owned(), partner, body));
+            axum::Json(
+                serde_json::json!({"access_token": "t", "token_type": "Bearer", "expires_in": "3600", "active": true}),
+            )
+        }
+    };
+    let throttle = |code: &'static str, retry: &'static str| {
+        move |State(s): State<Arc<Seen>>| async move {
+            let n = s.calls.fetch_add(1, Ordering::SeqCst);
+            let status = if code == "429" { 429 } else { 403 };
+            let mut h = vec![("retry-after", retry)];
+            if code != "429" {
+                h.push(("x-mashery-error-code", code));
+            }
+            if code == "ERR_403_DEVELOPER_OVER_QPS" && n >= 1 {
+                return (axum::http::StatusCode::OK, HeaderMap::new(), "ok");
+            }
+            let mut map = HeaderMap::new();
+            for (k, v) in h {
+                map.insert(k, v.parse().unwrap());
+            }
+            (
+                axum::http::StatusCode::from_u16(status).unwrap(),
+                map,
+                "slow down",
+            )
+        }
+    };
+    let app = axum::Router::new()
+        .route("/token", post(record("token")))
+        .route("/introspect", post(record("introspect")))
+        .route("/revoke", post(record("revoke")))
+        .route("/always429", get(throttle("429", "0")))
+        .route("/long429", get(throttle("429", "3600")))
+        .route("/mashery", get(throttle("ERR_403_DEVELOPER_OVER_QPS", "0")))
+        .with_state(seen.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let mut cfg = TokenSourceConfig::new(
+        format!("{base}/token"),
+        Credentials::new("c", "s"),
+        Grant::ClientCredentials,
+    );
+    cfg.extra_params = vec![("audience".into(), "orders".into())];
+    cfg.extra_headers = vec![("X-Partner".into(), "acme".into())];
+    let src = TokenSource::new(tollgate_client::http_client().unwrap(), cfg);
+    let t = src.token().await.unwrap();
+    assert_eq!(t.expires_in, Some(3600), "expires_in as a string");
+    src.introspect(&format!("{base}/introspect"), "x", None)
+        .await
+        .unwrap();
+    src.revoke(&format!("{base}/revoke"), "x", None)
+        .await
+        .unwrap();
+    for (path, partner, body) in seen.requests.lock().unwrap().iter() {
+        assert_eq!(partner.as_deref(), Some("acme"), "{path}");
+        assert!(body.contains("audience=orders"), "{path}: {body}");
+    }
+    assert_eq!(seen.requests.lock().unwrap().len(), 3);
+
+    let policy = RetryPolicy {
+        max_attempts: 3,
+        max_wait: Duration::from_secs(30),
+        jitter: Duration::from_millis(10),
+    };
+    let api = ApiClient::new(src, policy);
+    let err = api
+        .send(&ApiRequest::get(format!("{base}/always429")))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::QuotaExhausted { attempts: 3, .. }),
+        "{err}"
+    );
+    assert_eq!(seen.calls.swap(0, Ordering::SeqCst), 3, "bounded attempts");
+    let err = api
+        .send(&ApiRequest::get(format!("{base}/long429")))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::DailyQuota { .. }), "{err}");
+    assert_eq!(
+        seen.calls.swap(0, Ordering::SeqCst),
+        1,
+        "no wait for a daily quota"
+    );
+    let ok = api
+        .send(&ApiRequest::get(format!("{base}/mashery")))
+        .await
+        .unwrap();
+    assert_eq!(
+        (ok.status, seen.calls.load(Ordering::SeqCst)),
+        (200, 2),
+        "OVER_QPS waited out"
+    );
+}
