@@ -102,13 +102,19 @@ impl Spawned {
         self.state.metrics.token_count(grant, "issued")
     }
 
-    /// Stops the server and waits for it.
+    /// Stops the server, waits for it, and checks it stopped cleanly.
+    ///
+    /// # Panics
+    /// When the server task failed.
+    #[allow(clippy::expect_used)]
     pub async fn stop(mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
         if let Some(task) = self.task.take() {
-            let _ = task.await;
+            task.await
+                .expect("server task")
+                .expect("server stopped cleanly");
         }
     }
 }

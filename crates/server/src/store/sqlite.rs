@@ -187,23 +187,22 @@ impl Store for SqliteStore {
     }
 
     async fn get_client(&self, client_id: &str) -> StoreResult<Option<Client>> {
-        sqlx::query("SELECT * FROM clients WHERE client_id = ?")
-            .bind(client_id)
-            .fetch_optional(&self.read)
-            .await
-            .map_err(db_err)?
-            .map(|r| client_from_row(&r))
-            .transpose()
+        fetch_optional(
+            &self.read,
+            "SELECT * FROM clients WHERE client_id = ?",
+            client_id,
+            client_from_row,
+        )
+        .await
     }
 
     async fn list_clients(&self) -> StoreResult<Vec<Client>> {
-        sqlx::query("SELECT * FROM clients ORDER BY created_at, client_id")
-            .fetch_all(&self.read)
-            .await
-            .map_err(db_err)?
-            .iter()
-            .map(client_from_row)
-            .collect()
+        fetch_all(
+            &self.read,
+            "SELECT * FROM clients ORDER BY created_at, client_id",
+            client_from_row,
+        )
+        .await
     }
 
     async fn update_client(&self, client_id: &str, u: &ClientUpdate, now: i64) -> StoreResult<()> {
@@ -248,23 +247,22 @@ impl Store for SqliteStore {
     }
 
     async fn get_user(&self, username: &str) -> StoreResult<Option<User>> {
-        sqlx::query("SELECT * FROM users WHERE username = ?")
-            .bind(username)
-            .fetch_optional(&self.read)
-            .await
-            .map_err(db_err)?
-            .map(|r| user_from_row(&r))
-            .transpose()
+        fetch_optional(
+            &self.read,
+            "SELECT * FROM users WHERE username = ?",
+            username,
+            user_from_row,
+        )
+        .await
     }
 
     async fn list_users(&self) -> StoreResult<Vec<User>> {
-        sqlx::query("SELECT * FROM users ORDER BY username")
-            .fetch_all(&self.read)
-            .await
-            .map_err(db_err)?
-            .iter()
-            .map(user_from_row)
-            .collect()
+        fetch_all(
+            &self.read,
+            "SELECT * FROM users ORDER BY username",
+            user_from_row,
+        )
+        .await
     }
 
     async fn set_user_enabled(&self, username: &str, enabled: bool, now: i64) -> StoreResult<()> {
@@ -440,6 +438,31 @@ impl ClientUpdate {
             c.secret_hash = v;
         }
     }
+}
+
+/// One row by key, mapped.
+async fn fetch_optional<T>(
+    pool: &SqlitePool,
+    sql: &str,
+    key: &str,
+    map: fn(&SqliteRow) -> StoreResult<T>,
+) -> StoreResult<Option<T>> {
+    let row = sqlx::query(sql)
+        .bind(key)
+        .fetch_optional(pool)
+        .await
+        .map_err(db_err)?;
+    row.as_ref().map(map).transpose()
+}
+
+/// Every row, mapped.
+async fn fetch_all<T>(
+    pool: &SqlitePool,
+    sql: &str,
+    map: fn(&SqliteRow) -> StoreResult<T>,
+) -> StoreResult<Vec<T>> {
+    let rows = sqlx::query(sql).fetch_all(pool).await.map_err(db_err)?;
+    rows.iter().map(map).collect()
 }
 
 type SqliteQuery<'q> = sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>;

@@ -1,5 +1,6 @@
 //! A real server on an ephemeral loopback port, for the integration tests:
-//! file-backed SQLite in a temp dir, a manual clock, cheap argon2 cost.
+//! `tollgate_server::testing` (file-backed SQLite in a temp dir, cheap
+//! argon2) with a manual clock, an HTTP client and request helpers.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::BTreeSet;
@@ -7,32 +8,27 @@ use std::collections::BTreeSet;
 pub mod upstream;
 
 use serde_json::Value;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 use tollgate_proto::basic::BasicEncoding;
 use tollgate_proto::{BasicCredentials, GrantType};
-use tollgate_server::admin::{self, NewClient, NewUser};
-use tollgate_server::config::{Argon2Params, Config, FileConfig};
-use tollgate_server::{AppState, Clock};
+use tollgate_server::admin::NewClient;
+use tollgate_server::config::FileConfig;
+use tollgate_server::testing::{self, Spawned};
+use tollgate_server::Clock;
 
 pub const ISSUER: &str = "https://api.manheim.com";
 pub const REALM: &str = "api.manheim.com";
 
+/// `tollgate_server::testing::Spawned` plus an HTTP client and helpers.
 pub struct TestServer {
-    pub base: String,
-    pub state: AppState,
+    inner: Spawned,
     pub http: reqwest::Client,
-    pub db_path: std::path::PathBuf,
-    shutdown: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<std::io::Result<()>>>,
-    _dir: tempfile::TempDir,
 }
 
-pub fn cheap_argon2() -> Argon2Params {
-    Argon2Params {
-        memory_kib: 256,
-        iterations: 1,
-        parallelism: 1,
+impl std::ops::Deref for TestServer {
+    type Target = Spawned;
+
+    fn deref(&self) -> &Spawned {
+        &self.inner
     }
 }
 
@@ -46,43 +42,16 @@ impl TestServer {
     }
 
     pub async fn start_with_clock(clock: Clock, tweak: impl FnOnce(&mut FileConfig)) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let db_path = dir.path().join("tollgate.db");
-        let mut file = FileConfig {
-            listen: Some("127.0.0.1:0".parse().unwrap()),
-            database: Some(format!("sqlite://{}", db_path.display())),
-            issuer: Some(ISSUER.into()),
-            argon2: Some(cheap_argon2()),
-            ..FileConfig::default()
-        };
-        tweak(&mut file);
-        let config = Config::try_from(file).unwrap();
-        let listener = tokio::net::TcpListener::bind(config.listen).await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let store = tollgate_server::store::open(&config.database)
-            .await
+        let inner = testing::spawn(clock, |f| {
+            f.issuer = Some(ISSUER.into());
+            tweak(f);
+        })
+        .await;
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
             .unwrap();
-        let state = AppState::new(config, store, clock).unwrap();
-        let (tx, rx) = oneshot::channel::<()>();
-        let task = tokio::spawn(tollgate_server::run(listener, state.clone(), async {
-            let _ = rx.await;
-        }));
-        Self {
-            base,
-            state,
-            http: reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .unwrap(),
-            db_path,
-            shutdown: Some(tx),
-            task: Some(task),
-            _dir: dir,
-        }
-    }
-
-    pub fn url(&self, path: &str) -> String {
-        format!("{}{}", self.base, path)
+        Self { inner, http }
     }
 
     /// Registers a client with a generated id and secret.
@@ -96,29 +65,8 @@ impl TestServer {
         .await
     }
 
-    pub async fn register(&self, new: NewClient) -> (String, String) {
-        let (c, secret) =
-            admin::create_client(self.state.store.as_ref(), self.state.clock.now_secs(), new)
-                .await
-                .unwrap();
-        (c.client_id, secret)
-    }
-
     pub async fn user(&self, username: &str, password: &str) {
-        let new = NewUser {
-            username: username.into(),
-            password: password.into(),
-            full_name: Some("Test User".into()),
-            email: None,
-        };
-        admin::create_user(
-            self.state.store.as_ref(),
-            &self.state.passwords,
-            self.state.clock.now_secs(),
-            new,
-        )
-        .await
-        .unwrap();
+        self.inner.user(username, password, "Test User").await;
     }
 
     /// POSTs a form body with Basic credentials (RFC encoding).
@@ -196,13 +144,8 @@ impl TestServer {
         Reply::from(req.send().await.unwrap()).await
     }
 
-    pub async fn stop(mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(task) = self.task.take() {
-            task.await.unwrap().unwrap();
-        }
+    pub async fn stop(self) {
+        self.inner.stop().await;
     }
 }
 
