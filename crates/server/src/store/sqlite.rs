@@ -9,7 +9,6 @@
 //! connection for everything, since each connection would otherwise see a
 //! database of its own.
 
-use std::collections::BTreeSet;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -17,13 +16,13 @@ use async_trait::async_trait;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
-use sqlx::{Row, SqlitePool};
+use sqlx::SqlitePool;
 use tokio::sync::{mpsc, oneshot};
-use tollgate_proto::{GrantType, Scope};
 
+use super::rows::{grants_to_string, opt_i64, ClientRow, LookupRow, UserRow};
 use super::{
-    AuthMethod, Client, ClientUpdate, Digest, Rotation, Store, StoreError, StoreResult, TokenKind,
-    TokenLookup, TokenRecord, User,
+    Client, ClientUpdate, Digest, Rotation, Store, StoreError, StoreResult, TokenLookup,
+    TokenRecord, User,
 };
 
 /// Most token inserts one group commit takes.
@@ -187,33 +186,31 @@ impl Store for SqliteStore {
     }
 
     async fn get_client(&self, client_id: &str) -> StoreResult<Option<Client>> {
-        fetch_optional(
+        fetch_optional::<ClientRow, _>(
             &self.read,
             "SELECT * FROM clients WHERE client_id = ?",
             client_id,
-            client_from_row,
         )
         .await
     }
 
     async fn list_clients(&self) -> StoreResult<Vec<Client>> {
-        fetch_all(
+        fetch_all::<ClientRow, _>(
             &self.read,
             "SELECT * FROM clients ORDER BY created_at, client_id",
-            client_from_row,
         )
         .await
     }
 
     async fn update_client(&self, client_id: &str, u: &ClientUpdate, now: i64) -> StoreResult<()> {
         let mut tx = self.write.begin().await.map_err(db_err)?;
-        let row = sqlx::query("SELECT * FROM clients WHERE client_id = ?")
+        let row: ClientRow = sqlx::query_as("SELECT * FROM clients WHERE client_id = ?")
             .bind(client_id)
             .fetch_optional(&mut *tx)
             .await
             .map_err(db_err)?
             .ok_or_else(|| StoreError::NotFound(format!("client `{client_id}`")))?;
-        let mut c = client_from_row(&row)?;
+        let mut c = Client::try_from(row)?;
         u.apply(&mut c);
         let q = sqlx::query(
             "UPDATE clients SET name = ?, secret_hash = ?, scopes = ?, grants = ?, auth_method = ?, \
@@ -247,22 +244,16 @@ impl Store for SqliteStore {
     }
 
     async fn get_user(&self, username: &str) -> StoreResult<Option<User>> {
-        fetch_optional(
+        fetch_optional::<UserRow, _>(
             &self.read,
             "SELECT * FROM users WHERE username = ?",
             username,
-            user_from_row,
         )
         .await
     }
 
     async fn list_users(&self) -> StoreResult<Vec<User>> {
-        fetch_all(
-            &self.read,
-            "SELECT * FROM users ORDER BY username",
-            user_from_row,
-        )
-        .await
+        fetch_all::<UserRow, _>(&self.read, "SELECT * FROM users ORDER BY username").await
     }
 
     async fn set_user_enabled(&self, username: &str, enabled: bool, now: i64) -> StoreResult<()> {
@@ -299,7 +290,7 @@ impl Store for SqliteStore {
     }
 
     async fn find_token(&self, hash: &Digest) -> StoreResult<Option<TokenLookup>> {
-        let row = sqlx::query(
+        let row: Option<LookupRow> = sqlx::query_as(
             "SELECT t.*, c.enabled AS client_enabled, c.qps AS client_qps, \
              c.per_day AS client_per_day, u.enabled AS user_enabled \
              FROM tokens t JOIN clients c ON c.client_id = t.client_id \
@@ -309,23 +300,7 @@ impl Store for SqliteStore {
         .fetch_optional(&self.read)
         .await
         .map_err(db_err)?;
-        let Some(row) = row else { return Ok(None) };
-        let token = token_from_row(&row)?;
-        let user_enabled: Option<bool> = row.try_get("user_enabled").map_err(db_err)?;
-        let limit = |col: &str| -> StoreResult<Option<u64>> {
-            let v: Option<i64> = row.try_get(col).map_err(db_err)?;
-            Ok(v.and_then(|v| u64::try_from(v).ok()))
-        };
-        Ok(Some(TokenLookup {
-            client_qps: limit("client_qps")?,
-            client_per_day: limit("client_per_day")?,
-            user_enabled: token
-                .username
-                .as_ref()
-                .map(|_| user_enabled.unwrap_or(false)),
-            client_enabled: row.try_get("client_enabled").map_err(db_err)?,
-            token,
-        }))
+        row.map(TokenLookup::try_from).transpose()
     }
 
     async fn rotate_refresh(
@@ -404,65 +379,28 @@ impl Store for SqliteStore {
     }
 }
 
-impl ClientUpdate {
-    fn apply(&self, c: &mut Client) {
-        let u = self.clone();
-        if let Some(v) = u.name {
-            c.name = v;
-        }
-        if let Some(v) = u.scopes {
-            c.scopes = v;
-        }
-        if let Some(v) = u.grants {
-            c.grants = v;
-        }
-        if let Some(v) = u.auth_method {
-            c.auth_method = v;
-        }
-        if let Some(v) = u.token_ttl {
-            c.token_ttl = v;
-        }
-        if let Some(v) = u.qps {
-            c.qps = v;
-        }
-        if let Some(v) = u.per_day {
-            c.per_day = v;
-        }
-        if let Some(v) = u.introspect_any {
-            c.introspect_any = v;
-        }
-        if let Some(v) = u.enabled {
-            c.enabled = v;
-        }
-        if let Some(v) = u.secret_hash {
-            c.secret_hash = v;
-        }
-    }
-}
-
-/// One row by key, mapped.
-async fn fetch_optional<T>(
-    pool: &SqlitePool,
-    sql: &str,
-    key: &str,
-    map: fn(&SqliteRow) -> StoreResult<T>,
-) -> StoreResult<Option<T>> {
-    let row = sqlx::query(sql)
+/// One row by key, converted.
+async fn fetch_optional<R, T>(pool: &SqlitePool, sql: &str, key: &str) -> StoreResult<Option<T>>
+where
+    R: for<'r> sqlx::FromRow<'r, SqliteRow> + Send + Unpin,
+    T: TryFrom<R, Error = StoreError>,
+{
+    let row: Option<R> = sqlx::query_as(sql)
         .bind(key)
         .fetch_optional(pool)
         .await
         .map_err(db_err)?;
-    row.as_ref().map(map).transpose()
+    row.map(T::try_from).transpose()
 }
 
-/// Every row, mapped.
-async fn fetch_all<T>(
-    pool: &SqlitePool,
-    sql: &str,
-    map: fn(&SqliteRow) -> StoreResult<T>,
-) -> StoreResult<Vec<T>> {
-    let rows = sqlx::query(sql).fetch_all(pool).await.map_err(db_err)?;
-    rows.iter().map(map).collect()
+/// Every row, converted.
+async fn fetch_all<R, T>(pool: &SqlitePool, sql: &str) -> StoreResult<Vec<T>>
+where
+    R: for<'r> sqlx::FromRow<'r, SqliteRow> + Send + Unpin,
+    T: TryFrom<R, Error = StoreError>,
+{
+    let rows: Vec<R> = sqlx::query_as(sql).fetch_all(pool).await.map_err(db_err)?;
+    rows.into_iter().map(T::try_from).collect()
 }
 
 type SqliteQuery<'q> = sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>;
@@ -481,96 +419,6 @@ fn bind_client<'q>(q: SqliteQuery<'q>, c: &'q Client, updated_at: i64) -> Sqlite
         .bind(c.introspect_any)
         .bind(c.enabled)
         .bind(updated_at)
-}
-
-fn client_from_row(r: &SqliteRow) -> StoreResult<Client> {
-    let get_u64 = |col: &str| -> StoreResult<Option<u64>> {
-        let v: Option<i64> = r.try_get(col).map_err(db_err)?;
-        Ok(v.and_then(|v| u64::try_from(v).ok()))
-    };
-    let auth: String = r.try_get("auth_method").map_err(db_err)?;
-    let grants: String = r.try_get("grants").map_err(db_err)?;
-    let scopes: String = r.try_get("scopes").map_err(db_err)?;
-    Ok(Client {
-        client_id: r.try_get("client_id").map_err(db_err)?,
-        name: r.try_get("name").map_err(db_err)?,
-        secret_hash: digest(r.try_get("secret_hash").map_err(db_err)?)?,
-        scopes: parse_scope(&scopes)?,
-        grants: grants_from_string(&grants)?,
-        auth_method: AuthMethod::parse(&auth)
-            .ok_or_else(|| StoreError::Corrupt(format!("auth_method `{auth}`")))?,
-        token_ttl: get_u64("token_ttl")?,
-        qps: get_u64("qps")?,
-        per_day: get_u64("per_day")?,
-        introspect_any: r.try_get("introspect_any").map_err(db_err)?,
-        enabled: r.try_get("enabled").map_err(db_err)?,
-        created_at: r.try_get("created_at").map_err(db_err)?,
-    })
-}
-
-fn user_from_row(r: &SqliteRow) -> StoreResult<User> {
-    Ok(User {
-        username: r.try_get("username").map_err(db_err)?,
-        password_hash: r.try_get("password_hash").map_err(db_err)?,
-        full_name: r.try_get("full_name").map_err(db_err)?,
-        email: r.try_get("email").map_err(db_err)?,
-        enabled: r.try_get("enabled").map_err(db_err)?,
-        created_at: r.try_get("created_at").map_err(db_err)?,
-    })
-}
-
-fn token_from_row(r: &SqliteRow) -> StoreResult<TokenRecord> {
-    let kind: String = r.try_get("kind").map_err(db_err)?;
-    let grant: String = r.try_get("grant_type").map_err(db_err)?;
-    let scope: String = r.try_get("scope").map_err(db_err)?;
-    Ok(TokenRecord {
-        hash: digest(r.try_get("token_hash").map_err(db_err)?)?,
-        kind: match kind.as_str() {
-            "access" => TokenKind::Access,
-            "refresh" => TokenKind::Refresh,
-            other => return Err(StoreError::Corrupt(format!("token kind `{other}`"))),
-        },
-        client_id: r.try_get("client_id").map_err(db_err)?,
-        username: r.try_get("username").map_err(db_err)?,
-        scope: parse_scope(&scope)?,
-        grant_type: grant
-            .parse()
-            .map_err(|_| StoreError::Corrupt(format!("grant type `{grant}`")))?,
-        issued_at: r.try_get("issued_at").map_err(db_err)?,
-        expires_at: r.try_get("expires_at").map_err(db_err)?,
-        family_id: r.try_get("family_id").map_err(db_err)?,
-        rotated_at: r.try_get("rotated_at").map_err(db_err)?,
-        revoked_at: r.try_get("revoked_at").map_err(db_err)?,
-    })
-}
-
-fn digest(bytes: Vec<u8>) -> StoreResult<Digest> {
-    bytes
-        .try_into()
-        .map_err(|_| StoreError::Corrupt("a digest is not 32 bytes".into()))
-}
-
-fn parse_scope(s: &str) -> StoreResult<Scope> {
-    s.parse()
-        .map_err(|_| StoreError::Corrupt(format!("scope `{s}`")))
-}
-
-fn grants_to_string(grants: &BTreeSet<GrantType>) -> String {
-    let names: Vec<&str> = grants.iter().map(|g| g.as_str()).collect();
-    names.join(" ")
-}
-
-fn grants_from_string(s: &str) -> StoreResult<BTreeSet<GrantType>> {
-    s.split_whitespace()
-        .map(|g| {
-            g.parse()
-                .map_err(|_| StoreError::Corrupt(format!("grant `{g}`")))
-        })
-        .collect()
-}
-
-fn opt_i64(v: Option<u64>) -> Option<i64> {
-    v.map(|v| i64::try_from(v).unwrap_or(i64::MAX))
 }
 
 fn found(rows: u64, what: impl FnOnce() -> String) -> StoreResult<()> {

@@ -1,0 +1,198 @@
+//! Rows as both SQL backends return them, and their conversion into the
+//! store's records. Shared so SQLite and PostgreSQL read data identically;
+//! a value this version cannot read is `StoreError::Corrupt`.
+
+use std::collections::BTreeSet;
+
+use tollgate_proto::{GrantType, Scope};
+
+use super::{
+    AuthMethod, Client, ClientUpdate, Digest, StoreError, StoreResult, TokenKind, TokenLookup,
+    TokenRecord, User,
+};
+
+#[derive(Debug, sqlx::FromRow)]
+pub(super) struct ClientRow {
+    client_id: String,
+    name: String,
+    secret_hash: Vec<u8>,
+    scopes: String,
+    grants: String,
+    auth_method: String,
+    token_ttl: Option<i64>,
+    qps: Option<i64>,
+    per_day: Option<i64>,
+    introspect_any: bool,
+    enabled: bool,
+    created_at: i64,
+}
+
+impl TryFrom<ClientRow> for Client {
+    type Error = StoreError;
+
+    fn try_from(r: ClientRow) -> StoreResult<Self> {
+        Ok(Client {
+            auth_method: AuthMethod::parse(&r.auth_method)
+                .ok_or_else(|| StoreError::Corrupt(format!("auth_method `{}`", r.auth_method)))?,
+            secret_hash: digest(r.secret_hash)?,
+            scopes: parse_scope(&r.scopes)?,
+            grants: grants_from_string(&r.grants)?,
+            client_id: r.client_id,
+            name: r.name,
+            token_ttl: to_u64(r.token_ttl),
+            qps: to_u64(r.qps),
+            per_day: to_u64(r.per_day),
+            introspect_any: r.introspect_any,
+            enabled: r.enabled,
+            created_at: r.created_at,
+        })
+    }
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub(super) struct UserRow {
+    username: String,
+    password_hash: String,
+    full_name: Option<String>,
+    email: Option<String>,
+    enabled: bool,
+    created_at: i64,
+}
+
+impl TryFrom<UserRow> for User {
+    type Error = StoreError;
+
+    fn try_from(r: UserRow) -> StoreResult<Self> {
+        Ok(User {
+            username: r.username,
+            password_hash: r.password_hash,
+            full_name: r.full_name,
+            email: r.email,
+            enabled: r.enabled,
+            created_at: r.created_at,
+        })
+    }
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub(super) struct TokenRow {
+    token_hash: Vec<u8>,
+    kind: String,
+    client_id: String,
+    username: Option<String>,
+    scope: String,
+    grant_type: String,
+    issued_at: i64,
+    expires_at: i64,
+    family_id: String,
+    rotated_at: Option<i64>,
+    revoked_at: Option<i64>,
+}
+
+impl TryFrom<TokenRow> for TokenRecord {
+    type Error = StoreError;
+
+    fn try_from(r: TokenRow) -> StoreResult<Self> {
+        Ok(TokenRecord {
+            hash: digest(r.token_hash)?,
+            kind: match r.kind.as_str() {
+                "access" => TokenKind::Access,
+                "refresh" => TokenKind::Refresh,
+                other => return Err(StoreError::Corrupt(format!("token kind `{other}`"))),
+            },
+            scope: parse_scope(&r.scope)?,
+            grant_type: r
+                .grant_type
+                .parse()
+                .map_err(|_| StoreError::Corrupt(format!("grant type `{}`", r.grant_type)))?,
+            client_id: r.client_id,
+            username: r.username,
+            issued_at: r.issued_at,
+            expires_at: r.expires_at,
+            family_id: r.family_id,
+            rotated_at: r.rotated_at,
+            revoked_at: r.revoked_at,
+        })
+    }
+}
+
+/// A token joined with its client and user (see `LOOKUP_SQL` in each backend).
+#[derive(Debug, sqlx::FromRow)]
+pub(super) struct LookupRow {
+    #[sqlx(flatten)]
+    token: TokenRow,
+    client_enabled: bool,
+    client_qps: Option<i64>,
+    client_per_day: Option<i64>,
+    user_enabled: Option<bool>,
+}
+
+impl TryFrom<LookupRow> for TokenLookup {
+    type Error = StoreError;
+
+    fn try_from(r: LookupRow) -> StoreResult<Self> {
+        let token = TokenRecord::try_from(r.token)?;
+        Ok(TokenLookup {
+            // A token naming a user that no longer exists is unusable.
+            user_enabled: token
+                .username
+                .as_ref()
+                .map(|_| r.user_enabled.unwrap_or(false)),
+            client_enabled: r.client_enabled,
+            client_qps: to_u64(r.client_qps),
+            client_per_day: to_u64(r.client_per_day),
+            token,
+        })
+    }
+}
+
+impl ClientUpdate {
+    /// Applies the fields that are set.
+    pub(super) fn apply(&self, c: &mut Client) {
+        let u = self.clone();
+        c.name = u.name.unwrap_or(std::mem::take(&mut c.name));
+        c.scopes = u.scopes.unwrap_or(std::mem::take(&mut c.scopes));
+        c.grants = u.grants.unwrap_or(std::mem::take(&mut c.grants));
+        c.auth_method = u.auth_method.unwrap_or(c.auth_method);
+        c.token_ttl = u.token_ttl.unwrap_or(c.token_ttl);
+        c.qps = u.qps.unwrap_or(c.qps);
+        c.per_day = u.per_day.unwrap_or(c.per_day);
+        c.introspect_any = u.introspect_any.unwrap_or(c.introspect_any);
+        c.enabled = u.enabled.unwrap_or(c.enabled);
+        c.secret_hash = u.secret_hash.unwrap_or(c.secret_hash);
+    }
+}
+
+fn digest(bytes: Vec<u8>) -> StoreResult<Digest> {
+    bytes
+        .try_into()
+        .map_err(|_| StoreError::Corrupt("a digest is not 32 bytes".into()))
+}
+
+fn parse_scope(s: &str) -> StoreResult<Scope> {
+    s.parse()
+        .map_err(|_| StoreError::Corrupt(format!("scope `{s}`")))
+}
+
+pub(super) fn grants_to_string(grants: &BTreeSet<GrantType>) -> String {
+    let names: Vec<&str> = grants.iter().map(|g| g.as_str()).collect();
+    names.join(" ")
+}
+
+fn grants_from_string(s: &str) -> StoreResult<BTreeSet<GrantType>> {
+    s.split_whitespace()
+        .map(|g| {
+            g.parse()
+                .map_err(|_| StoreError::Corrupt(format!("grant `{g}`")))
+        })
+        .collect()
+}
+
+/// A limit or lifetime as stored (SQL has no unsigned 64-bit integers).
+pub(super) fn opt_i64(v: Option<u64>) -> Option<i64> {
+    v.map(|v| i64::try_from(v).unwrap_or(i64::MAX))
+}
+
+fn to_u64(v: Option<i64>) -> Option<u64> {
+    v.and_then(|v| u64::try_from(v).ok())
+}
