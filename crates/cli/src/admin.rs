@@ -206,7 +206,7 @@ pub async fn run(args: AdminArgs) -> Result<()> {
         .database
         .or(file.database)
         .unwrap_or_else(|| DEFAULT_DATABASE.to_owned());
-    let store = store::open(&url)
+    let store = store::open_with(&url, &file.postgres.unwrap_or_default())
         .await
         .with_context(|| format!("cannot open the database {url}"))?;
     let argon2 = file.argon2.unwrap_or_default();

@@ -30,8 +30,8 @@ pub struct ServeArgs {
         value_name = "ADDR"
     )]
     listen: Option<SocketAddr>,
-    /// sqlite://PATH (created and migrated on start) or sqlite::memory:
-    /// [default: sqlite://tollgate.db; with --demo, in memory].
+    /// sqlite://PATH (created and migrated on start), sqlite::memory:, or
+    /// postgres://USER@HOST/DB [default: sqlite://tollgate.db; with --demo, in memory].
     #[arg(
         long,
         env = "TOLLGATE_DATABASE",
@@ -106,7 +106,7 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         config
     };
 
-    let store = store::open(&config.database)
+    let store = store::open_with(&config.database, &config.postgres)
         .await
         .with_context(|| format!("cannot open the database {}", config.database))?;
     let demo_mode = config.demo;

@@ -156,6 +156,8 @@ pub struct FileConfig {
     /// Milliseconds between checks for changes made by other processes.
     pub change_poll_ms: Option<u64>,
     pub routes: Option<Vec<RouteConfig>>,
+    /// Pool and session settings for a `postgres://` database.
+    pub postgres: Option<crate::store::PostgresOptions>,
 }
 
 impl FileConfig {
@@ -193,6 +195,7 @@ impl FileConfig {
             cache_max_entries: top.cache_max_entries.or(self.cache_max_entries),
             change_poll_ms: top.change_poll_ms.or(self.change_poll_ms),
             routes: top.routes.or(self.routes),
+            postgres: top.postgres.or(self.postgres),
         }
     }
 }
@@ -220,6 +223,7 @@ pub struct Config {
     pub change_poll: std::time::Duration,
     /// Gateway routes, longest prefix first.
     pub routes: Vec<std::sync::Arc<crate::gateway::Route>>,
+    pub postgres: crate::store::PostgresOptions,
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -312,6 +316,7 @@ impl TryFrom<FileConfig> for Config {
                 250,
             )?),
             routes,
+            postgres: f.postgres.unwrap_or_default(),
             listen,
             database,
             issuer: issuer.trim_end_matches('/').to_owned(),

@@ -7,6 +7,7 @@
 //! its successors, or neither). Tokens are keyed by their SHA-256 digest; the
 //! store never sees a token or secret in the clear.
 
+mod postgres;
 mod rows;
 mod sqlite;
 
@@ -16,6 +17,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use tollgate_proto::{GrantType, Scope};
 
+pub use postgres::{PostgresOptions, PostgresStore};
 pub use sqlite::SqliteStore;
 
 /// SHA-256 digest of a token or client secret.
@@ -179,7 +181,7 @@ pub enum StoreError {
     Backend(String),
     #[error("the database holds a value this version cannot read: {0}")]
     Corrupt(String),
-    #[error("unsupported database URL `{0}` (expected sqlite://PATH or sqlite::memory:)")]
+    #[error("unsupported database URL `{0}` (expected sqlite://PATH, sqlite::memory: or postgres://...)")]
     UnsupportedUrl(String),
 }
 
@@ -237,10 +239,17 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn close(&self);
 }
 
-/// Opens the store named by a database URL and applies its migrations.
+/// Opens the store named by a database URL, with default PostgreSQL options.
 pub async fn open(url: &str) -> StoreResult<Arc<dyn Store>> {
+    open_with(url, &PostgresOptions::default()).await
+}
+
+/// Opens the store named by a database URL and applies its migrations.
+pub async fn open_with(url: &str, pg: &PostgresOptions) -> StoreResult<Arc<dyn Store>> {
     if url.starts_with("sqlite:") {
         Ok(Arc::new(SqliteStore::open(url).await?))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(PostgresStore::open(url, pg).await?))
     } else {
         Err(StoreError::UnsupportedUrl(url.to_owned()))
     }

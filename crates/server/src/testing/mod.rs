@@ -1,6 +1,11 @@
 //! A real server for other crates' tests (feature `testing`): SQLite in a
 //! temp dir, an ephemeral loopback port, cheap argon2, a clock of your
-//! choice, and helpers to register clients and users.
+//! choice, and helpers to register clients and users; and throwaway
+//! PostgreSQL and Redis servers started from the installed binaries.
+
+mod services;
+
+pub use services::{Postgres, Redis};
 
 use std::path::PathBuf;
 

@@ -1,0 +1,370 @@
+//! The store's test suite, one suite run against every backend: SQLite in
+//! a temp file, and PostgreSQL in a throwaway cluster started from the
+//! installed binaries (skipped, loudly, only where they are absent).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use tollgate_proto::GrantType;
+use tollgate_server::store::{
+    self, AuthMethod, Client, ClientUpdate, Rotation, Store, StoreError, TokenKind, TokenRecord,
+    User,
+};
+use tollgate_server::testing::Postgres;
+
+type Case = fn(Arc<dyn Store>) -> futures_util::future::BoxFuture<'static, ()>;
+
+/// Every case, by name.
+fn cases() -> Vec<(&'static str, Case)> {
+    use futures_util::FutureExt;
+    vec![
+        ("clients", |s| clients(s).boxed()),
+        ("users", |s| users(s).boxed()),
+        ("tokens", |s| tokens(s).boxed()),
+        ("rotation", |s| rotation(s).boxed()),
+        ("concurrent_rotation", |s| concurrent_rotation(s).boxed()),
+        ("concurrent_inserts", |s| concurrent_inserts(s).boxed()),
+        ("revision", |s| revision(s).boxed()),
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_suite() {
+    for (name, case) in cases() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store::open(&format!("sqlite://{}", dir.path().join("s.db").display()))
+            .await
+            .unwrap();
+        eprintln!("sqlite: {name}");
+        case(store.clone()).await;
+        store.close().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_suite() {
+    let Some(pg) = Postgres::start() else { return };
+    for (name, case) in cases() {
+        let url = pg.fresh_database().await.expect("create database");
+        let store = store::open(&url).await.unwrap();
+        eprintln!("postgres: {name}");
+        case(store.clone()).await;
+        store.close().await;
+    }
+}
+
+fn client(id: &str) -> Client {
+    Client {
+        client_id: id.into(),
+        name: format!("client {id}"),
+        secret_hash: [7; 32],
+        scopes: "a b".parse().unwrap(),
+        grants: [GrantType::ClientCredentials, GrantType::Password]
+            .into_iter()
+            .collect(),
+        auth_method: AuthMethod::Basic,
+        token_ttl: Some(60),
+        qps: Some(5),
+        per_day: None,
+        introspect_any: false,
+        enabled: true,
+        created_at: 1000,
+    }
+}
+
+fn user(name: &str) -> User {
+    User {
+        username: name.into(),
+        password_hash: "$argon2id$v=19$m=256,t=1,p=1$c2FsdA$aGFzaA".into(),
+        full_name: Some("Zoë".into()),
+        email: None,
+        enabled: true,
+        created_at: 1000,
+    }
+}
+
+fn token(
+    n: u8,
+    client: &str,
+    user: Option<&str>,
+    family: &str,
+    kind: TokenKind,
+    exp: i64,
+) -> TokenRecord {
+    TokenRecord {
+        hash: [n; 32],
+        kind,
+        client_id: client.into(),
+        username: user.map(str::to_owned),
+        scope: "a".parse().unwrap(),
+        grant_type: if user.is_some() {
+            GrantType::Password
+        } else {
+            GrantType::ClientCredentials
+        },
+        issued_at: 1000,
+        expires_at: exp,
+        family_id: family.into(),
+        rotated_at: None,
+        revoked_at: None,
+    }
+}
+
+async fn clients(s: Arc<dyn Store>) {
+    s.create_client(&client("c1")).await.unwrap();
+    s.create_client(&client("c2")).await.unwrap();
+    assert!(matches!(
+        s.create_client(&client("c1")).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(s.get_client("c1").await.unwrap(), Some(client("c1")));
+    assert_eq!(s.get_client("nope").await.unwrap(), None);
+    let ids: Vec<String> = s
+        .list_clients()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.client_id)
+        .collect();
+    assert_eq!(ids, ["c1", "c2"]);
+    let update = ClientUpdate {
+        scopes: Some("x".parse().unwrap()),
+        enabled: Some(false),
+        secret_hash: Some([9; 32]),
+        qps: Some(None),
+        grants: Some(BTreeSet::from([GrantType::RefreshToken])),
+        ..ClientUpdate::default()
+    };
+    s.update_client("c1", &update, 2000).await.unwrap();
+    let c = s.get_client("c1").await.unwrap().unwrap();
+    assert_eq!(
+        (c.scopes.to_string(), c.enabled, c.secret_hash, c.qps),
+        ("x".into(), false, [9; 32], None)
+    );
+    assert_eq!(c.grants, BTreeSet::from([GrantType::RefreshToken]));
+    assert_eq!(c.token_ttl, Some(60), "untouched fields stay");
+    assert!(matches!(
+        s.update_client("nope", &update, 0).await,
+        Err(StoreError::NotFound(_))
+    ));
+}
+
+async fn users(s: Arc<dyn Store>) {
+    s.create_user(&user("bob")).await.unwrap();
+    s.create_user(&user("alice")).await.unwrap();
+    assert!(matches!(
+        s.create_user(&user("bob")).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(
+        s.get_user("bob").await.unwrap().map(|u| u.full_name),
+        Some(Some("Zoë".into()))
+    );
+    let names: Vec<String> = s
+        .list_users()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|u| u.username)
+        .collect();
+    assert_eq!(names, ["alice", "bob"]);
+    s.set_user_enabled("bob", false, 1).await.unwrap();
+    s.set_user_password("bob", "new-hash", 1).await.unwrap();
+    let bob = s.get_user("bob").await.unwrap().unwrap();
+    assert_eq!(
+        (bob.enabled, bob.password_hash.as_str()),
+        (false, "new-hash")
+    );
+    assert!(matches!(
+        s.set_user_enabled("ghost", true, 1).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        s.set_user_password("ghost", "h", 1).await,
+        Err(StoreError::NotFound(_))
+    ));
+}
+
+async fn tokens(s: Arc<dyn Store>) {
+    s.create_client(&client("c")).await.unwrap();
+    s.create_user(&user("u")).await.unwrap();
+    s.insert_tokens(vec![
+        token(1, "c", None, "f1", TokenKind::Access, 5000),
+        token(2, "c", Some("u"), "f2", TokenKind::Access, 5000),
+        token(3, "c", Some("u"), "f2", TokenKind::Refresh, 9000),
+        token(4, "c", None, "f3", TokenKind::Access, 100),
+    ])
+    .await
+    .unwrap();
+    let l = s.find_token(&[2; 32]).await.unwrap().unwrap();
+    assert_eq!(
+        l.token,
+        token(2, "c", Some("u"), "f2", TokenKind::Access, 5000)
+    );
+    assert_eq!(
+        (
+            l.client_enabled,
+            l.user_enabled,
+            l.client_qps,
+            l.client_per_day
+        ),
+        (true, Some(true), Some(5), None)
+    );
+    assert_eq!(
+        s.find_token(&[1; 32]).await.unwrap().unwrap().user_enabled,
+        None
+    );
+    assert!(s.find_token(&[99; 32]).await.unwrap().is_none());
+    // A duplicate digest is refused, and nothing of that batch is stored.
+    assert!(s
+        .insert_tokens(vec![
+            token(5, "c", None, "f5", TokenKind::Access, 5000),
+            token(1, "c", None, "f1", TokenKind::Access, 5000)
+        ])
+        .await
+        .is_err());
+    assert!(
+        s.find_token(&[5; 32]).await.unwrap().is_none(),
+        "batch is atomic"
+    );
+    s.set_user_enabled("u", false, 1).await.unwrap();
+    assert_eq!(
+        s.find_token(&[2; 32]).await.unwrap().unwrap().user_enabled,
+        Some(false)
+    );
+    assert!(s.revoke_token(&[1; 32], 7).await.unwrap());
+    assert!(
+        !s.revoke_token(&[1; 32], 8).await.unwrap(),
+        "already revoked"
+    );
+    assert_eq!(
+        s.find_token(&[1; 32])
+            .await
+            .unwrap()
+            .unwrap()
+            .token
+            .revoked_at,
+        Some(7)
+    );
+    assert_eq!(s.revoke_family("f2", 9).await.unwrap(), 2);
+    assert_eq!(s.sweep_expired(4000).await.unwrap(), 1);
+    assert!(s.find_token(&[4; 32]).await.unwrap().is_none());
+}
+
+async fn rotation(s: Arc<dyn Store>) {
+    s.create_client(&client("c")).await.unwrap();
+    s.insert_tokens(vec![token(1, "c", None, "f", TokenKind::Refresh, 9000)])
+        .await
+        .unwrap();
+    let next = vec![
+        token(2, "c", None, "f", TokenKind::Access, 5000),
+        token(3, "c", None, "f", TokenKind::Refresh, 9000),
+    ];
+    assert_eq!(
+        s.rotate_refresh(&[1; 32], 10, next.clone()).await.unwrap(),
+        Rotation::Rotated
+    );
+    assert_eq!(
+        s.find_token(&[1; 32])
+            .await
+            .unwrap()
+            .unwrap()
+            .token
+            .rotated_at,
+        Some(10)
+    );
+    assert!(s.find_token(&[3; 32]).await.unwrap().is_some());
+    let again = vec![token(4, "c", None, "f", TokenKind::Access, 5000)];
+    assert_eq!(
+        s.rotate_refresh(&[1; 32], 11, again).await.unwrap(),
+        Rotation::AlreadyUsed
+    );
+    assert!(
+        s.find_token(&[4; 32]).await.unwrap().is_none(),
+        "nothing stored on reuse"
+    );
+    s.revoke_token(&[3; 32], 12).await.unwrap();
+    let after_revoke = vec![token(5, "c", None, "f", TokenKind::Access, 5000)];
+    assert_eq!(
+        s.rotate_refresh(&[3; 32], 13, after_revoke).await.unwrap(),
+        Rotation::AlreadyUsed
+    );
+}
+
+async fn concurrent_rotation(s: Arc<dyn Store>) {
+    s.create_client(&client("c")).await.unwrap();
+    s.insert_tokens(vec![token(1, "c", None, "f", TokenKind::Refresh, 9000)])
+        .await
+        .unwrap();
+    let mut set = tokio::task::JoinSet::new();
+    for i in 0..8u8 {
+        let s = s.clone();
+        set.spawn(async move {
+            s.rotate_refresh(
+                &[1; 32],
+                10,
+                vec![token(10 + i, "c", None, "f", TokenKind::Refresh, 9000)],
+            )
+            .await
+        });
+    }
+    let outcomes = set.join_all().await;
+    let rotated = outcomes
+        .iter()
+        .filter(|o| matches!(o, Ok(Rotation::Rotated)))
+        .count();
+    assert_eq!(rotated, 1, "{outcomes:?}");
+}
+
+async fn concurrent_inserts(s: Arc<dyn Store>) {
+    s.create_client(&client("c")).await.unwrap();
+    let mut set = tokio::task::JoinSet::new();
+    for i in 0..200u16 {
+        let s = s.clone();
+        set.spawn(async move {
+            let mut t = token(0, "c", None, "f", TokenKind::Access, 5000);
+            t.hash[..2].copy_from_slice(&i.to_be_bytes());
+            t.hash[31] = 1;
+            s.insert_tokens(vec![t]).await
+        });
+    }
+    assert!(set.join_all().await.iter().all(Result::is_ok));
+    for i in 0..200u16 {
+        let mut h = [0u8; 32];
+        h[..2].copy_from_slice(&i.to_be_bytes());
+        h[31] = 1;
+        assert!(s.find_token(&h).await.unwrap().is_some(), "token {i} lost");
+    }
+}
+
+async fn revision(s: Arc<dyn Store>) {
+    let r0 = s.revision().await.unwrap();
+    s.create_client(&client("c")).await.unwrap();
+    s.create_user(&user("u")).await.unwrap();
+    s.insert_tokens(vec![token(1, "c", None, "f", TokenKind::Access, 5000)])
+        .await
+        .unwrap();
+    assert_eq!(
+        s.revision().await.unwrap(),
+        r0,
+        "creating and issuing do not invalidate caches"
+    );
+    s.update_client(
+        "c",
+        &ClientUpdate {
+            enabled: Some(false),
+            ..Default::default()
+        },
+        1,
+    )
+    .await
+    .unwrap();
+    let r1 = s.revision().await.unwrap();
+    assert!(r1 > r0);
+    s.set_user_enabled("u", false, 1).await.unwrap();
+    let r2 = s.revision().await.unwrap();
+    assert!(r2 > r1);
+    s.revoke_token(&[1; 32], 2).await.unwrap();
+    assert!(s.revision().await.unwrap() > r2);
+}
