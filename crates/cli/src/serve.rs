@@ -54,6 +54,15 @@ pub struct ServeArgs {
     /// commands to try; refuses to listen on anything but loopback.
     #[arg(long, env = "TOLLGATE_DEMO", hide_env_values = true)]
     demo: bool,
+    /// redis://HOST:PORT/ shared by several instances: quotas and
+    /// revocation events hold across all of them.
+    #[arg(
+        long,
+        env = "TOLLGATE_REDIS",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
+    redis: Option<String>,
     /// Log line format [default: text].
     #[arg(long, env = "TOLLGATE_LOG_FORMAT", hide_env_values = true, value_enum)]
     log_format: Option<LogFormatArg>,
@@ -74,6 +83,7 @@ impl ServeArgs {
             issuer: self.issuer.clone(),
             realm: self.realm.clone(),
             demo: self.demo.then_some(true),
+            redis: self.redis.clone(),
             log_format: self.log_format.map(|f| match f {
                 LogFormatArg::Text => LogFormat::Text,
                 LogFormatArg::Json => LogFormat::Json,

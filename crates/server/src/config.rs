@@ -90,6 +90,17 @@ pub enum QuotaResponse {
     Mashery,
 }
 
+/// What quotas do while their shared store (Redis) is unreachable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum QuotaFailMode {
+    /// Admit the request, log a warning and count it.
+    #[default]
+    Open,
+    /// Refuse with 503 and `Retry-After`.
+    Closed,
+}
+
 /// Quota defaults for clients registered without limits; 0 is unlimited.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -158,6 +169,9 @@ pub struct FileConfig {
     pub routes: Option<Vec<RouteConfig>>,
     /// Pool and session settings for a `postgres://` database.
     pub postgres: Option<crate::store::PostgresOptions>,
+    /// `redis://HOST:PORT/`: share quotas and revocations between instances.
+    pub redis: Option<String>,
+    pub quota_fail_mode: Option<QuotaFailMode>,
 }
 
 impl FileConfig {
@@ -196,6 +210,8 @@ impl FileConfig {
             change_poll_ms: top.change_poll_ms.or(self.change_poll_ms),
             routes: top.routes.or(self.routes),
             postgres: top.postgres.or(self.postgres),
+            redis: top.redis.or(self.redis),
+            quota_fail_mode: top.quota_fail_mode.or(self.quota_fail_mode),
         }
     }
 }
@@ -224,6 +240,8 @@ pub struct Config {
     /// Gateway routes, longest prefix first.
     pub routes: Vec<std::sync::Arc<crate::gateway::Route>>,
     pub postgres: crate::store::PostgresOptions,
+    pub redis: Option<String>,
+    pub quota_fail_mode: QuotaFailMode,
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -317,6 +335,8 @@ impl TryFrom<FileConfig> for Config {
             )?),
             routes,
             postgres: f.postgres.unwrap_or_default(),
+            redis: f.redis,
+            quota_fail_mode: f.quota_fail_mode.unwrap_or_default(),
             listen,
             database,
             issuer: issuer.trim_end_matches('/').to_owned(),

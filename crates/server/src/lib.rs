@@ -18,6 +18,7 @@ pub mod metrics;
 pub mod oauth;
 pub mod quota;
 pub mod resource;
+pub mod shared;
 pub mod state;
 pub mod store;
 #[cfg(feature = "testing")]
@@ -41,12 +42,19 @@ pub async fn run(
 ) -> std::io::Result<()> {
     let sweeper = tokio::spawn(sweep_loop(state.clone()));
     let watcher = tokio::spawn(watch_changes(state.clone()));
+    let listener_task = state.redis.clone().map(|redis| {
+        let cache = state.cache.clone();
+        tokio::spawn(async move { redis.listen(&cache).await })
+    });
     let app = router(state.clone()).into_make_service_with_connect_info::<std::net::SocketAddr>();
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await;
     sweeper.abort();
     watcher.abort();
+    if let Some(t) = listener_task {
+        t.abort();
+    }
     state.store.close().await;
     served
 }

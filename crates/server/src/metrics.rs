@@ -51,6 +51,7 @@ impl<K: Ord + Clone> Labeled<K> {
 #[derive(Debug)]
 pub struct Metrics {
     pub client_auth_failures: AtomicU64,
+    quota_store_errors: AtomicU64,
     requests: Labeled<(String, u16)>,
     tokens: Labeled<(&'static str, &'static str)>,
     quota_rejections: Labeled<(&'static str, &'static str)>,
@@ -63,6 +64,7 @@ impl Default for Metrics {
     fn default() -> Self {
         Self {
             client_auth_failures: AtomicU64::new(0),
+            quota_store_errors: AtomicU64::new(0),
             requests: Labeled::new(),
             tokens: Labeled::new(),
             quota_rejections: Labeled::new(),
@@ -105,6 +107,11 @@ impl Metrics {
 
     pub fn quota_rejected(&self, exceeded: Exceeded) {
         self.quota_rejections.inc(&("api", exceeded.as_str()));
+    }
+
+    /// A quota decision that could not be made (Redis unreachable).
+    pub fn quota_store_error(&self) {
+        self.quota_store_errors.fetch_add(1, Ordering::Relaxed);
     }
 
     pub fn token_quota_rejected(&self, exceeded: Exceeded) {
@@ -167,6 +174,13 @@ impl Metrics {
             quota,
         );
         let single = |v: &AtomicU64| std::iter::once(format!(" {}", v.load(Ordering::Relaxed)));
+        family(
+            &mut out,
+            "tollgate_quota_store_errors_total",
+            "Quota decisions made without the shared store (it was unreachable).",
+            "counter",
+            single(&self.quota_store_errors),
+        );
         family(
             &mut out,
             "tollgate_client_auth_failures_total",

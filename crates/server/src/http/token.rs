@@ -10,7 +10,7 @@ use super::{client_auth, form, ClientId};
 use crate::error::json_response;
 use crate::oauth::{self, client_auth::authenticate};
 use crate::quota::Limits;
-use crate::state::AppState;
+use crate::state::{AppState, QuotaScope};
 use crate::Error;
 
 pub async fn token_post(
@@ -51,11 +51,9 @@ async fn token(
         qps: state.config.quota.token_qps,
         per_day: 0,
     };
-    let now = state.clock.now_ms();
-    if let Err(rejection) = state.token_quotas.decide(&client.client_id, limits, now) {
-        state.metrics.token_quota_rejected(rejection.exceeded);
-        return Err(Error::Quota(rejection));
-    }
+    state
+        .admit(QuotaScope::TokenEndpoint, &client.client_id, limits)
+        .await?;
     let issued = oauth::token::issue(state, &client, request).await?;
     tracing::info!(client_id = %client.client_id, grant = *grant, "token issued");
     let mut resp = json_response(StatusCode::OK, &issued);

@@ -3,6 +3,7 @@
 //! token revokes its whole family, including the access tokens issued from it.
 
 use super::secret;
+use crate::shared::Invalidation;
 use crate::state::AppState;
 use crate::store::{Client, TokenKind};
 use crate::Error;
@@ -20,11 +21,13 @@ pub async fn revoke(state: &AppState, caller: &Client, token: &str) -> Result<()
     match t.kind {
         TokenKind::Access => {
             state.store.revoke_token(&hash, now).await?;
-            state.cache.remove(&hash);
+            state.invalidate(Invalidation::Token(hash)).await;
         }
         TokenKind::Refresh => {
             state.store.revoke_family(&t.family_id, now).await?;
-            state.cache.remove_family(&t.family_id);
+            state
+                .invalidate(Invalidation::Family(t.family_id.clone()))
+                .await;
         }
     }
     tracing::info!(client_id = %caller.client_id, kind = t.kind.as_str(), "token revoked");

@@ -8,6 +8,7 @@
 use tollgate_proto::{ErrorCode, GrantType, Scope, TokenRequest, TokenResponse};
 
 use super::{is_active, secret};
+use crate::shared::Invalidation;
 use crate::state::AppState;
 use crate::store::{Client, Rotation, TokenKind, TokenRecord};
 use crate::Error;
@@ -183,7 +184,9 @@ async fn refresh(
     let now = state.clock.now_secs();
     if old.rotated_at.is_some() && old.revoked_at.is_none() {
         let revoked = state.store.revoke_family(&old.family_id, now).await?;
-        state.cache.remove_family(&old.family_id);
+        state
+            .invalidate(Invalidation::Family(old.family_id.clone()))
+            .await;
         tracing::warn!(client_id = %client.client_id, revoked, "refresh token reused: family revoked");
         return Err(bad_refresh());
     }
@@ -225,7 +228,9 @@ async fn refresh(
         Rotation::AlreadyUsed => {
             // Lost a race with another use of the same token: that is reuse too.
             state.store.revoke_family(&old.family_id, now).await?;
-            state.cache.remove_family(&old.family_id);
+            state
+                .invalidate(Invalidation::Family(old.family_id.clone()))
+                .await;
             tracing::warn!(client_id = %client.client_id, "concurrent refresh token reuse: family revoked");
             Err(bad_refresh())
         }

@@ -8,11 +8,13 @@
 //! under one lock per shard of clients, so a decision is atomic: concurrent
 //! requests can never both take the last slot. Only admitted requests count.
 
+pub mod redis;
+
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
 use std::sync::Mutex;
 
-const DAY_MS: i64 = 86_400_000;
+pub(crate) const DAY_MS: i64 = 86_400_000;
 const SHARDS: usize = 16;
 
 /// Limits of one client; 0 means unlimited.
@@ -115,24 +117,30 @@ impl Quotas {
     }
 }
 
-fn decide(c: &mut Counter, lim: Limits, burst: u64, now_ms: i64) -> Result<Standing, Rejection> {
-    let now_us = now_ms.saturating_mul(1000);
-    let day = now_ms.div_euclid(DAY_MS);
-    if c.day != day {
-        c.day = day;
-        c.day_count = 0;
-    }
-    let day_left_ms = (day + 1) * DAY_MS - now_ms;
-    let gcra = (lim.qps > 0).then(|| {
+/// The GCRA parameters for `lim`: (emission interval, tolerance) in µs.
+pub(crate) fn gcra(lim: Limits, burst: u64) -> Option<(i64, i64)> {
+    (lim.qps > 0).then(|| {
         let interval = (1_000_000 / i64::try_from(lim.qps).unwrap_or(i64::MAX)).max(1);
         (
             interval,
             interval.saturating_mul(i64::try_from(burst).unwrap_or(i64::MAX)),
         )
-    });
-    let standing = |c: &Counter| Standing {
-        per_second: gcra.map(|(interval, tolerance)| {
-            let tat = c.tat_us.max(now_us);
+    })
+}
+
+/// Where a client stands, given its GCRA time and today's count.
+pub(crate) fn standing(
+    lim: Limits,
+    burst: u64,
+    tat_us: i64,
+    day_count: u64,
+    now_ms: i64,
+) -> Standing {
+    let now_us = now_ms.saturating_mul(1000);
+    let day_left_ms = (now_ms.div_euclid(DAY_MS) + 1) * DAY_MS - now_ms;
+    Standing {
+        per_second: gcra(lim, burst).map(|(interval, tolerance)| {
+            let tat = tat_us.max(now_us);
             let remaining = (now_us + tolerance - tat).div_euclid(interval) + 1;
             let reset = (tat - now_us + 999_999) / 1_000_000;
             (lim.qps + burst, to_u64(remaining), to_u64(reset))
@@ -140,32 +148,68 @@ fn decide(c: &mut Counter, lim: Limits, burst: u64, now_ms: i64) -> Result<Stand
         per_day: (lim.per_day > 0).then(|| {
             (
                 lim.per_day,
-                lim.per_day.saturating_sub(c.day_count),
+                lim.per_day.saturating_sub(day_count),
                 to_u64((day_left_ms + 999) / 1000),
             )
         }),
-    };
-    if lim.per_day > 0 && c.day_count >= lim.per_day {
-        return Err(Rejection {
-            exceeded: Exceeded::PerDay,
-            retry_after_ms: day_left_ms,
-            standing: standing(c),
-        });
     }
-    if let Some((interval, tolerance)) = gcra {
+}
+
+/// The refusal for `exceeded`, given the state that caused it.
+pub(crate) fn rejection(
+    exceeded: Exceeded,
+    lim: Limits,
+    burst: u64,
+    tat_us: i64,
+    day_count: u64,
+    now_ms: i64,
+) -> Rejection {
+    let retry_after_ms = match (exceeded, gcra(lim, burst)) {
+        (Exceeded::PerSecond, Some((_, tolerance))) => {
+            (tat_us - tolerance - now_ms * 1000 + 999) / 1000
+        }
+        _ => (now_ms.div_euclid(DAY_MS) + 1) * DAY_MS - now_ms,
+    };
+    Rejection {
+        exceeded,
+        retry_after_ms: retry_after_ms.max(1),
+        standing: standing(lim, burst, tat_us, day_count, now_ms),
+    }
+}
+
+fn decide(c: &mut Counter, lim: Limits, burst: u64, now_ms: i64) -> Result<Standing, Rejection> {
+    let now_us = now_ms.saturating_mul(1000);
+    let day = now_ms.div_euclid(DAY_MS);
+    if c.day != day {
+        c.day = day;
+        c.day_count = 0;
+    }
+    if lim.per_day > 0 && c.day_count >= lim.per_day {
+        return Err(rejection(
+            Exceeded::PerDay,
+            lim,
+            burst,
+            c.tat_us,
+            c.day_count,
+            now_ms,
+        ));
+    }
+    if let Some((interval, tolerance)) = gcra(lim, burst) {
         let tat = c.tat_us.max(now_us);
-        let allowed_at = tat - tolerance;
-        if allowed_at > now_us {
-            return Err(Rejection {
-                exceeded: Exceeded::PerSecond,
-                retry_after_ms: (allowed_at - now_us + 999) / 1000,
-                standing: standing(c),
-            });
+        if tat - tolerance > now_us {
+            return Err(rejection(
+                Exceeded::PerSecond,
+                lim,
+                burst,
+                c.tat_us,
+                c.day_count,
+                now_ms,
+            ));
         }
         c.tat_us = tat + interval;
     }
     c.day_count += 1;
-    Ok(standing(c))
+    Ok(standing(lim, burst, c.tat_us, c.day_count, now_ms))
 }
 
 fn to_u64(v: i64) -> u64 {

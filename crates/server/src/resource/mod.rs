@@ -20,7 +20,7 @@ use tollgate_proto::{ErrorCode, Scope};
 use crate::gateway::Route;
 use crate::oauth::{is_active, secret};
 use crate::quota::Standing;
-use crate::state::AppState;
+use crate::state::{AppState, QuotaScope};
 use crate::store::TokenKind;
 use crate::Error;
 use cache::Validated;
@@ -60,14 +60,11 @@ pub async fn bearer_check(
     };
     let limits = principal.limits(state.config.quota.defaults());
     let standing = match state
-        .api_quotas
-        .decide(&principal.client_id, limits, state.clock.now_ms())
+        .admit(QuotaScope::Api, &principal.client_id, limits)
+        .await
     {
         Ok(s) => s,
-        Err(rejection) => {
-            state.metrics.quota_rejected(rejection.exceeded);
-            return Error::Quota(rejection).into_response_for(&state);
-        }
+        Err(e) => return e.into_response_for(&state),
     };
     let principal = Principal(principal);
     req.extensions_mut().insert(principal.clone());
