@@ -169,11 +169,17 @@ async fn instances_share_tokens_revocations_and_quotas() {
     let started = Instant::now();
     for s in [a, b, cc] {
         while locations(s, &t).await == 200 {
-            assert!(started.elapsed() < Duration::from_secs(1), "a silently revoked token still accepted after 1 s");
+            assert!(
+                started.elapsed() < Duration::from_secs(1),
+                "a silently revoked token still accepted after 1 s"
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
-    eprintln!("silent revocation reached every instance in {:?}", started.elapsed());
+    eprintln!(
+        "silent revocation reached every instance in {:?}",
+        started.elapsed()
+    );
 
     // --qps 10 (burst 9) hammered on all instances at once: 10 per second in all, not per instance.
     let (id, secret) = c.client(&["--scope", "locations:read", "--qps", "10"]);
