@@ -443,6 +443,23 @@ mod tests {
     }
 
     #[test]
+    fn postgres_and_redis_settings() {
+        let text = "redis = \"redis://127.0.0.1:6379/\"\nquota_fail_mode = \"closed\"\n\
+                    [postgres]\nmax_connections = 4\nstatement_timeout_ms = 250\nssl_mode = \"require\"";
+        let c = config(text).unwrap_or_else(|e| unreachable!("{e}"));
+        assert_eq!(c.postgres.max_connections, 4);
+        assert_eq!(c.postgres.statement_timeout_ms, 250);
+        assert_eq!(c.postgres.acquire_timeout_ms, 3000, "default kept");
+        assert_eq!(c.postgres.ssl_mode.as_deref(), Some("require"));
+        assert_eq!(c.quota_fail_mode, QuotaFailMode::Closed);
+        assert_eq!(c.redis.as_deref(), Some("redis://127.0.0.1:6379/"));
+        assert!(
+            config("[postgres]\npool = 3").is_err(),
+            "unknown keys refused"
+        );
+    }
+
+    #[test]
     fn overlay_prefers_top() {
         let base: FileConfig = toml::from_str("realm = \"a\"\ntoken_ttl = 5").unwrap_or_default();
         let top = FileConfig {
