@@ -16,19 +16,34 @@ use axum::Router;
 
 const TOKEN: &str = r#"{"access_token":"tga_0123456789abcdefghijklmnopqrstuvwxyzABCDEFG","token_type":"bearer","expires_in":3600}"#;
 const INTROSPECTION: &str = r#"{"active":true,"scope":"locations:read","client_id":"demo-client","sub":"demo-client","token_type":"bearer","grant_type":"client_credentials","exp":1795350447,"iat":1795346847,"iss":"http://127.0.0.1:8080"}"#;
-const LOCATIONS: &str = r#"{"totalItems":1,"items":[{"locationCode":"PXAA","name":"Manheim Pennsylvania"}]}"#;
+const LOCATIONS: &str =
+    r#"{"totalItems":1,"items":[{"locationCode":"PXAA","name":"Manheim Pennsylvania"}]}"#;
 const UPSTREAM: &str = r#"{"ok":true}"#;
 
 fn json(body: &'static str) -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "application/json;charset=UTF-8"), (header::CACHE_CONTROL, "no-store")], body)
+    (
+        [
+            (header::CONTENT_TYPE, "application/json;charset=UTF-8"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        body,
+    )
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let addr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:9100".into());
+    let addr = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "127.0.0.1:9100".into());
     let app = Router::new()
-        .route("/oauth2/token.oauth2", post(|_: Bytes| async { json(TOKEN) }))
-        .route("/oauth2/introspect.oauth2", post(|_: Bytes| async { json(INTROSPECTION) }))
+        .route(
+            "/oauth2/token.oauth2",
+            post(|_: Bytes| async { json(TOKEN) }),
+        )
+        .route(
+            "/oauth2/introspect.oauth2",
+            post(|_: Bytes| async { json(INTROSPECTION) }),
+        )
         .route("/locations", get(|| async { json(LOCATIONS) }))
         .fallback(any(|_: Bytes| async { json(UPSTREAM) }));
     let listener = match tokio::net::TcpListener::bind(&addr).await {

@@ -1,27 +1,44 @@
 //! User passwords: argon2id, run off the async runtime.
 //!
-//! Hashing is deliberately slow, so it runs on the blocking pool with at most
-//! one hash per core at a time; the async workers keep serving other
-//! requests. An unknown username is checked against a dummy hash so it costs
-//! the same time as a wrong password.
+//! Hashing is deliberately slow and memory-hungry (19 MiB per hash at the
+//! default cost), so it runs on a fixed set of dedicated threads, one per
+//! core, never on the async workers. Dedicated threads also bound memory:
+//! each thread's allocator arena keeps one hash's worth of memory at most,
+//! where tokio's blocking pool (up to 512 threads) let the server grow to
+//! hundreds of megabytes under a burst of password grants. The queue in
+//! front of them is bounded: when it is full the request fails with 503
+//! rather than waiting without limit. An unknown username is checked against
+//! a dummy hash so it costs the same time as a wrong password.
 
-use std::sync::Arc;
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex};
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use rand::rngs::OsRng;
 use rand::TryRngCore;
-use tokio::sync::Semaphore;
 
 use crate::config::Argon2Params;
 use crate::Error;
 
-/// Hashes and verifies passwords with bounded parallelism.
-#[derive(Debug)]
+/// Password checks waiting for a hashing thread, at most.
+const QUEUE: usize = 256;
+
+type Job = Box<dyn FnOnce() + Send>;
+
+/// Hashes and verifies passwords on dedicated threads.
 pub struct Passwords {
     params: Params,
-    permits: Arc<Semaphore>,
+    jobs: SyncSender<Job>,
     dummy_hash: String,
+}
+
+impl std::fmt::Debug for Passwords {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Passwords")
+            .field("params", &self.params)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Passwords {
@@ -31,9 +48,18 @@ impl Passwords {
             .map_err(|e| Error::Internal(format!("argon2 parameters: {e}")))?;
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let dummy_hash = hash_blocking(&params, "tollgate dummy password")?;
+        let (jobs, queue) = sync_channel::<Job>(QUEUE);
+        let queue = Arc::new(Mutex::new(queue));
+        for i in 0..cores {
+            let queue = queue.clone();
+            std::thread::Builder::new()
+                .name(format!("tollgate-argon2-{i}"))
+                .spawn(move || worker(&queue))
+                .map_err(|e| Error::Internal(format!("cannot start a password thread: {e}")))?;
+        }
         Ok(Self {
             params,
-            permits: Arc::new(Semaphore::new(cores)),
+            jobs,
             dummy_hash,
         })
     }
@@ -56,18 +82,43 @@ impl Passwords {
         Ok(ok && known)
     }
 
+    /// Runs `f` on a password thread and waits for it without blocking the runtime.
     async fn blocking<T: Send + 'static>(
         &self,
         f: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, Error> {
-        let _permit = self
-            .permits
-            .acquire()
+        let (done, result) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move || {
+            let _ = done.send(f());
+        });
+        match self.jobs.try_send(job) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => {
+                return Err(Error::Unavailable(
+                    "too many password checks are waiting".into(),
+                ));
+            }
+            Err(TrySendError::Disconnected(_)) => {
+                return Err(Error::Internal("password threads stopped".into()))
+            }
+        }
+        result
             .await
-            .map_err(|_| Error::Internal("password hasher closed".into()))?;
-        tokio::task::spawn_blocking(f)
-            .await
-            .map_err(|e| Error::Internal(format!("password task failed: {e}")))
+            .map_err(|_| Error::Internal("a password thread failed".into()))
+    }
+}
+
+/// A password thread: runs jobs until every sender is gone.
+fn worker(queue: &Mutex<Receiver<Job>>) {
+    loop {
+        let job = {
+            let rx = queue.lock().unwrap_or_else(|p| p.into_inner());
+            rx.recv()
+        };
+        match job {
+            Ok(job) => job(),
+            Err(_) => return,
+        }
     }
 }
 
