@@ -37,8 +37,19 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route(USER_DETAILS_PATH, protect("", get(user_details_get)))
 }
 
-/// A few auction locations, the seed's example resource.
-async fn locations_get() -> Json<serde_json::Value> {
+/// A few auction locations, the seed's example resource: built once, then
+/// served as the same bytes (it never changes).
+async fn locations_get() -> Response {
+    static BODY: std::sync::OnceLock<axum::body::Bytes> = std::sync::OnceLock::new();
+    let body = BODY.get_or_init(|| serde_json::to_vec(&locations()).unwrap_or_default().into());
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        body.clone(),
+    )
+        .into_response()
+}
+
+fn locations() -> serde_json::Value {
     let sites = [
         ("PXAA", "Manheim Pennsylvania", "Manheim", "PA"),
         ("AAAI", "Manheim Atlanta", "College Park", "GA"),
@@ -52,7 +63,7 @@ async fn locations_get() -> Json<serde_json::Value> {
             json!({"locationCode": code, "name": name, "address": {"city": city, "stateProvinceRegion": state, "country": "US"}})
         })
         .collect();
-    Json(json!({ "totalItems": items.len(), "items": items }))
+    json!({ "totalItems": items.len(), "items": items })
 }
 
 /// A user's details: only for a token of that same user, or one with

@@ -52,7 +52,8 @@ impl<K: Ord + Clone> Labeled<K> {
 pub struct Metrics {
     pub client_auth_failures: AtomicU64,
     quota_store_errors: AtomicU64,
-    requests: Labeled<(String, u16)>,
+    /// By route, then status: looked up by `&str`, so counting allocates nothing.
+    requests: RwLock<BTreeMap<String, BTreeMap<u16, AtomicU64>>>,
     tokens: Labeled<(&'static str, &'static str)>,
     quota_rejections: Labeled<(&'static str, &'static str)>,
     upstream_buckets: [AtomicU64; BUCKETS.len()],
@@ -65,7 +66,7 @@ impl Default for Metrics {
         Self {
             client_auth_failures: AtomicU64::new(0),
             quota_store_errors: AtomicU64::new(0),
-            requests: Labeled::new(),
+            requests: RwLock::new(BTreeMap::new()),
             tokens: Labeled::new(),
             quota_rejections: Labeled::new(),
             upstream_buckets: Default::default(),
@@ -77,7 +78,30 @@ impl Default for Metrics {
 
 impl Metrics {
     pub fn request(&self, route: &str, status: u16) {
-        self.requests.inc(&(route.to_owned(), status));
+        {
+            let map = self.requests.read().unwrap_or_else(|p| p.into_inner());
+            if let Some(c) = map.get(route).and_then(|by_status| by_status.get(&status)) {
+                c.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+        }
+        let mut map = self.requests.write().unwrap_or_else(|p| p.into_inner());
+        let by_status = map.entry(route.to_owned()).or_default();
+        by_status
+            .entry(status)
+            .or_default()
+            .fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn request_snapshot(&self) -> Vec<((String, u16), u64)> {
+        let map = self.requests.read().unwrap_or_else(|p| p.into_inner());
+        map.iter()
+            .flat_map(|(route, by_status)| {
+                by_status
+                    .iter()
+                    .map(move |(s, c)| ((route.clone(), *s), c.load(Ordering::Relaxed)))
+            })
+            .collect()
     }
 
     /// A token request's outcome: `issued` or the OAuth error code.
@@ -97,8 +121,7 @@ impl Metrics {
 
     /// Requests answered on `route` with `status` so far.
     pub fn request_count(&self, route: &str, status: u16) -> u64 {
-        self.requests
-            .snapshot()
+        self.request_snapshot()
             .into_iter()
             .filter(|((r, s), _)| r == route && *s == status)
             .map(|(_, v)| v)
@@ -134,8 +157,7 @@ impl Metrics {
     pub fn render(&self, cache: &ValidationCache) -> String {
         let mut out = String::new();
         let requests = self
-            .requests
-            .snapshot()
+            .request_snapshot()
             .into_iter()
             .map(|((route, status), v)| {
                 format!("{{route=\"{}\",status=\"{status}\"}} {v}", escape(&route))
