@@ -15,7 +15,7 @@ use serde::Deserialize;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow, PgSslMode};
 use sqlx::{PgPool, Postgres, QueryBuilder};
 
-use super::rows::{grants_to_string, opt_i64, ClientRow, LookupRow, UserRow};
+use super::rows::{conflict_or, found, grants_to_string, opt_i64, ClientRow, LookupRow, UserRow};
 use super::{
     Client, ClientUpdate, Digest, Rotation, Store, StoreError, StoreResult, TokenLookup,
     TokenRecord, User,
@@ -156,7 +156,7 @@ impl Store for PostgresStore {
             .bind(&c.client_id)
             .execute(&self.pool)
             .await
-            .map_err(|e| conflict_or(e, || format!("client `{}`", c.client_id)))?;
+            .map_err(|e| conflict_or(e, || format!("client `{}`", c.client_id), db_err))?;
         Ok(())
     }
 
@@ -214,7 +214,7 @@ impl Store for PostgresStore {
         .bind(u.created_at)
         .execute(&self.pool)
         .await
-        .map_err(|e| conflict_or(e, || format!("user `{}`", u.username)))?;
+        .map_err(|e| conflict_or(e, || format!("user `{}`", u.username), db_err))?;
         Ok(())
     }
 
@@ -339,21 +339,6 @@ impl Store for PostgresStore {
 
     async fn close(&self) {
         self.pool.close().await;
-    }
-}
-
-fn found(rows: u64, what: impl FnOnce() -> String) -> StoreResult<()> {
-    if rows == 0 {
-        Err(StoreError::NotFound(what()))
-    } else {
-        Ok(())
-    }
-}
-
-fn conflict_or(e: sqlx::Error, what: impl FnOnce() -> String) -> StoreError {
-    match &e {
-        sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Conflict(what()),
-        _ => db_err(e),
     }
 }
 

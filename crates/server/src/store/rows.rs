@@ -196,3 +196,24 @@ pub(super) fn opt_i64(v: Option<u64>) -> Option<i64> {
 fn to_u64(v: Option<i64>) -> Option<u64> {
     v.and_then(|v| u64::try_from(v).ok())
 }
+
+/// `NotFound` when an UPDATE touched no row.
+pub(super) fn found(rows: u64, what: impl FnOnce() -> String) -> StoreResult<()> {
+    if rows == 0 {
+        Err(StoreError::NotFound(what()))
+    } else {
+        Ok(())
+    }
+}
+
+/// `Conflict` for a unique violation, else the backend's own mapping.
+pub(super) fn conflict_or(
+    e: sqlx::Error,
+    what: impl FnOnce() -> String,
+    db_err: fn(sqlx::Error) -> StoreError,
+) -> StoreError {
+    match &e {
+        sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Conflict(what()),
+        _ => db_err(e),
+    }
+}

@@ -19,7 +19,7 @@ use sqlx::sqlite::{
 use sqlx::SqlitePool;
 use tokio::sync::{mpsc, oneshot};
 
-use super::rows::{grants_to_string, opt_i64, ClientRow, LookupRow, UserRow};
+use super::rows::{conflict_or, found, grants_to_string, opt_i64, ClientRow, LookupRow, UserRow};
 use super::{
     Client, ClientUpdate, Digest, Rotation, Store, StoreError, StoreResult, TokenLookup,
     TokenRecord, User,
@@ -181,7 +181,7 @@ impl Store for SqliteStore {
             .bind(&c.client_id)
             .execute(&self.write)
             .await
-            .map_err(|e| conflict_or(e, || format!("client `{}`", c.client_id)))?;
+            .map_err(|e| conflict_or(e, || format!("client `{}`", c.client_id), db_err))?;
         Ok(())
     }
 
@@ -239,7 +239,7 @@ impl Store for SqliteStore {
         .bind(u.created_at)
         .execute(&self.write)
         .await
-        .map_err(|e| conflict_or(e, || format!("user `{}`", u.username)))?;
+        .map_err(|e| conflict_or(e, || format!("user `{}`", u.username), db_err))?;
         Ok(())
     }
 
@@ -419,21 +419,6 @@ fn bind_client<'q>(q: SqliteQuery<'q>, c: &'q Client, updated_at: i64) -> Sqlite
         .bind(c.introspect_any)
         .bind(c.enabled)
         .bind(updated_at)
-}
-
-fn found(rows: u64, what: impl FnOnce() -> String) -> StoreResult<()> {
-    if rows == 0 {
-        Err(StoreError::NotFound(what()))
-    } else {
-        Ok(())
-    }
-}
-
-fn conflict_or(e: sqlx::Error, what: impl FnOnce() -> String) -> StoreError {
-    match &e {
-        sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Conflict(what()),
-        _ => db_err(e),
-    }
 }
 
 /// Sorts sqlx errors into "try later" and "broken".
