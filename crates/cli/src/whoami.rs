@@ -77,11 +77,7 @@ pub async fn run(args: WhoamiArgs) -> Result<ExitCode> {
             description,
         }) => {
             eprintln!("tollgate: 400 Client Error: Bad Request for url: {url}");
-            let detail = match (error, description) {
-                (Some(e), Some(d)) => format!(" ({e}: {d})"),
-                (Some(e), None) => format!(" ({e})"),
-                _ => String::new(),
-            };
+            let detail = tollgate_client::error::oauth_suffix(&error, &description);
             eprintln!("tollgate: the username and password are invalid for the authorization server{detail}");
             return Ok(ExitCode::FAILURE);
         }

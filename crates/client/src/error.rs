@@ -81,7 +81,8 @@ impl Error {
     }
 }
 
-fn oauth_suffix(error: &Option<String>, description: &Option<String>) -> String {
+/// ` (error: description)`, ` (error)` or nothing: how messages name an OAuth error.
+pub fn oauth_suffix(error: &Option<String>, description: &Option<String>) -> String {
     match (error, description) {
         (Some(e), Some(d)) => format!(" ({e}: {d})"),
         (Some(e), None) => format!(" ({e})"),

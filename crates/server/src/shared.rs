@@ -72,7 +72,8 @@ impl Invalidation {
         bytes?.try_into().ok().map(Self::Token)
     }
 
-    fn apply(&self, cache: &ValidationCache) {
+    /// Drops what this names from `cache`.
+    pub fn apply(&self, cache: &ValidationCache) {
         match self {
             Self::Token(d) => cache.remove(d),
             Self::Family(f) => cache.remove_family(f),

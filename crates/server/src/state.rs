@@ -116,11 +116,7 @@ impl AppState {
     /// Drops tokens from this instance's cache at once, and from every
     /// other instance's through Redis when configured.
     pub async fn invalidate(&self, what: Invalidation) {
-        match &what {
-            Invalidation::Token(d) => self.cache.remove(d),
-            Invalidation::Family(f) => self.cache.remove_family(f),
-            Invalidation::All => self.cache.clear(),
-        }
+        what.apply(&self.cache);
         if let Some(redis) = &self.redis {
             redis.publish(&what).await;
         }

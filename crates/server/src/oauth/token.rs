@@ -29,9 +29,9 @@ pub async fn issue(
     match req {
         TokenRequest::ClientCredentials { scope } => {
             let scope = approved_scope(client, scope)?;
-            let tokens = mint(state, client, None, scope, grant, None)?;
-            state.store.insert_tokens(tokens.records.clone()).await?;
-            Ok(tokens.response)
+            let Minted { records, response } = mint(state, client, None, scope, grant, None)?;
+            state.store.insert_tokens(records).await?;
+            Ok(response)
         }
         TokenRequest::Password {
             username,
@@ -40,9 +40,10 @@ pub async fn issue(
         } => {
             let scope = approved_scope(client, scope)?;
             check_password(state, &username, password).await?;
-            let tokens = mint(state, client, Some(username), scope, grant, None)?;
-            state.store.insert_tokens(tokens.records.clone()).await?;
-            Ok(tokens.response)
+            let Minted { records, response } =
+                mint(state, client, Some(username), scope, grant, None)?;
+            state.store.insert_tokens(records).await?;
+            Ok(response)
         }
         TokenRequest::RefreshToken {
             refresh_token,
