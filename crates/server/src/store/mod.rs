@@ -7,6 +7,7 @@
 //! its successors, or neither). Tokens are keyed by their SHA-256 digest; the
 //! store never sees a token or secret in the clear.
 
+mod group_commit;
 mod postgres;
 mod rows;
 mod sqlite;

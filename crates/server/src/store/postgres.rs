@@ -13,9 +13,13 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde::Deserialize;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow, PgSslMode};
-use sqlx::{PgPool, Postgres, QueryBuilder};
+use sqlx::{PgPool, Postgres};
 
-use super::rows::{conflict_or, found, grants_to_string, opt_i64, ClientRow, LookupRow, UserRow};
+use super::group_commit::{self, GroupCommit};
+use super::rows::{
+    conflict_or, found, grants_to_string, insert_tokens_query, opt_i64, ClientRow, LookupRow,
+    UserRow,
+};
 use super::{
     Client, ClientUpdate, Digest, Rotation, Store, StoreError, StoreResult, TokenLookup,
     TokenRecord, User,
@@ -50,6 +54,7 @@ impl Default for PostgresOptions {
 #[derive(Debug)]
 pub struct PostgresStore {
     pool: PgPool,
+    writer: GroupCommit,
 }
 
 impl PostgresStore {
@@ -72,7 +77,16 @@ impl PostgresStore {
             .run(&pool)
             .await
             .map_err(|e| StoreError::Backend(format!("migration failed: {e}")))?;
-        Ok(Self { pool })
+        let batch_pool = pool.clone();
+        let writer = GroupCommit::spawn(move |rows| {
+            let pool = batch_pool.clone();
+            async move {
+                let mut tx = pool.begin().await.map_err(db_err)?;
+                insert_tokens(&mut *tx, &rows).await?;
+                tx.commit().await.map_err(db_err)
+            }
+        });
+        Ok(Self { pool, writer })
     }
 }
 
@@ -93,31 +107,16 @@ fn bind_client<'q>(q: PgQuery<'q>, c: &'q Client, updated_at: i64) -> PgQuery<'q
         .bind(updated_at)
 }
 
-async fn insert_tokens<'e>(
-    exec: impl sqlx::PgExecutor<'e>,
-    tokens: &[TokenRecord],
-) -> StoreResult<()> {
-    if tokens.is_empty() {
-        return Ok(());
+/// Inserts `tokens` with as few multi-row statements as the group-commit
+/// sizes allow, inside the caller's transaction.
+async fn insert_tokens(conn: &mut sqlx::PgConnection, tokens: &[TokenRecord]) -> StoreResult<()> {
+    for rows in group_commit::statements(tokens) {
+        insert_tokens_query::<Postgres>(rows)
+            .build()
+            .execute(&mut *conn)
+            .await
+            .map_err(db_err)?;
     }
-    let mut qb: QueryBuilder<Postgres> = QueryBuilder::new(
-        "INSERT INTO tokens (token_hash, kind, client_id, username, scope, grant_type, \
-         issued_at, expires_at, family_id, rotated_at, revoked_at) ",
-    );
-    qb.push_values(tokens, |mut b, t| {
-        b.push_bind(t.hash.to_vec())
-            .push_bind(t.kind.as_str())
-            .push_bind(t.client_id.clone())
-            .push_bind(t.username.clone())
-            .push_bind(t.scope.to_string())
-            .push_bind(t.grant_type.as_str())
-            .push_bind(t.issued_at)
-            .push_bind(t.expires_at)
-            .push_bind(t.family_id.clone())
-            .push_bind(t.rotated_at)
-            .push_bind(t.revoked_at);
-    });
-    qb.build().execute(exec).await.map_err(db_err)?;
     Ok(())
 }
 
@@ -256,7 +255,7 @@ impl Store for PostgresStore {
     }
 
     async fn insert_tokens(&self, tokens: Vec<TokenRecord>) -> StoreResult<()> {
-        insert_tokens(&self.pool, &tokens).await
+        self.writer.insert(tokens).await
     }
 
     async fn find_token(&self, hash: &Digest) -> StoreResult<Option<TokenLookup>> {
@@ -338,6 +337,7 @@ impl Store for PostgresStore {
     }
 
     async fn close(&self) {
+        self.writer.close().await;
         self.pool.close().await;
     }
 }

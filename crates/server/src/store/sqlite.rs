@@ -16,40 +16,24 @@ use async_trait::async_trait;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
-use sqlx::SqlitePool;
-use tokio::sync::{mpsc, oneshot};
+use sqlx::{Sqlite, SqlitePool};
 
-use super::rows::{conflict_or, found, grants_to_string, opt_i64, ClientRow, LookupRow, UserRow};
+use super::group_commit::{self, GroupCommit};
+use super::rows::{
+    conflict_or, found, grants_to_string, insert_tokens_query, opt_i64, ClientRow, LookupRow,
+    UserRow,
+};
 use super::{
     Client, ClientUpdate, Digest, Rotation, Store, StoreError, StoreResult, TokenLookup,
     TokenRecord, User,
 };
-
-/// Most token inserts one group commit takes.
-const MAX_BATCH: usize = 512;
-/// Queue length in front of the group-commit task; senders wait when full.
-const QUEUE: usize = 4096;
-
-enum WriterMsg {
-    Insert(Vec<TokenRecord>, oneshot::Sender<StoreResult<()>>),
-    Close(oneshot::Sender<()>),
-}
 
 /// A SQLite database, file or in-memory.
 #[derive(Debug)]
 pub struct SqliteStore {
     read: SqlitePool,
     write: SqlitePool,
-    writer: mpsc::Sender<WriterMsg>,
-}
-
-impl std::fmt::Debug for WriterMsg {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Insert(t, _) => write!(f, "Insert({} tokens)", t.len()),
-            Self::Close(_) => f.write_str("Close"),
-        }
-    }
+    writer: GroupCommit,
 }
 
 impl SqliteStore {
@@ -93,78 +77,36 @@ impl SqliteStore {
             .await
             .map_err(|e| StoreError::Backend(format!("migration failed: {e}")))?;
 
-        let (tx, rx) = mpsc::channel(QUEUE);
-        tokio::spawn(writer_loop(write.clone(), rx));
+        let pool = write.clone();
+        let writer = GroupCommit::spawn(move |rows| {
+            let pool = pool.clone();
+            async move {
+                let mut tx = pool.begin().await.map_err(db_err)?;
+                insert_tokens(&mut tx, &rows).await?;
+                tx.commit().await.map_err(db_err)
+            }
+        });
         Ok(Self {
             read,
             write,
-            writer: tx,
+            writer,
         })
     }
 }
 
-/// The group-commit task: one transaction for everything queued.
-async fn writer_loop(pool: SqlitePool, mut rx: mpsc::Receiver<WriterMsg>) {
-    let mut batch: Vec<(Vec<TokenRecord>, oneshot::Sender<StoreResult<()>>)> = Vec::new();
-    while let Some(first) = rx.recv().await {
-        let mut closing = None;
-        let mut next = Some(first);
-        while let Some(msg) = next.take() {
-            match msg {
-                WriterMsg::Insert(tokens, done) => batch.push((tokens, done)),
-                WriterMsg::Close(done) => closing = Some(done),
-            }
-            if closing.is_none() && batch.len() < MAX_BATCH {
-                next = rx.try_recv().ok();
-            }
-        }
-        if !batch.is_empty() {
-            let result = insert_batch(&pool, batch.iter().flat_map(|(t, _)| t)).await;
-            if let Err(e) = &result {
-                tracing::error!(error = %e, tokens = batch.len(), "token batch not committed");
-            }
-            for (_, done) in batch.drain(..) {
-                let _ = done.send(result.clone());
-            }
-        }
-        if let Some(done) = closing {
-            let _ = done.send(());
-            return;
-        }
-    }
-}
-
-async fn insert_batch<'a>(
-    pool: &SqlitePool,
-    tokens: impl Iterator<Item = &'a TokenRecord>,
+/// Inserts `tokens` with as few multi-row statements as the group-commit
+/// sizes allow, inside the caller's transaction.
+async fn insert_tokens(
+    conn: &mut sqlx::SqliteConnection,
+    tokens: &[TokenRecord],
 ) -> StoreResult<()> {
-    let mut tx = pool.begin().await.map_err(db_err)?;
-    for t in tokens {
-        insert_token(&mut tx, t).await?;
+    for rows in group_commit::statements(tokens) {
+        insert_tokens_query::<Sqlite>(rows)
+            .build()
+            .execute(&mut *conn)
+            .await
+            .map_err(db_err)?;
     }
-    tx.commit().await.map_err(db_err)
-}
-
-async fn insert_token(conn: &mut sqlx::SqliteConnection, t: &TokenRecord) -> StoreResult<()> {
-    sqlx::query(
-        "INSERT INTO tokens (token_hash, kind, client_id, username, scope, grant_type, \
-         issued_at, expires_at, family_id, rotated_at, revoked_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(&t.hash[..])
-    .bind(t.kind.as_str())
-    .bind(&t.client_id)
-    .bind(&t.username)
-    .bind(t.scope.to_string())
-    .bind(t.grant_type.as_str())
-    .bind(t.issued_at)
-    .bind(t.expires_at)
-    .bind(&t.family_id)
-    .bind(t.rotated_at)
-    .bind(t.revoked_at)
-    .execute(conn)
-    .await
-    .map_err(db_err)?;
     Ok(())
 }
 
@@ -280,13 +222,7 @@ impl Store for SqliteStore {
     }
 
     async fn insert_tokens(&self, tokens: Vec<TokenRecord>) -> StoreResult<()> {
-        let (done, answer) = oneshot::channel();
-        let closed = || StoreError::Unavailable("the store is shutting down".into());
-        self.writer
-            .send(WriterMsg::Insert(tokens, done))
-            .await
-            .map_err(|_| closed())?;
-        answer.await.map_err(|_| closed())?
+        self.writer.insert(tokens).await
     }
 
     async fn find_token(&self, hash: &Digest) -> StoreResult<Option<TokenLookup>> {
@@ -322,9 +258,7 @@ impl Store for SqliteStore {
         if used.rows_affected() == 0 {
             return Ok(Rotation::AlreadyUsed);
         }
-        for t in &successors {
-            insert_token(&mut tx, t).await?;
-        }
+        insert_tokens(&mut tx, &successors).await?;
         tx.commit().await.map_err(db_err)?;
         Ok(Rotation::Rotated)
     }
@@ -370,10 +304,7 @@ impl Store for SqliteStore {
     }
 
     async fn close(&self) {
-        let (done, wait) = oneshot::channel();
-        if self.writer.send(WriterMsg::Close(done)).await.is_ok() {
-            let _ = wait.await;
-        }
+        self.writer.close().await;
         self.read.close().await;
         self.write.close().await;
     }
