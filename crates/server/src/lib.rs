@@ -73,9 +73,9 @@ async fn sweep_loop(state: AppState) {
     }
 }
 
-/// Drops the validation cache whenever the store's revision changes, that
-/// is when another process (an admin command, another instance) disabled a
-/// client or user or revoked a token. Keeps serving from the cache while the
+/// Drops the validation and client caches whenever the store's revision
+/// changes, that is when another process (an admin command, another
+/// instance) changed a client or user or revoked a token. Keeps serving from the cache while the
 /// store is unreachable.
 async fn watch_changes(state: AppState) {
     let mut tick = tokio::time::interval(state.config.change_poll);
@@ -87,7 +87,8 @@ async fn watch_changes(state: AppState) {
             Ok(rev) if last != Some(rev) => {
                 if last.is_some() {
                     state.cache.clear();
-                    tracing::debug!(revision = rev, "store changed: validation cache cleared");
+                    state.clients.clear();
+                    tracing::debug!(revision = rev, "store changed: caches cleared");
                 }
                 last = Some(rev);
             }

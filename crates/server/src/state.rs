@@ -8,6 +8,7 @@ use crate::config::Config;
 use crate::config::QuotaFailMode;
 use crate::gateway::{upstream_client, UpstreamClient};
 use crate::metrics::Metrics;
+use crate::oauth::client_cache::ClientCache;
 use crate::oauth::lockout::Lockout;
 use crate::oauth::password::Passwords;
 use crate::quota::redis::{RedisQuotas, Shared};
@@ -26,6 +27,8 @@ pub struct AppState {
     pub lockout: Arc<Lockout>,
     pub metrics: Arc<Metrics>,
     pub cache: Arc<ValidationCache>,
+    /// Clients already read from the store (dropped with the cache).
+    pub clients: Arc<ClientCache>,
     /// Quotas of API calls (built-in and proxied).
     pub api_quotas: Arc<Quotas>,
     /// Quotas of token requests, separate from API calls.
@@ -51,6 +54,7 @@ impl AppState {
             lockout: Arc::new(Lockout::new(config.lockout)),
             metrics: Arc::new(Metrics::default()),
             cache: Arc::new(ValidationCache::new(config.cache_max_entries)),
+            clients: Arc::new(ClientCache::default()),
             api_quotas: Arc::new(Quotas::new(config.quota.burst)),
             token_quotas: Arc::new(Quotas::new(config.quota.burst)),
             upstream: upstream_client(),

@@ -6,6 +6,8 @@ mod common;
 
 use std::time::Duration;
 
+use tollgate_server::testing::within;
+
 use common::{TestServer, ISSUER};
 use tollgate_proto::basic::BasicEncoding;
 use tollgate_proto::{BasicCredentials, GrantType};
@@ -17,6 +19,8 @@ const ALL: &[GrantType] = &[
     GrantType::Password,
     GrantType::RefreshToken,
 ];
+
+const SECOND: Duration = Duration::from_secs(1);
 
 async fn user_tokens(s: &TestServer, id: &str, secret: &str) -> (String, String) {
     let r = s
@@ -299,7 +303,8 @@ async fn expired_rows_are_swept_in_the_background() {
 }
 
 /// Changes made through a second connection to the same database (as
-/// `tollgate admin` makes them) apply to the running server's next request.
+/// `tollgate admin` makes them): a new client works at once; anything else
+/// applies within a second (the revision poll drops the server's caches).
 #[tokio::test]
 async fn admin_changes_reach_the_running_server() {
     let s = TestServer::start().await;
@@ -333,8 +338,12 @@ async fn admin_changes_reach_the_running_server() {
     .await;
 
     // Disabling the user kills their tokens; the client's own token lives on.
+    assert!(s.is_active(&id, &secret, &user_token).await, "now cached");
     admin.set_user_enabled("alice", false, 0).await.unwrap();
-    assert!(!s.is_active(&id, &secret, &user_token).await);
+    within(SECOND, "user's token inactive", || async {
+        !s.is_active(&id, &secret, &user_token).await
+    })
+    .await;
     assert!(s.is_active(&id, &secret, &cc).await);
     s.token(
         &id,
@@ -358,10 +367,10 @@ async fn admin_changes_reach_the_running_server() {
         ..ClientUpdate::default()
     };
     admin.update_client(&id, &off, 0).await.unwrap();
-    assert_eq!(
-        s.introspect(&rs, &rs_secret, &cc).await.body,
-        r#"{"active":false}"#
-    );
+    within(SECOND, "client's token inactive", || async {
+        s.introspect(&rs, &rs_secret, &cc).await.body == r#"{"active":false}"#
+    })
+    .await;
     s.token(&id, &secret, "grant_type=client_credentials")
         .await
         .assert_error(401, "invalid_client");
@@ -370,17 +379,28 @@ async fn admin_changes_reach_the_running_server() {
         ..ClientUpdate::default()
     };
     admin.update_client(&id, &on, 0).await.unwrap();
-    assert!(s.is_active(&id, &secret, &cc).await);
+    within(SECOND, "client's token active again", || async {
+        s.introspect(&id, &secret, &cc).await.json["active"] == true
+    })
+    .await;
 
-    // Rotating the secret: the old one stops working at once.
+    // Rotating the secret: the new one works at once, the old one stops
+    // within a second.
     let new_secret = tollgate_server::admin::rotate_secret(admin.as_ref(), &id, 0)
         .await
         .unwrap();
+    s.access_token(&id, &new_secret, "grant_type=client_credentials")
+        .await;
+    within(SECOND, "old secret refused", || async {
+        s.token(&id, &secret, "grant_type=client_credentials")
+            .await
+            .status
+            == 401
+    })
+    .await;
     s.token(&id, &secret, "grant_type=client_credentials")
         .await
         .assert_error(401, "invalid_client");
-    s.access_token(&id, &new_secret, "grant_type=client_credentials")
-        .await;
     admin.close().await;
     s.stop().await;
 }

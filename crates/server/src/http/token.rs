@@ -57,6 +57,7 @@ async fn token(
     let issued = oauth::token::issue(state, &client, request).await?;
     tracing::info!(client_id = %client.client_id, grant = *grant, "token issued");
     let mut resp = json_response(StatusCode::OK, &issued);
-    resp.extensions_mut().insert(ClientId(client.client_id));
+    resp.extensions_mut()
+        .insert(ClientId(client.client_id.clone()));
     Ok(resp)
 }

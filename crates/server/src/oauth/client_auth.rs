@@ -1,11 +1,14 @@
 //! Client authentication (RFC 6749 §2.3.1).
 //!
-//! Every attempt costs the same work whether or not the client exists: one
-//! store lookup and one digest comparison per candidate decoding, against a
-//! dummy digest when there is no such client. Failures all produce the same
-//! `invalid_client`, are logged without the secret, and are counted.
+//! A known client presenting its current secret is answered from the
+//! [client cache](super::client_cache). Every other attempt costs the same
+//! work whether or not the client exists: one store lookup and one digest
+//! comparison per candidate decoding, against a dummy digest when there is
+//! no such client. Failures all produce the same `invalid_client`, are
+//! logged without the secret, and are counted.
 
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
 use tollgate_proto::BasicCredentials;
 
@@ -29,13 +32,25 @@ pub enum Presented {
 }
 
 /// The authenticated, enabled client, or `invalid_client`.
-pub async fn authenticate(state: &AppState, presented: &Presented) -> Result<Client, Error> {
+pub async fn authenticate(state: &AppState, presented: &Presented) -> Result<Arc<Client>, Error> {
     let (candidates, via_post) = match presented {
         Presented::Basic(c) => (c.as_slice(), false),
         Presented::Post(c) => (std::slice::from_ref(c), true),
         Presented::Unusable => (&[][..], false),
     };
+    let accepts = |c: &Client, cand: &BasicCredentials| {
+        c.enabled
+            && secret::verify(&cand.client_secret, &c.secret_hash)
+            && (!via_post || c.auth_method == AuthMethod::Post)
+    };
     for cand in candidates {
+        match state.clients.get(&cand.client_id) {
+            Some(client) if accepts(&client, cand) => return Ok(client),
+            _ => {}
+        }
+    }
+    for cand in candidates {
+        let generation = state.clients.generation();
         let client = state.store.get_client(&cand.client_id).await?;
         let stored = client.as_ref().map_or(&DUMMY_DIGEST, |c| &c.secret_hash);
         let secret_ok = secret::verify(&cand.client_secret, stored);
@@ -43,6 +58,8 @@ pub async fn authenticate(state: &AppState, presented: &Presented) -> Result<Cli
             if via_post && client.auth_method != AuthMethod::Post {
                 break;
             }
+            let client = Arc::new(client);
+            state.clients.insert(client.clone(), generation);
             return Ok(client);
         }
     }

@@ -1,11 +1,15 @@
 //! Introspection (RFC 7662): what an authenticated caller may learn about a
-//! token. Anything it may not see is simply `{"active":false}`.
+//! token. Anything it may not see is simply `{"active":false}`. An active
+//! access token is answered from the validation cache when it is there, so
+//! introspection sees a change made elsewhere within the same bound as the
+//! bearer check (`change_poll_ms`, or at once through Redis).
 
 use tollgate_proto::{IntrospectionResponse, TokenTypeHint};
 
-use super::{is_active, secret};
+use super::secret;
+use crate::resource::{find_token, Found};
 use crate::state::AppState;
-use crate::store::{Client, TokenKind};
+use crate::store::Client;
 use crate::Error;
 
 /// Introspects `token` for `caller`. Tokens of both kinds share one table,
@@ -16,31 +20,29 @@ pub async fn introspect(
     token: &str,
     _hint: Option<TokenTypeHint>,
 ) -> Result<IntrospectionResponse, Error> {
-    let Some(lookup) = state.store.find_token(&secret::digest(token)).await? else {
-        return Ok(IntrospectionResponse::inactive());
-    };
-    let t = &lookup.token;
-    let visible = t.client_id == caller.client_id || caller.introspect_any;
-    if !visible || !is_active(&lookup, state.clock.now_ms()) {
-        return Ok(IntrospectionResponse::inactive());
-    }
-    if t.kind == TokenKind::Refresh {
-        return Ok(IntrospectionResponse {
+    let visible = |client_id: &str| client_id == caller.client_id || caller.introspect_any;
+    Ok(match find_token(state, &secret::digest(token)).await? {
+        Found::Access(v) if visible(&v.client_id) => IntrospectionResponse {
             active: true,
-            exp: Some(t.expires_at),
+            scope: (!v.scope.is_empty()).then(|| v.scope.clone()),
+            client_id: Some(v.client_id.clone()),
+            username: v.username.clone(),
+            sub: Some(v.username.clone().unwrap_or_else(|| v.client_id.clone())),
+            token_type: Some("bearer".into()),
+            grant_type: Some(v.grant_type),
+            exp: Some(v.expires_at()),
+            iat: Some(v.issued_at),
+            iss: Some(state.config.issuer.clone()),
+        },
+        Found::Refresh {
+            active: true,
+            client_id,
+            expires_at,
+        } if visible(&client_id) => IntrospectionResponse {
+            active: true,
+            exp: Some(expires_at),
             ..IntrospectionResponse::default()
-        });
-    }
-    Ok(IntrospectionResponse {
-        active: true,
-        scope: (!t.scope.is_empty()).then(|| t.scope.clone()),
-        client_id: Some(t.client_id.clone()),
-        username: t.username.clone(),
-        sub: Some(t.username.clone().unwrap_or_else(|| t.client_id.clone())),
-        token_type: Some("bearer".into()),
-        grant_type: Some(t.grant_type),
-        exp: Some(t.expires_at),
-        iat: Some(t.issued_at),
-        iss: Some(state.config.issuer.clone()),
+        },
+        _ => IntrospectionResponse::inactive(),
     })
 }

@@ -4,6 +4,7 @@
 //! takes plain values and returns [`crate::Error`].
 
 pub mod client_auth;
+pub mod client_cache;
 pub mod introspect;
 pub mod lockout;
 pub mod password;

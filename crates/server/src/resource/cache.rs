@@ -13,19 +13,23 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use tollgate_proto::Scope;
+use tollgate_proto::{GrantType, Scope};
 
 use crate::quota::Limits;
-use crate::store::Digest;
+use crate::store::{Digest, TokenLookup};
 
 const SHARDS: usize = 32;
 
-/// What a valid access token grants, as the bearer check needs it.
+/// What a valid access token grants, as the bearer check and
+/// introspection need it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Validated {
     pub client_id: String,
     pub username: Option<String>,
     pub scope: Scope,
+    pub grant_type: GrantType,
+    /// Unix seconds.
+    pub issued_at: i64,
     /// The token is dead from this instant (Unix ms) on.
     pub expires_at_ms: i64,
     pub family_id: String,
@@ -34,7 +38,29 @@ pub struct Validated {
     pub per_day: Option<u64>,
 }
 
+impl From<TokenLookup> for Validated {
+    fn from(lookup: TokenLookup) -> Self {
+        let t = lookup.token;
+        Self {
+            client_id: t.client_id,
+            username: t.username,
+            scope: t.scope,
+            grant_type: t.grant_type,
+            issued_at: t.issued_at,
+            expires_at_ms: t.expires_at.saturating_mul(1000),
+            family_id: t.family_id,
+            qps: lookup.client_qps,
+            per_day: lookup.client_per_day,
+        }
+    }
+}
+
 impl Validated {
+    /// Unix seconds, as introspection reports `exp`.
+    pub fn expires_at(&self) -> i64 {
+        self.expires_at_ms / 1000
+    }
+
     pub fn limits(&self, default: Limits) -> Limits {
         Limits {
             qps: self.qps.unwrap_or(default.qps),
@@ -159,6 +185,8 @@ mod tests {
             client_id: "c".into(),
             username: None,
             scope: Scope::empty(),
+            grant_type: GrantType::ClientCredentials,
+            issued_at: 0,
             expires_at_ms: exp,
             family_id: family.into(),
             qps: None,

@@ -21,7 +21,7 @@ use crate::gateway::Route;
 use crate::oauth::{is_active, secret};
 use crate::quota::Standing;
 use crate::state::{AppState, QuotaScope};
-use crate::store::TokenKind;
+use crate::store::{Digest, TokenKind};
 use crate::Error;
 use cache::Validated;
 
@@ -152,41 +152,63 @@ fn invalid_token(description: &str) -> Error {
     }
 }
 
-/// A valid access token's grant: from the cache, or from the store.
-async fn validate(state: &AppState, token: &str) -> Result<Arc<Validated>, Error> {
-    let digest = secret::digest(token);
+/// What is known of a presented token.
+#[derive(Debug)]
+pub enum Found {
+    /// An active access token.
+    Access(Arc<Validated>),
+    /// A refresh token, active or not.
+    Refresh {
+        active: bool,
+        client_id: String,
+        expires_at: i64,
+    },
+    /// An access token that expired, was revoked, or whose client or user
+    /// is disabled.
+    Inactive,
+    Unknown,
+}
+
+/// Looks `digest` up: an active access token from the validation cache when
+/// there, else from the store (and then cached).
+pub async fn find_token(state: &AppState, digest: &Digest) -> Result<Found, Error> {
     let now = state.clock.now_ms();
-    if let Some(v) = state.cache.get(&digest, now) {
-        return Ok(v);
+    if let Some(v) = state.cache.get(digest, now) {
+        return Ok(Found::Access(v));
     }
     let generation = state.cache.generation();
-    let lookup = state
-        .store
-        .find_token(&digest)
-        .await?
-        .ok_or_else(|| invalid_token("the access token is unknown"))?;
-    if lookup.token.kind != TokenKind::Access {
-        return Err(invalid_token(
+    let Some(lookup) = state.store.find_token(digest).await? else {
+        return Ok(Found::Unknown);
+    };
+    let active = is_active(&lookup, now);
+    if lookup.token.kind == TokenKind::Refresh {
+        let t = lookup.token;
+        return Ok(Found::Refresh {
+            active,
+            client_id: t.client_id,
+            expires_at: t.expires_at,
+        });
+    }
+    if !active {
+        return Ok(Found::Inactive);
+    }
+    let v = Arc::new(Validated::from(lookup));
+    state.cache.insert(*digest, v.clone(), generation, now);
+    Ok(Found::Access(v))
+}
+
+/// A valid access token's grant, or the bearer error saying why not.
+async fn validate(state: &AppState, token: &str) -> Result<Arc<Validated>, Error> {
+    match find_token(state, &secret::digest(token)).await? {
+        Found::Access(v) => Ok(v),
+        Found::Refresh { .. } => Err(invalid_token(
             "a refresh token cannot be used to call an API",
-        ));
-    }
-    if !is_active(&lookup, now) {
-        return Err(invalid_token(
+        )),
+        Found::Inactive => Err(invalid_token(
             "the access token expired, was revoked, or its client or user is disabled",
-        ));
+        )),
+        Found::Unknown => Err(invalid_token("the access token is unknown")),
     }
-    let t = lookup.token;
-    let v = Arc::new(Validated {
-        client_id: t.client_id,
-        username: t.username,
-        scope: t.scope,
-        expires_at_ms: t.expires_at.saturating_mul(1000),
-        family_id: t.family_id,
-        qps: lookup.client_qps,
-        per_day: lookup.client_per_day,
-    });
-    state.cache.insert(digest, v.clone(), generation, now);
-    Ok(v)
 }
 
 /// `RateLimit-Policy` and `RateLimit` (draft-ietf-httpapi-ratelimit-headers).

@@ -82,7 +82,7 @@ impl PostgresStore {
             let pool = batch_pool.clone();
             async move {
                 let mut tx = pool.begin().await.map_err(db_err)?;
-                insert_tokens(&mut *tx, &rows).await?;
+                insert_tokens(&mut tx, &rows).await?;
                 tx.commit().await.map_err(db_err)
             }
         });
@@ -291,7 +291,7 @@ impl Store for PostgresStore {
         if used.rows_affected() == 0 {
             return Ok(Rotation::AlreadyUsed);
         }
-        insert_tokens(&mut *tx, &successors).await?;
+        insert_tokens(&mut tx, &successors).await?;
         tx.commit().await.map_err(db_err)?;
         Ok(Rotation::Rotated)
     }

@@ -59,14 +59,17 @@ impl SqliteStore {
         } else {
             let opts = base
                 .journal_mode(SqliteJournalMode::Wal)
-                .synchronous(SqliteSynchronous::Full);
+                .synchronous(SqliteSynchronous::Full)
+                .pragma("temp_store", "memory");
             let write = SqlitePoolOptions::new()
                 .max_connections(1)
+                .test_before_acquire(false)
                 .connect_with(opts.clone())
                 .await
                 .map_err(db_err)?;
             let read = SqlitePoolOptions::new()
                 .max_connections(4)
+                .test_before_acquire(false)
                 .connect_with(opts.read_only(true))
                 .await
                 .map_err(db_err)?;

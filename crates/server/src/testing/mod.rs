@@ -123,3 +123,30 @@ impl Spawned {
         }
     }
 }
+
+/// Polls `check` every 20 ms until it holds, and returns how long that took:
+/// for changes a server applies within its poll interval (`change_poll_ms`).
+///
+/// # Panics
+/// When `check` still fails after `limit`, naming `what`.
+#[allow(clippy::panic)]
+pub async fn within<F, Fut>(
+    limit: std::time::Duration,
+    what: &str,
+    mut check: F,
+) -> std::time::Duration
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let started = std::time::Instant::now();
+    loop {
+        if check().await {
+            return started.elapsed();
+        }
+        if started.elapsed() > limit {
+            panic!("{what}: not within {limit:?}");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
