@@ -217,7 +217,7 @@ async fn failures_of_redis_postgres_and_an_instance() {
         assert_eq!(locations(s, &t).await, 200);
     }
     let store = tollgate_server::store::open(&c.db).await.unwrap();
-    let digest = tollgate_server::oauth::secret::digest(&t);
+    let digest = tollgate_server::oauth::secret::token_key(&t);
     assert!(store.revoke_token(&digest, 0).await.unwrap());
     store.close().await;
     let started = Instant::now();

@@ -122,7 +122,7 @@ async fn refresh_then_fallback_to_the_grant() {
     assert_eq!((s.issued("password"), s.issued("refresh_token")), (1, 1));
     // Revoke the current refresh token on the server: refresh fails, password once.
     let rt = seen.lock().unwrap().last().cloned().unwrap();
-    let digest = tollgate_server::oauth::secret::digest(&rt);
+    let digest = tollgate_server::oauth::secret::token_key(&rt);
     let family = s
         .state
         .store

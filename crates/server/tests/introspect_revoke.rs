@@ -288,7 +288,7 @@ async fn expired_rows_are_swept_in_the_background() {
     let token = s
         .access_token(&id, &secret, "grant_type=client_credentials")
         .await;
-    let digest = tollgate_server::oauth::secret::digest(&token);
+    let digest = tollgate_server::oauth::secret::token_key(&token);
     assert!(s.state.store.find_token(&digest).await.unwrap().is_some());
     s.state.clock.advance(Duration::from_secs(3600 + 61));
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);

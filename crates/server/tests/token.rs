@@ -653,7 +653,10 @@ async fn tokens_are_opaque_random_and_stored_only_as_digests() {
     for clear in [&access, &refresh, &secret] {
         assert!(!holds(clear.as_bytes()), "stored in the clear: {clear}");
     }
-    let digest = tollgate_server::oauth::secret::digest(&access);
-    assert!(holds(&digest), "the access token's SHA-256 is stored");
+    let digest = tollgate_server::oauth::secret::token_key(&access);
+    assert!(
+        holds(&digest),
+        "the access token's key (ordered id + SHA-256) is stored"
+    );
     s.stop().await;
 }

@@ -21,7 +21,7 @@ pub async fn introspect(
     _hint: Option<TokenTypeHint>,
 ) -> Result<IntrospectionResponse, Error> {
     let visible = |client_id: &str| client_id == caller.client_id || caller.introspect_any;
-    Ok(match find_token(state, &secret::digest(token)).await? {
+    Ok(match find_token(state, &secret::token_key(token)).await? {
         Found::Access(v) if visible(&v.client_id) => IntrospectionResponse {
             active: true,
             scope: (!v.scope.is_empty()).then(|| v.scope.clone()),

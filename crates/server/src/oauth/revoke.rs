@@ -9,7 +9,7 @@ use crate::store::{Client, TokenKind};
 use crate::Error;
 
 pub async fn revoke(state: &AppState, caller: &Client, token: &str) -> Result<(), Error> {
-    let hash = secret::digest(token);
+    let hash = secret::token_key(token);
     let Some(lookup) = state.store.find_token(&hash).await? else {
         return Ok(());
     };

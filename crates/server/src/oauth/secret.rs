@@ -1,11 +1,21 @@
 //! Random tokens, client secrets and ids, and their digests.
 //!
-//! Tokens and secrets are 256 bits from the OS random source, written in
+//! Tokens and secrets carry 256 bits from the OS random source, written in
 //! base64url (URL-safe, and every character unreserved, so raw and
 //! form-encoded Basic headers agree). Each kind carries a short prefix so a
 //! leaked value can be recognised by secret scanners. Only SHA-256 digests
 //! are stored: the inputs are high-entropy, so a fast hash is enough and a
 //! slow KDF would only cost throughput (see ARCHITECTURE.md).
+//!
+//! A token also starts with a time-ordered id (Unix milliseconds and a
+//! counter; not secret: `iat` says as much). Its store key
+//! ([`token_key`]) is that id followed by 192 bits of the token's SHA-256,
+//! so new rows land at the end of the key index instead of on a random
+//! page: a batch of inserts dirties a few pages, not one per token. Token
+//! families get time-ordered ids for the same reason.
+
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -29,16 +39,54 @@ fn random_bytes<const N: usize>() -> Result<[u8; N], Error> {
     Ok(buf)
 }
 
+/// Bytes of a token after its prefix: the ordered id, then 256 random bits.
+const TOKEN_BYTES: usize = 8 + 32;
+
+/// Unix milliseconds in the high 48 bits, a wrapping counter in the low 16:
+/// increasing over time, so keys that start with it are inserted in order.
+fn ordered_id() -> u64 {
+    static COUNTER: AtomicU16 = AtomicU16::new(0);
+    let ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    (ms << 16) | u64::from(COUNTER.fetch_add(1, Ordering::Relaxed))
+}
+
 /// A new opaque token of the given kind.
 pub fn new_token(kind: TokenKind) -> Result<String, Error> {
     let prefix = match kind {
         TokenKind::Access => ACCESS_PREFIX,
         TokenKind::Refresh => REFRESH_PREFIX,
     };
-    Ok(format!(
-        "{prefix}{}",
-        URL_SAFE_NO_PAD.encode(random_bytes::<32>()?)
-    ))
+    let mut bytes = [0u8; TOKEN_BYTES];
+    bytes[..8].copy_from_slice(&ordered_id().to_be_bytes());
+    bytes[8..].copy_from_slice(&random_bytes::<32>()?);
+    Ok(format!("{prefix}{}", URL_SAFE_NO_PAD.encode(bytes)))
+}
+
+/// The store key of a token: its ordered id and the first 192 bits of its
+/// SHA-256. A token without an ordered id (issued before ids existed, or
+/// not ours) is keyed by its whole SHA-256.
+pub fn token_key(token: &str) -> Digest {
+    let sha = digest(token);
+    let Some(id) = ordered_id_of(token) else {
+        return sha;
+    };
+    let mut key = [0u8; 32];
+    key[..8].copy_from_slice(&id);
+    key[8..].copy_from_slice(&sha[..24]);
+    key
+}
+
+fn ordered_id_of(token: &str) -> Option<[u8; 8]> {
+    let body = token
+        .strip_prefix(ACCESS_PREFIX)
+        .or_else(|| token.strip_prefix(REFRESH_PREFIX))?;
+    let mut bytes = [0u8; TOKEN_BYTES + 2];
+    match URL_SAFE_NO_PAD.decode_slice(body, &mut bytes) {
+        Ok(TOKEN_BYTES) => bytes[..8].try_into().ok(),
+        _ => None,
+    }
 }
 
 /// A new client secret.
@@ -49,9 +97,11 @@ pub fn new_client_secret() -> Result<String, Error> {
     ))
 }
 
-/// A new id for a token family (never shown to clients).
+/// A new id for a token family (never shown to clients): hex, so that it
+/// sorts by time as the ordered id does.
 pub fn new_family_id() -> Result<String, Error> {
-    Ok(URL_SAFE_NO_PAD.encode(random_bytes::<16>()?))
+    let random = u64::from_be_bytes(random_bytes::<8>()?);
+    Ok(format!("{:016x}{random:016x}", ordered_id()))
 }
 
 /// A new client id: 24 lowercase letters and digits (~124 bits), the shape
@@ -91,7 +141,7 @@ mod tests {
         let r = new_token(TokenKind::Refresh).unwrap_or_default();
         assert!(a.starts_with("tga_") && r.starts_with("tgr_"));
         assert_ne!(a, b);
-        assert_eq!(a.len(), 4 + 43);
+        assert_eq!(a.len(), 4 + 54);
         let unreserved = |c: char| c.is_ascii_alphanumeric() || "-._~".contains(c);
         assert!(a.chars().all(unreserved));
         assert!(new_client_secret()
@@ -107,6 +157,24 @@ mod tests {
         assert!(id
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()));
+    }
+
+    #[test]
+    fn token_keys_are_ordered_by_issue_and_end_in_the_digest() {
+        let a = new_token(TokenKind::Access).unwrap_or_default();
+        let b = new_token(TokenKind::Refresh).unwrap_or_default();
+        let (ka, kb) = (token_key(&a), token_key(&b));
+        assert!(ka < kb, "issued later, sorts later");
+        assert_eq!(ka[8..], digest(&a)[..24]);
+        // Not one of ours (or from before ordered ids): the whole SHA-256.
+        assert_eq!(token_key("tga_legacy"), digest("tga_legacy"));
+        assert_eq!(
+            token_key("Yn2ToFZFEjr1zIsCcMWB54"),
+            digest("Yn2ToFZFEjr1zIsCcMWB54")
+        );
+        let f = new_family_id().unwrap_or_default();
+        assert_eq!(f.len(), 32);
+        assert!(f < new_family_id().unwrap_or_default());
     }
 
     #[test]

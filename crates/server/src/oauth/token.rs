@@ -133,13 +133,13 @@ fn mint(
         revoked_at: None,
     };
     let access = secret::new_token(TokenKind::Access)?;
-    let mut records = vec![record(TokenKind::Access, secret::digest(&access), ttl)];
+    let mut records = vec![record(TokenKind::Access, secret::token_key(&access), ttl)];
     let wants_refresh = username.is_some() && client.grants.contains(&GrantType::RefreshToken);
     let refresh = if wants_refresh {
         let token = secret::new_token(TokenKind::Refresh)?;
         records.push(record(
             TokenKind::Refresh,
-            secret::digest(&token),
+            secret::token_key(&token),
             state.config.refresh_ttl,
         ));
         Some(token)
@@ -172,7 +172,7 @@ async fn refresh(
     presented: &str,
     requested: Option<Scope>,
 ) -> Result<TokenResponse, Error> {
-    let hash = secret::digest(presented);
+    let hash = secret::token_key(presented);
     let lookup = state
         .store
         .find_token(&hash)

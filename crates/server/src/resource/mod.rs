@@ -199,7 +199,7 @@ pub async fn find_token(state: &AppState, digest: &Digest) -> Result<Found, Erro
 
 /// A valid access token's grant, or the bearer error saying why not.
 async fn validate(state: &AppState, token: &str) -> Result<Arc<Validated>, Error> {
-    match find_token(state, &secret::digest(token)).await? {
+    match find_token(state, &secret::token_key(token)).await? {
         Found::Access(v) => Ok(v),
         Found::Refresh { .. } => Err(invalid_token(
             "a refresh token cannot be used to call an API",

@@ -4,8 +4,9 @@
 //! `oauth` module decides what they mean (is a token active, may this client
 //! see it). Two operations must be atomic in every backend: inserting a batch
 //! of tokens, and rotating a refresh token (mark the old one used *and* insert
-//! its successors, or neither). Tokens are keyed by their SHA-256 digest; the
-//! store never sees a token or secret in the clear.
+//! its successors, or neither). Tokens are keyed by `secret::token_key` (a
+//! time-ordered id and SHA-256 output), secrets by SHA-256; the store never
+//! sees a token or secret in the clear.
 
 mod group_commit;
 mod postgres;
@@ -21,7 +22,7 @@ use tollgate_proto::{GrantType, Scope};
 pub use postgres::{PostgresOptions, PostgresStore};
 pub use sqlite::SqliteStore;
 
-/// SHA-256 digest of a token or client secret.
+/// A client secret's SHA-256, or a token's key (`secret::token_key`).
 pub type Digest = [u8; 32];
 
 /// How a client authenticates at the token endpoint.
