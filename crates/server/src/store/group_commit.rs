@@ -2,10 +2,10 @@
 //!
 //! Token issuance is the hot write. Each request queues its rows and waits;
 //! one task takes everything queued at that moment (up to [`MAX_BATCH`]
-//! requests) and hands it to the backend's `flush`, which writes it in one
-//! transaction. Every waiting request is then answered with that outcome, so
+//! requests) and hands it to the backend's `flush`, which writes it with one
+//! statement. Every waiting request is then answered with that outcome, so
 //! a 200 still means "committed", while a burst of N requests costs one
-//! commit (one fsync) and a handful of statements instead of N of each.
+//! commit (one fsync) and one statement instead of N of each.
 
 use std::future::Future;
 
@@ -17,10 +17,6 @@ use super::{StoreError, StoreResult, TokenRecord};
 const MAX_BATCH: usize = 512;
 /// Queue length in front of the task; senders wait when it is full.
 const QUEUE: usize = 4096;
-/// Most rows in one multi-row INSERT: 11 columns each keeps a statement far
-/// below SQLite's and PostgreSQL's limits on bound parameters.
-pub const MAX_ROWS_PER_STATEMENT: usize = 128;
-
 type Done = oneshot::Sender<StoreResult<()>>;
 
 enum Msg {
@@ -105,23 +101,6 @@ where
     }
 }
 
-/// Splits `rows` into statements of power-of-two sizes (at most
-/// [`MAX_ROWS_PER_STATEMENT`]), so a backend's statement cache sees a
-/// handful of distinct INSERTs however the batches vary.
-pub fn statements(rows: &[TokenRecord]) -> impl Iterator<Item = &[TokenRecord]> {
-    let mut rest = rows;
-    std::iter::from_fn(move || {
-        if rest.is_empty() {
-            return None;
-        }
-        let n = rest.len().min(MAX_ROWS_PER_STATEMENT);
-        let size = 1 << n.ilog2();
-        let (head, tail) = rest.split_at(size);
-        rest = tail;
-        Some(head)
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -144,15 +123,6 @@ mod tests {
                 revoked_at: None,
             })
             .collect()
-    }
-
-    #[test]
-    fn statement_sizes_are_powers_of_two_and_cover_every_row() {
-        let sizes = |n| statements(&rows(n)).map(<[_]>::len).collect::<Vec<_>>();
-        assert_eq!(sizes(0), Vec::<usize>::new());
-        assert_eq!(sizes(1), [1]);
-        assert_eq!(sizes(7), [4, 2, 1]);
-        assert_eq!(sizes(300), [128, 128, 32, 8, 4]);
     }
 
     #[tokio::test]

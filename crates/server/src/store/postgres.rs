@@ -15,11 +15,8 @@ use serde::Deserialize;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow, PgSslMode};
 use sqlx::{PgPool, Postgres};
 
-use super::group_commit::{self, GroupCommit};
-use super::rows::{
-    conflict_or, found, grants_to_string, insert_tokens_query, opt_i64, ClientRow, LookupRow,
-    UserRow,
-};
+use super::group_commit::GroupCommit;
+use super::rows::{conflict_or, found, grants_to_string, opt_i64, ClientRow, LookupRow, UserRow};
 use super::{
     Client, ClientUpdate, Digest, Rotation, Store, StoreError, StoreResult, TokenLookup,
     TokenRecord, User,
@@ -80,11 +77,7 @@ impl PostgresStore {
         let batch_pool = pool.clone();
         let writer = GroupCommit::spawn(move |rows| {
             let pool = batch_pool.clone();
-            async move {
-                let mut tx = pool.begin().await.map_err(db_err)?;
-                insert_tokens(&mut tx, &rows).await?;
-                tx.commit().await.map_err(db_err)
-            }
+            async move { insert_tokens(&pool, &rows).await }
         });
         Ok(Self { pool, writer })
     }
@@ -107,16 +100,35 @@ fn bind_client<'q>(q: PgQuery<'q>, c: &'q Client, updated_at: i64) -> PgQuery<'q
         .bind(updated_at)
 }
 
-/// Inserts `tokens` with as few multi-row statements as the group-commit
-/// sizes allow, inside the caller's transaction.
-async fn insert_tokens(conn: &mut sqlx::PgConnection, tokens: &[TokenRecord]) -> StoreResult<()> {
-    for rows in group_commit::statements(tokens) {
-        insert_tokens_query::<Postgres>(rows)
-            .build()
-            .execute(&mut *conn)
-            .await
-            .map_err(db_err)?;
-    }
+/// Inserts `tokens` in one statement, atomic on its own: one array per
+/// column, so the statement text is the same for any number of rows.
+async fn insert_tokens<'e>(
+    exec: impl sqlx::PgExecutor<'e>,
+    tokens: &[TokenRecord],
+) -> StoreResult<()> {
+    let col = |f: fn(&TokenRecord) -> Option<&str>| tokens.iter().map(f).collect::<Vec<_>>();
+    let num = |f: fn(&TokenRecord) -> Option<i64>| tokens.iter().map(f).collect::<Vec<_>>();
+    let scopes: Vec<String> = tokens.iter().map(|t| t.scope.to_string()).collect();
+    sqlx::query(
+        "INSERT INTO tokens (token_hash, kind, client_id, username, scope, grant_type, \
+         issued_at, expires_at, family_id, rotated_at, revoked_at) \
+         SELECT * FROM UNNEST($1::bytea[], $2::text[], $3::text[], $4::text[], $5::text[], \
+         $6::text[], $7::int8[], $8::int8[], $9::text[], $10::int8[], $11::int8[])",
+    )
+    .bind(tokens.iter().map(|t| &t.hash[..]).collect::<Vec<_>>())
+    .bind(col(|t| Some(t.kind.as_str())))
+    .bind(col(|t| Some(&t.client_id)))
+    .bind(col(|t| t.username.as_deref()))
+    .bind(scopes)
+    .bind(col(|t| Some(t.grant_type.as_str())))
+    .bind(num(|t| Some(t.issued_at)))
+    .bind(num(|t| Some(t.expires_at)))
+    .bind(col(|t| Some(&t.family_id)))
+    .bind(num(|t| t.rotated_at))
+    .bind(num(|t| t.revoked_at))
+    .execute(exec)
+    .await
+    .map_err(db_err)?;
     Ok(())
 }
 
@@ -291,7 +303,7 @@ impl Store for PostgresStore {
         if used.rows_affected() == 0 {
             return Ok(Rotation::AlreadyUsed);
         }
-        insert_tokens(&mut tx, &successors).await?;
+        insert_tokens(&mut *tx, &successors).await?;
         tx.commit().await.map_err(db_err)?;
         Ok(Rotation::Rotated)
     }

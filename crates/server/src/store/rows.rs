@@ -217,35 +217,3 @@ pub(super) fn conflict_or(
         _ => db_err(e),
     }
 }
-
-/// A multi-row `INSERT INTO tokens` of `tokens`, for either backend (the
-/// builder writes each backend's placeholders).
-pub(super) fn insert_tokens_query<'a, DB>(tokens: &'a [TokenRecord]) -> sqlx::QueryBuilder<'a, DB>
-where
-    DB: sqlx::Database,
-    &'a [u8]: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
-    &'a str: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
-    Option<&'a str>: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
-    String: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
-    i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
-    Option<i64>: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
-{
-    let mut qb = sqlx::QueryBuilder::new(
-        "INSERT INTO tokens (token_hash, kind, client_id, username, scope, grant_type, \
-         issued_at, expires_at, family_id, rotated_at, revoked_at) ",
-    );
-    qb.push_values(tokens, |mut b, t| {
-        b.push_bind(&t.hash[..])
-            .push_bind(t.kind.as_str())
-            .push_bind(t.client_id.as_str())
-            .push_bind(t.username.as_deref())
-            .push_bind(t.scope.to_string())
-            .push_bind(t.grant_type.as_str())
-            .push_bind(t.issued_at)
-            .push_bind(t.expires_at)
-            .push_bind(t.family_id.as_str())
-            .push_bind(t.rotated_at)
-            .push_bind(t.revoked_at);
-    });
-    qb
-}

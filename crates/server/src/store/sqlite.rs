@@ -16,13 +16,10 @@ use async_trait::async_trait;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
-use sqlx::{Sqlite, SqlitePool};
+use sqlx::SqlitePool;
 
-use super::group_commit::{self, GroupCommit};
-use super::rows::{
-    conflict_or, found, grants_to_string, insert_tokens_query, opt_i64, ClientRow, LookupRow,
-    UserRow,
-};
+use super::group_commit::GroupCommit;
+use super::rows::{conflict_or, found, grants_to_string, opt_i64, ClientRow, LookupRow, UserRow};
 use super::{
     Client, ClientUpdate, Digest, Rotation, Store, StoreError, StoreResult, TokenLookup,
     TokenRecord, User,
@@ -83,11 +80,7 @@ impl SqliteStore {
         let pool = write.clone();
         let writer = GroupCommit::spawn(move |rows| {
             let pool = pool.clone();
-            async move {
-                let mut tx = pool.begin().await.map_err(db_err)?;
-                insert_tokens(&mut tx, &rows).await?;
-                tx.commit().await.map_err(db_err)
-            }
+            async move { insert_tokens(&pool, &rows).await }
         });
         Ok(Self {
             read,
@@ -97,20 +90,56 @@ impl SqliteStore {
     }
 }
 
-/// Inserts `tokens` with as few multi-row statements as the group-commit
-/// sizes allow, inside the caller's transaction.
-async fn insert_tokens(
-    conn: &mut sqlx::SqliteConnection,
+/// Inserts `tokens` in one statement, atomic on its own. The rows travel as
+/// one JSON array, so the statement text is the same for any number of rows
+/// (prepared once) and a batch costs one round trip to SQLite's thread.
+async fn insert_tokens<'e>(
+    exec: impl sqlx::SqliteExecutor<'e>,
     tokens: &[TokenRecord],
 ) -> StoreResult<()> {
-    for rows in group_commit::statements(tokens) {
-        insert_tokens_query::<Sqlite>(rows)
-            .build()
-            .execute(&mut *conn)
-            .await
-            .map_err(db_err)?;
-    }
+    sqlx::query(
+        "INSERT INTO tokens (token_hash, kind, client_id, username, scope, grant_type, \
+         issued_at, expires_at, family_id, rotated_at, revoked_at) \
+         SELECT unhex(value->>0), value->>1, value->>2, value->>3, value->>4, value->>5, \
+         value->>6, value->>7, value->>8, value->>9, value->>10 FROM json_each(?)",
+    )
+    .bind(rows_json(tokens)?)
+    .execute(exec)
+    .await
+    .map_err(db_err)?;
     Ok(())
+}
+
+/// `[[hex key, kind, client_id, username, ...], ...]` in column order.
+fn rows_json(tokens: &[TokenRecord]) -> StoreResult<String> {
+    let rows: Vec<_> = tokens
+        .iter()
+        .map(|t| {
+            (
+                hex(&t.hash),
+                t.kind.as_str(),
+                &t.client_id,
+                &t.username,
+                t.scope.to_string(),
+                t.grant_type.as_str(),
+                t.issued_at,
+                t.expires_at,
+                &t.family_id,
+                t.rotated_at,
+                t.revoked_at,
+            )
+        })
+        .collect();
+    serde_json::to_string(&rows).map_err(|e| StoreError::Backend(e.to_string()))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    bytes
+        .iter()
+        .flat_map(|b| [DIGITS[usize::from(b >> 4)], DIGITS[usize::from(b & 15)]])
+        .map(char::from)
+        .collect()
 }
 
 #[async_trait]
@@ -261,7 +290,7 @@ impl Store for SqliteStore {
         if used.rows_affected() == 0 {
             return Ok(Rotation::AlreadyUsed);
         }
-        insert_tokens(&mut tx, &successors).await?;
+        insert_tokens(&mut *tx, &successors).await?;
         tx.commit().await.map_err(db_err)?;
         Ok(Rotation::Rotated)
     }
