@@ -2,6 +2,8 @@
 //! `demo_apis = true`), behind the same bearer check as proxied routes:
 //! Manheim's `GET /locations` and Manhattan Active's user-details call.
 
+use std::sync::Arc;
+
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::middleware;
@@ -25,7 +27,7 @@ pub fn routes(state: &AppState) -> Router<AppState> {
     let protect = |scopes: &str, route: MethodRouter<AppState>| {
         let needed: Scope = scopes.parse().unwrap_or_default();
         route.layer(middleware::from_fn_with_state(
-            (state.clone(), Requirement::Scopes(needed)),
+            (state.clone(), Requirement::Scopes(Arc::new(needed))),
             bearer_check,
         ))
     };

@@ -18,8 +18,22 @@ use crate::shared::{Invalidation, SharedRedis};
 use crate::store::Store;
 use crate::Error;
 
+/// The state every handler shares: one `Arc`, so the per-request clones
+/// axum and the middleware make cost one atomic increment.
 #[derive(Debug, Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Inner>);
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+/// What [`AppState`] holds.
+#[derive(Debug)]
+pub struct Inner {
     pub config: Arc<Config>,
     pub store: Arc<dyn Store>,
     pub clock: Clock,
@@ -49,7 +63,7 @@ pub enum QuotaScope {
 
 impl AppState {
     pub fn new(config: Config, store: Arc<dyn Store>, clock: Clock) -> Result<Self, Error> {
-        Ok(Self {
+        Ok(Self(Arc::new(Inner {
             passwords: Arc::new(Passwords::new(config.argon2)?),
             lockout: Arc::new(Lockout::new(config.lockout)),
             metrics: Arc::new(Metrics::default()),
@@ -69,7 +83,7 @@ impl AppState {
             config: Arc::new(config),
             store,
             clock,
-        })
+        })))
     }
 }
 

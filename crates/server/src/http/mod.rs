@@ -71,10 +71,11 @@ pub fn router(state: AppState) -> Router {
 /// (a careless client may put a token there).
 async fn access_log(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let method = req.method().clone();
-    let path = req.uri().path().to_owned();
+    let uri = req.uri().clone();
+    let path = uri.path();
     let started = Instant::now();
     let resp = next.run(req).await.into_response();
-    let route = route_label(&state, &path);
+    let route = route_label(&state, path);
     let status = resp.status().as_u16();
     state.metrics.request(route, status);
     let client_id = resp

@@ -33,7 +33,7 @@ pub struct Principal(pub Arc<Validated>);
 /// The scopes a route needs.
 #[derive(Debug, Clone)]
 pub enum Requirement {
-    Scopes(Scope),
+    Scopes(Arc<Scope>),
     /// Those of the gateway [`Route`] matched earlier (a request extension).
     MatchedRoute,
 }
@@ -44,17 +44,16 @@ pub async fn bearer_check(
     mut req: Request,
     next: Next,
 ) -> Response {
-    let needed = match &requirement {
-        Requirement::Scopes(s) => s.clone(),
-        Requirement::MatchedRoute => match req.extensions().get::<Arc<Route>>() {
-            Some(route) => route.required_scopes.clone(),
-            None => {
-                return Error::Internal("gateway route not matched before the bearer check".into())
-                    .into_response_for(&state)
-            }
-        },
+    let route = req.extensions().get::<Arc<Route>>().cloned();
+    let needed = match (&requirement, &route) {
+        (Requirement::Scopes(s), _) => s.as_ref(),
+        (Requirement::MatchedRoute, Some(route)) => &route.required_scopes,
+        (Requirement::MatchedRoute, None) => {
+            return Error::Internal("gateway route not matched before the bearer check".into())
+                .into_response_for(&state)
+        }
     };
-    let principal = match authorize(&state, req.headers(), &needed).await {
+    let principal = match authorize(&state, req.headers(), needed).await {
         Ok(p) => p,
         Err(e) => return e.into_response_for(&state),
     };
