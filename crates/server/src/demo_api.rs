@@ -13,7 +13,7 @@ use axum::{Extension, Json, Router};
 use serde_json::json;
 use tollgate_proto::{ErrorCode, Scope};
 
-use crate::resource::{bearer_check, Principal, Requirement};
+use crate::resource::{bearer_check, Principal};
 use crate::state::AppState;
 use crate::Error;
 
@@ -27,7 +27,7 @@ pub fn routes(state: &AppState) -> Router<AppState> {
     let protect = |scopes: &str, route: MethodRouter<AppState>| {
         let needed: Scope = scopes.parse().unwrap_or_default();
         route.layer(middleware::from_fn_with_state(
-            (state.clone(), Requirement::Scopes(Arc::new(needed))),
+            (state.clone(), Arc::new(needed)),
             bearer_check,
         ))
     };

@@ -8,11 +8,10 @@
 //! and `X-Forwarded-For`/`-Proto`/`-Host`.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{ConnectInfo, Request};
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue};
 use axum::response::Response;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -50,25 +49,14 @@ pub fn upstream_client() -> UpstreamClient {
         .build(connector)
 }
 
-/// The gateway handler, behind `route_match` and the bearer check.
-pub async fn proxy(State(state): State<AppState>, req: Request) -> Response {
-    match forward(&state, req).await {
-        Ok(resp) => resp,
-        Err(e) => e.into_response_for(&state),
-    }
-}
-
-async fn forward(state: &AppState, req: Request) -> Result<Response, Error> {
-    let route = req
-        .extensions()
-        .get::<Arc<Route>>()
-        .cloned()
-        .ok_or_else(|| Error::Internal("proxy reached without a matched route".into()))?;
-    let principal = req
-        .extensions()
-        .get::<Principal>()
-        .cloned()
-        .ok_or_else(|| Error::Internal("proxy reached without a principal".into()))?;
+/// Sends `req` to `route`'s upstream on behalf of `principal`, and streams
+/// the answer back.
+pub async fn forward(
+    state: &AppState,
+    route: &Route,
+    principal: &Principal,
+    req: Request,
+) -> Result<Response, Error> {
     let peer = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
@@ -79,7 +67,7 @@ async fn forward(state: &AppState, req: Request) -> Result<Response, Error> {
     strip_headers(&mut parts.headers);
     parts.headers.remove(header::AUTHORIZATION);
     parts.headers.remove(header::HOST);
-    add_caller_headers(&mut parts.headers, &principal, peer, original_host);
+    add_caller_headers(&mut parts.headers, principal, peer, original_host);
     parts.uri = uri;
     parts.version = axum::http::Version::HTTP_11;
     let upstream_req = axum::http::Request::from_parts(parts, body);

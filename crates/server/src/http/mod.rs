@@ -18,10 +18,10 @@ use std::time::Instant;
 use axum::extract::{Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, get, post};
+use axum::routing::{get, post};
 use axum::Router;
 
-use crate::resource::{bearer_check, Principal, Requirement};
+use crate::resource::Principal;
 use crate::state::AppState;
 use crate::{demo_api, gateway};
 
@@ -51,17 +51,7 @@ pub fn router(state: AppState) -> Router {
     if state.config.demo_apis {
         r = r.merge(demo_api::routes(&state));
     }
-    let gateway = any(gateway::proxy)
-        .layer(middleware::from_fn_with_state(
-            (state.clone(), Requirement::MatchedRoute),
-            bearer_check,
-        ))
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            gateway::route_match,
-        ))
-        .with_state(state.clone());
-    r.fallback_service(gateway)
+    r.fallback(gateway::gateway)
         .layer(middleware::from_fn_with_state(state.clone(), access_log))
         .with_state(state)
 }

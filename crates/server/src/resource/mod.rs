@@ -17,7 +17,6 @@ use axum::middleware::Next;
 use axum::response::Response;
 use tollgate_proto::{ErrorCode, Scope};
 
-use crate::gateway::Route;
 use crate::oauth::{is_active, secret};
 use crate::quota::Standing;
 use crate::state::{AppState, QuotaScope};
@@ -30,46 +29,51 @@ use cache::Validated;
 #[derive(Debug, Clone)]
 pub struct Principal(pub Arc<Validated>);
 
-/// The scopes a route needs.
-#[derive(Debug, Clone)]
-pub enum Requirement {
-    Scopes(Arc<Scope>),
-    /// Those of the gateway [`Route`] matched earlier (a request extension).
-    MatchedRoute,
+/// A request that passed the bearer check and its quota.
+#[derive(Debug)]
+pub struct Admitted {
+    pub principal: Principal,
+    standing: Standing,
 }
 
-/// The middleware: `from_fn_with_state((state, requirement), bearer_check)`.
+/// The middleware for built-in routes:
+/// `from_fn_with_state((state, Arc::new(scopes)), bearer_check)`.
 pub async fn bearer_check(
-    State((state, requirement)): State<(AppState, Requirement)>,
+    State((state, needed)): State<(AppState, Arc<Scope>)>,
     mut req: Request,
     next: Next,
 ) -> Response {
-    let route = req.extensions().get::<Arc<Route>>().cloned();
-    let needed = match (&requirement, &route) {
-        (Requirement::Scopes(s), _) => s.as_ref(),
-        (Requirement::MatchedRoute, Some(route)) => &route.required_scopes,
-        (Requirement::MatchedRoute, None) => {
-            return Error::Internal("gateway route not matched before the bearer check".into())
-                .into_response_for(&state)
-        }
-    };
-    let principal = match authorize(&state, req.headers(), needed).await {
-        Ok(p) => p,
+    let admitted = match admit(&state, req.headers(), &needed).await {
+        Ok(a) => a,
         Err(e) => return e.into_response_for(&state),
     };
+    req.extensions_mut().insert(admitted.principal.clone());
+    let resp = next.run(req).await;
+    finish(resp, admitted)
+}
+
+/// The bearer check, then the client's quota: the caller, or the response
+/// that refuses the request.
+pub async fn admit(
+    state: &AppState,
+    headers: &HeaderMap,
+    needed: &Scope,
+) -> Result<Admitted, Error> {
+    let principal = authorize(state, headers, needed).await?;
     let limits = principal.limits(state.config.quota.defaults());
-    let standing = match state
+    let standing = state
         .admit(QuotaScope::Api, &principal.client_id, limits)
-        .await
-    {
-        Ok(s) => s,
-        Err(e) => return e.into_response_for(&state),
-    };
-    let principal = Principal(principal);
-    req.extensions_mut().insert(principal.clone());
-    let mut resp = next.run(req).await;
-    rate_limit_headers(resp.headers_mut(), &standing);
-    resp.extensions_mut().insert(principal);
+        .await?;
+    Ok(Admitted {
+        principal: Principal(principal),
+        standing,
+    })
+}
+
+/// Adds the `RateLimit` headers and, for the access log, the caller.
+pub fn finish(mut resp: Response, admitted: Admitted) -> Response {
+    rate_limit_headers(resp.headers_mut(), &admitted.standing);
+    resp.extensions_mut().insert(admitted.principal);
     resp
 }
 
