@@ -14,7 +14,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 use crate::clock::Clock;
 use crate::resource::cache::ValidationCache;
-use crate::store::Digest;
+use crate::store::{digest_hex, Digest};
 
 pub const CHANNEL: &str = "tollgate:invalidate";
 /// How often a failed connection is retried, at most.
@@ -45,10 +45,7 @@ pub enum Invalidation {
 impl Invalidation {
     fn encode(&self) -> String {
         match self {
-            Self::Token(d) => format!(
-                "token:{}",
-                d.iter().map(|b| format!("{b:02x}")).collect::<String>()
-            ),
+            Self::Token(d) => format!("token:{}", digest_hex(d)),
             Self::Family(f) => format!("family:{f}"),
             Self::All => "all".into(),
         }

@@ -25,6 +25,16 @@ pub use sqlite::SqliteStore;
 /// A client secret's SHA-256, or a token's key (`secret::token_key`).
 pub type Digest = [u8; 32];
 
+/// A digest in lowercase hex, as SQLite's `unhex` and the Redis
+/// invalidation messages take it.
+pub fn digest_hex(d: &Digest) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    d.iter()
+        .flat_map(|b| [DIGITS[usize::from(b >> 4)], DIGITS[usize::from(b & 15)]])
+        .map(char::from)
+        .collect()
+}
+
 /// How a client authenticates at the token endpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum AuthMethod {

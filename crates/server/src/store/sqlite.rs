@@ -21,8 +21,8 @@ use sqlx::SqlitePool;
 use super::group_commit::GroupCommit;
 use super::rows::{conflict_or, found, grants_to_string, opt_i64, ClientRow, LookupRow, UserRow};
 use super::{
-    Client, ClientUpdate, Digest, Rotation, Store, StoreError, StoreResult, TokenLookup,
-    TokenRecord, User,
+    digest_hex, Client, ClientUpdate, Digest, Rotation, Store, StoreError, StoreResult,
+    TokenLookup, TokenRecord, User,
 };
 
 /// A SQLite database, file or in-memory.
@@ -116,7 +116,7 @@ fn rows_json(tokens: &[TokenRecord]) -> StoreResult<String> {
         .iter()
         .map(|t| {
             (
-                hex(&t.hash),
+                digest_hex(&t.hash),
                 t.kind.as_str(),
                 &t.client_id,
                 &t.username,
@@ -131,15 +131,6 @@ fn rows_json(tokens: &[TokenRecord]) -> StoreResult<String> {
         })
         .collect();
     serde_json::to_string(&rows).map_err(|e| StoreError::Backend(e.to_string()))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    bytes
-        .iter()
-        .flat_map(|b| [DIGITS[usize::from(b >> 4)], DIGITS[usize::from(b & 15)]])
-        .map(char::from)
-        .collect()
 }
 
 #[async_trait]
