@@ -383,3 +383,90 @@ async fn try_token(s: &Server, id: &str, secret: &str) -> (u16, serde_json::Valu
         Err(_) => (0, serde_json::Value::Null),
     }
 }
+
+/// Issue 10: Redis killed and restarted under load. A client well within
+/// its quota is never refused, before, during or after; while Redis is away
+/// the calls decide at once (fail open) instead of waiting for it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_going_and_coming_back_refuses_no_one() {
+    let Some(mut c) = Cluster::start().await else {
+        return;
+    };
+    let servers = c.serve_many(2, &c.config("open.toml", ""));
+    let (id, secret) = c.client(&["--scope", "locations:read", "--qps", "1000"]);
+    let t = access_token(&servers[0], &id, &secret).await;
+    let http = reqwest::Client::new();
+    let urls: Vec<String> = servers.iter().map(|s| s.url("/locations")).collect();
+
+    // ~50 requests a second (5% of the quota) for 7 s, alternating instances;
+    // Redis is killed at 2 s and back at 4 s.
+    #[derive(Clone, Copy, PartialEq)]
+    enum Phase {
+        Before,
+        Away,
+        Back,
+    }
+    let started = Instant::now();
+    let mut seen: Vec<(Phase, u16, Duration)> = Vec::new();
+    let mut killed = false;
+    let mut restarted = false;
+    for i in 0..350usize {
+        let at = started.elapsed();
+        if !killed && at >= Duration::from_secs(2) {
+            c.redis.stop();
+            killed = true;
+        }
+        if !restarted && at >= Duration::from_secs(4) {
+            assert!(c.redis.start_again());
+            restarted = true;
+        }
+        let phase = match (killed, restarted) {
+            (false, _) => Phase::Before,
+            (true, false) => Phase::Away,
+            (true, true) => Phase::Back,
+        };
+        let t0 = Instant::now();
+        let r = http.get(&urls[i % 2]).bearer_auth(&t).send().await.unwrap();
+        seen.push((phase, r.status().as_u16(), t0.elapsed()));
+        let next = started + Duration::from_millis(20 * (i as u64 + 1));
+        tokio::time::sleep_until(next.into()).await;
+    }
+    let refused: Vec<_> = seen.iter().filter(|(_, s, _)| *s != 200).collect();
+    assert!(
+        refused.is_empty(),
+        "{} of {} calls refused: {:?}",
+        refused.len(),
+        seen.len(),
+        refused.iter().map(|(_, s, _)| *s).collect::<Vec<_>>()
+    );
+    let p95 = |phase: Phase| {
+        let mut v: Vec<Duration> = seen
+            .iter()
+            .filter(|(p, _, _)| *p == phase)
+            .map(|(_, _, d)| *d)
+            .collect();
+        v.sort();
+        v[v.len() * 95 / 100]
+    };
+    let (before, away, back) = (p95(Phase::Before), p95(Phase::Away), p95(Phase::Back));
+    eprintln!("p95 latency: before {before:?}, Redis away {away:?}, back {back:?}");
+    assert!(
+        away <= before + Duration::from_millis(5),
+        "while Redis is away calls decide at once: p95 {away:?} vs {before:?} before"
+    );
+    // Quotas are Redis's again once it is back.
+    let m = reqwest::get(servers[0].url("/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        m.lines()
+            .any(|l| l.starts_with("tollgate_quota_store_errors_total ") && !l.ends_with(" 0")),
+        "the outage was noticed"
+    );
+    for s in servers {
+        assert!(s.stop());
+    }
+}

@@ -36,9 +36,17 @@ impl fmt::Debug for FormParams {
 }
 
 impl FormParams {
-    pub fn parse(body: &[u8]) -> Result<Self, RequestError> {
+    /// The parameters of `body`; `invalid_request` for a repeated parameter
+    /// or more than `max_params` of them (empty ones count: they cost work).
+    pub fn parse(body: &[u8], max_params: usize) -> Result<Self, RequestError> {
         let mut map = BTreeMap::new();
-        for (k, v) in form_urlencoded::parse(body) {
+        for (n, (k, v)) in form_urlencoded::parse(body).enumerate() {
+            if n >= max_params {
+                return Err(RequestError::new(
+                    ErrorCode::InvalidRequest,
+                    format!("more than {max_params} parameters"),
+                ));
+            }
             if v.is_empty() {
                 continue;
             }
@@ -185,7 +193,7 @@ mod tests {
     use super::*;
 
     fn check(body: &str, expected: Result<&str, ErrorCode>) {
-        let got = FormParams::parse(body.as_bytes())
+        let got = FormParams::parse(body.as_bytes(), 100)
             .and_then(|p| TokenRequest::from_params(&p))
             .map(|r| format!("{r:?}"))
             .map_err(|e| e.code);
@@ -244,7 +252,8 @@ mod tests {
         let body: String = form_urlencoded::Serializer::new(String::new())
             .extend_pairs(req.to_form())
             .finish();
-        let back = FormParams::parse(body.as_bytes()).and_then(|p| TokenRequest::from_params(&p));
+        let back =
+            FormParams::parse(body.as_bytes(), 100).and_then(|p| TokenRequest::from_params(&p));
         assert_eq!(back, Ok(req));
     }
 
@@ -256,7 +265,7 @@ mod tests {
             scope: None,
         };
         assert!(!format!("{req:?}").contains("hunter2"));
-        let p = FormParams::parse(b"password=hunter2").unwrap_or_default();
+        let p = FormParams::parse(b"password=hunter2", 100).unwrap_or_default();
         assert!(!format!("{p:?}").contains("hunter2"));
     }
 }

@@ -62,19 +62,37 @@ impl Default for Argon2Params {
     }
 }
 
-/// Failed password attempts per username before further ones are refused.
+/// How guessing is slowed down (see `oauth::throttle`): failures allowed
+/// before waits begin, the longest wait, and how long failures are
+/// remembered; and the time every failed client authentication takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LockoutPolicy {
-    pub max_failures: u32,
-    pub window_secs: u64,
+#[serde(deny_unknown_fields, default)]
+pub struct ThrottleConfig {
+    /// Failed password checks per username and source address before waits.
+    pub free_failures: u32,
+    /// Failed password checks per username from all addresses before waits.
+    pub account_free_failures: u32,
+    /// Failed client authentications per source address before waits.
+    pub client_free_failures: u32,
+    /// The longest wait, seconds: the owner of an account can always sign
+    /// in this long after the last guess was checked.
+    pub max_delay_secs: u64,
+    /// Seconds after which a key's failures are forgotten.
+    pub forget_after_secs: u64,
+    /// Every failed client authentication is answered this many
+    /// milliseconds after the request arrived, whatever failed.
+    pub failure_floor_ms: u64,
 }
 
-impl Default for LockoutPolicy {
+impl Default for ThrottleConfig {
     fn default() -> Self {
         Self {
-            max_failures: 5,
-            window_secs: 15 * 60,
+            free_failures: 5,
+            account_free_failures: 50,
+            client_free_failures: 20,
+            max_delay_secs: 60,
+            forget_after_secs: 15 * 60,
+            failure_floor_ms: 10,
         }
     }
 }
@@ -124,6 +142,81 @@ impl QuotaConfig {
     }
 }
 
+/// What one connection and one request may cost, and how many there may be
+/// at once: memory is bounded by these, never by what callers send.
+/// Defaults follow nginx's (`client_header_timeout`, `keepalive_timeout`,
+/// `large_client_header_buffers`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerLimits {
+    /// Open connections; more are closed at once, with a warning logged.
+    pub max_connections: usize,
+    /// Requests being handled at once; more are answered 503.
+    pub max_requests_in_flight: usize,
+    /// Seconds for a request's head to arrive once its first byte has.
+    pub header_read_timeout: u64,
+    /// Seconds a connection with no request in progress is kept open.
+    pub idle_timeout: u64,
+    /// Bytes of request headers (names, values, separators), else 431.
+    pub max_header_bytes: usize,
+    /// Bytes of the request target, else 414.
+    pub max_uri_bytes: usize,
+    /// Bytes of a form body at the OAuth endpoints, else 413.
+    pub max_form_bytes: usize,
+    /// Parameters in a form body, else `invalid_request`.
+    pub max_form_params: usize,
+}
+
+impl Default for ServerLimits {
+    fn default() -> Self {
+        Self {
+            max_connections: 10_000,
+            max_requests_in_flight: 2048,
+            header_read_timeout: 10,
+            idle_timeout: 60,
+            max_header_bytes: 16 * 1024,
+            max_uri_bytes: 8 * 1024,
+            max_form_bytes: 64 * 1024,
+            max_form_params: 64,
+        }
+    }
+}
+
+impl ServerLimits {
+    /// Bytes hyper may buffer for a request head: above the header limit,
+    /// so that a head over `max_header_bytes` still gets a JSON 431.
+    pub fn head_buffer_bytes(&self) -> usize {
+        (self.max_header_bytes + self.max_uri_bytes + 8 * 1024).max(16 * 1024)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        for (key, v) in [
+            ("limits.max_connections", self.max_connections as u64),
+            (
+                "limits.max_requests_in_flight",
+                self.max_requests_in_flight as u64,
+            ),
+            ("limits.header_read_timeout", self.header_read_timeout),
+            ("limits.idle_timeout", self.idle_timeout),
+            ("limits.max_form_params", self.max_form_params as u64),
+        ] {
+            if v == 0 {
+                return Err(invalid("limits", format!("{key} must be at least 1")));
+            }
+        }
+        for (key, v, min) in [
+            ("limits.max_header_bytes", self.max_header_bytes, 1024),
+            ("limits.max_uri_bytes", self.max_uri_bytes, 256),
+            ("limits.max_form_bytes", self.max_form_bytes, 1024),
+        ] {
+            if v < min {
+                return Err(invalid("limits", format!("{key} must be at least {min}")));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// One `[[routes]]` entry: a path prefix proxied to an upstream.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -153,7 +246,7 @@ pub struct FileConfig {
     /// Seconds between sweeps of expired tokens.
     pub sweep_interval: Option<u64>,
     pub argon2: Option<Argon2Params>,
-    pub lockout: Option<LockoutPolicy>,
+    pub throttle: Option<ThrottleConfig>,
     /// Accept `bearer`/`BEARER` (RFC 7235) instead of only `Bearer` (the seed).
     pub bearer_case_insensitive: Option<bool>,
     pub quota_response: Option<QuotaResponse>,
@@ -172,6 +265,7 @@ pub struct FileConfig {
     /// `redis://HOST:PORT/`: share quotas and revocations between instances.
     pub redis: Option<String>,
     pub quota_fail_mode: Option<QuotaFailMode>,
+    pub limits: Option<ServerLimits>,
 }
 
 impl FileConfig {
@@ -200,7 +294,7 @@ impl FileConfig {
             refresh_ttl: top.refresh_ttl.or(self.refresh_ttl),
             sweep_interval: top.sweep_interval.or(self.sweep_interval),
             argon2: top.argon2.or(self.argon2),
-            lockout: top.lockout.or(self.lockout),
+            throttle: top.throttle.or(self.throttle),
             bearer_case_insensitive: top.bearer_case_insensitive.or(self.bearer_case_insensitive),
             quota_response: top.quota_response.or(self.quota_response),
             quota: top.quota.or(self.quota),
@@ -212,6 +306,7 @@ impl FileConfig {
             postgres: top.postgres.or(self.postgres),
             redis: top.redis.or(self.redis),
             quota_fail_mode: top.quota_fail_mode.or(self.quota_fail_mode),
+            limits: top.limits.or(self.limits),
         }
     }
 }
@@ -229,7 +324,7 @@ pub struct Config {
     pub refresh_ttl: u64,
     pub sweep_interval: u64,
     pub argon2: Argon2Params,
-    pub lockout: LockoutPolicy,
+    pub throttle: ThrottleConfig,
     pub bearer_case_insensitive: bool,
     pub quota_response: QuotaResponse,
     pub quota: QuotaConfig,
@@ -242,6 +337,7 @@ pub struct Config {
     pub postgres: crate::store::PostgresOptions,
     pub redis: Option<String>,
     pub quota_fail_mode: QuotaFailMode,
+    pub limits: ServerLimits,
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -295,11 +391,11 @@ impl TryFrom<FileConfig> for Config {
             None,
         )
         .map_err(|e| invalid("argon2", e.to_string()))?;
-        let lockout = f.lockout.unwrap_or_default();
-        if lockout.max_failures == 0 || lockout.window_secs == 0 {
+        let throttle = f.throttle.unwrap_or_default();
+        if throttle.max_delay_secs == 0 || throttle.forget_after_secs == 0 {
             return Err(invalid(
-                "lockout",
-                "max_failures and window_secs must be at least 1",
+                "throttle",
+                "max_delay_secs and forget_after_secs must be at least 1",
             ));
         }
         let mut routes = Vec::new();
@@ -317,7 +413,10 @@ impl TryFrom<FileConfig> for Config {
             routes.push(std::sync::Arc::new(route));
         }
         routes.sort_by_key(|r| std::cmp::Reverse(r.prefix.len()));
+        let limits = f.limits.unwrap_or_default();
+        limits.validate()?;
         Ok(Config {
+            limits,
             bearer_case_insensitive: f.bearer_case_insensitive.unwrap_or(false),
             quota_response: f.quota_response.unwrap_or_default(),
             quota: f.quota.unwrap_or_default(),
@@ -347,7 +446,7 @@ impl TryFrom<FileConfig> for Config {
             refresh_ttl: positive("refresh_ttl", f.refresh_ttl, 30 * 24 * 3600)?,
             sweep_interval: positive("sweep_interval", f.sweep_interval, 60)?,
             argon2,
-            lockout,
+            throttle,
         })
     }
 }
@@ -416,7 +515,9 @@ mod tests {
                 "[argon2]\nmemory_kib = 1\niterations = 1\nparallelism = 1",
                 "argon2",
             ),
-            ("[lockout]\nmax_failures = 0\nwindow_secs = 1", "lockout"),
+            ("[throttle]\nmax_delay_secs = 0", "throttle"),
+            ("[limits]\nmax_connections = 0", "max_connections"),
+            ("[limits]\nmax_form_bytes = 10", "max_form_bytes"),
             ("quota_response = \"loud\"", "quota_response"),
             ("[quota]\nqps = 1", "unknown field"),
             ("[[routes]]\npath_prefix = \"x\"\nupstream = \"http://127.0.0.1:1\"", "routes"),

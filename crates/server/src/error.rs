@@ -51,6 +51,15 @@ pub enum Error {
     /// The upstream refused, failed, or was too slow.
     #[error("upstream: {detail}")]
     Upstream { timeout: bool, detail: String },
+    /// A request over one of the server's size limits.
+    #[error("too large: {0:?}")]
+    TooLarge(TooLarge),
+    /// Too many failed authentications from this address: wait.
+    #[error("throttled for {retry_after_secs} s")]
+    Throttled { retry_after_secs: u64 },
+    /// `max_requests_in_flight` requests are being handled already.
+    #[error("overloaded")]
+    Overloaded,
     /// Storage is down or overloaded: try again later.
     #[error("storage unavailable: {0}")]
     Unavailable(String),
@@ -58,6 +67,18 @@ pub enum Error {
     #[error("internal error: {0}")]
     Internal(String),
 }
+
+/// Which size limit a request went over, with the limit in bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TooLarge {
+    Uri(usize),
+    Headers(usize),
+}
+
+/// Marks a response that came from an upstream: passed on as it is, even
+/// an error without a JSON body.
+#[derive(Debug, Clone, Copy)]
+pub struct Proxied;
 
 /// The JSON body of every error. `error` is an OAuth code where one applies.
 #[derive(Debug, Serialize)]
@@ -152,6 +173,47 @@ impl Error {
                 timeout: false,
                 detail,
             } => json_response(StatusCode::BAD_GATEWAY, &body("bad_gateway", &detail)),
+            Self::TooLarge(TooLarge::Uri(max)) => json_response(
+                StatusCode::URI_TOO_LONG,
+                &body(
+                    "uri_too_long",
+                    &format!("the request target is over {max} bytes"),
+                ),
+            ),
+            Self::TooLarge(TooLarge::Headers(max)) => json_response(
+                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                &body(
+                    "request_header_fields_too_large",
+                    &format!("the request headers are over {max} bytes"),
+                ),
+            ),
+            Self::Throttled { retry_after_secs } => {
+                let d = format!(
+                    "too many failed client authentications from this address; retry in {retry_after_secs} s"
+                );
+                let mut r = json_response(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    &body(ErrorCode::TemporarilyUnavailable.as_str(), &d),
+                );
+                set(
+                    r.headers_mut(),
+                    header::RETRY_AFTER,
+                    &retry_after_secs.to_string(),
+                );
+                r
+            }
+            Self::Overloaded => {
+                let d = "too many requests in progress; retry shortly";
+                let mut r = json_response(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    &body(ErrorCode::TemporarilyUnavailable.as_str(), d),
+                );
+                r.headers_mut().insert(
+                    header::RETRY_AFTER,
+                    HeaderValue::from_static(RETRY_AFTER_SECS),
+                );
+                r
+            }
             Self::Unavailable(detail) => {
                 tracing::warn!(%detail, "answering 503: storage unavailable");
                 let d = "the service is temporarily unavailable; retry shortly";
@@ -269,6 +331,44 @@ pub fn json_response(status: StatusCode, body: &impl Serialize) -> Response {
     );
     no_store(h);
     resp
+}
+
+/// An error response the framework made (a 405 from the router, a 413 from
+/// the body limit, ...) with the JSON error body every other error has; its
+/// headers (`Allow`, ...) are kept. Upstream answers ([`Proxied`]) and
+/// JSON bodies pass unchanged.
+pub fn json_for_bare(resp: Response) -> Response {
+    let status = resp.status();
+    let is_json = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error())
+        || is_json
+        || resp.extensions().get::<Proxied>().is_some()
+    {
+        return resp;
+    }
+    let reason = status.canonical_reason().unwrap_or("error");
+    let code = reason.to_ascii_lowercase().replace([' ', '-'], "_");
+    let (parts, _) = resp.into_parts();
+    let mut fresh = json_response(status, &body(&code, reason));
+    for (name, value) in &parts.headers {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            fresh.headers_mut().insert(name, value.clone());
+        }
+    }
+    fresh
+}
+
+/// At most `max` characters of `s`, marked when cut: what an error may
+/// echo of a caller's input.
+pub fn excerpt(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        Some((cut, _)) => format!("{}…", &s[..cut]),
+        None => s.to_owned(),
+    }
 }
 
 /// `Cache-Control: no-store` and `Pragma: no-cache` (RFC 6749 §5.1).
@@ -430,5 +530,42 @@ mod tests {
             502
         );
         assert_eq!(Error::NotFound("x".into()).into_response(&c).status(), 404);
+    }
+
+    #[test]
+    fn limits_and_overload() {
+        let c = config(false);
+        for (e, status) in [
+            (Error::TooLarge(TooLarge::Uri(8)), 414),
+            (Error::TooLarge(TooLarge::Headers(8)), 431),
+            (Error::Overloaded, 503),
+            (
+                Error::Throttled {
+                    retry_after_secs: 3,
+                },
+                429,
+            ),
+        ] {
+            let r = e.into_response(&c);
+            assert_eq!(r.status().as_u16(), status);
+            assert!(header(&r, "content-type").starts_with("application/json"));
+        }
+    }
+
+    #[test]
+    fn bare_framework_errors_become_json() {
+        let mut bare = (StatusCode::METHOD_NOT_ALLOWED, "").into_response();
+        bare.headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("POST"));
+        let r = json_for_bare(bare);
+        assert_eq!(r.status(), 405);
+        assert_eq!(header(&r, "allow"), "POST");
+        assert!(header(&r, "content-type").starts_with("application/json"));
+        let mut upstream = (StatusCode::NOT_FOUND, "plain").into_response();
+        upstream.extensions_mut().insert(Proxied);
+        let r = json_for_bare(upstream);
+        assert!(header(&r, "content-type").starts_with("text/plain"));
+        assert_eq!(excerpt("abcdef", 3), "abc…");
+        assert_eq!(excerpt("abc", 3), "abc");
     }
 }

@@ -15,6 +15,7 @@ pub mod error;
 pub mod gateway;
 pub mod http;
 pub mod metrics;
+pub mod net;
 pub mod oauth;
 pub mod quota;
 pub mod resource;
@@ -42,18 +43,27 @@ pub async fn run(
 ) -> std::io::Result<()> {
     let sweeper = tokio::spawn(sweep_loop(state.clone()));
     let watcher = tokio::spawn(watch_changes(state.clone()));
-    let listener_task = state.redis.clone().map(|redis| {
+    let redis_tasks = state.redis.clone().map(|redis| {
         let cache = state.cache.clone();
-        tokio::spawn(async move { redis.listen(&cache).await })
+        let keeper = redis.clone();
+        (
+            tokio::spawn(async move { redis.listen(&cache).await }),
+            tokio::spawn(async move { keeper.keep().await }),
+        )
     });
-    let app = router(state.clone()).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let served = net::serve(
+        listener,
+        router(state.clone()),
+        state.config.limits,
+        state.metrics.clone(),
+        shutdown,
+    )
+    .await;
     sweeper.abort();
     watcher.abort();
-    if let Some(t) = listener_task {
-        t.abort();
+    if let Some((listen, keep)) = redis_tasks {
+        listen.abort();
+        keep.abort();
     }
     state.store.close().await;
     served

@@ -51,6 +51,13 @@ impl<K: Ord + Clone> Labeled<K> {
 #[derive(Debug)]
 pub struct Metrics {
     pub client_auth_failures: AtomicU64,
+    /// Connections open now, refused at `max_connections`, and closed for
+    /// a timeout (head too slow, or idle).
+    pub connections_open: AtomicU64,
+    pub connections_refused: AtomicU64,
+    pub connections_timed_out: AtomicU64,
+    /// Requests answered 503 at `max_requests_in_flight`.
+    pub requests_shed: AtomicU64,
     quota_store_errors: AtomicU64,
     /// By route, then status: looked up by `&str`, so counting allocates nothing.
     requests: RwLock<BTreeMap<String, BTreeMap<u16, AtomicU64>>>,
@@ -65,6 +72,10 @@ impl Default for Metrics {
     fn default() -> Self {
         Self {
             client_auth_failures: AtomicU64::new(0),
+            connections_open: AtomicU64::new(0),
+            connections_refused: AtomicU64::new(0),
+            connections_timed_out: AtomicU64::new(0),
+            requests_shed: AtomicU64::new(0),
             quota_store_errors: AtomicU64::new(0),
             requests: RwLock::new(BTreeMap::new()),
             tokens: Labeled::new(),
@@ -210,6 +221,34 @@ impl Metrics {
             "counter",
             single(&self.client_auth_failures),
         );
+        for (name, help, kind, v) in [
+            (
+                "tollgate_connections_open",
+                "Client connections open now.",
+                "gauge",
+                &self.connections_open,
+            ),
+            (
+                "tollgate_connections_refused_total",
+                "Connections closed at once because max_connections were open.",
+                "counter",
+                &self.connections_refused,
+            ),
+            (
+                "tollgate_connections_timed_out_total",
+                "Connections closed because a request head was too slow or the connection idle.",
+                "counter",
+                &self.connections_timed_out,
+            ),
+            (
+                "tollgate_requests_shed_total",
+                "Requests answered 503 because max_requests_in_flight were being handled.",
+                "counter",
+                &self.requests_shed,
+            ),
+        ] {
+            family(&mut out, name, help, kind, single(v));
+        }
         family(
             &mut out,
             "tollgate_validation_cache_hits_total",

@@ -1,31 +1,44 @@
-//! Redis, for state shared by several instances: a connection that is made
-//! lazily and remade after failures (so an instance starts, and recovers,
-//! whether or not Redis is up), and the invalidation channel that tells
-//! every instance to drop revoked tokens from its validation cache.
+//! Redis, for state shared by several instances: one multiplexed connection
+//! kept by a background task ([`SharedRedis::keep`]), and the invalidation
+//! channel that tells every instance to drop revoked tokens from its
+//! validation cache.
+//!
+//! Requests never wait for Redis to come back: while it is down,
+//! [`SharedRedis::conn`] answers `None` at once (so quotas fail open or
+//! closed in microseconds), a failed command marks it down, and only the
+//! keeper reconnects, in the background. Nothing queues up during an
+//! outage to be replayed, late, when Redis returns.
 //!
 //! Losing a message is safe: the store's revision poll clears the cache
 //! within `change_poll_ms` anyway. The channel only makes it sooner.
 
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::RwLock;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::aio::MultiplexedConnection;
+use redis::AsyncConnectionConfig;
 
-use crate::clock::Clock;
 use crate::resource::cache::ValidationCache;
 use crate::store::{digest_hex, Digest};
 
 pub const CHANNEL: &str = "tollgate:invalidate";
-/// How often a failed connection is retried, at most.
+/// How often the keeper checks on Redis (a PING, or a reconnection).
+const KEEP_EVERY: Duration = Duration::from_millis(250);
+/// Longest wait for a connection or an answer; past it Redis counts as down.
+const CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
+const COMMAND_TIMEOUT: Duration = Duration::from_millis(100);
+/// How often a failed subscription is retried.
 const RETRY_MS: i64 = 1000;
 
 /// A Redis server shared by the instances.
 pub struct SharedRedis {
     client: redis::Client,
-    conn: tokio::sync::Mutex<Option<ConnectionManager>>,
-    last_attempt_ms: AtomicI64,
-    clock: Clock,
+    /// The connection while Redis answers; `None` while it does not.
+    conn: RwLock<Option<MultiplexedConnection>>,
+    /// Whether the last word about Redis was "down" (for one log line per outage).
+    down: AtomicBool,
 }
 
 impl std::fmt::Debug for SharedRedis {
@@ -80,47 +93,66 @@ impl Invalidation {
 }
 
 impl SharedRedis {
-    pub fn new(url: &str, clock: Clock) -> Result<Self, String> {
+    pub fn new(url: &str) -> Result<Self, String> {
         let client = redis::Client::open(url).map_err(|e| format!("redis URL `{url}`: {e}"))?;
         Ok(Self {
             client,
-            conn: tokio::sync::Mutex::new(None),
-            last_attempt_ms: AtomicI64::new(i64::MIN),
-            clock,
+            conn: RwLock::new(None),
+            down: AtomicBool::new(false),
         })
     }
 
-    /// A working connection, or `None` while Redis is unreachable.
-    pub async fn conn(&self) -> Option<ConnectionManager> {
-        let mut slot = self.conn.lock().await;
-        if let Some(c) = slot.as_ref() {
-            return Some(c.clone());
+    /// The connection, at once, or `None` while Redis is down.
+    pub fn conn(&self) -> Option<MultiplexedConnection> {
+        self.conn.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// A command on the connection failed: Redis is down until the keeper
+    /// says otherwise.
+    pub fn failed(&self, error: &redis::RedisError) {
+        self.conn.write().unwrap_or_else(|p| p.into_inner()).take();
+        if !self.down.swap(true, Ordering::Relaxed) {
+            tracing::warn!(%error, "redis unreachable: deciding without it until it answers again");
         }
-        let now = self.clock.now_ms();
-        if now.saturating_sub(self.last_attempt_ms.load(Ordering::Relaxed)) < RETRY_MS {
-            return None;
-        }
-        self.last_attempt_ms.store(now, Ordering::Relaxed);
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Duration::from_millis(500))
-            .set_response_timeout(Duration::from_millis(500))
-            .set_number_of_retries(1);
-        match ConnectionManager::new_with_config(self.client.clone(), config).await {
-            Ok(c) => {
-                tracing::info!("connected to redis");
-                *slot = Some(c.clone());
-                Some(c)
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "redis unreachable");
-                None
+    }
+
+    /// Connects, and checks the connection every [`KEEP_EVERY`], forever:
+    /// the only place that waits for Redis.
+    pub async fn keep(&self) {
+        let config = AsyncConnectionConfig::new()
+            .set_connection_timeout(CONNECT_TIMEOUT)
+            .set_response_timeout(COMMAND_TIMEOUT);
+        let mut tick = tokio::time::interval(KEEP_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let current = self.conn();
+            let outcome = match current {
+                Some(mut c) => ping(&mut c).await.map(|()| None),
+                None => match self
+                    .client
+                    .get_multiplexed_async_connection_with_config(&config)
+                    .await
+                {
+                    Ok(mut c) => ping(&mut c).await.map(|()| Some(c)),
+                    Err(e) => Err(e),
+                },
+            };
+            match outcome {
+                Ok(None) => {}
+                Ok(Some(fresh)) => {
+                    *self.conn.write().unwrap_or_else(|p| p.into_inner()) = Some(fresh);
+                    self.down.store(false, Ordering::Relaxed);
+                    tracing::info!("connected to redis");
+                }
+                Err(e) => self.failed(&e),
             }
         }
     }
 
     /// Tells every instance (this one included) to drop tokens.
     pub async fn publish(&self, what: &Invalidation) {
-        let Some(mut c) = self.conn().await else {
+        let Some(mut c) = self.conn() else {
             return;
         };
         let sent: Result<i64, _> = redis::cmd("PUBLISH")
@@ -129,6 +161,7 @@ impl SharedRedis {
             .query_async(&mut c)
             .await;
         if let Err(e) = sent {
+            self.failed(&e);
             tracing::warn!(error = %e, "could not publish a revocation; other instances catch up within the poll interval");
         }
     }
@@ -158,6 +191,10 @@ impl SharedRedis {
             tokio::time::sleep(Duration::from_millis(RETRY_MS as u64)).await;
         }
     }
+}
+
+async fn ping(c: &mut MultiplexedConnection) -> redis::RedisResult<()> {
+    redis::cmd("PING").query_async::<String>(c).await.map(drop)
 }
 
 #[cfg(test)]

@@ -9,8 +9,8 @@ use crate::config::QuotaFailMode;
 use crate::gateway::{upstream_client, UpstreamClient};
 use crate::metrics::Metrics;
 use crate::oauth::client_cache::ClientCache;
-use crate::oauth::lockout::Lockout;
 use crate::oauth::password::Passwords;
+use crate::oauth::throttle::Throttles;
 use crate::quota::redis::{RedisQuotas, Shared};
 use crate::quota::{Limits, Quotas, Standing};
 use crate::resource::cache::ValidationCache;
@@ -38,7 +38,8 @@ pub struct Inner {
     pub store: Arc<dyn Store>,
     pub clock: Clock,
     pub passwords: Arc<Passwords>,
-    pub lockout: Arc<Lockout>,
+    /// Waits after failed password checks and client authentications.
+    pub throttles: Throttles,
     pub metrics: Arc<Metrics>,
     pub cache: Arc<ValidationCache>,
     /// Clients already read from the store (dropped with the cache).
@@ -50,6 +51,8 @@ pub struct Inner {
     pub upstream: UpstreamClient,
     /// With `redis`: quotas and invalidations shared by every instance.
     pub redis: Option<Arc<SharedRedis>>,
+    /// Slots for requests being handled (`limits.max_requests_in_flight`).
+    pub in_flight: tokio::sync::Semaphore,
     api_shared: Arc<RedisQuotas>,
     token_shared: Arc<RedisQuotas>,
 }
@@ -65,7 +68,7 @@ impl AppState {
     pub fn new(config: Config, store: Arc<dyn Store>, clock: Clock) -> Result<Self, Error> {
         Ok(Self(Arc::new(Inner {
             passwords: Arc::new(Passwords::new(config.argon2)?),
-            lockout: Arc::new(Lockout::new(config.lockout)),
+            throttles: Throttles::new(&config.throttle),
             metrics: Arc::new(Metrics::default()),
             cache: Arc::new(ValidationCache::new(config.cache_max_entries)),
             clients: Arc::new(ClientCache::default()),
@@ -73,11 +76,10 @@ impl AppState {
             token_quotas: Arc::new(Quotas::new(config.quota.burst)),
             upstream: upstream_client(),
             redis: match &config.redis {
-                Some(url) => Some(Arc::new(
-                    SharedRedis::new(url, clock.clone()).map_err(Error::Internal)?,
-                )),
+                Some(url) => Some(Arc::new(SharedRedis::new(url).map_err(Error::Internal)?)),
                 None => None,
             },
+            in_flight: tokio::sync::Semaphore::new(config.limits.max_requests_in_flight),
             api_shared: Arc::new(RedisQuotas::new(config.quota.burst, "api")),
             token_shared: Arc::new(RedisQuotas::new(config.quota.burst, "token")),
             config: Arc::new(config),
@@ -104,7 +106,7 @@ impl AppState {
         };
         let decision = match &self.redis {
             None => local.decide(client_id, limits, now),
-            Some(redis) => match shared.decide(redis, client_id, limits, now).await {
+            Some(redis) => match shared.decide(redis, client_id, limits).await {
                 Shared::Decided(d) => d,
                 Shared::Unreachable => return self.quota_store_unreachable(),
             },

@@ -16,6 +16,8 @@ use tollgate_proto::Scope;
 pub use proxy::{upstream_client, UpstreamClient};
 
 use crate::config::RouteConfig;
+use crate::error::excerpt;
+use crate::http::path::{self, Normalized};
 use crate::resource;
 use crate::state::AppState;
 use crate::Error;
@@ -31,6 +33,8 @@ pub struct Route {
     pub base_path: String,
     pub required_scopes: Scope,
     pub strip_prefix: bool,
+    /// Segments in `prefix`: a request's `..` may not climb above them.
+    pub depth: usize,
 }
 
 impl TryFrom<RouteConfig> for Route {
@@ -47,6 +51,12 @@ impl TryFrom<RouteConfig> for Route {
             "" => "/".to_owned(),
             p => p.to_owned(),
         };
+        if path::normalize(&prefix).map(|n| n.path).as_deref() != Ok(prefix.as_str()) {
+            return Err(format!(
+                "path_prefix `{}` is not in canonical form (no `.`/`..`, `//` or escapes of unreserved characters)",
+                c.path_prefix
+            ));
+        }
         let uri: Uri = c
             .upstream
             .parse()
@@ -75,6 +85,7 @@ impl TryFrom<RouteConfig> for Route {
             required_scopes = required_scopes.iter().chain([s.as_str()]).collect();
         }
         Ok(Route {
+            depth: path::depth(&prefix),
             prefix,
             scheme,
             authority,
@@ -121,16 +132,26 @@ pub fn find<'a>(routes: &'a [Arc<Route>], path: &str) -> Option<&'a Arc<Route>> 
     routes.iter().find(|r| r.matches(path))
 }
 
-/// The gateway, for every path no built-in route takes: 404 for a path no
-/// route matches (before any token check, without touching an upstream),
-/// then the bearer check and quota with the route's scopes, then the
-/// upstream. One handler rather than layers: the per-request work of each
-/// layer showed in profiles.
+/// The gateway, for every path no built-in route takes. The path is
+/// already canonical ([`crate::http::path`]). 404 for a path no route
+/// matches and 400 for one whose `..` climbed above its route's prefix
+/// (both before any token check, without touching an upstream), then the
+/// bearer check and quota with the route's scopes, then the upstream. One
+/// handler rather than layers: the per-request work of each layer showed
+/// in profiles.
 pub async fn gateway(State(state): State<AppState>, req: Request) -> Response {
     let Some(route) = find(&state.config.routes, req.uri().path()).cloned() else {
-        return Error::NotFound(format!("no route for {}", req.uri().path()))
-            .into_response_for(&state);
+        let shown = excerpt(req.uri().path(), 64);
+        return Error::NotFound(format!("no route for {shown}")).into_response_for(&state);
     };
+    let floor = req
+        .extensions()
+        .get::<Normalized>()
+        .map_or(usize::MAX, |n| n.floor);
+    if floor < route.depth {
+        return Error::invalid_request("the path climbs above its route's prefix with `..`")
+            .into_response_for(&state);
+    }
     let admitted = match resource::admit(&state, req.headers(), &route.required_scopes).await {
         Ok(a) => a,
         Err(e) => return e.into_response_for(&state),

@@ -8,17 +8,21 @@
 //! and `X-Forwarded-For`/`-Proto`/`-Host`.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request};
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue};
 use axum::response::Response;
+use http_body_util::BodyExt;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 
 use super::Route;
+use crate::error::Proxied;
 use crate::resource::Principal;
 use crate::state::AppState;
 use crate::Error;
@@ -62,6 +66,8 @@ pub async fn forward(
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0);
     let (mut parts, body) = req.into_parts();
+    let body_failed = Arc::new(AtomicBool::new(false));
+    let body = watch_body(body, body_failed.clone());
     let uri = route.upstream_uri(parts.uri.path(), parts.uri.query())?;
     let original_host = parts.headers.get(header::HOST).cloned();
     strip_headers(&mut parts.headers);
@@ -88,6 +94,12 @@ pub async fn forward(
                 detail: format!("the upstream did not answer within {secs} s"),
             });
         }
+        Ok(Err(_)) if body_failed.load(Ordering::Relaxed) => {
+            tracing::info!(route = %route.prefix, "the caller's request body was malformed or cut short");
+            return Err(Error::invalid_request(
+                "the request body was malformed or ended early",
+            ));
+        }
         Ok(Err(e)) => {
             tracing::warn!(route = %route.prefix, upstream = %route.authority, error = %e, "upstream unreachable");
             return Err(Error::Upstream {
@@ -99,7 +111,18 @@ pub async fn forward(
     };
     let (mut parts, body) = resp.into_parts();
     strip_headers(&mut parts.headers);
+    parts.extensions.insert(Proxied);
     Ok(Response::from_parts(parts, Body::new(body)))
+}
+
+/// The caller's body, noting in `failed` when reading it fails (a bad
+/// chunk, a body shorter than its `Content-Length`), so that the failure
+/// is blamed on the caller (400), not on the upstream (502).
+fn watch_body(body: Body, failed: Arc<AtomicBool>) -> Body {
+    Body::new(body.map_err(move |e| {
+        failed.store(true, Ordering::Relaxed);
+        e
+    }))
 }
 
 /// Removes hop-by-hop headers, those the `Connection` header names, and any

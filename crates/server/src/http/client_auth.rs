@@ -3,6 +3,10 @@
 //! credentials are passed on so that `authenticate` rejects (and counts)
 //! every failure in one place.
 
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
+
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::request::Parts;
 use axum::http::{header, HeaderMap};
 use tollgate_proto::{BasicCredentials, FormParams};
 
@@ -40,5 +44,21 @@ pub fn presented(headers: &HeaderMap, form: &FormParams) -> Result<Presented, Er
         }
         (None, Some(id), Some(secret)) => Ok(Presented::Post(BasicCredentials::new(id, secret))),
         (None, _, _) => Ok(Presented::Unusable),
+    }
+}
+
+/// The address a request came from (the TCP peer), which failed
+/// authentications are throttled by; unspecified when not served over TCP.
+#[derive(Debug, Clone, Copy)]
+pub struct Source(pub IpAddr);
+
+impl<S: Send + Sync> FromRequestParts<S> for Source {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>();
+        Ok(Source(
+            peer.map_or(IpAddr::V6(Ipv6Addr::UNSPECIFIED), |c| c.0.ip()),
+        ))
     }
 }

@@ -6,8 +6,10 @@ use tollgate_proto::FormParams;
 use crate::Error;
 
 /// The body as form parameters, or `invalid_request` when the content type
-/// is not form-urlencoded (a `charset` parameter is fine).
-pub fn read_form(headers: &HeaderMap, body: &[u8]) -> Result<FormParams, Error> {
+/// is not form-urlencoded (a `charset` parameter is fine) or there are more
+/// than `max_params` parameters. The body's size is bounded before this, by
+/// the routes' body limit.
+pub fn read_form(headers: &HeaderMap, body: &[u8], max_params: usize) -> Result<FormParams, Error> {
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -18,5 +20,5 @@ pub fn read_form(headers: &HeaderMap, body: &[u8]) -> Result<FormParams, Error> 
             "the body must be application/x-www-form-urlencoded",
         ));
     }
-    FormParams::parse(body).map_err(|e| Error::oauth(e.code, e.description))
+    FormParams::parse(body, max_params).map_err(|e| Error::oauth(e.code, e.description))
 }

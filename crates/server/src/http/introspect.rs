@@ -7,7 +7,10 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use subtle::ConstantTimeEq;
 
-use super::{client_auth, form};
+use std::net::IpAddr;
+
+use super::client_auth::{self, Source};
+use super::form;
 use crate::error::json_response;
 use crate::oauth::{self, client_auth::authenticate};
 use crate::state::AppState;
@@ -15,19 +18,25 @@ use crate::Error;
 
 pub async fn introspect_post(
     State(state): State<AppState>,
+    Source(source): Source,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    match introspect(&state, &headers, &body).await {
+    match introspect(&state, &headers, &body, source).await {
         Ok(resp) => resp,
         Err(e) => e.into_response_for(&state),
     }
 }
 
-async fn introspect(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Response, Error> {
-    let form = form::read_form(headers, body)?;
+async fn introspect(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: &[u8],
+    source: IpAddr,
+) -> Result<Response, Error> {
+    let form = form::read_form(headers, body, state.config.limits.max_form_params)?;
     let presented = client_auth::presented(headers, &form)?;
-    let client = authenticate(state, &presented).await?;
+    let client = authenticate(state, &presented, source).await?;
     let api_key = headers
         .get("api-key")
         .map(|v| v.as_bytes())

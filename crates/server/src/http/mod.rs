@@ -7,15 +7,17 @@
 
 mod client_auth;
 mod form;
+mod guard;
 mod introspect;
 mod metadata;
 mod ops;
+pub mod path;
 mod revoke;
 mod token;
 
 use std::time::Instant;
 
-use axum::extract::{Request, State};
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -35,15 +37,21 @@ pub const METADATA_PATH: &str = "/.well-known/oauth-authorization-server";
 #[derive(Debug, Clone)]
 pub struct ClientId(pub String);
 
-/// All routes, with the access log outermost.
+/// All routes. Outermost the access log, then the [guard](guard::guard)
+/// (in-flight slot, head limits, canonical path), which runs before routing
+/// so that routes are chosen on the canonical path.
 pub fn router(state: AppState) -> Router {
+    let form_limit = DefaultBodyLimit::max(state.config.limits.max_form_bytes);
     let mut r = Router::new();
     for path in TOKEN_PATHS {
-        r = r.route(path, post(token::token_post));
+        r = r.route(path, post(token::token_post).layer(form_limit));
     }
     r = r
-        .route(INTROSPECT_PATH, post(introspect::introspect_post))
-        .route(REVOKE_PATH, post(revoke::revoke_post))
+        .route(
+            INTROSPECT_PATH,
+            post(introspect::introspect_post).layer(form_limit),
+        )
+        .route(REVOKE_PATH, post(revoke::revoke_post).layer(form_limit))
         .route(METADATA_PATH, get(metadata::metadata_get))
         .route("/healthz", get(ops::healthz_get))
         .route("/readyz", get(ops::readyz_get))
@@ -51,7 +59,10 @@ pub fn router(state: AppState) -> Router {
     if state.config.demo_apis {
         r = r.merge(demo_api::routes(&state));
     }
-    r.fallback(gateway::gateway)
+    let routes = r.fallback(gateway::gateway).with_state(state.clone());
+    Router::new()
+        .fallback_service(routes)
+        .layer(middleware::from_fn_with_state(state.clone(), guard::guard))
         .layer(middleware::from_fn_with_state(state.clone(), access_log))
         .with_state(state)
 }

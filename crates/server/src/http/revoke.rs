@@ -6,7 +6,10 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-use super::{client_auth, form};
+use std::net::IpAddr;
+
+use super::client_auth::{self, Source};
+use super::form;
 use crate::error::no_store;
 use crate::oauth::{self, client_auth::authenticate};
 use crate::state::AppState;
@@ -14,10 +17,11 @@ use crate::Error;
 
 pub async fn revoke_post(
     State(state): State<AppState>,
+    Source(source): Source,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    match revoke(&state, &headers, &body).await {
+    match revoke(&state, &headers, &body, source).await {
         Ok(()) => {
             let mut resp = StatusCode::OK.into_response();
             no_store(resp.headers_mut());
@@ -27,10 +31,15 @@ pub async fn revoke_post(
     }
 }
 
-async fn revoke(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<(), Error> {
-    let form = form::read_form(headers, body)?;
+async fn revoke(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: &[u8],
+    source: IpAddr,
+) -> Result<(), Error> {
+    let form = form::read_form(headers, body, state.config.limits.max_form_params)?;
     let presented = client_auth::presented(headers, &form)?;
-    let client = authenticate(state, &presented).await?;
+    let client = authenticate(state, &presented, source).await?;
     let token = form
         .require("token")
         .map_err(|e| Error::oauth(e.code, e.description))?;

@@ -6,7 +6,10 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use tollgate_proto::TokenRequest;
 
-use super::{client_auth, form, ClientId};
+use std::net::IpAddr;
+
+use super::client_auth::{self, Source};
+use super::{form, ClientId};
 use crate::error::json_response;
 use crate::oauth::{self, client_auth::authenticate};
 use crate::quota::Limits;
@@ -15,15 +18,17 @@ use crate::Error;
 
 pub async fn token_post(
     State(state): State<AppState>,
+    Source(source): Source,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     let mut grant = "unknown";
-    let outcome = token(&state, &headers, &body, &mut grant).await;
+    let outcome = token(&state, &headers, &body, source, &mut grant).await;
     let label = match &outcome {
         Ok(_) => "issued",
         Err(Error::OAuth { code, .. }) => code.as_str(),
         Err(Error::Quota(_)) => "quota_exceeded",
+        Err(Error::Throttled { .. }) => "throttled",
         Err(_) => "server_error",
     };
     state.metrics.token(grant, label);
@@ -39,14 +44,15 @@ async fn token(
     state: &AppState,
     headers: &HeaderMap,
     body: &[u8],
+    source: IpAddr,
     grant: &mut &'static str,
 ) -> Result<Response, Error> {
-    let form = form::read_form(headers, body)?;
+    let form = form::read_form(headers, body, state.config.limits.max_form_params)?;
     let presented = client_auth::presented(headers, &form)?;
     let request =
         TokenRequest::from_params(&form).map_err(|e| Error::oauth(e.code, e.description))?;
     *grant = request.grant_type().as_str();
-    let client = authenticate(state, &presented).await?;
+    let client = authenticate(state, &presented, source).await?;
     let limits = Limits {
         qps: state.config.quota.token_qps,
         per_day: 0,
@@ -54,7 +60,7 @@ async fn token(
     state
         .admit(QuotaScope::TokenEndpoint, &client.client_id, limits)
         .await?;
-    let issued = oauth::token::issue(state, &client, request).await?;
+    let issued = oauth::token::issue(state, &client, request, source).await?;
     tracing::info!(client_id = %client.client_id, grant = *grant, "token issued");
     let mut resp = json_response(StatusCode::OK, &issued);
     resp.extensions_mut()

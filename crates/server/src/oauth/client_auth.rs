@@ -5,10 +5,20 @@
 //! work whether or not the client exists: one store lookup and one digest
 //! comparison per candidate decoding, against a dummy digest when there is
 //! no such client. Failures all produce the same `invalid_client`, are
-//! logged without the secret, and are counted.
+//! logged without the secret, and are counted; each is answered
+//! `failure_floor_ms` after the attempt began, so what remains of the
+//! difference in work cannot be timed.
+//!
+//! Failures are throttled per source address ([`super::throttle`]): past
+//! `client_free_failures`, an address waits before its next check, and
+//! attempts meanwhile are refused with 429 unless the client cache already
+//! knows the credentials (a real client behind the same address keeps
+//! working).
 
+use std::net::IpAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tollgate_proto::BasicCredentials;
 
@@ -32,7 +42,26 @@ pub enum Presented {
 }
 
 /// The authenticated, enabled client, or `invalid_client`.
-pub async fn authenticate(state: &AppState, presented: &Presented) -> Result<Arc<Client>, Error> {
+pub async fn authenticate(
+    state: &AppState,
+    presented: &Presented,
+    source: IpAddr,
+) -> Result<Arc<Client>, Error> {
+    let started = tokio::time::Instant::now();
+    let floor = Duration::from_millis(state.config.throttle.failure_floor_ms);
+    let outcome = check(state, presented, source).await;
+    if let Err(Error::OAuth { .. } | Error::Throttled { .. }) = &outcome {
+        tokio::time::sleep_until(started + floor).await;
+    }
+    outcome
+}
+
+/// The client the credentials name, if they are right.
+async fn check(
+    state: &AppState,
+    presented: &Presented,
+    source: IpAddr,
+) -> Result<Arc<Client>, Error> {
     let (candidates, via_post) = match presented {
         Presented::Basic(c) => (c.as_slice(), false),
         Presented::Post(c) => (std::slice::from_ref(c), true),
@@ -49,6 +78,19 @@ pub async fn authenticate(state: &AppState, presented: &Presented) -> Result<Arc
             _ => {}
         }
     }
+    let ticket = match state
+        .throttles
+        .clients
+        .begin(&source.to_string(), state.clock.now_ms())
+    {
+        Ok(t) => t,
+        Err(ms) => {
+            tracing::info!(%source, wait_ms = ms, "client authentication refused: too many failures from this address");
+            return Err(Error::Throttled {
+                retry_after_secs: u64::try_from((ms + 999) / 1000).unwrap_or(1),
+            });
+        }
+    };
     for cand in candidates {
         let generation = state.clients.generation();
         let client = state.store.get_client(&cand.client_id).await?;
@@ -68,6 +110,7 @@ pub async fn authenticate(state: &AppState, presented: &Presented) -> Result<Arc
         .client_auth_failures
         .fetch_add(1, Ordering::Relaxed)
         + 1;
+    ticket.failed(state.clock.now_ms());
     let client_id = candidates.first().map_or("", |c| c.client_id.as_str());
     tracing::info!(client_id, failures, "client authentication failed");
     Err(Error::invalid_client())

@@ -6,10 +6,10 @@
 pub mod client_auth;
 pub mod client_cache;
 pub mod introspect;
-pub mod lockout;
 pub mod password;
 pub mod revoke;
 pub mod secret;
+pub mod throttle;
 pub mod token;
 
 use crate::store::TokenLookup;

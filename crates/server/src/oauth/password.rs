@@ -11,6 +11,7 @@
 //! rather than waiting without limit. An unknown username is checked against
 //! a dummy hash so it costs the same time as a wrong password.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 
@@ -35,6 +36,8 @@ pub struct Passwords {
     params: Params,
     jobs: SyncSender<Job>,
     dummy_hash: String,
+    /// A moving average of how long `verify` takes, microseconds.
+    typical_us: AtomicU64,
 }
 
 impl std::fmt::Debug for Passwords {
@@ -65,6 +68,7 @@ impl Passwords {
             params,
             jobs,
             dummy_hash,
+            typical_us: AtomicU64::new(0),
         })
     }
 
@@ -80,10 +84,28 @@ impl Passwords {
     pub async fn verify(&self, password: String, stored: Option<String>) -> Result<bool, Error> {
         let known = stored.is_some();
         let hash = stored.unwrap_or_else(|| self.dummy_hash.clone());
+        let started = std::time::Instant::now();
         let ok = self
             .blocking(move |memory| verify_blocking(&password, &hash, memory))
             .await??;
+        self.note_duration(started.elapsed());
         Ok(ok && known)
+    }
+
+    /// How long a check typically takes now: an answer that checks nothing
+    /// waits this long, so it cannot be told from one that did.
+    pub fn typical_check(&self) -> std::time::Duration {
+        std::time::Duration::from_micros(self.typical_us.load(Ordering::Relaxed))
+    }
+
+    /// Folds one duration into the average (weight 1/8, the first counts whole).
+    fn note_duration(&self, d: std::time::Duration) {
+        let us = u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
+        let _ = self
+            .typical_us
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |old| {
+                Some(if old == 0 { us } else { old - old / 8 + us / 8 })
+            });
     }
 
     /// Runs `f` on a password thread and waits for it without blocking the runtime.

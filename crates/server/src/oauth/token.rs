@@ -7,7 +7,9 @@
 
 use tollgate_proto::{ErrorCode, GrantType, Scope, TokenRequest, TokenResponse};
 
-use super::{is_active, secret};
+use std::net::IpAddr;
+
+use super::{is_active, secret, throttle};
 use crate::shared::Invalidation;
 use crate::state::AppState;
 use crate::store::{Client, Rotation, TokenKind, TokenRecord};
@@ -18,6 +20,7 @@ pub async fn issue(
     state: &AppState,
     client: &Client,
     req: TokenRequest,
+    source: IpAddr,
 ) -> Result<TokenResponse, Error> {
     let grant = req.grant_type();
     if !client.grants.contains(&grant) {
@@ -39,7 +42,7 @@ pub async fn issue(
             scope,
         } => {
             let scope = approved_scope(client, scope)?;
-            check_password(state, &username, password).await?;
+            check_password(state, &username, password, source).await?;
             let Minted { records, response } =
                 mint(state, client, Some(username), scope, grant, None)?;
             state.store.insert_tokens(records).await?;
@@ -70,27 +73,52 @@ fn bad_credentials() -> Error {
     Error::oauth(ErrorCode::InvalidGrant, "invalid username or password")
 }
 
-/// Checks a resource owner's password, honouring the lockout. Unknown users,
-/// wrong passwords, disabled users and locked-out usernames all look alike.
-async fn check_password(state: &AppState, username: &str, password: String) -> Result<(), Error> {
+/// Checks a resource owner's password, unless the username must wait after
+/// failed checks ([`throttle`]) from this address or from all. Unknown
+/// users, wrong passwords and disabled users look alike; a wait is said, and
+/// takes as long as a check, so neither its body nor its timing tells
+/// whether the username exists.
+async fn check_password(
+    state: &AppState,
+    username: &str,
+    password: String,
+    source: IpAddr,
+) -> Result<(), Error> {
     let now = state.clock.now_ms();
-    if state.lockout.is_locked(username, now) {
-        tracing::info!(
-            username,
-            "password attempt refused: too many recent failures"
-        );
-        return Err(bad_credentials());
-    }
+    let here = throttle::user_at(username, source);
+    let t = &state.throttles;
+    let tickets = t
+        .passwords
+        .begin(&here, now)
+        .and_then(|a| t.accounts.begin(username, now).map(|b| (a, b)));
+    let (here_ticket, account_ticket) = match tickets {
+        Ok(both) => both,
+        Err(ms) => {
+            tokio::time::sleep(state.passwords.typical_check()).await;
+            tracing::info!(
+                username,
+                wait_ms = ms,
+                "password attempt refused: waiting after failed checks"
+            );
+            let secs = (ms + 999) / 1000;
+            return Err(Error::oauth(
+                ErrorCode::InvalidGrant,
+                format!("too many failed sign-ins for this username: retry in {secs} s"),
+            ));
+        }
+    };
     let user = state.store.get_user(username).await?;
     let stored = user.as_ref().map(|u| u.password_hash.clone());
     let matches = state.passwords.verify(password, stored).await?;
     match user {
         Some(u) if matches && u.enabled => {
-            state.lockout.record_success(username);
+            here_ticket.succeeded();
+            account_ticket.succeeded();
             Ok(())
         }
         _ => {
-            state.lockout.record_failure(username, now);
+            here_ticket.failed(now);
+            account_ticket.failed(now);
             tracing::info!(username, "password grant failed");
             Err(bad_credentials())
         }

@@ -4,29 +4,35 @@
 
 use redis::Script;
 
-use super::{rejection, standing, Exceeded, Limits, Rejection, Standing, DAY_MS};
+use super::{rejection, standing, Exceeded, Limits, Rejection, Standing};
 use crate::shared::SharedRedis;
 
-/// KEYS[1] the client's key; ARGV: now µs, interval µs (0: no per-second
-/// limit), tolerance µs, per-day limit (0: none), day number, key TTL ms.
-/// Returns {admitted, exceeded (0, 1 per-second, 2 per-day), tat µs, count}.
+/// KEYS[1] the client's key; ARGV: interval µs (0: no per-second limit),
+/// tolerance µs, per-day limit (0: none). Time is Redis's own (`TIME`), so
+/// every instance decides on one clock, and a decision that reaches Redis
+/// late cannot carry an old "now" that makes later ones look early.
+/// Returns {admitted, exceeded (0, 1 per-second, 2 per-day), tat µs, count, now µs}.
 const SCRIPT: &str = r#"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local day = math.floor(now / 86400000000)
+local ttl = math.floor(((day + 1) * 86400000000 - now) / 1000) + 60000
 local v = redis.call('HMGET', KEYS[1], 'tat', 'day', 'count')
-local now, interval, tolerance = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local per_day, day = tonumber(ARGV[4]), tonumber(ARGV[5])
+local interval, tolerance = tonumber(ARGV[1]), tonumber(ARGV[2])
+local per_day = tonumber(ARGV[3])
 local tat = tonumber(v[1]) or 0
 local count = tonumber(v[3]) or 0
 if tonumber(v[2]) ~= day then count = 0 end
-if per_day > 0 and count >= per_day then return {0, 2, tat, count} end
+if per_day > 0 and count >= per_day then return {0, 2, tat, count, now} end
 if interval > 0 then
-  local t = math.max(tat, now)
-  if t - tolerance > now then return {0, 1, tat, count} end
-  tat = t + interval
+  local next = math.max(tat, now)
+  if next - tolerance > now then return {0, 1, tat, count, now} end
+  tat = next + interval
 end
 count = count + 1
 redis.call('HSET', KEYS[1], 'tat', string.format('%.0f', tat), 'day', string.format('%.0f', day), 'count', count)
-redis.call('PEXPIRE', KEYS[1], ARGV[6])
-return {1, 0, tat, count}
+redis.call('PEXPIRE', KEYS[1], ttl)
+return {1, 0, tat, count, now}
 "#;
 
 /// What a shared decision came to.
@@ -53,39 +59,35 @@ impl RedisQuotas {
         }
     }
 
-    pub async fn decide(&self, redis: &SharedRedis, key: &str, lim: Limits, now_ms: i64) -> Shared {
+    pub async fn decide(&self, redis: &SharedRedis, key: &str, lim: Limits) -> Shared {
         if lim.is_unlimited() {
             return Shared::Decided(Ok(Standing::default()));
         }
-        let Some(mut conn) = redis.conn().await else {
+        let Some(mut conn) = redis.conn() else {
             return Shared::Unreachable;
         };
         let (interval, tolerance) = super::gcra(lim, self.burst).unwrap_or((0, 0));
-        let day = now_ms.div_euclid(DAY_MS);
-        let ttl_ms = (day + 1) * DAY_MS - now_ms + 60_000;
         let reply: Result<Vec<i64>, _> = self
             .script
             .key(format!("tollgate:quota:{}:{key}", self.namespace))
-            .arg(now_ms.saturating_mul(1000))
             .arg(interval)
             .arg(tolerance)
             .arg(lim.per_day)
-            .arg(day)
-            .arg(ttl_ms)
             .invoke_async(&mut conn)
             .await;
         let reply = match reply {
             Ok(r) => r,
             Err(e) => {
-                tracing::warn!(error = %e, "redis quota decision failed");
+                redis.failed(&e);
                 return Shared::Unreachable;
             }
         };
-        let Ok([admitted, exceeded, tat, count]) = <[i64; 4]>::try_from(reply) else {
+        let Ok([admitted, exceeded, tat, count, now_us]) = <[i64; 5]>::try_from(reply) else {
             tracing::warn!("redis quota script answered in an unexpected shape");
             return Shared::Unreachable;
         };
         let count = u64::try_from(count).unwrap_or(0);
+        let now_ms = now_us / 1000;
         Shared::Decided(match (admitted, exceeded) {
             (1, _) => Ok(standing(lim, self.burst, tat, count, now_ms)),
             (_, 2) => Err(rejection(

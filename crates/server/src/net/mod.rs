@@ -1,0 +1,273 @@
+//! Accepting connections and serving HTTP/1.1 and HTTP/2 on them, within
+//! bounds an attacker cannot move.
+//!
+//! - At most `max_connections` are open; one more is closed as soon as it is
+//!   accepted (the kernel's queue never fills up behind it), with a warning
+//!   logged at most every ten seconds and a counter in `/metrics`.
+//! - A request head must arrive within `header_read_timeout` of its first
+//!   byte, and a connection with no request in progress is closed after
+//!   `idle_timeout` ([`watch`]).
+//! - hyper buffers at most [`ServerLimits::head_buffer_bytes`] of a head;
+//!   the application answers heads over its own limits with a JSON 431/414.
+//! - On shutdown no connection is accepted; idle ones close, and requests in
+//!   progress are answered before [`serve`] returns.
+
+mod watch;
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::body::HttpBody;
+use axum::extract::ConnectInfo;
+use axum::Router;
+use hyper::body::Incoming;
+use hyper::body::{Frame, SizeHint};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
+use tower::ServiceExt;
+
+use crate::config::ServerLimits;
+use crate::metrics::Metrics;
+use watch::{Verdict, Watch, Watched};
+
+/// Seconds between two warnings that connections are being refused.
+const REFUSAL_LOG_EVERY: Duration = Duration::from_secs(10);
+
+/// Serves `app` on `listener` until `shutdown` resolves, then waits for the
+/// requests in progress.
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    limits: ServerLimits,
+    metrics: Arc<Metrics>,
+    shutdown: impl Future<Output = ()> + Send,
+) -> std::io::Result<()> {
+    let max_connections = effective_max_connections(limits.max_connections);
+    let slots = Arc::new(Semaphore::new(max_connections));
+    let builder = Arc::new(builder(&limits));
+    let graceful = GracefulShutdown::new();
+    let mut refusals = Refusals::new(max_connections);
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            () = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // EMFILE and friends: back off instead of spinning.
+                    tracing::warn!(error = %e, "accepting a connection failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            metrics.connections_refused.fetch_add(1, Ordering::Relaxed);
+            refusals.note();
+            drop(stream);
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let conn = Connection {
+            stream,
+            peer,
+            app: app.clone(),
+            builder: builder.clone(),
+            limits,
+            metrics: metrics.clone(),
+        };
+        let watched = conn.serve(&graceful);
+        tokio::spawn(async move {
+            watched.await;
+            drop(slot);
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+    Ok(())
+}
+
+/// hyper's settings: both protocols, the head buffer bound, no hyper
+/// timers (the watch does the timing, for both protocols alike).
+fn builder(limits: &ServerLimits) -> auto::Builder<TokioExecutor> {
+    let mut b = auto::Builder::new(TokioExecutor::new());
+    b.http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(None)
+        .max_buf_size(limits.head_buffer_bytes())
+        .max_headers(limits.max_header_bytes / 16);
+    b.http2()
+        .timer(TokioTimer::new())
+        .max_header_list_size(u32::try_from(limits.head_buffer_bytes()).unwrap_or(u32::MAX))
+        .max_concurrent_streams(256);
+    b
+}
+
+/// `max_connections`, lowered to what the open-file limit allows (after
+/// raising the soft limit to the hard one, as nginx's
+/// `worker_rlimit_nofile` does), with room for the store and upstreams.
+fn effective_max_connections(configured: usize) -> usize {
+    const RESERVED_FDS: u64 = 128;
+    let nofile = rlimit::increase_nofile_limit(u64::MAX).unwrap_or(1024);
+    let allowed =
+        usize::try_from(nofile.saturating_sub(RESERVED_FDS).max(16)).unwrap_or(usize::MAX);
+    if allowed < configured {
+        tracing::warn!(
+            max_connections = configured,
+            open_file_limit = nofile,
+            using = allowed,
+            "the open-file limit is below max_connections; using fewer"
+        );
+    }
+    configured.min(allowed)
+}
+
+/// One accepted connection and what serving it needs.
+struct Connection {
+    stream: TcpStream,
+    peer: SocketAddr,
+    app: Router,
+    builder: Arc<auto::Builder<TokioExecutor>>,
+    limits: ServerLimits,
+    metrics: Arc<Metrics>,
+}
+
+impl Connection {
+    /// The future that serves this connection until it ends, times out, or
+    /// the server shuts down.
+    fn serve(self, graceful: &GracefulShutdown) -> impl Future<Output = ()> + Send + 'static {
+        let watch = Arc::new(Watch::new());
+        let io = TokioIo::new(Watched::new(self.stream, watch.clone()));
+        let service = service(self.app, self.peer, watch.clone());
+        let conn = self
+            .builder
+            .serve_connection_with_upgrades(io, service)
+            .into_owned();
+        let conn = graceful.watch(conn);
+        let metrics = self.metrics;
+        let limits = self.limits;
+        async move {
+            metrics.connections_open.fetch_add(1, Ordering::Relaxed);
+            tokio::pin!(conn);
+            let mut next_check = tokio::time::Instant::now();
+            loop {
+                tokio::select! {
+                    result = &mut conn => {
+                        if let Err(e) = result {
+                            tracing::debug!(error = %e, "connection ended with an error");
+                        }
+                        break;
+                    }
+                    () = tokio::time::sleep_until(next_check) => {
+                        match watch.verdict(Instant::now(), &limits) {
+                            Verdict::Wait(until) => next_check = until.into(),
+                            Verdict::Close(reason) => {
+                                metrics.connections_timed_out.fetch_add(1, Ordering::Relaxed);
+                                tracing::debug!(reason, "closing connection");
+                                break;
+                            }
+                        }
+                    }
+                }
+            }
+            metrics.connections_open.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// hyper's service for one connection: the caller's address in the
+/// request's extensions, and the watch told when each request begins and
+/// when its response body has been sent.
+fn service(
+    app: Router,
+    peer: SocketAddr,
+    watch: Arc<Watch>,
+) -> impl hyper::service::Service<
+    hyper::Request<Incoming>,
+    Response = hyper::Response<Body>,
+    Error = Infallible,
+    Future = impl Future<Output = Result<hyper::Response<Body>, Infallible>> + Send,
+> + Clone {
+    hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
+        let active = watch.begin();
+        let mut req = req.map(Body::new);
+        req.extensions_mut().insert(ConnectInfo(peer));
+        let app = app.clone();
+        async move {
+            let resp = app.oneshot(req).await?;
+            // The request ends when its body is dropped, sent or not.
+            Ok(resp.map(|inner| Body::new(Tracked { inner, active })))
+        }
+    })
+}
+
+/// A response body that holds its request's [`watch::Active`] until hyper
+/// drops it; size and end are passed through, so `Content-Length` stays.
+struct Tracked {
+    inner: Body,
+    active: watch::Active,
+}
+
+impl HttpBody for Tracked {
+    type Data = axum::body::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        let _ = &self.active;
+        Pin::new(&mut self.inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// Logs refused connections at most every [`REFUSAL_LOG_EVERY`].
+struct Refusals {
+    max: usize,
+    since_log: u64,
+    last_log: Option<Instant>,
+}
+
+impl Refusals {
+    fn new(max: usize) -> Self {
+        Self {
+            max,
+            since_log: 0,
+            last_log: None,
+        }
+    }
+
+    fn note(&mut self) {
+        self.since_log += 1;
+        if self
+            .last_log
+            .is_none_or(|t| t.elapsed() >= REFUSAL_LOG_EVERY)
+        {
+            tracing::warn!(
+                max_connections = self.max,
+                refused = self.since_log,
+                "connection limit reached: closing new connections (raise limits.max_connections or the open-file limit)"
+            );
+            self.since_log = 0;
+            self.last_log = Some(Instant::now());
+        }
+    }
+}
