@@ -74,6 +74,16 @@ pub struct AuthArgs {
     /// Neither read nor write the on-disk token cache.
     #[arg(long, global = true)]
     pub no_cache: bool,
+    /// Trust the PEM certificates in this file too (a private CA), besides
+    /// the system's and the bundled roots.
+    #[arg(
+        long,
+        env = "TOLLGATE_CA_CERT",
+        hide_env_values = true,
+        value_name = "FILE",
+        global = true
+    )]
+    pub ca_cert: Option<PathBuf>,
 }
 
 /// Everything resolved: ready to make a token source.
@@ -82,6 +92,17 @@ pub struct Resolved {
     pub config: TokenSourceConfig,
     pub profile: Profile,
     pub use_cache: bool,
+    /// The contents of `--ca-cert`, read once.
+    pub ca_pem: Option<Vec<u8>>,
+}
+
+impl Resolved {
+    /// The HTTP client every request of this command uses.
+    pub fn http(&self) -> Result<reqwest::Client> {
+        Ok(tollgate_client::http_client_trusting(
+            self.ca_pem.as_deref(),
+        )?)
+    }
 }
 
 impl Resolved {
@@ -135,7 +156,15 @@ impl AuthArgs {
         for h in &self.token_headers {
             config.extra_headers.push(parse_header(h)?);
         }
+        let ca_pem = match &self.ca_cert {
+            Some(path) => Some(
+                std::fs::read(path)
+                    .with_context(|| format!("reading the CA certificate {}", path.display()))?,
+            ),
+            None => None,
+        };
         Ok(Resolved {
+            ca_pem,
             config,
             profile,
             use_cache: !self.no_cache,

@@ -79,7 +79,7 @@ async fn url(
     if let Some(u) = explicit.or(from_profile) {
         return Ok(u);
     }
-    let http = tollgate_client::http_client()?;
+    let http = session.resolved.http()?;
     Ok(resolve(&http, &session.resolved.config.token_url, which).await?)
 }
 

@@ -63,6 +63,25 @@ pub struct ServeArgs {
         value_name = "URL"
     )]
     redis: Option<String>,
+    /// PEM certificate chain: serve HTTPS (HTTP/2 and HTTP/1.1) with
+    /// --tls-key. Both files are read again on SIGHUP.
+    #[arg(
+        long,
+        env = "TOLLGATE_TLS_CERT",
+        hide_env_values = true,
+        value_name = "FILE",
+        requires = "tls_key"
+    )]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1) for --tls-cert.
+    #[arg(
+        long,
+        env = "TOLLGATE_TLS_KEY",
+        hide_env_values = true,
+        value_name = "FILE",
+        requires = "tls_cert"
+    )]
+    tls_key: Option<PathBuf>,
     /// Log line format [default: text].
     #[arg(long, env = "TOLLGATE_LOG_FORMAT", hide_env_values = true, value_enum)]
     log_format: Option<LogFormatArg>,
@@ -84,6 +103,8 @@ impl ServeArgs {
             realm: self.realm.clone(),
             demo: self.demo.then_some(true),
             redis: self.redis.clone(),
+            tls_cert: self.tls_cert.clone(),
+            tls_key: self.tls_key.clone(),
             log_format: self.log_format.map(|f| match f {
                 LogFormatArg::Text => LogFormat::Text,
                 LogFormatArg::Json => LogFormat::Json,
@@ -125,7 +146,12 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         demo::seed(&state)
             .await
             .context("registering the demo client and user")?;
-        println!("{}", demo::banner(&format!("http://{local}")));
+        let scheme = if state.config.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        println!("{}", demo::banner(&format!("{scheme}://{local}")));
     }
     tracing::info!(listen = %local, issuer = %state.config.issuer, "tollgate listening");
     tollgate_server::run(listener, state, shutdown_signal()).await?;

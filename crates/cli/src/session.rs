@@ -18,7 +18,7 @@ pub struct Session {
 
 impl Session {
     pub fn open(resolved: Resolved) -> Result<Self> {
-        let http = tollgate_client::http_client()?;
+        let http = resolved.http()?;
         let source = TokenSource::new(http, resolved.config.clone());
         let cache = if resolved.use_cache {
             let dir = DiskCache::default_dir()

@@ -33,11 +33,30 @@ pub use token::Token;
 /// OS store with the `native-roots` feature), timeouts, no redirects to
 /// other hosts carrying credentials.
 pub fn http_client() -> Result<reqwest::Client, Error> {
-    reqwest::Client::builder()
+    http_client_trusting(None)
+}
+
+/// [`http_client`] that also trusts the PEM certificates in `ca_pem` (a
+/// private CA, a self-signed server).
+pub fn http_client_trusting(ca_pem: Option<&[u8]>) -> Result<reqwest::Client, Error> {
+    let mut builder = reqwest::Client::builder()
         .connect_timeout(std::time::Duration::from_secs(10))
         .timeout(std::time::Duration::from_secs(60))
         .redirect(reqwest::redirect::Policy::none())
-        .user_agent(concat!("tollgate/", env!("CARGO_PKG_VERSION")))
+        .user_agent(concat!("tollgate/", env!("CARGO_PKG_VERSION")));
+    if let Some(pem) = ca_pem {
+        let certs = reqwest::Certificate::from_pem_bundle(pem)
+            .map_err(|e| Error::Config(format!("the CA certificate file is not PEM: {e}")))?;
+        if certs.is_empty() {
+            return Err(Error::Config(
+                "the CA certificate file holds no PEM certificate".into(),
+            ));
+        }
+        for cert in certs {
+            builder = builder.add_root_certificate(cert);
+        }
+    }
+    builder
         .build()
         .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))
 }

@@ -266,6 +266,9 @@ pub struct FileConfig {
     pub redis: Option<String>,
     pub quota_fail_mode: Option<QuotaFailMode>,
     pub limits: Option<ServerLimits>,
+    /// PEM certificate chain and private key: serve HTTPS (and HTTP/2).
+    pub tls_cert: Option<std::path::PathBuf>,
+    pub tls_key: Option<std::path::PathBuf>,
 }
 
 impl FileConfig {
@@ -307,6 +310,8 @@ impl FileConfig {
             redis: top.redis.or(self.redis),
             quota_fail_mode: top.quota_fail_mode.or(self.quota_fail_mode),
             limits: top.limits.or(self.limits),
+            tls_cert: top.tls_cert.or(self.tls_cert),
+            tls_key: top.tls_key.or(self.tls_key),
         }
     }
 }
@@ -338,6 +343,8 @@ pub struct Config {
     pub redis: Option<String>,
     pub quota_fail_mode: QuotaFailMode,
     pub limits: ServerLimits,
+    /// Serve HTTPS with these files; reloaded on SIGHUP.
+    pub tls: Option<crate::net::tls::TlsFiles>,
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -369,7 +376,18 @@ impl TryFrom<FileConfig> for Config {
             }
             .to_owned()
         });
-        let issuer = f.issuer.unwrap_or_else(|| format!("http://{listen}"));
+        let tls = match (f.tls_cert, f.tls_key) {
+            (Some(cert), Some(key)) => Some(crate::net::tls::TlsFiles { cert, key }),
+            (None, None) => None,
+            _ => {
+                return Err(invalid(
+                    "tls_cert",
+                    "tls_cert and tls_key go together: give both or neither",
+                ))
+            }
+        };
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let issuer = f.issuer.unwrap_or_else(|| format!("{scheme}://{listen}"));
         let issuer_host = issuer_host(&issuer)?;
         let realm = f.realm.unwrap_or(issuer_host);
         if realm.contains('"') || realm.contains('\\') || realm.chars().any(char::is_control) {
@@ -416,6 +434,7 @@ impl TryFrom<FileConfig> for Config {
         let limits = f.limits.unwrap_or_default();
         limits.validate()?;
         Ok(Config {
+            tls,
             limits,
             bearer_case_insensitive: f.bearer_case_insensitive.unwrap_or(false),
             quota_response: f.quota_response.unwrap_or_default(),

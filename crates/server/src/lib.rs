@@ -51,9 +51,17 @@ pub async fn run(
             tokio::spawn(async move { keeper.keep().await }),
         )
     });
+    let tls = match &state.config.tls {
+        Some(files) => Some(std::sync::Arc::new(
+            net::tls::Tls::load(files).map_err(|e| std::io::Error::other(e.to_string()))?,
+        )),
+        None => None,
+    };
+    let reloader = tls.clone().map(|t| tokio::spawn(reload_on_hangup(t)));
     let served = net::serve(
         listener,
         router(state.clone()),
+        tls,
         state.config.limits,
         state.metrics.clone(),
         shutdown,
@@ -61,12 +69,38 @@ pub async fn run(
     .await;
     sweeper.abort();
     watcher.abort();
+    if let Some(r) = reloader {
+        r.abort();
+    }
     if let Some((listen, keep)) = redis_tasks {
         listen.abort();
         keep.abort();
     }
     state.store.close().await;
     served
+}
+
+/// Reads the TLS certificate and key again on every SIGHUP (renewals apply
+/// to new connections; open ones are untouched).
+async fn reload_on_hangup(tls: std::sync::Arc<net::tls::Tls>) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+            tracing::warn!("cannot watch SIGHUP: the TLS certificate will not be reloaded");
+            return;
+        };
+        while hangups.recv().await.is_some() {
+            match tls.reload() {
+                Ok(()) => tracing::info!("SIGHUP: TLS certificate reloaded"),
+                Err(e) => {
+                    tracing::error!(error = %e, "SIGHUP: TLS certificate not reloaded; keeping the one in use")
+                }
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tls;
 }
 
 /// Deletes expired tokens now and then. Rows are kept a minute past expiry

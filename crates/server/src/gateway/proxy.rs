@@ -70,10 +70,11 @@ pub async fn forward(
     let body = watch_body(body, body_failed.clone());
     let uri = route.upstream_uri(parts.uri.path(), parts.uri.query())?;
     let original_host = parts.headers.get(header::HOST).cloned();
+    let secure = parts.extensions.get::<crate::net::Secure>().is_some();
     strip_headers(&mut parts.headers);
     parts.headers.remove(header::AUTHORIZATION);
     parts.headers.remove(header::HOST);
-    add_caller_headers(&mut parts.headers, principal, peer, original_host);
+    add_caller_headers(&mut parts.headers, principal, peer, original_host, secure);
     parts.uri = uri;
     parts.version = axum::http::Version::HTTP_11;
     let upstream_req = axum::http::Request::from_parts(parts, body);
@@ -156,6 +157,7 @@ fn add_caller_headers(
     p: &Principal,
     peer: Option<SocketAddr>,
     host: Option<HeaderValue>,
+    secure: bool,
 ) {
     let v = &p.0;
     let prior = h
@@ -172,7 +174,7 @@ fn add_caller_headers(
         set("x-tollgate-username", u);
     }
     set("x-tollgate-scope", &v.scope.to_string());
-    set("x-forwarded-proto", "http");
+    set("x-forwarded-proto", if secure { "https" } else { "http" });
     if let Some(peer) = peer {
         let chain = match prior {
             Some(p) => format!("{p}, {}", peer.ip()),

@@ -9,9 +9,12 @@
 //!   `idle_timeout` ([`watch`]).
 //! - hyper buffers at most [`ServerLimits::head_buffer_bytes`] of a head;
 //!   the application answers heads over its own limits with a JSON 431/414.
+//! - With [`tls::Tls`], each connection's handshake must finish within
+//!   `header_read_timeout`; HTTP/2 or HTTP/1.1 is chosen by ALPN.
 //! - On shutdown no connection is accepted; idle ones close, and requests in
 //!   progress are answered before [`serve`] returns.
 
+pub mod tls;
 mod watch;
 
 use std::convert::Infallible;
@@ -31,8 +34,9 @@ use hyper::body::Incoming;
 use hyper::body::{Frame, SizeHint};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
-use tokio::net::{TcpListener, TcpStream};
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tower::ServiceExt;
 
@@ -48,6 +52,7 @@ const REFUSAL_LOG_EVERY: Duration = Duration::from_secs(10);
 pub async fn serve(
     listener: TcpListener,
     app: Router,
+    tls: Option<Arc<tls::Tls>>,
     limits: ServerLimits,
     metrics: Arc<Metrics>,
     shutdown: impl Future<Output = ()> + Send,
@@ -79,16 +84,34 @@ pub async fn serve(
         };
         let _ = stream.set_nodelay(true);
         let conn = Connection {
-            stream,
             peer,
             app: app.clone(),
             builder: builder.clone(),
             limits,
             metrics: metrics.clone(),
+            watcher: graceful.watcher(),
+            secure: false,
         };
-        let watched = conn.serve(&graceful);
+        let tls = tls.clone();
+        let conn = Connection {
+            secure: tls.is_some(),
+            ..conn
+        };
         tokio::spawn(async move {
-            watched.await;
+            match tls {
+                None => conn.serve(stream).await,
+                Some(tls) => {
+                    let handshake = tokio::time::timeout(
+                        Duration::from_secs(limits.header_read_timeout),
+                        tls.acceptor().accept(stream),
+                    );
+                    match handshake.await {
+                        Ok(Ok(stream)) => conn.serve(stream).await,
+                        Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+                        Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+                    }
+                }
+            }
             drop(slot);
         });
     }
@@ -134,29 +157,38 @@ fn effective_max_connections(configured: usize) -> usize {
 
 /// One accepted connection and what serving it needs.
 struct Connection {
-    stream: TcpStream,
     peer: SocketAddr,
     app: Router,
     builder: Arc<auto::Builder<TokioExecutor>>,
     limits: ServerLimits,
     metrics: Arc<Metrics>,
+    watcher: Watcher,
+    /// Over TLS: requests carry [`Secure`].
+    secure: bool,
 }
 
+/// In a request's extensions when it came over TLS.
+#[derive(Debug, Clone, Copy)]
+pub struct Secure;
+
 impl Connection {
-    /// The future that serves this connection until it ends, times out, or
-    /// the server shuts down.
-    fn serve(self, graceful: &GracefulShutdown) -> impl Future<Output = ()> + Send + 'static {
+    /// Serves `io` until the connection ends, times out, or the server
+    /// shuts down.
+    async fn serve<IO>(self, io: IO)
+    where
+        IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
         let watch = Arc::new(Watch::new());
-        let io = TokioIo::new(Watched::new(self.stream, watch.clone()));
-        let service = service(self.app, self.peer, watch.clone());
+        let io = TokioIo::new(Watched::new(io, watch.clone()));
+        let service = service(self.app, self.peer, self.secure, watch.clone());
         let conn = self
             .builder
             .serve_connection_with_upgrades(io, service)
             .into_owned();
-        let conn = graceful.watch(conn);
+        let conn = self.watcher.watch(conn);
         let metrics = self.metrics;
         let limits = self.limits;
-        async move {
+        {
             metrics.connections_open.fetch_add(1, Ordering::Relaxed);
             tokio::pin!(conn);
             let mut next_check = tokio::time::Instant::now();
@@ -191,6 +223,7 @@ impl Connection {
 fn service(
     app: Router,
     peer: SocketAddr,
+    secure: bool,
     watch: Arc<Watch>,
 ) -> impl hyper::service::Service<
     hyper::Request<Incoming>,
@@ -202,6 +235,9 @@ fn service(
         let active = watch.begin();
         let mut req = req.map(Body::new);
         req.extensions_mut().insert(ConnectInfo(peer));
+        if secure {
+            req.extensions_mut().insert(Secure);
+        }
         let app = app.clone();
         async move {
             let resp = app.oneshot(req).await?;
