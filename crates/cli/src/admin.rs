@@ -71,15 +71,18 @@ impl From<GrantArg> for GrantType {
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum AuthMethodArg {
+    /// Either of the two below (the default).
+    Any,
     /// HTTP Basic only (client_secret_basic).
     Basic,
-    /// Also id and secret in the form body (client_secret_post).
+    /// Id and secret in the form body only (client_secret_post).
     Post,
 }
 
 impl From<AuthMethodArg> for AuthMethod {
     fn from(a: AuthMethodArg) -> Self {
         match a {
+            AuthMethodArg::Any => AuthMethod::Any,
             AuthMethodArg::Basic => AuthMethod::Basic,
             AuthMethodArg::Post => AuthMethod::Post,
         }
@@ -280,13 +283,13 @@ async fn client(store: &dyn Store, cmd: ClientCommand) -> Result<()> {
                 return print_json(&views);
             }
             for v in views {
-                println!(
+                crate::out::line(format_args!(
                     "{}\t{}\t{}\t{}",
                     v.client_id,
                     if v.enabled { "enabled" } else { "disabled" },
                     v.name,
                     v.scope
-                );
+                ))?;
             }
             Ok(())
         }
@@ -299,7 +302,7 @@ async fn client(store: &dyn Store, cmd: ClientCommand) -> Result<()> {
                 return print_json(&v);
             }
             let text = toml::to_string(&v).context("formatting the client")?;
-            print!("{text}");
+            crate::out::text(format_args!("{text}"))?;
             Ok(())
         }
         ClientCommand::Disable { client_id } => set_client_enabled(store, &client_id, false).await,
@@ -349,8 +352,8 @@ fn print_credentials(client_id: &str, secret: &str, json: bool) -> Result<()> {
     if json {
         return print_json(&serde_json::json!({ "client_id": client_id, "client_secret": secret }));
     }
-    println!("client_id:     {client_id}");
-    println!("client_secret: {secret}");
+    crate::out::line(format_args!("client_id:     {client_id}"))?;
+    crate::out::line(format_args!("client_secret: {secret}"))?;
     eprintln!("Store the secret now: tollgate keeps only its hash and cannot show it again.");
     Ok(())
 }
@@ -387,11 +390,11 @@ async fn user(store: &dyn Store, argon2: Argon2Params, cmd: UserCommand) -> Resu
             }
             for v in views {
                 let state = if v.enabled { "enabled" } else { "disabled" };
-                println!(
+                crate::out::line(format_args!(
                     "{}\t{state}\t{}",
                     v.username,
                     v.full_name.unwrap_or_default()
-                );
+                ))?;
             }
             Ok(())
         }
@@ -421,7 +424,7 @@ async fn set_user_enabled(store: &dyn Store, username: &str, enabled: bool) -> R
 
 fn print_json(value: &impl Serialize) -> Result<()> {
     let text = serde_json::to_string(value).context("formatting JSON")?;
-    println!("{text}");
+    crate::out::line(format_args!("{text}"))?;
     Ok(())
 }
 

@@ -38,13 +38,13 @@ pub fn run(cmd: CacheCommand) -> Result<()> {
                     .as_deref()
                     .map(|u| format!(" user {u}"))
                     .unwrap_or_default();
-                println!(
+                crate::out::line(format_args!(
                     "{}\tclient {}{who}\t{}\tscope [{}]\t{expiry}",
                     e.token_url,
                     e.client_id,
                     e.grant,
                     e.scopes.join(" ")
-                );
+                ))?;
             }
         }
         CacheCommand::Clear => {

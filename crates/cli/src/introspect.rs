@@ -103,7 +103,10 @@ pub async fn run_introspect(args: IntrospectArgs) -> Result<ExitCode> {
         .introspect(&url, &token, args.hint.map(Into::into))
         .await?;
     let value = serde_json::to_value(&answer)?;
-    println!("{}", jsonfmt::to_string(&value, Style::default()));
+    crate::out::line(format_args!(
+        "{}",
+        jsonfmt::to_string(&value, Style::default())
+    ))?;
     Ok(if answer.active {
         ExitCode::SUCCESS
     } else {

@@ -9,6 +9,7 @@ mod client_args;
 mod introspect;
 mod jsonfmt;
 mod logging;
+mod out;
 mod profile;
 mod secret_input;
 mod serve;

@@ -144,15 +144,18 @@ pub fn run(cmd: ProfileCommand) -> Result<()> {
                 } else {
                     "config"
                 };
-                println!(
+                crate::out::line(format_args!(
                     "{name}\t{origin}\t{}",
                     p.token_url.as_deref().unwrap_or("-")
-                );
+                ))?;
             }
         }
         ProfileCommand::Show { name } => {
             let p = load(&name)?;
-            print!("{}", toml::to_string(&p).context("formatting the profile")?);
+            crate::out::text(format_args!(
+                "{}",
+                toml::to_string(&p).context("formatting the profile")?
+            ))?;
         }
     }
     Ok(())

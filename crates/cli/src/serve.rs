@@ -151,7 +151,10 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         } else {
             "http"
         };
-        println!("{}", demo::banner(&format!("{scheme}://{local}")));
+        crate::out::line(format_args!(
+            "{}",
+            demo::banner(&format!("{scheme}://{local}"))
+        ))?;
     }
     tracing::info!(listen = %local, issuer = %state.config.issuer, "tollgate listening");
     tollgate_server::run(listener, state, shutdown_signal()).await?;

@@ -21,7 +21,7 @@ pub async fn run(args: TokenArgs) -> Result<()> {
     let session = Session::open(args.auth.resolve()?)?;
     let t = session.token().await?;
     if !args.json {
-        println!("{}", t.secret());
+        crate::out::line(format_args!("{}", t.secret()))?;
         return Ok(());
     }
     let mut m = Map::new();
@@ -43,6 +43,9 @@ pub async fn run(args: TokenArgs) -> Result<()> {
         }
     }
     m.extend(t.extra.clone());
-    println!("{}", serde_json::to_string_pretty(&Value::Object(m))?);
+    crate::out::line(format_args!(
+        "{}",
+        serde_json::to_string_pretty(&Value::Object(m))?
+    ))?;
     Ok(())
 }

@@ -97,7 +97,7 @@ pub async fn run(args: WhoamiArgs) -> Result<ExitCode> {
             resp.status
         )
     })?;
-    println!(
+    crate::out::line(format_args!(
         "{}",
         jsonfmt::to_string(
             &value,
@@ -106,7 +106,7 @@ pub async fn run(args: WhoamiArgs) -> Result<ExitCode> {
                 color: false
             }
         )
-    );
+    ))?;
     if (200..300).contains(&resp.status) {
         Ok(ExitCode::SUCCESS)
     } else {

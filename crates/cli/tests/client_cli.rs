@@ -779,3 +779,73 @@ async fn token_request_headers() {
     assert_eq!(without.status.code(), Some(1));
     assert!(text(&without.stderr).contains("invalid_request"));
 }
+
+/// Issue 11: output into a pipe whose reader has gone is not an error (no
+/// panic, no message, exit 0), and errors name each cause once.
+#[tokio::test]
+async fn a_closed_pipe_is_a_quiet_exit_and_errors_say_things_once() {
+    let ws = Workspace::new();
+    let server = demo_apis_server(&ws, "");
+    let (id, secret) = ws.create_client(&["--scope", "locations:read"]);
+    let c = Client::new(&server);
+    // A token to introspect, and one in the cache to show.
+    let token = ok(&c.as_client(&id, &secret, &["token"])).trim().to_owned();
+    let token_url = format!("{}/oauth2/token.oauth2", server.base);
+    for args in [
+        vec!["token"],
+        vec!["token", "--json"],
+        vec!["introspect", &token],
+        vec!["cache", "show"],
+        vec!["profile", "list"],
+    ] {
+        let mut all = args.clone();
+        if matches!(args[0], "token" | "introspect") {
+            all.extend(["--token-url", &token_url, "--client-id", &id]);
+        }
+        let mut child = c
+            .cmd(&all, &[("TOLLGATE_CLIENT_SECRET", &secret)])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take()); // the reader exits before any output
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {:?} {}",
+            out.status,
+            text(&out.stderr)
+        );
+        assert_eq!(text(&out.stderr), "", "{args:?}");
+    }
+    // Errors: each cause once, and a malformed URL called malformed.
+    let refused = c.run(
+        &[
+            "token",
+            "--no-cache",
+            "--token-url",
+            "http://127.0.0.1:1/t",
+            "--client-id",
+            "x",
+        ],
+        &[("TOLLGATE_CLIENT_SECRET", "s")],
+    );
+    let err = text(&refused.stderr);
+    assert!(err.contains("cannot reach http://127.0.0.1:1/t"), "{err}");
+    assert_eq!(err.matches("error sending request").count(), 1, "{err}");
+    let malformed = c.run(
+        &[
+            "token",
+            "--no-cache",
+            "--token-url",
+            "htp:/bad url",
+            "--client-id",
+            "x",
+        ],
+        &[("TOLLGATE_CLIENT_SECRET", "s")],
+    );
+    let err = text(&malformed.stderr);
+    assert!(err.contains("malformed"), "{err}");
+    assert!(!err.contains("cannot reach"), "{err}");
+    assert!(!err.contains("builder error: builder error"), "{err}");
+}

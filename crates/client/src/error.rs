@@ -42,8 +42,10 @@ pub enum Error {
         error: Option<String>,
         description: Option<String>,
     },
-    /// The server could not be reached, or the connection failed.
-    #[error("cannot reach {url}: {source}")]
+    /// The server could not be reached, or the connection failed. The
+    /// cause is the `source` (shown by `{:#}` and error reporters), not
+    /// repeated in this message.
+    #[error("cannot reach {url}")]
     Transport {
         url: String,
         #[source]
@@ -56,6 +58,13 @@ pub enum Error {
 
 impl Error {
     pub(crate) fn transport(url: &str, e: reqwest::Error) -> Self {
+        if e.is_builder() {
+            // Nothing was sent: the URL itself is the problem.
+            let why = std::error::Error::source(&e)
+                .map(|s| s.to_string())
+                .unwrap_or_else(|| "it does not parse".into());
+            return Self::Config(format!("the URL `{url}` is malformed: {why}"));
+        }
         Self::Transport {
             url: url.to_owned(),
             source: Arc::new(e.without_url()),

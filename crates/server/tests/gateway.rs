@@ -238,3 +238,59 @@ async fn slow_upstream_is_504_after_the_timeout() {
     );
     s.stop().await;
 }
+
+/// Issue 11: an HTTP/1.0 upstream does not make tollgate answer its caller
+/// in HTTP/1.0 or close the caller's connection.
+#[tokio::test]
+async fn callers_are_answered_in_their_own_protocol_version() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    // An upstream that speaks HTTP/1.0 and closes after each answer.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let upstream = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((mut c, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                let _ = c.read(&mut buf).await;
+                let _ = c
+                    .write_all(b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok")
+                    .await;
+            });
+        }
+    });
+    let s = gateway(vec![route("/old", &upstream, &["inventory:read"], false)]).await;
+    let token = token(&s, "inventory:read").await;
+    let addr = s.base.trim_start_matches("http://").to_owned();
+    let mut c = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    for _ in 0..2 {
+        let req =
+            format!("GET /old/x HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\r\n");
+        c.write_all(req.as_bytes()).await.unwrap();
+        let mut buf = vec![0u8; 4096];
+        let n = tokio::time::timeout(Duration::from_secs(5), c.read(&mut buf))
+            .await
+            .unwrap()
+            .unwrap();
+        let text = String::from_utf8_lossy(&buf[..n]);
+        assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+        assert!(
+            !text.to_ascii_lowercase().contains("connection: close"),
+            "{text}"
+        );
+        assert!(text.ends_with("ok"), "{text}");
+    }
+    // Over HTTP/2 (prior knowledge) too.
+    let h2 = reqwest::Client::builder()
+        .http2_prior_knowledge()
+        .build()
+        .unwrap();
+    let r = h2
+        .get(s.url("/old/x"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.version(), reqwest::Version::HTTP_2);
+    assert_eq!(r.status(), 200);
+    s.stop().await;
+}

@@ -111,16 +111,19 @@ async fn api_key_must_be_the_callers_client_id() {
         .await;
     let auth = BasicCredentials::new(&id, &secret).header_value(BasicEncoding::Raw);
     let body = format!("token={token}");
-    for headers in [
-        &[][..],
-        &[("api-key", "someone-else")][..],
-        &[("api-key", "")][..],
+    // With the right credentials, the description says what is wrong.
+    for (headers, says) in [
+        (&[][..], "api-key header is missing"),
+        (&[("api-key", "someone-else")][..], "must equal"),
+        (&[("api-key", "")][..], "must equal"),
     ] {
         let r = s
             .post_raw("/oauth2/introspect.oauth2", Some(&auth), headers, &body)
             .await;
         r.assert_error(401, "invalid_client");
         assert!(r.header("www-authenticate").starts_with("Basic realm="));
+        let d = r.json["error_description"].as_str().unwrap();
+        assert!(d.contains(says), "{d}");
     }
     let wrong_secret = BasicCredentials::new(&id, "nope").header_value(BasicEncoding::Raw);
     let r = s
@@ -132,6 +135,10 @@ async fn api_key_must_be_the_callers_client_id() {
         )
         .await;
     r.assert_error(401, "invalid_client");
+    assert_eq!(
+        r.json["error_description"], "client authentication failed",
+        "a wrong secret says nothing about the api-key"
+    );
     let r = s
         .post_raw(
             "/oauth2/introspect.oauth2",
@@ -196,11 +203,11 @@ async fn revocation_rules() {
     let (id, secret) = s.client(ALL, "a").await;
     let (other, other_secret) = s.client(ALL, "a").await;
     s.user("alice", "pw").await;
-    // Unknown tokens: 200, empty body.
+    // Unknown tokens: 200, `{}`.
     let r = s
         .post("/oauth2/revoke.oauth2", &id, &secret, "token=tga_nothing")
         .await;
-    assert_eq!((r.status, r.body.as_str()), (200, ""));
+    assert_eq!((r.status, r.body.as_str()), (200, "{}"));
     // Another client's token: 200, and it stays active.
     let theirs = s
         .access_token(&other, &other_secret, "grant_type=client_credentials")
@@ -221,12 +228,11 @@ async fn revocation_rules() {
     let (access, refresh) = user_tokens(&s, &id, &secret).await;
     let (access_b, _) = user_tokens(&s, &id, &secret).await;
     let body = format!("token={refresh}&token_type_hint=refresh_token");
-    assert_eq!(
-        s.post("/oauth2/revoke.oauth2", &id, &secret, &body)
-            .await
-            .status,
-        200
-    );
+    let r = s.post("/oauth2/revoke.oauth2", &id, &secret, &body).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type"), "application/json;charset=UTF-8");
+    assert_eq!(r.body, "{}", "a JSON body popular clients accept");
+    assert_eq!(r.header("cache-control"), "no-store");
     assert!(!s.is_active(&id, &secret, &refresh).await);
     assert!(!s.is_active(&id, &secret, &access).await);
     assert!(

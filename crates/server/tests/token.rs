@@ -178,39 +178,47 @@ async fn awkward_secrets_work_in_both_basic_encodings() {
     s.stop().await;
 }
 
+/// Issue 11: the methods the metadata advertises work for a client
+/// registered without options; `--auth-method` restricts a client to one.
 #[tokio::test]
-async fn client_secret_post_only_for_clients_registered_for_it() {
+async fn both_advertised_methods_by_default_and_one_when_restricted() {
     let s = TestServer::start().await;
-    let (post_id, post_secret) = s
-        .register(NewClient {
-            name: "post".into(),
+    let register = |name: &'static str, auth_method: AuthMethod| {
+        s.register(NewClient {
+            name: name.into(),
             grants: [GrantType::ClientCredentials].into_iter().collect(),
-            auth_method: AuthMethod::Post,
+            auth_method,
             ..NewClient::default()
         })
-        .await;
-    let (basic_id, basic_secret) = s.client(CC, "").await;
-    let body = |id: &str, secret: &str| {
+    };
+    let any = register("any", AuthMethod::default()).await;
+    let basic = register("basic", AuthMethod::Basic).await;
+    let post = register("post", AuthMethod::Post).await;
+    let in_body = |(id, secret): &(String, String)| {
         format!(
             "grant_type=client_credentials&client_id={id}&client_secret={}",
             common::urlencode(secret)
         )
     };
-    let ok = s
-        .post_raw("/oauth2/token", None, &[], &body(&post_id, &post_secret))
-        .await;
-    assert_eq!(ok.status, 200, "{ok:?}");
-    let refused = s
-        .post_raw("/oauth2/token", None, &[], &body(&basic_id, &basic_secret))
-        .await;
-    refused.assert_error(401, "invalid_client");
-    // A post client may still use Basic.
-    assert_eq!(
-        s.token(&post_id, &post_secret, "grant_type=client_credentials")
-            .await
-            .status,
-        200
-    );
+    let via_post = |c: (String, String)| {
+        let body = in_body(&c);
+        let s = &s;
+        async move { s.post_raw("/oauth2/token", None, &[], &body).await.status }
+    };
+    let via_basic = |c: (String, String)| {
+        let s = &s;
+        async move {
+            s.token(&c.0, &c.1, "grant_type=client_credentials")
+                .await
+                .status
+        }
+    };
+    assert_eq!(via_post(any.clone()).await, 200, "post, unrestricted");
+    assert_eq!(via_basic(any).await, 200, "basic, unrestricted");
+    assert_eq!(via_basic(basic.clone()).await, 200);
+    assert_eq!(via_post(basic).await, 401, "a basic-only client");
+    assert_eq!(via_post(post.clone()).await, 200);
+    assert_eq!(via_basic(post).await, 401, "a post-only client");
     s.stop().await;
 }
 

@@ -66,6 +66,7 @@ pub async fn forward(
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0);
     let (mut parts, body) = req.into_parts();
+    let client_version = parts.version;
     let body_failed = Arc::new(AtomicBool::new(false));
     let body = watch_body(body, body_failed.clone());
     let uri = route.upstream_uri(parts.uri.path(), parts.uri.query())?;
@@ -112,6 +113,9 @@ pub async fn forward(
     };
     let (mut parts, body) = resp.into_parts();
     strip_headers(&mut parts.headers);
+    // Answer in the protocol the caller spoke, whatever the upstream spoke
+    // (an HTTP/1.0 upstream must not turn the caller's connection into 1.0).
+    parts.version = client_version;
     parts.extensions.insert(Proxied);
     Ok(Response::from_parts(parts, Body::new(body)))
 }

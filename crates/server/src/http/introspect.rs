@@ -6,6 +6,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use subtle::ConstantTimeEq;
+use tollgate_proto::ErrorCode;
 
 use std::net::IpAddr;
 
@@ -37,13 +38,23 @@ async fn introspect(
     let form = form::read_form(headers, body, state.config.limits.max_form_params)?;
     let presented = client_auth::presented(headers, &form)?;
     let client = authenticate(state, &presented, source).await?;
-    let api_key = headers
-        .get("api-key")
-        .map(|v| v.as_bytes())
-        .unwrap_or_default();
-    if !bool::from(api_key.ct_eq(client.client_id.as_bytes())) {
-        tracing::info!(client_id = %client.client_id, "introspection refused: api-key header missing or not the client id");
-        return Err(Error::invalid_client());
+    // Said plainly, since the caller has proved who it is already.
+    match headers.get("api-key").map(|v| v.as_bytes()) {
+        None => {
+            tracing::info!(client_id = %client.client_id, "introspection refused: no api-key header");
+            return Err(Error::oauth(
+                ErrorCode::InvalidClient,
+                "the api-key header is missing: send `api-key: <your client id>`",
+            ));
+        }
+        Some(key) if !bool::from(key.ct_eq(client.client_id.as_bytes())) => {
+            tracing::info!(client_id = %client.client_id, "introspection refused: api-key is not the client id");
+            return Err(Error::oauth(
+                ErrorCode::InvalidClient,
+                "the api-key header must equal the authenticated client id",
+            ));
+        }
+        Some(_) => {}
     }
     let token = form
         .require("token")

@@ -1,16 +1,17 @@
-//! `POST /oauth2/revoke.oauth2`: RFC 7009. Answers 200 with an empty body
-//! for any token, known or not, once the client has authenticated.
+//! `POST /oauth2/revoke.oauth2`: RFC 7009. Answers 200 for any token, known
+//! or not, once the client has authenticated; with `{}` as a JSON body,
+//! since popular clients (simple-oauth2) parse every answer as JSON.
 
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 
 use std::net::IpAddr;
 
 use super::client_auth::{self, Source};
 use super::form;
-use crate::error::no_store;
+use crate::error::json_response;
 use crate::oauth::{self, client_auth::authenticate};
 use crate::state::AppState;
 use crate::Error;
@@ -22,11 +23,7 @@ pub async fn revoke_post(
     body: Bytes,
 ) -> Response {
     match revoke(&state, &headers, &body, source).await {
-        Ok(()) => {
-            let mut resp = StatusCode::OK.into_response();
-            no_store(resp.headers_mut());
-            resp
-        }
+        Ok(()) => json_response(StatusCode::OK, &serde_json::json!({})),
         Err(e) => e.into_response_for(&state),
     }
 }

@@ -24,7 +24,7 @@ use tollgate_proto::BasicCredentials;
 
 use super::secret;
 use crate::state::AppState;
-use crate::store::{AuthMethod, Client, Digest};
+use crate::store::{Client, Digest};
 use crate::Error;
 
 /// Digest compared against when the client id is unknown.
@@ -70,7 +70,7 @@ async fn check(
     let accepts = |c: &Client, cand: &BasicCredentials| {
         c.enabled
             && secret::verify(&cand.client_secret, &c.secret_hash)
-            && (!via_post || c.auth_method == AuthMethod::Post)
+            && c.auth_method.allows(via_post)
     };
     for cand in candidates {
         match state.clients.get(&cand.client_id) {
@@ -97,7 +97,7 @@ async fn check(
         let stored = client.as_ref().map_or(&DUMMY_DIGEST, |c| &c.secret_hash);
         let secret_ok = secret::verify(&cand.client_secret, stored);
         if let Some(client) = client.filter(|c| secret_ok && c.enabled) {
-            if via_post && client.auth_method != AuthMethod::Post {
+            if !client.auth_method.allows(via_post) {
                 break;
             }
             let client = Arc::new(client);

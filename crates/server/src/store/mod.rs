@@ -38,16 +38,20 @@ pub fn digest_hex(d: &Digest) -> String {
 /// How a client authenticates at the token endpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum AuthMethod {
-    /// HTTP Basic (`client_secret_basic`); every client may use it.
+    /// Either method the metadata advertises, as Keycloak and Hydra accept
+    /// for confidential clients: what a client registered without options gets.
     #[default]
+    Any,
+    /// HTTP Basic only (`client_secret_basic`).
     Basic,
-    /// Credentials in the form body (`client_secret_post`), as well as Basic.
+    /// Credentials in the form body only (`client_secret_post`).
     Post,
 }
 
 impl AuthMethod {
     pub fn as_str(self) -> &'static str {
         match self {
+            Self::Any => "any",
             Self::Basic => "basic",
             Self::Post => "post",
         }
@@ -55,9 +59,20 @@ impl AuthMethod {
 
     pub fn parse(s: &str) -> Option<Self> {
         match s {
+            "any" => Some(Self::Any),
             "basic" => Some(Self::Basic),
             "post" => Some(Self::Post),
             _ => None,
+        }
+    }
+
+    /// Whether a client with this method may authenticate with credentials
+    /// in the body (`via_post`) or in the Basic header.
+    pub fn allows(self, via_post: bool) -> bool {
+        match self {
+            Self::Any => true,
+            Self::Basic => !via_post,
+            Self::Post => via_post,
         }
     }
 }
