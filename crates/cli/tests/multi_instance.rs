@@ -255,17 +255,7 @@ async fn failures_of_redis_postgres_and_an_instance() {
     let r = get(&strict, "/locations", &t).await;
     assert_eq!(r.status(), 503, "fail closed");
     assert!(r.headers().get("retry-after").is_some());
-    let m = reqwest::get(a.url("/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(
-        m.lines()
-            .any(|l| l.starts_with("tollgate_quota_store_errors_total ") && !l.ends_with(" 0")),
-        "counted"
-    );
+    assert!(quota_store_errors_counted(a).await, "counted");
     // Redis back: quotas hold again, by themselves.
     assert!(c.redis.start_again());
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -455,18 +445,23 @@ async fn redis_going_and_coming_back_refuses_no_one() {
         "while Redis is away calls decide at once: p95 {away:?} vs {before:?} before"
     );
     // Quotas are Redis's again once it is back.
-    let m = reqwest::get(servers[0].url("/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
     assert!(
-        m.lines()
-            .any(|l| l.starts_with("tollgate_quota_store_errors_total ") && !l.ends_with(" 0")),
+        quota_store_errors_counted(&servers[0]).await,
         "the outage was noticed"
     );
     for s in servers {
         assert!(s.stop());
     }
+}
+
+/// Whether `/metrics` counts quota decisions made without Redis.
+async fn quota_store_errors_counted(s: &Server) -> bool {
+    let m = reqwest::get(s.url("/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    m.lines()
+        .any(|l| l.starts_with("tollgate_quota_store_errors_total ") && !l.ends_with(" 0"))
 }

@@ -187,45 +187,25 @@ impl Error {
                     &format!("the request headers are over {max} bytes"),
                 ),
             ),
-            Self::Throttled { retry_after_secs } => {
-                let d = format!(
+            Self::Throttled { retry_after_secs } => retry_later(
+                StatusCode::TOO_MANY_REQUESTS,
+                &format!(
                     "too many failed client authentications from this address; retry in {retry_after_secs} s"
-                );
-                let mut r = json_response(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    &body(ErrorCode::TemporarilyUnavailable.as_str(), &d),
-                );
-                set(
-                    r.headers_mut(),
-                    header::RETRY_AFTER,
-                    &retry_after_secs.to_string(),
-                );
-                r
-            }
-            Self::Overloaded => {
-                let d = "too many requests in progress; retry shortly";
-                let mut r = json_response(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    &body(ErrorCode::TemporarilyUnavailable.as_str(), d),
-                );
-                r.headers_mut().insert(
-                    header::RETRY_AFTER,
-                    HeaderValue::from_static(RETRY_AFTER_SECS),
-                );
-                r
-            }
+                ),
+                &retry_after_secs.to_string(),
+            ),
+            Self::Overloaded => retry_later(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "too many requests in progress; retry shortly",
+                RETRY_AFTER_SECS,
+            ),
             Self::Unavailable(detail) => {
                 tracing::warn!(%detail, "answering 503: storage unavailable");
-                let d = "the service is temporarily unavailable; retry shortly";
-                let mut r = json_response(
+                retry_later(
                     StatusCode::SERVICE_UNAVAILABLE,
-                    &body(ErrorCode::TemporarilyUnavailable.as_str(), d),
-                );
-                r.headers_mut().insert(
-                    header::RETRY_AFTER,
-                    HeaderValue::from_static(RETRY_AFTER_SECS),
-                );
-                r
+                    "the service is temporarily unavailable; retry shortly",
+                    RETRY_AFTER_SECS,
+                )
             }
             Self::Internal(detail) => {
                 tracing::error!(%detail, "answering 500");
@@ -236,6 +216,16 @@ impl Error {
             }
         }
     }
+}
+
+/// `temporarily_unavailable` with `Retry-After`: come back later.
+fn retry_later(status: StatusCode, description: &str, retry_after: &str) -> Response {
+    let mut r = json_response(
+        status,
+        &body(ErrorCode::TemporarilyUnavailable.as_str(), description),
+    );
+    set(r.headers_mut(), header::RETRY_AFTER, retry_after);
+    r
 }
 
 fn body<'a>(error: &'a str, description: &'a str) -> Body<'a> {
@@ -350,16 +340,32 @@ pub fn json_for_bare(resp: Response) -> Response {
     {
         return resp;
     }
-    let reason = status.canonical_reason().unwrap_or("error");
-    let code = reason.to_ascii_lowercase().replace([' ', '-'], "_");
     let (parts, _) = resp.into_parts();
-    let mut fresh = json_response(status, &body(&code, reason));
+    let mut fresh = json_response(status, &body(&code_of(status), reason_of(status)));
     for (name, value) in &parts.headers {
         if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
             fresh.headers_mut().insert(name, value.clone());
         }
     }
     fresh
+}
+
+/// The JSON body for an error status the HTTP layer answers by itself (a
+/// head too large or malformed to reach any handler): the same shape as
+/// [`json_for_bare`] gives.
+pub fn bare_status_body(status: StatusCode) -> Vec<u8> {
+    serde_json::to_vec(&body(&code_of(status), reason_of(status))).unwrap_or_default()
+}
+
+fn reason_of(status: StatusCode) -> &'static str {
+    status.canonical_reason().unwrap_or("error")
+}
+
+/// `method_not_allowed` for 405: the code of an error with no better one.
+fn code_of(status: StatusCode) -> String {
+    reason_of(status)
+        .to_ascii_lowercase()
+        .replace([' ', '-'], "_")
 }
 
 /// At most `max` characters of `s`, marked when cut: what an error may

@@ -177,6 +177,19 @@ async fn framework_errors_are_json_and_echo_little() {
         (status, body["error"].as_str()),
         (431, Some("request_header_fields_too_large"))
     );
+    // Heads too large or malformed for the HTTP layer itself get JSON too.
+    let huge = format!(
+        "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
+        "d".repeat(100_000)
+    );
+    let (status, body, text) = raw(&s, &huge).await;
+    assert_eq!(status, 431, "{}", &text[..text.len().min(300)]);
+    assert_eq!(body["error"], "request_header_fields_too_large", "{text}");
+    for garbage in ["GARBAGE\r\n\r\n", "GET / HTTP/1.1\r\nBad Header\r\n\r\n"] {
+        let (status, body, text) = raw(&s, garbage).await;
+        assert_eq!(status, 400, "{text}");
+        assert_eq!(body["error"], "bad_request", "{text}");
+    }
     let body_2mb = "a=1&".repeat(500_000);
     let r = s.post("/oauth2/token.oauth2", "c", "s", &body_2mb).await;
     assert_eq!(r.status, 413, "{r:?}");

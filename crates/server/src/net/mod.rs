@@ -14,6 +14,7 @@
 //! - On shutdown no connection is accepted; idle ones close, and requests in
 //!   progress are answered before [`serve`] returns.
 
+mod bare;
 pub mod tls;
 mod watch;
 

@@ -132,16 +132,53 @@ impl Watch {
     }
 }
 
-/// A socket whose reads are noted in a [`Watch`].
+/// A socket whose reads are noted in a [`Watch`], and whose writes of
+/// hyper's own error answers get a JSON body ([`super::bare`]).
 #[derive(Debug)]
 pub struct Watched<IO> {
     inner: IO,
     watch: Arc<Watch>,
+    /// A rewritten answer still to be written, from `sent` on.
+    pending: Vec<u8>,
+    sent: usize,
 }
 
 impl<IO> Watched<IO> {
     pub fn new(inner: IO, watch: Arc<Watch>) -> Self {
-        Self { inner, watch }
+        Self {
+            inner,
+            watch,
+            pending: Vec::new(),
+            sent: 0,
+        }
+    }
+}
+
+impl Watch {
+    /// Whether a write now can only be hyper answering a head by itself: an
+    /// HTTP/1 head was arriving and no handler has begun.
+    fn head_refused(&self) -> bool {
+        !self.h2.load(Ordering::Relaxed)
+            && self.active.load(Ordering::Acquire) == 0
+            && self.head_since.load(Ordering::Relaxed) > 0
+    }
+}
+
+impl<IO: AsyncWrite + Unpin> Watched<IO> {
+    /// Writes what is pending; ready once nothing is.
+    fn drain(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        while self.sent < self.pending.len() {
+            let n = std::task::ready!(
+                Pin::new(&mut self.inner).poll_write(cx, &self.pending[self.sent..])
+            )?;
+            if n == 0 {
+                return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+            }
+            self.sent += n;
+        }
+        self.pending.clear();
+        self.sent = 0;
+        Poll::Ready(Ok(()))
     }
 }
 
@@ -166,6 +203,15 @@ impl<IO: AsyncWrite + Unpin> AsyncWrite for Watched<IO> {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
+        std::task::ready!(self.drain(cx))?;
+        if self.watch.head_refused() {
+            if let Some(answer) = super::bare::rewrite(buf) {
+                self.pending = answer;
+                // Taken whole; written by this drain or the next flush.
+                let _ = self.drain(cx)?;
+                return Poll::Ready(Ok(buf.len()));
+            }
+        }
         Pin::new(&mut self.inner).poll_write(cx, buf)
     }
 
@@ -174,6 +220,12 @@ impl<IO: AsyncWrite + Unpin> AsyncWrite for Watched<IO> {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
+        if self.watch.head_refused() {
+            // Rare: gather the pieces so the whole head can be looked at.
+            let whole: Vec<u8> = bufs.iter().flat_map(|b| b.iter().copied()).collect();
+            return self.poll_write(cx, &whole);
+        }
+        std::task::ready!(self.drain(cx))?;
         Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
     }
 
@@ -182,10 +234,12 @@ impl<IO: AsyncWrite + Unpin> AsyncWrite for Watched<IO> {
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        std::task::ready!(self.drain(cx))?;
         Pin::new(&mut self.inner).poll_flush(cx)
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        std::task::ready!(self.drain(cx))?;
         Pin::new(&mut self.inner).poll_shutdown(cx)
     }
 }
