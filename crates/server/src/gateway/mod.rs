@@ -17,7 +17,7 @@ pub use proxy::{upstream_client, UpstreamClient};
 
 use crate::config::RouteConfig;
 use crate::error::excerpt;
-use crate::http::path::{self, Normalized};
+use crate::http::path;
 use crate::resource;
 use crate::state::AppState;
 use crate::Error;
@@ -132,23 +132,25 @@ pub fn find<'a>(routes: &'a [Arc<Route>], path: &str) -> Option<&'a Arc<Route>> 
     routes.iter().find(|r| r.matches(path))
 }
 
-/// The gateway, for every path no built-in route takes. The path is
-/// already canonical ([`crate::http::path`]). 404 for a path no route
-/// matches and 400 for one whose `..` climbed above its route's prefix
-/// (both before any token check, without touching an upstream), then the
-/// bearer check and quota with the route's scopes, then the upstream. One
-/// handler rather than layers: the per-request work of each layer showed
-/// in profiles.
+/// The gateway, for every path no built-in route takes. The path is put
+/// in canonical form first ([`crate::http::path`]), and that one form
+/// chooses the route, is checked against its scopes, and goes upstream.
+/// 400 for a path that cannot be normalised safely or whose `..` climbed
+/// above its route's prefix, 404 for one no route matches (all before any
+/// token check, without touching an upstream); then the bearer check and
+/// quota with the route's scopes, then the upstream. One handler rather
+/// than layers: the per-request work of each layer showed in profiles.
 pub async fn gateway(State(state): State<AppState>, req: Request) -> Response {
-    let Some(route) = find(&state.config.routes, req.uri().path()).cloned() else {
-        let shown = excerpt(req.uri().path(), 64);
+    let raw = req.uri().path().to_owned();
+    let path = match path::normalize(&raw) {
+        Ok(p) => p,
+        Err(e) => return Error::invalid_request(e.to_string()).into_response_for(&state),
+    };
+    let Some(route) = find(&state.config.routes, &path.path).cloned() else {
+        let shown = excerpt(&path.path, 64);
         return Error::NotFound(format!("no route for {shown}")).into_response_for(&state);
     };
-    let floor = req
-        .extensions()
-        .get::<Normalized>()
-        .map_or(usize::MAX, |n| n.floor);
-    if floor < route.depth {
+    if path.floor < route.depth {
         return Error::invalid_request("the path climbs above its route's prefix with `..`")
             .into_response_for(&state);
     }
@@ -156,7 +158,7 @@ pub async fn gateway(State(state): State<AppState>, req: Request) -> Response {
         Ok(a) => a,
         Err(e) => return e.into_response_for(&state),
     };
-    let resp = match proxy::forward(&state, &route, &admitted.principal, req).await {
+    let resp = match proxy::forward(&state, &route, &path.path, &admitted.principal, req).await {
         Ok(resp) => resp,
         Err(e) => e.into_response_for(&state),
     };

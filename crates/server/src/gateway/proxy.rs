@@ -53,11 +53,12 @@ pub fn upstream_client() -> UpstreamClient {
         .build(connector)
 }
 
-/// Sends `req` to `route`'s upstream on behalf of `principal`, and streams
-/// the answer back.
+/// Sends `req` to `route`'s upstream at `path` (the canonical form of the
+/// request's path) on behalf of `principal`, and streams the answer back.
 pub async fn forward(
     state: &AppState,
     route: &Route,
+    path: &str,
     principal: &Principal,
     req: Request,
 ) -> Result<Response, Error> {
@@ -69,7 +70,7 @@ pub async fn forward(
     let client_version = parts.version;
     let body_failed = Arc::new(AtomicBool::new(false));
     let body = watch_body(body, body_failed.clone());
-    let uri = route.upstream_uri(parts.uri.path(), parts.uri.query())?;
+    let uri = route.upstream_uri(path, parts.uri.query())?;
     let original_host = parts.headers.get(header::HOST).cloned();
     let secure = parts.extensions.get::<crate::net::Secure>().is_some();
     strip_headers(&mut parts.headers);

@@ -1,49 +1,51 @@
-//! What every request passes before routing, in this order: a slot among
-//! `max_requests_in_flight` (else 503), a head within `max_uri_bytes` and
-//! `max_header_bytes` (else 414/431), and a path in canonical form
-//! ([`super::path`], else 400). The request then goes on with that
-//! canonical path, so routing, scope checks and the upstream all see the
-//! same one; the [`Normalized`] value rides along in its extensions.
+//! The one middleware every request passes, around its route: a slot among
+//! `max_requests_in_flight` (else 503) and a head within `max_uri_bytes`
+//! and `max_header_bytes` (else 414/431) before; after, the JSON body for
+//! any error the framework made itself (a 405 from the router, a 413 from
+//! the body limit), and one access-log line and metric.
 //!
-//! On the way back, an error the framework made itself (a 405 from the
-//! router, a 413 from the body limit) gets the JSON error body.
+//! Paths are not rewritten here: built-in routes match only their own
+//! canonical spelling, and every other path goes to the gateway, which
+//! puts it in canonical form ([`super::path`]) before choosing a route.
+
+use std::time::Instant;
 
 use axum::extract::{Request, State};
-use axum::http::uri::{PathAndQuery, Uri};
 use axum::middleware::Next;
 use axum::response::Response;
 
-use super::path::{self, Normalized};
+use super::{route_label, ClientId};
 use crate::config::ServerLimits;
 use crate::error::{self, Error, TooLarge};
+use crate::resource::Principal;
 use crate::state::AppState;
 
-pub async fn guard(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
-    let Ok(_slot) = state.in_flight.try_acquire() else {
+pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = req.method().clone();
+    let uri = req.uri().clone();
+    let resp = match admit(&state, &req) {
+        Err(e) => e.into_response_for(&state),
+        Ok(_slot) => error::json_for_bare(next.run(req).await),
+    };
+    access_log(&state, &method, uri.path(), started, &resp);
+    resp
+}
+
+/// A slot for the request, or why it is refused before it is routed.
+fn admit<'a>(
+    state: &'a AppState,
+    req: &Request,
+) -> Result<tokio::sync::SemaphorePermit<'a>, Error> {
+    let Ok(slot) = state.in_flight.try_acquire() else {
         state
             .metrics
             .requests_shed
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        return Error::Overloaded.into_response_for(&state);
+        return Err(Error::Overloaded);
     };
-    if let Err(e) = check_head(&req, &state.config.limits) {
-        return e.into_response_for(&state);
-    }
-    let normalized = match path::normalize(req.uri().path()) {
-        Ok(n) => n,
-        Err(e) => return Error::invalid_request(e.to_string()).into_response_for(&state),
-    };
-    if normalized.path != req.uri().path() {
-        match with_path(req.uri(), &normalized) {
-            Some(uri) => *req.uri_mut() = uri,
-            None => {
-                return Error::invalid_request("the path cannot be normalised")
-                    .into_response_for(&state)
-            }
-        }
-    }
-    req.extensions_mut().insert(normalized);
-    error::json_for_bare(next.run(req).await)
+    check_head(req, &state.config.limits)?;
+    Ok(slot)
 }
 
 /// 414 for a long request target, 431 for large headers.
@@ -65,13 +67,30 @@ fn check_head(req: &Request, limits: &ServerLimits) -> Result<(), Error> {
     Ok(())
 }
 
-/// `uri` with its path replaced by the canonical one (query kept).
-fn with_path(uri: &Uri, normalized: &Normalized) -> Option<Uri> {
-    let pq = match uri.query() {
-        Some(q) => format!("{}?{q}", normalized.path),
-        None => normalized.path.clone(),
-    };
-    let mut parts = uri.clone().into_parts();
-    parts.path_and_query = Some(PathAndQuery::try_from(pq).ok()?);
-    Uri::from_parts(parts).ok()
+/// One log line and one metric per request: method, route, status, latency,
+/// and the client when known. Never headers, bodies or the query string
+/// (a careless client may put a token there).
+fn access_log(
+    state: &AppState,
+    method: &axum::http::Method,
+    path: &str,
+    started: Instant,
+    resp: &Response,
+) {
+    let route = route_label(state, path);
+    let status = resp.status().as_u16();
+    state.metrics.request(route, status);
+    let client_id = resp
+        .extensions()
+        .get::<Principal>()
+        .map(|p| p.0.client_id.as_str())
+        .or_else(|| resp.extensions().get::<ClientId>().map(|c| c.0.as_str()));
+    tracing::info!(
+        %method,
+        path,
+        status,
+        client_id,
+        micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+        "request"
+    );
 }

@@ -15,15 +15,11 @@ pub mod path;
 mod revoke;
 mod token;
 
-use std::time::Instant;
-
-use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Response};
+use axum::extract::DefaultBodyLimit;
+use axum::middleware;
 use axum::routing::{get, post};
 use axum::Router;
 
-use crate::resource::Principal;
 use crate::state::AppState;
 use crate::{demo_api, gateway};
 
@@ -37,9 +33,8 @@ pub const METADATA_PATH: &str = "/.well-known/oauth-authorization-server";
 #[derive(Debug, Clone)]
 pub struct ClientId(pub String);
 
-/// All routes. Outermost the access log, then the [guard](guard::guard)
-/// (in-flight slot, head limits, canonical path), which runs before routing
-/// so that routes are chosen on the canonical path.
+/// All routes, each behind the one [guard](guard::guard) middleware
+/// (in-flight slot, head limits, JSON for framework errors, access log).
 pub fn router(state: AppState) -> Router {
     let form_limit = DefaultBodyLimit::max(state.config.limits.max_form_bytes);
     let mut r = Router::new();
@@ -59,40 +54,9 @@ pub fn router(state: AppState) -> Router {
     if state.config.demo_apis {
         r = r.merge(demo_api::routes(&state));
     }
-    let routes = r.fallback(gateway::gateway).with_state(state.clone());
-    Router::new()
-        .fallback_service(routes)
+    r.fallback(gateway::gateway)
         .layer(middleware::from_fn_with_state(state.clone(), guard::guard))
-        .layer(middleware::from_fn_with_state(state.clone(), access_log))
         .with_state(state)
-}
-
-/// One log line and one metric per request: method, route, status, latency,
-/// and the client when known. Never headers, bodies or the query string
-/// (a careless client may put a token there).
-async fn access_log(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let method = req.method().clone();
-    let uri = req.uri().clone();
-    let path = uri.path();
-    let started = Instant::now();
-    let resp = next.run(req).await.into_response();
-    let route = route_label(&state, path);
-    let status = resp.status().as_u16();
-    state.metrics.request(route, status);
-    let client_id = resp
-        .extensions()
-        .get::<Principal>()
-        .map(|p| p.0.client_id.as_str())
-        .or_else(|| resp.extensions().get::<ClientId>().map(|c| c.0.as_str()));
-    tracing::info!(
-        %method,
-        path,
-        status,
-        client_id,
-        micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
-        "request"
-    );
-    resp
 }
 
 /// A bounded-cardinality name for the route a path belongs to.
@@ -120,7 +84,8 @@ fn route_label<'a>(state: &'a AppState, path: &'a str) -> &'a str {
             return demo_api::USER_DETAILS_PATH;
         }
     }
-    match gateway::find(&state.config.routes, path) {
+    let canonical = path::normalize(path).map_or(std::borrow::Cow::Borrowed(path), |n| n.path);
+    match gateway::find(&state.config.routes, &canonical) {
         Some(r) => r.prefix.as_str(),
         None => "unmatched",
     }

@@ -17,13 +17,15 @@
 //! [`Normalized::floor`] says how shallow the path got while `..` segments
 //! were applied, so the gateway can refuse one that climbed above its route.
 
+use std::borrow::Cow;
 use std::fmt;
 
 /// A path that passed normalisation.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Normalized {
-    /// Starts with `/`; no dot segments, no empty segments but a trailing one.
-    pub path: String,
+pub struct Normalized<'a> {
+    /// Starts with `/`; no dot segments, no empty segments but a trailing
+    /// one. Borrowed when the path was canonical already (the usual case).
+    pub path: Cow<'a, str>,
     /// Fewest segments left after a `..` was applied, or `usize::MAX` when
     /// the path had no `..`.
     pub floor: usize,
@@ -56,9 +58,15 @@ impl fmt::Display for PathError {
 }
 
 /// The canonical form of `raw` (a request target's path, without query).
-pub fn normalize(raw: &str) -> Result<Normalized, PathError> {
+pub fn normalize(raw: &str) -> Result<Normalized<'_>, PathError> {
     if !raw.starts_with('/') {
         return Err(PathError::NotAbsolute);
+    }
+    if is_plain(raw) {
+        return Ok(Normalized {
+            path: Cow::Borrowed(raw),
+            floor: usize::MAX,
+        });
     }
     let decoded = decode_unreserved(raw)?;
     let mut segments: Vec<&str> = Vec::new();
@@ -94,7 +102,16 @@ pub fn normalize(raw: &str) -> Result<Normalized, PathError> {
     if path.is_empty() || trailing_slash {
         path.push('/');
     }
-    Ok(Normalized { path, floor })
+    Ok(Normalized {
+        path: Cow::Owned(path),
+        floor,
+    })
+}
+
+/// Canonical as it is: no escapes, backslashes, `//`, or segments
+/// starting with `.` (so no dot segments, `..;` included).
+fn is_plain(raw: &str) -> bool {
+    !raw.contains(['%', '\\']) && !raw.contains("//") && !raw.contains("/.")
 }
 
 /// The number of segments in a normalised route prefix (`/` has none).
@@ -156,7 +173,7 @@ mod tests {
     use super::*;
 
     fn check(raw: &str, expected: Result<&str, PathError>) {
-        let got = normalize(raw).map(|n| n.path);
+        let got = normalize(raw).map(|n| n.path.into_owned());
         assert_eq!(got.as_deref(), expected.as_ref().map(|s| *s), "{raw}");
     }
 

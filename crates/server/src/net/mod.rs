@@ -128,8 +128,9 @@ fn builder(limits: &ServerLimits) -> auto::Builder<TokioExecutor> {
     b.http1()
         .timer(TokioTimer::new())
         .header_read_timeout(None)
-        .max_buf_size(limits.head_buffer_bytes())
-        .max_headers(limits.max_header_bytes / 16);
+        // hyper's default of 100 headers: a larger max_headers makes it
+        // allocate the header array per request instead of on the stack.
+        .max_buf_size(limits.head_buffer_bytes());
     b.http2()
         .timer(TokioTimer::new())
         .max_header_list_size(u32::try_from(limits.head_buffer_bytes()).unwrap_or(u32::MAX))
