@@ -592,7 +592,9 @@ fn python_dumps(body: &str) -> Option<String> {
         cmd.args(["-c", script]);
         Some(ok(&common::run_with_stdin(cmd, body)))
     } else {
-        eprintln!("SKIPPED the byte comparison with CPython: python3 is not installed (.ci/run installs it)");
+        tollgate_server::testing::skip(
+            "the byte comparison with CPython: python3 is not installed (.ci/run installs it)",
+        );
         None
     }
 }

@@ -53,8 +53,8 @@ impl Drop for Tmux {
 #[test]
 fn user_create_prompts_without_echo() {
     if Command::new("tmux").arg("-V").output().is_err() {
-        eprintln!(
-            "SKIPPED user_create_prompts_without_echo: tmux is not installed (.ci/run installs it)"
+        tollgate_server::testing::skip(
+            "user_create_prompts_without_echo: tmux is not installed (.ci/run installs it)",
         );
         return;
     }

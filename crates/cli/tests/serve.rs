@@ -46,7 +46,7 @@ async fn readme_quick_start_works_against_the_demo() {
         .lines()
         .filter_map(|l| serde_json::from_str(l).ok())
         .collect();
-    assert_eq!(json.len(), 4, "{stdout}");
+    assert_eq!(json.len(), 5, "{stdout}");
     assert!(
         json[0]["items"].as_array().is_some_and(|a| !a.is_empty()),
         "/locations: {stdout}"
@@ -55,8 +55,9 @@ async fn readme_quick_start_works_against_the_demo() {
         (json[1]["active"].as_bool(), json[1]["scope"].as_str()),
         (Some(true), Some("locations:read"))
     );
-    assert_eq!(json[2], serde_json::json!({"active": false}));
-    assert_eq!(json[3]["data"]["UserId"], "demo", "user details: {stdout}");
+    assert_eq!(json[2], serde_json::json!({}), "revocation: {stdout}");
+    assert_eq!(json[3], serde_json::json!({"active": false}));
+    assert_eq!(json[4]["data"]["UserId"], "demo", "user details: {stdout}");
     assert!(stdout.contains("HTTP/1.1 401 Unauthorized"), "{stdout}");
     let realm = server
         .base
@@ -89,12 +90,13 @@ async fn readme_quick_start_works_against_the_demo() {
         .collect();
     assert_eq!(
         answers.len(),
-        4,
-        "two tokens, locations, an introspection: {stdout}"
+        5,
+        "two tokens, locations, an introspection, a revocation: {stdout}"
     );
     assert!(answers[0]["access_token"].is_string() && answers[1]["refresh_token"].is_string());
     assert!(answers[2]["items"].is_array());
     assert_eq!(answers[3]["active"], true);
+    assert_eq!(answers[4], serde_json::json!({}));
     assert!(server.stop(), "clean exit on SIGTERM");
 }
 

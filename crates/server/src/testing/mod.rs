@@ -5,7 +5,7 @@
 
 mod services;
 
-pub use services::{Postgres, Redis};
+pub use services::{skip, Postgres, Redis};
 
 use std::path::PathBuf;
 

@@ -1,7 +1,7 @@
 //! Throwaway PostgreSQL and Redis for tests: started from the installed
 //! binaries in a temp dir on a free loopback port, stopped on drop. Where the
 //! binaries are absent, `start` prints why and returns `None`, so the test
-//! can skip loudly. `initdb` refuses to run as root, so as root the
+//! can skip loudly — and under `CI=true` it fails instead ([`skip`]). `initdb` refuses to run as root, so as root the
 //! PostgreSQL binaries run as the `postgres` user (Debian's package creates
 //! it) on a directory it owns.
 
@@ -9,6 +9,17 @@ use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+/// A test cannot run here because `reason`: says so on stderr, and under
+/// `CI=true` (where `.ci/run` installs every tool) fails the test instead,
+/// so a missing tool is never reported as a pass.
+#[allow(clippy::panic)]
+pub fn skip(reason: &str) {
+    eprintln!("SKIPPED: {reason}");
+    if std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0") {
+        panic!("CI is set, so this test may not skip: {reason}");
+    }
+}
 
 /// A free loopback port (there is a small race until the server binds it).
 fn free_port() -> Option<u16> {
@@ -59,7 +70,7 @@ impl Postgres {
     /// initdb + pg_ctl start, or `None` (with the reason printed).
     pub fn start() -> Option<Self> {
         let Some(bin) = pg_bin_dir() else {
-            eprintln!("SKIPPED: PostgreSQL binaries (initdb, pg_ctl) are not installed; .ci/run installs them");
+            skip("PostgreSQL binaries (initdb, pg_ctl) are not installed; .ci/run installs them");
             return None;
         };
         let as_postgres = is_root();
@@ -70,9 +81,7 @@ impl Postgres {
                 .arg(dir.path())
                 .status();
             if !ok.is_ok_and(|s| s.success()) {
-                eprintln!(
-                    "SKIPPED: running as root but cannot hand a directory to the `postgres` user"
-                );
+                skip("running as root but cannot hand a directory to the `postgres` user");
                 return None;
             }
         }
@@ -99,7 +108,7 @@ impl Postgres {
             ],
         );
         if !init {
-            eprintln!("SKIPPED: initdb failed (see above)");
+            skip("initdb failed (see above)");
             return None;
         }
         pg.start_again().then_some(pg)
@@ -198,9 +207,7 @@ impl Redis {
         if r.start_again() {
             Some(r)
         } else {
-            eprintln!(
-                "SKIPPED: redis-server is not installed or did not start; .ci/run installs it"
-            );
+            skip("redis-server is not installed or did not start; .ci/run installs it");
             None
         }
     }
