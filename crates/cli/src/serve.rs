@@ -39,7 +39,8 @@ pub struct ServeArgs {
         value_name = "URL"
     )]
     database: Option<String>,
-    /// The `iss` value in introspection answers [default: http://LISTEN].
+    /// The `iss` value in introspection answers [default: http://LISTEN, or
+    /// https://LISTEN with --tls-cert].
     #[arg(
         long,
         env = "TOLLGATE_ISSUER",

@@ -580,6 +580,14 @@ mod tests {
     }
 
     #[test]
+    fn the_shipped_deploy_config_is_valid() {
+        let text = include_str!("../../../deploy/tollgate.toml");
+        let c = config(text).unwrap_or_else(|e| unreachable!("deploy/tollgate.toml: {e}"));
+        assert_eq!(c.limits.max_connections, 10_000);
+        assert_eq!(c.throttle.max_delay_secs, 60);
+    }
+
+    #[test]
     fn overlay_prefers_top() {
         let base: FileConfig = toml::from_str("realm = \"a\"\ntoken_ttl = 5").unwrap_or_default();
         let top = FileConfig {

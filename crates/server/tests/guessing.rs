@@ -294,3 +294,33 @@ async fn unknown_and_known_clients_fail_in_the_same_time() {
     );
     s.stop().await;
 }
+
+/// Concurrent sign-ins of one account (a service account used by several
+/// workers) are queued behind each other, never refused as guesses.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_right_passwords_all_sign_in() {
+    let s = TestServer::start().await;
+    let client = s.client(ALL, "").await;
+    s.user("service", "right-password").await;
+    let http = client_from("127.0.0.1");
+    let tries = (0..16).map(|_| {
+        let (base, http, client) = (s.base.clone(), http.clone(), client.clone());
+        tokio::spawn(async move {
+            http.post(format!("{base}/oauth2/token.oauth2"))
+                .basic_auth(&client.0, Some(&client.1))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body("grant_type=password&username=service&password=right-password")
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        })
+    });
+    let mut statuses = Vec::new();
+    for t in tries.collect::<Vec<_>>() {
+        statuses.push(t.await.unwrap());
+    }
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+    s.stop().await;
+}

@@ -37,8 +37,8 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tower::ServiceExt;
 
 use crate::config::ServerLimits;
@@ -91,30 +91,9 @@ pub async fn serve(
             limits,
             metrics: metrics.clone(),
             watcher: graceful.watcher(),
-            secure: false,
-        };
-        let tls = tls.clone();
-        let conn = Connection {
             secure: tls.is_some(),
-            ..conn
         };
-        tokio::spawn(async move {
-            match tls {
-                None => conn.serve(stream).await,
-                Some(tls) => {
-                    let handshake = tokio::time::timeout(
-                        Duration::from_secs(limits.header_read_timeout),
-                        tls.acceptor().accept(stream),
-                    );
-                    match handshake.await {
-                        Ok(Ok(stream)) => conn.serve(stream).await,
-                        Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
-                        Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
-                    }
-                }
-            }
-            drop(slot);
-        });
+        tokio::spawn(conn.run(stream, tls.clone(), slot));
     }
     drop(listener);
     graceful.shutdown().await;
@@ -174,6 +153,27 @@ struct Connection {
 pub struct Secure;
 
 impl Connection {
+    /// The TLS handshake first when there is TLS (within
+    /// `header_read_timeout`), then the connection; `slot` is freed at the end.
+    async fn run(self, stream: TcpStream, tls: Option<Arc<tls::Tls>>, slot: OwnedSemaphorePermit) {
+        let Some(tls) = tls else {
+            self.serve(stream).await;
+            drop(slot);
+            return;
+        };
+        let peer = self.peer;
+        let handshake = tokio::time::timeout(
+            Duration::from_secs(self.limits.header_read_timeout),
+            tls.acceptor().accept(stream),
+        );
+        match handshake.await {
+            Ok(Ok(stream)) => self.serve(stream).await,
+            Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+            Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+        }
+        drop(slot);
+    }
+
     /// Serves `io` until the connection ends, times out, or the server
     /// shuts down.
     async fn serve<IO>(self, io: IO)
@@ -189,33 +189,30 @@ impl Connection {
             .into_owned();
         let conn = self.watcher.watch(conn);
         let metrics = self.metrics;
-        let limits = self.limits;
-        {
-            metrics.connections_open.fetch_add(1, Ordering::Relaxed);
-            tokio::pin!(conn);
-            let mut next_check = tokio::time::Instant::now();
-            loop {
-                tokio::select! {
-                    result = &mut conn => {
-                        if let Err(e) = result {
-                            tracing::debug!(error = %e, "connection ended with an error");
-                        }
-                        break;
+        metrics.connections_open.fetch_add(1, Ordering::Relaxed);
+        tokio::pin!(conn);
+        let mut next_check = tokio::time::Instant::now();
+        loop {
+            tokio::select! {
+                result = &mut conn => {
+                    if let Err(e) = result {
+                        tracing::debug!(error = %e, "connection ended with an error");
                     }
-                    () = tokio::time::sleep_until(next_check) => {
-                        match watch.verdict(Instant::now(), &limits) {
-                            Verdict::Wait(until) => next_check = until.into(),
-                            Verdict::Close(reason) => {
-                                metrics.connections_timed_out.fetch_add(1, Ordering::Relaxed);
-                                tracing::debug!(reason, "closing connection");
-                                break;
-                            }
+                    break;
+                }
+                () = tokio::time::sleep_until(next_check) => {
+                    match watch.verdict(Instant::now(), &self.limits) {
+                        Verdict::Wait(until) => next_check = until.into(),
+                        Verdict::Close(reason) => {
+                            metrics.connections_timed_out.fetch_add(1, Ordering::Relaxed);
+                            tracing::debug!(reason, "closing connection");
+                            break;
                         }
                     }
                 }
             }
-            metrics.connections_open.fetch_sub(1, Ordering::Relaxed);
         }
+        metrics.connections_open.fetch_sub(1, Ordering::Relaxed);
     }
 }
 

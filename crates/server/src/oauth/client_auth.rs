@@ -23,6 +23,7 @@ use std::time::Duration;
 use tollgate_proto::BasicCredentials;
 
 use super::secret;
+use super::throttle::Refused;
 use crate::state::AppState;
 use crate::store::{Client, Digest};
 use crate::Error;
@@ -84,7 +85,11 @@ async fn check(
         .begin(&source.to_string(), state.clock.now_ms())
     {
         Ok(t) => t,
-        Err(ms) => {
+        Err(refused) => {
+            let ms = match refused {
+                Refused::Wait(ms) => ms,
+                Refused::Busy => 1000,
+            };
             tracing::info!(%source, wait_ms = ms, "client authentication refused: too many failures from this address");
             return Err(Error::Throttled {
                 retry_after_secs: u64::try_from((ms + 999) / 1000).unwrap_or(1),

@@ -24,6 +24,19 @@ use crate::config::ThrottleConfig;
 
 /// Entries kept before stale ones are swept.
 const SWEEP_AT: usize = 100_000;
+/// How long [`Backoff::enter`] waits for other checks of the same key to
+/// decide, and how often it looks.
+const BUSY_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+const BUSY_POLL: std::time::Duration = std::time::Duration::from_millis(5);
+
+/// Why a check may not begin now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refused {
+    /// The key waits this many milliseconds after failed checks.
+    Wait(i64),
+    /// Checks in progress could use up the free failures: wait for them.
+    Busy,
+}
 
 /// How a [`Backoff`] counts and waits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -133,9 +146,26 @@ impl Backoff {
         self.entries.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// A ticket for one real check of `key`, or `Err(ms)` when `key` must
-    /// wait that long first. Past the free failures, one check at a time.
-    pub fn begin(&self, key: &str, now_ms: i64) -> Result<Ticket<'_>, i64> {
+    /// [`Backoff::begin`], waiting (up to two seconds) while checks in
+    /// progress decide; `Err(ms)` when `key` must wait that long. So
+    /// concurrent sign-ins of one account are queued, not refused.
+    pub async fn enter(&self, key: &str, now_ms: impl Fn() -> i64) -> Result<Ticket<'_>, i64> {
+        let deadline = tokio::time::Instant::now() + BUSY_WAIT;
+        loop {
+            match self.begin(key, now_ms()) {
+                Ok(t) => return Ok(t),
+                Err(Refused::Wait(ms)) => return Err(ms),
+                Err(Refused::Busy) if tokio::time::Instant::now() < deadline => {
+                    tokio::time::sleep(BUSY_POLL).await;
+                }
+                Err(Refused::Busy) => return Err(1000),
+            }
+        }
+    }
+
+    /// A ticket for one real check of `key`, or why not now. Past the free
+    /// failures (counting checks in progress), one check at a time.
+    pub fn begin(&self, key: &str, now_ms: i64) -> Result<Ticket<'_>, Refused> {
         let mut map = self.lock();
         if map.len() >= SWEEP_AT {
             map.retain(|_, e| {
@@ -153,12 +183,11 @@ impl Backoff {
             *e = fresh;
         }
         if now_ms < e.next_allowed_ms {
-            return Err(e.next_allowed_ms - now_ms);
+            return Err(Refused::Wait(e.next_allowed_ms - now_ms));
         }
         if self.policy.pending_counts && e.failures + e.pending >= self.policy.free && e.pending > 0
         {
-            // Another check is deciding what the wait will be.
-            return Err(1000);
+            return Err(Refused::Busy);
         }
         e.pending += 1;
         Ok(Ticket {
@@ -208,7 +237,10 @@ mod tests {
     }
 
     fn wait(b: &Backoff, key: &str, now: i64) -> Result<(), i64> {
-        b.begin(key, now).map(drop)
+        b.begin(key, now).map(drop).map_err(|r| match r {
+            Refused::Wait(ms) => ms,
+            Refused::Busy => -1,
+        })
     }
 
     #[test]
@@ -252,7 +284,7 @@ mod tests {
         let deciding = b.begin("k", 0).unwrap_or_else(|_| unreachable!());
         assert_eq!(
             wait(&b, "k", 0),
-            Err(1000),
+            Err(-1),
             "one at a time past the free ones"
         );
         deciding.failed(0);

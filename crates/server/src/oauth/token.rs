@@ -87,10 +87,11 @@ async fn check_password(
     let now = state.clock.now_ms();
     let here = throttle::user_at(username, source);
     let t = &state.throttles;
-    let tickets = t
-        .passwords
-        .begin(&here, now)
-        .and_then(|a| t.accounts.begin(username, now).map(|b| (a, b)));
+    let now_ms = || state.clock.now_ms();
+    let tickets = match t.passwords.enter(&here, now_ms).await {
+        Ok(a) => t.accounts.enter(username, now_ms).await.map(|b| (a, b)),
+        Err(ms) => Err(ms),
+    };
     let (here_ticket, account_ticket) = match tickets {
         Ok(both) => both,
         Err(ms) => {
