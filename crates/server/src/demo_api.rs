@@ -82,14 +82,12 @@ async fn user_details_get(
             description: "a token may read only its own user's details".into(),
             scope: Some(READ_ANY_USER.into()),
         }
-        .into_response_for(&state);
+        .into_response();
     }
     let user = match state.store.get_user(&user_id).await {
         Ok(Some(u)) => u,
-        Ok(None) => {
-            return Error::NotFound(format!("no user `{user_id}`")).into_response_for(&state)
-        }
-        Err(e) => return Error::from(e).into_response_for(&state),
+        Ok(None) => return Error::NotFound(format!("no user `{user_id}`")).into_response(),
+        Err(e) => return Error::from(e).into_response(),
     };
     let (first, last) = user
         .full_name

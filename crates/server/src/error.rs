@@ -8,6 +8,7 @@
 //! Internal details are logged here and never shown to the caller.
 
 use std::borrow::Cow;
+use std::sync::Arc;
 
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -17,7 +18,6 @@ use tollgate_proto::{BearerChallenge, ErrorCode};
 use crate::config::{Config, QuotaResponse};
 use crate::quota::{Exceeded, Rejection};
 use crate::resource::rate_limit_headers;
-use crate::state::AppState;
 use crate::store::StoreError;
 
 /// Seconds a client should wait after a 503.
@@ -107,17 +107,15 @@ impl Error {
         Self::oauth(ErrorCode::InvalidClient, "client authentication failed")
     }
 
-    /// The response, with the realm and quota mode of `state`'s config.
-    pub fn into_response_for(self, state: &AppState) -> Response {
-        self.into_response(&state.config)
-    }
-
-    /// The response for this error under `config`.
-    pub fn into_response(self, config: &Config) -> Response {
+    /// The response for this error under `config` (its realm and quota
+    /// mode). Handlers return the error itself ([`IntoResponse`]); the
+    /// guard middleware renders it with [`render_pending`].
+    pub fn render(&self, config: &Config) -> Response {
         let realm = config.realm.as_str();
         match self {
             Self::OAuth { code, description } => {
-                let mut r = json_response(status_of(code), &body(code.as_str(), &description));
+                let code = *code;
+                let mut r = json_response(status_of(code), &body(code.as_str(), description));
                 if code == ErrorCode::InvalidClient {
                     set(
                         r.headers_mut(),
@@ -146,12 +144,12 @@ impl Error {
                 description,
                 scope,
             } => {
-                let mut r = json_response(status_of(code), &body(code.as_str(), &description));
+                let mut r = json_response(status_of(*code), &body(code.as_str(), description));
                 let challenge = BearerChallenge {
                     realm: Some(realm.to_owned()),
-                    error: Some(code),
-                    error_description: Some(description),
-                    scope,
+                    error: Some(*code),
+                    error_description: Some(description.clone()),
+                    scope: scope.clone(),
                 };
                 set(
                     r.headers_mut(),
@@ -160,19 +158,19 @@ impl Error {
                 );
                 r
             }
-            Self::Quota(rejection) => quota_response(&rejection, config.quota_response),
-            Self::NotFound(d) => json_response(StatusCode::NOT_FOUND, &body("not_found", &d)),
+            Self::Quota(rejection) => quota_response(rejection, config.quota_response),
+            Self::NotFound(d) => json_response(StatusCode::NOT_FOUND, &body("not_found", d)),
             Self::Upstream {
                 timeout: true,
                 detail,
             } => json_response(
                 StatusCode::GATEWAY_TIMEOUT,
-                &body("gateway_timeout", &detail),
+                &body("gateway_timeout", detail),
             ),
             Self::Upstream {
                 timeout: false,
                 detail,
-            } => json_response(StatusCode::BAD_GATEWAY, &body("bad_gateway", &detail)),
+            } => json_response(StatusCode::BAD_GATEWAY, &body("bad_gateway", detail)),
             Self::TooLarge(TooLarge::Uri(max)) => json_response(
                 StatusCode::URI_TOO_LONG,
                 &body(
@@ -215,6 +213,41 @@ impl Error {
                 )
             }
         }
+    }
+}
+
+/// An error a handler returned, not yet rendered: the response carries it
+/// until the guard middleware, which knows the server's realm and quota
+/// mode, renders it ([`render_pending`]).
+#[derive(Debug, Clone)]
+pub struct Unrendered(pub Arc<Error>);
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        let mut r = StatusCode::INTERNAL_SERVER_ERROR.into_response();
+        r.extensions_mut().insert(Unrendered(Arc::new(self)));
+        r
+    }
+}
+
+/// `resp` itself, or the error it carries rendered under `config`, with
+/// any header added to it on the way out (`RateLimit`, ...) kept.
+pub fn render_pending(resp: Response, config: &Config) -> Response {
+    let Some(Unrendered(error)) = resp.extensions().get::<Unrendered>().cloned() else {
+        return resp;
+    };
+    let mut rendered = error.render(config);
+    for (name, value) in resp.headers() {
+        if !rendered.headers().contains_key(name) && name != header::CONTENT_LENGTH {
+            rendered.headers_mut().insert(name, value.clone());
+        }
+    }
+    rendered
+}
+
+impl From<tollgate_proto::RequestError> for Error {
+    fn from(e: tollgate_proto::RequestError) -> Self {
+        Self::oauth(e.code, e.description)
     }
 }
 
@@ -419,7 +452,7 @@ mod tests {
     }
 
     fn check(code: ErrorCode, status: u16) {
-        let resp = Error::oauth(code, "x").into_response(&config(false));
+        let resp = Error::oauth(code, "x").render(&config(false));
         assert_eq!(resp.status().as_u16(), status, "{code}");
         assert_eq!(header(&resp, "cache-control"), "no-store");
         let challenge = header(&resp, "www-authenticate");
@@ -443,7 +476,7 @@ mod tests {
     #[test]
     fn bearer_errors_carry_the_challenge() {
         let c = config(false);
-        let r = Error::BearerMissing.into_response(&c);
+        let r = Error::BearerMissing.render(&c);
         assert_eq!(
             (r.status().as_u16(), header(&r, "www-authenticate")),
             (401, r#"Bearer realm="api.example.com""#.into())
@@ -453,7 +486,7 @@ mod tests {
             description: "expired".into(),
             scope: None,
         };
-        let r = expired.into_response(&c);
+        let r = expired.render(&c);
         assert_eq!(r.status(), 401);
         assert_eq!(
             header(&r, "www-authenticate"),
@@ -464,7 +497,7 @@ mod tests {
             description: "d".into(),
             scope: Some("a b".into()),
         };
-        let r = scope.into_response(&c);
+        let r = scope.render(&c);
         assert_eq!(r.status(), 403);
         assert!(header(&r, "www-authenticate").ends_with(r#"scope="a b""#));
     }
@@ -482,12 +515,12 @@ mod tests {
 
     #[test]
     fn quota_modes() {
-        let r = Error::Quota(rejection(Exceeded::PerSecond)).into_response(&config(false));
+        let r = Error::Quota(rejection(Exceeded::PerSecond)).render(&config(false));
         assert_eq!(r.status(), 429);
         assert_eq!(header(&r, "retry-after"), "2");
         assert_eq!(header(&r, "ratelimit-policy"), "\"per-second\";q=5;w=1");
         assert_eq!(header(&r, "ratelimit"), "\"per-second\";r=0;t=1");
-        let r = Error::Quota(rejection(Exceeded::PerSecond)).into_response(&config(true));
+        let r = Error::Quota(rejection(Exceeded::PerSecond)).render(&config(true));
         assert_eq!(r.status(), 403);
         assert_eq!(
             header(&r, "x-mashery-error-code"),
@@ -497,7 +530,7 @@ mod tests {
             header(&r, "x-error-detail-header"),
             "Account Over Queries Per Second Limit"
         );
-        let r = Error::Quota(rejection(Exceeded::PerDay)).into_response(&config(true));
+        let r = Error::Quota(rejection(Exceeded::PerDay)).render(&config(true));
         assert_eq!(
             header(&r, "x-mashery-error-code"),
             "ERR_403_DEVELOPER_OVER_RATE"
@@ -512,7 +545,7 @@ mod tests {
     #[test]
     fn unavailable_and_upstream() {
         let c = config(false);
-        let r = Error::from(StoreError::Unavailable("down".into())).into_response(&c);
+        let r = Error::from(StoreError::Unavailable("down".into())).render(&c);
         assert_eq!(
             (r.status().as_u16(), header(&r, "retry-after")),
             (503, "1".into())
@@ -522,7 +555,7 @@ mod tests {
                 timeout: true,
                 detail: "x".into()
             }
-            .into_response(&c)
+            .render(&c)
             .status(),
             504
         );
@@ -531,11 +564,11 @@ mod tests {
                 timeout: false,
                 detail: "x".into()
             }
-            .into_response(&c)
+            .render(&c)
             .status(),
             502
         );
-        assert_eq!(Error::NotFound("x".into()).into_response(&c).status(), 404);
+        assert_eq!(Error::NotFound("x".into()).render(&c).status(), 404);
     }
 
     #[test]
@@ -552,7 +585,7 @@ mod tests {
                 429,
             ),
         ] {
-            let r = e.into_response(&c);
+            let r = e.render(&c);
             assert_eq!(r.status().as_u16(), status);
             assert!(header(&r, "content-type").starts_with("application/json"));
         }

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use axum::extract::{Request, State};
 use axum::http::uri::{Authority, Scheme};
 use axum::http::Uri;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use tollgate_proto::Scope;
 
 pub use proxy::{upstream_client, UpstreamClient};
@@ -140,29 +140,24 @@ pub fn find<'a>(routes: &'a [Arc<Route>], path: &str) -> Option<&'a Arc<Route>> 
 /// token check, without touching an upstream); then the bearer check and
 /// quota with the route's scopes, then the upstream. One handler rather
 /// than layers: the per-request work of each layer showed in profiles.
-pub async fn gateway(State(state): State<AppState>, req: Request) -> Response {
+pub async fn gateway(State(state): State<AppState>, req: Request) -> Result<Response, Error> {
     let raw = req.uri().path().to_owned();
-    let path = match path::normalize(&raw) {
-        Ok(p) => p,
-        Err(e) => return Error::invalid_request(e.to_string()).into_response_for(&state),
-    };
+    let path = path::normalize(&raw).map_err(|e| Error::invalid_request(e.to_string()))?;
     let Some(route) = find(&state.config.routes, &path.path).cloned() else {
         let shown = excerpt(&path.path, 64);
-        return Error::NotFound(format!("no route for {shown}")).into_response_for(&state);
+        return Err(Error::NotFound(format!("no route for {shown}")));
     };
     if path.floor < route.depth {
-        return Error::invalid_request("the path climbs above its route's prefix with `..`")
-            .into_response_for(&state);
+        return Err(Error::invalid_request(
+            "the path climbs above its route's prefix with `..`",
+        ));
     }
-    let admitted = match resource::admit(&state, req.headers(), &route.required_scopes).await {
-        Ok(a) => a,
-        Err(e) => return e.into_response_for(&state),
-    };
-    let resp = match proxy::forward(&state, &route, &path.path, &admitted.principal, req).await {
-        Ok(resp) => resp,
-        Err(e) => e.into_response_for(&state),
-    };
-    resource::finish(resp, admitted)
+    let admitted = resource::admit(&state, req.headers(), &route.required_scopes).await?;
+    // An upstream failure still carries the caller's RateLimit standing.
+    let resp = proxy::forward(&state, &route, &path.path, &admitted.principal, req)
+        .await
+        .unwrap_or_else(IntoResponse::into_response);
+    Ok(resource::finish(resp, admitted))
 }
 
 #[cfg(test)]

@@ -20,5 +20,5 @@ pub fn read_form(headers: &HeaderMap, body: &[u8], max_params: usize) -> Result<
             "the body must be application/x-www-form-urlencoded",
         ));
     }
-    FormParams::parse(body, max_params).map_err(|e| Error::oauth(e.code, e.description))
+    FormParams::parse(body, max_params).map_err(Error::from)
 }

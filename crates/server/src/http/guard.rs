@@ -25,8 +25,11 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
     let method = req.method().clone();
     let uri = req.uri().clone();
     let resp = match admit(&state, &req) {
-        Err(e) => e.into_response_for(&state),
-        Ok(_slot) => error::json_for_bare(next.run(req).await),
+        Err(e) => e.render(&state.config),
+        Ok(_slot) => {
+            let resp = error::render_pending(next.run(req).await, &state.config);
+            error::json_for_bare(resp)
+        }
     };
     access_log(&state, &method, uri.path(), started, &resp);
     resp

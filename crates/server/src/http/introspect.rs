@@ -22,11 +22,8 @@ pub async fn introspect_post(
     Source(source): Source,
     headers: HeaderMap,
     body: Bytes,
-) -> Response {
-    match introspect(&state, &headers, &body, source).await {
-        Ok(resp) => resp,
-        Err(e) => e.into_response_for(&state),
-    }
+) -> Result<Response, Error> {
+    introspect(&state, &headers, &body, source).await
 }
 
 async fn introspect(
@@ -56,9 +53,7 @@ async fn introspect(
         }
         Some(_) => {}
     }
-    let token = form
-        .require("token")
-        .map_err(|e| Error::oauth(e.code, e.description))?;
+    let token = form.require("token").map_err(Error::from)?;
     let hint = form.get("token_type_hint").and_then(|h| h.parse().ok());
     let answer = oauth::introspect::introspect(state, &client, token, hint).await?;
     Ok(json_response(StatusCode::OK, &answer))

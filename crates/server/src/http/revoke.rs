@@ -21,11 +21,9 @@ pub async fn revoke_post(
     Source(source): Source,
     headers: HeaderMap,
     body: Bytes,
-) -> Response {
-    match revoke(&state, &headers, &body, source).await {
-        Ok(()) => json_response(StatusCode::OK, &serde_json::json!({})),
-        Err(e) => e.into_response_for(&state),
-    }
+) -> Result<Response, Error> {
+    revoke(&state, &headers, &body, source).await?;
+    Ok(json_response(StatusCode::OK, &serde_json::json!({})))
 }
 
 async fn revoke(
@@ -37,8 +35,6 @@ async fn revoke(
     let form = form::read_form(headers, body, state.config.limits.max_form_params)?;
     let presented = client_auth::presented(headers, &form)?;
     let client = authenticate(state, &presented, source).await?;
-    let token = form
-        .require("token")
-        .map_err(|e| Error::oauth(e.code, e.description))?;
+    let token = form.require("token").map_err(Error::from)?;
     oauth::revoke::revoke(state, &client, token).await
 }

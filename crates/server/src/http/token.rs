@@ -21,7 +21,7 @@ pub async fn token_post(
     Source(source): Source,
     headers: HeaderMap,
     body: Bytes,
-) -> Response {
+) -> Result<Response, Error> {
     let mut grant = "unknown";
     let outcome = token(&state, &headers, &body, source, &mut grant).await;
     let label = match &outcome {
@@ -32,10 +32,7 @@ pub async fn token_post(
         Err(_) => "server_error",
     };
     state.metrics.token(grant, label);
-    match outcome {
-        Ok(resp) => resp,
-        Err(e) => e.into_response_for(&state),
-    }
+    outcome
 }
 
 /// Parses, authenticates, applies the token endpoint's own per-client
@@ -49,8 +46,7 @@ async fn token(
 ) -> Result<Response, Error> {
     let form = form::read_form(headers, body, state.config.limits.max_form_params)?;
     let presented = client_auth::presented(headers, &form)?;
-    let request =
-        TokenRequest::from_params(&form).map_err(|e| Error::oauth(e.code, e.description))?;
+    let request = TokenRequest::from_params(&form).map_err(Error::from)?;
     *grant = request.grant_type().as_str();
     let client = authenticate(state, &presented, source).await?;
     let limits = Limits {

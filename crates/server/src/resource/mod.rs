@@ -14,7 +14,7 @@ use std::sync::Arc;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use tollgate_proto::{ErrorCode, Scope};
 
 use crate::oauth::{is_active, secret};
@@ -45,7 +45,7 @@ pub async fn bearer_check(
 ) -> Response {
     let admitted = match admit(&state, req.headers(), &needed).await {
         Ok(a) => a,
-        Err(e) => return e.into_response_for(&state),
+        Err(e) => return e.into_response(),
     };
     req.extensions_mut().insert(admitted.principal.clone());
     let resp = next.run(req).await;
