@@ -237,12 +237,18 @@ pub fn render_pending(resp: Response, config: &Config) -> Response {
         return resp;
     };
     let mut rendered = error.render(config);
-    for (name, value) in resp.headers() {
-        if !rendered.headers().contains_key(name) && name != header::CONTENT_LENGTH {
-            rendered.headers_mut().insert(name, value.clone());
+    carry_headers(resp.headers(), &mut rendered);
+    rendered
+}
+
+/// Copies onto `to` the headers of `from` it lacks (`Allow`, `RateLimit`,
+/// ...), but never a length: `to` has a body of its own.
+fn carry_headers(from: &HeaderMap, to: &mut Response) {
+    for (name, value) in from {
+        if !to.headers().contains_key(name) && name != header::CONTENT_LENGTH {
+            to.headers_mut().insert(name, value.clone());
         }
     }
-    rendered
 }
 
 impl From<tollgate_proto::RequestError> for Error {
@@ -373,13 +379,8 @@ pub fn json_for_bare(resp: Response) -> Response {
     {
         return resp;
     }
-    let (parts, _) = resp.into_parts();
     let mut fresh = json_response(status, &body(&code_of(status), reason_of(status)));
-    for (name, value) in &parts.headers {
-        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
-            fresh.headers_mut().insert(name, value.clone());
-        }
-    }
+    carry_headers(resp.headers(), &mut fresh);
     fresh
 }
 

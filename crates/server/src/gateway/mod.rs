@@ -141,8 +141,9 @@ pub fn find<'a>(routes: &'a [Arc<Route>], path: &str) -> Option<&'a Arc<Route>> 
 /// quota with the route's scopes, then the upstream. One handler rather
 /// than layers: the per-request work of each layer showed in profiles.
 pub async fn gateway(State(state): State<AppState>, req: Request) -> Result<Response, Error> {
-    let raw = req.uri().path().to_owned();
-    let path = path::normalize(&raw).map_err(|e| Error::invalid_request(e.to_string()))?;
+    // The request moves upstream below; its URI (shared bytes) stays here.
+    let uri = req.uri().clone();
+    let path = path::normalize(uri.path()).map_err(|e| Error::invalid_request(e.to_string()))?;
     let Some(route) = find(&state.config.routes, &path.path).cloned() else {
         let shown = excerpt(&path.path, 64);
         return Err(Error::NotFound(format!("no route for {shown}")));

@@ -23,7 +23,6 @@ use std::time::Duration;
 use tollgate_proto::BasicCredentials;
 
 use super::secret;
-use super::throttle::Refused;
 use crate::state::AppState;
 use crate::store::{Client, Digest};
 use crate::Error;
@@ -86,13 +85,9 @@ async fn check(
     {
         Ok(t) => t,
         Err(refused) => {
-            let ms = match refused {
-                Refused::Wait(ms) => ms,
-                Refused::Busy => 1000,
-            };
-            tracing::info!(%source, wait_ms = ms, "client authentication refused: too many failures from this address");
+            tracing::info!(%source, wait_ms = refused.wait_ms(), "client authentication refused: too many failures from this address");
             return Err(Error::Throttled {
-                retry_after_secs: u64::try_from((ms + 999) / 1000).unwrap_or(1),
+                retry_after_secs: refused.retry_after_secs(),
             });
         }
     };

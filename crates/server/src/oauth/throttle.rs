@@ -38,6 +38,26 @@ pub enum Refused {
     Busy,
 }
 
+impl Refused {
+    /// Milliseconds to wait: the key's wait, or a second while other checks
+    /// decide.
+    pub fn wait_ms(self) -> i64 {
+        match self {
+            Self::Wait(ms) => ms,
+            Self::Busy => 1000,
+        }
+    }
+
+    /// [`Refused::wait_ms`] in whole seconds, rounded up, at least one: a
+    /// `Retry-After` value.
+    pub fn retry_after_secs(self) -> u64 {
+        u64::try_from(self.wait_ms())
+            .unwrap_or(1)
+            .div_ceil(1000)
+            .max(1)
+    }
+}
+
 /// How a [`Backoff`] counts and waits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Policy {
@@ -147,18 +167,16 @@ impl Backoff {
     }
 
     /// [`Backoff::begin`], waiting (up to two seconds) while checks in
-    /// progress decide; `Err(ms)` when `key` must wait that long. So
-    /// concurrent sign-ins of one account are queued, not refused.
-    pub async fn enter(&self, key: &str, now_ms: impl Fn() -> i64) -> Result<Ticket<'_>, i64> {
+    /// progress decide. So concurrent sign-ins of one account are queued,
+    /// not refused.
+    pub async fn enter(&self, key: &str, now_ms: impl Fn() -> i64) -> Result<Ticket<'_>, Refused> {
         let deadline = tokio::time::Instant::now() + BUSY_WAIT;
         loop {
             match self.begin(key, now_ms()) {
-                Ok(t) => return Ok(t),
-                Err(Refused::Wait(ms)) => return Err(ms),
                 Err(Refused::Busy) if tokio::time::Instant::now() < deadline => {
                     tokio::time::sleep(BUSY_POLL).await;
                 }
-                Err(Refused::Busy) => return Err(1000),
+                other => return other,
             }
         }
     }
@@ -289,6 +307,19 @@ mod tests {
         );
         deciding.failed(0);
         assert_eq!(wait(&b, "k", 0), Err(1000));
+    }
+
+    #[test]
+    fn refusals_in_whole_seconds() {
+        for (r, secs) in [
+            (Refused::Wait(1), 1),
+            (Refused::Wait(1000), 1),
+            (Refused::Wait(1001), 2),
+            (Refused::Wait(60_000), 60),
+            (Refused::Busy, 1),
+        ] {
+            assert_eq!(r.retry_after_secs(), secs, "{r:?}");
+        }
     }
 
     #[test]

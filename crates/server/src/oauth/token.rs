@@ -90,18 +90,18 @@ async fn check_password(
     let now_ms = || state.clock.now_ms();
     let tickets = match t.passwords.enter(&here, now_ms).await {
         Ok(a) => t.accounts.enter(username, now_ms).await.map(|b| (a, b)),
-        Err(ms) => Err(ms),
+        Err(refused) => Err(refused),
     };
     let (here_ticket, account_ticket) = match tickets {
         Ok(both) => both,
-        Err(ms) => {
+        Err(refused) => {
             tokio::time::sleep(state.passwords.typical_check()).await;
             tracing::info!(
                 username,
-                wait_ms = ms,
+                wait_ms = refused.wait_ms(),
                 "password attempt refused: waiting after failed checks"
             );
-            let secs = (ms + 999) / 1000;
+            let secs = refused.retry_after_secs();
             return Err(Error::oauth(
                 ErrorCode::InvalidGrant,
                 format!("too many failed sign-ins for this username: retry in {secs} s"),
