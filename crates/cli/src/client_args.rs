@@ -103,9 +103,7 @@ impl Resolved {
             self.ca_pem.as_deref(),
         )?)
     }
-}
 
-impl Resolved {
     pub fn secret(&self) -> &str {
         self.config.credentials.client_secret.expose_secret()
     }

@@ -79,8 +79,7 @@ async fn url(
     if let Some(u) = explicit.or(from_profile) {
         return Ok(u);
     }
-    let http = session.resolved.http()?;
-    Ok(resolve(&http, &session.resolved.config.token_url, which).await?)
+    Ok(resolve(&session.http, &session.resolved.config.token_url, which).await?)
 }
 
 /// Exit 0 when the token is active, 1 when not (like `oauth2l test`).

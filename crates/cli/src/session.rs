@@ -12,6 +12,8 @@ use crate::client_args::Resolved;
 
 pub struct Session {
     pub source: TokenSource,
+    /// The client the token source uses, for the command's other requests.
+    pub http: reqwest::Client,
     pub resolved: Resolved,
     cache: Option<(DiskCache, String)>,
 }
@@ -19,7 +21,7 @@ pub struct Session {
 impl Session {
     pub fn open(resolved: Resolved) -> Result<Self> {
         let http = resolved.http()?;
-        let source = TokenSource::new(http, resolved.config.clone());
+        let source = TokenSource::new(http.clone(), resolved.config.clone());
         let cache = if resolved.use_cache {
             let dir = DiskCache::default_dir()
                 .context("no cache directory: set XDG_CACHE_HOME or HOME, or pass --no-cache")?;
@@ -32,6 +34,7 @@ impl Session {
         };
         Ok(Self {
             source,
+            http,
             resolved,
             cache,
         })
