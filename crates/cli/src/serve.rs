@@ -147,7 +147,7 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         demo::seed(&state)
             .await
             .context("registering the demo client and user")?;
-        let scheme = if state.config.tls.is_some() {
+        let scheme = if state.config().tls.is_some() {
             "https"
         } else {
             "http"
@@ -157,7 +157,7 @@ pub async fn run(args: ServeArgs) -> Result<()> {
             demo::banner(&format!("{scheme}://{local}"))
         ))?;
     }
-    tracing::info!(listen = %local, issuer = %state.config.issuer, "tollgate listening");
+    tracing::info!(listen = %local, issuer = %state.config().issuer, "tollgate listening");
     tollgate_server::run(listener, state, shutdown_signal()).await?;
     tracing::info!("tollgate stopped");
     Ok(())

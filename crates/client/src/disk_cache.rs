@@ -53,12 +53,8 @@ impl CacheKey<'_> {
             h.update([0]);
         }
         h.update(fingerprint);
-        hex(&h.finalize())
+        hex::encode(h.finalize())
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// One cached token and, for `cache show`, what it is for.

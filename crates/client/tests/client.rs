@@ -75,7 +75,11 @@ async fn every_grant_and_auth_mode_with_an_awkward_secret() {
                 auth_method: Some(tollgate_server::store::AuthMethod::Post),
                 ..Default::default()
             };
-            s.state.store.update_client(&id, &update, 0).await.unwrap();
+            s.state
+                .store()
+                .update_client(&id, &update, 0)
+                .await
+                .unwrap();
         }
         for grant in [Grant::ClientCredentials, password("alice", "pw")] {
             let name = grant.name();
@@ -125,20 +129,20 @@ async fn refresh_then_fallback_to_the_grant() {
     let digest = tollgate_server::oauth::secret::token_key(&rt);
     let family = s
         .state
-        .store
+        .store()
         .find_token(&digest)
         .await
         .unwrap()
         .unwrap()
         .token
         .family_id;
-    s.state.store.revoke_family(&family, 0).await.unwrap();
+    s.state.store().revoke_family(&family, 0).await.unwrap();
     tokio::time::sleep(Duration::from_millis(1100)).await;
     src.token().await.unwrap();
     assert_eq!((s.issued("password"), s.issued("refresh_token")), (2, 1));
     assert_eq!(
         s.state
-            .metrics
+            .metrics()
             .token_count("refresh_token", "invalid_grant"),
         1
     );
@@ -190,7 +194,7 @@ async fn fifty_concurrent_callers_make_one_token_request() {
     assert_eq!(bad.token_requests(), 1);
     assert_eq!(
         s.state
-            .metrics
+            .metrics()
             .token_count("client_credentials", "invalid_client"),
         1
     );
@@ -222,11 +226,11 @@ async fn invalid_token_gets_a_new_token_and_retries_once() {
     assert_eq!(resp.status, 200);
     assert_eq!(s.issued("client_credentials"), 2);
     assert_eq!(
-        s.state.metrics.request_count("/locations", 401),
+        s.state.metrics().request_count("/locations", 401),
         1,
         "one refusal, then one retry"
     );
-    assert_eq!(s.state.metrics.request_count("/locations", 200), 2);
+    assert_eq!(s.state.metrics().request_count("/locations", 200), 2);
     s.stop().await;
 }
 
@@ -296,7 +300,7 @@ async fn per_second_quota_is_waited_out() {
         "{:?}",
         started.elapsed()
     );
-    assert!(s.state.metrics.request_count("/locations", 429) >= 1);
+    assert!(s.state.metrics().request_count("/locations", 429) >= 1);
     s.stop().await;
 }
 
@@ -386,7 +390,7 @@ async fn plain_403_and_token_endpoint_errors_are_not_retried() {
         .await
         .unwrap();
     assert_eq!(resp.status, 403);
-    assert_eq!(s.state.metrics.request_count("/locations", 403), 1);
+    assert_eq!(s.state.metrics().request_count("/locations", 403), 1);
     let wrong = source(&s, &id, "nope", ClientAuth::Basic, Grant::ClientCredentials);
     let err = ApiClient::new(wrong.clone(), RetryPolicy::default())
         .send(&ApiRequest::get(s.url("/locations")))

@@ -16,7 +16,7 @@ pub const PASSWORD: &str = "demo-password";
 /// Registers the demo client and user unless they exist. Safe when several
 /// instances sharing one database start at once.
 pub async fn seed(state: &AppState) -> Result<(), AdminError> {
-    let now = state.clock.now_secs();
+    let now = state.clock().now_secs();
     let client = NewClient {
         name: "Demo client".into(),
         client_id: Some(CLIENT_ID.into()),
@@ -28,7 +28,7 @@ pub async fn seed(state: &AppState) -> Result<(), AdminError> {
         ..NewClient::default()
     };
     ignore_conflict(
-        admin::create_client(state.store.as_ref(), now, client)
+        admin::create_client(state.store().as_ref(), now, client)
             .await
             .map(drop),
     )?;
@@ -39,7 +39,7 @@ pub async fn seed(state: &AppState) -> Result<(), AdminError> {
         email: Some("demo@example.com".into()),
     };
     ignore_conflict(
-        admin::create_user(state.store.as_ref(), &state.passwords, now, user)
+        admin::create_user(state.store().as_ref(), state.oauth().passwords(), now, user)
             .await
             .map(drop),
     )

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
+use axum::extract::{FromRef, Path, State};
 use axum::http::StatusCode;
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
@@ -13,8 +13,8 @@ use axum::{Extension, Json, Router};
 use serde_json::json;
 use tollgate_proto::{ErrorCode, Scope};
 
-use crate::resource::{bearer_check, Principal};
-use crate::state::AppState;
+use crate::resource::{bearer_check, Principal, Resource};
+use crate::store::Store;
 use crate::Error;
 
 pub const LOCATIONS_PATH: &str = "/locations";
@@ -23,11 +23,17 @@ pub const USER_DETAILS_PATH: &str =
 /// Lets a token read any user's details, not only its own user's.
 pub const READ_ANY_USER: &str = "users:read:any";
 
-pub fn routes(state: &AppState) -> Router<AppState> {
-    let protect = |scopes: &str, route: MethodRouter<AppState>| {
+/// The demo routes behind `resource`'s bearer check; the user details
+/// are read from the state's store.
+pub fn routes<S>(resource: &Arc<Resource>) -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    Arc<dyn Store>: FromRef<S>,
+{
+    let protect = |scopes: &str, route: MethodRouter<S>| {
         let needed: Scope = scopes.parse().unwrap_or_default();
         route.layer(middleware::from_fn_with_state(
-            (state.clone(), Arc::new(needed)),
+            (resource.clone(), Arc::new(needed)),
             bearer_check,
         ))
     };
@@ -71,7 +77,7 @@ fn locations() -> serde_json::Value {
 /// A user's details: only for a token of that same user, or one with
 /// `users:read:any`. Never the password hash.
 async fn user_details_get(
-    State(state): State<AppState>,
+    State(store): State<Arc<dyn Store>>,
     Extension(Principal(caller)): Extension<Principal>,
     Path(user_id): Path<String>,
 ) -> Response {
@@ -84,7 +90,7 @@ async fn user_details_get(
         }
         .into_response();
     }
-    let user = match state.store.get_user(&user_id).await {
+    let user = match store.get_user(&user_id).await {
         Ok(Some(u)) => u,
         Ok(None) => return Error::NotFound(format!("no user `{user_id}`")).into_response(),
         Err(e) => return Error::from(e).into_response(),

@@ -16,8 +16,7 @@ use serde::Serialize;
 use tollgate_proto::{BearerChallenge, ErrorCode};
 
 use crate::config::{Config, QuotaResponse};
-use crate::quota::{Exceeded, Rejection};
-use crate::resource::rate_limit_headers;
+use crate::quota::{Exceeded, Refusal, Rejection};
 use crate::store::StoreError;
 
 /// Seconds a client should wait after a 503.
@@ -298,7 +297,7 @@ fn quota_response(r: &Rejection, mode: QuotaResponse) -> Response {
     let mut resp = match mode {
         QuotaResponse::Standard => {
             let mut resp = json_response(StatusCode::TOO_MANY_REQUESTS, &b);
-            rate_limit_headers(resp.headers_mut(), &r.standing);
+            r.standing.write_headers(resp.headers_mut());
             resp
         }
         QuotaResponse::Mashery => {
@@ -415,6 +414,17 @@ pub fn excerpt(s: &str, max: usize) -> String {
 pub fn no_store(headers: &mut HeaderMap) {
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+}
+
+impl From<Refusal> for Error {
+    fn from(r: Refusal) -> Self {
+        match r {
+            Refusal::Exceeded(rejection) => Self::Quota(rejection),
+            Refusal::Unreachable => {
+                Self::Unavailable("the quota store (redis) is unreachable".into())
+            }
+        }
+    }
 }
 
 impl From<StoreError> for Error {

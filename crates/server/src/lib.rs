@@ -17,6 +17,7 @@ pub mod http;
 pub mod metrics;
 pub mod net;
 pub mod oauth;
+pub mod path;
 pub mod quota;
 pub mod resource;
 pub mod shared;
@@ -43,15 +44,14 @@ pub async fn run(
 ) -> std::io::Result<()> {
     let sweeper = tokio::spawn(sweep_loop(state.clone()));
     let watcher = tokio::spawn(watch_changes(state.clone()));
-    let redis_tasks = state.redis.clone().map(|redis| {
-        let cache = state.cache.clone();
-        let keeper = redis.clone();
+    let redis_tasks = state.redis().cloned().map(|redis| {
+        let tokens = state.tokens().clone();
         (
-            tokio::spawn(async move { redis.listen(&cache).await }),
-            tokio::spawn(async move { keeper.keep().await }),
+            tokio::spawn(async move { tokens.follow_invalidations().await }),
+            tokio::spawn(async move { redis.keep().await }),
         )
     });
-    let tls = match &state.config.tls {
+    let tls = match &state.config().tls {
         Some(files) => Some(std::sync::Arc::new(
             net::tls::Tls::load(files).map_err(|e| std::io::Error::other(e.to_string()))?,
         )),
@@ -62,8 +62,8 @@ pub async fn run(
         listener,
         router(state.clone()),
         tls,
-        state.config.limits,
-        state.metrics.clone(),
+        state.config().limits,
+        state.metrics().clone(),
         shutdown,
     )
     .await;
@@ -76,7 +76,7 @@ pub async fn run(
         listen.abort();
         keep.abort();
     }
-    state.store.close().await;
+    state.store().close().await;
     served
 }
 
@@ -106,10 +106,14 @@ async fn reload_on_hangup(tls: std::sync::Arc<net::tls::Tls>) {
 /// Deletes expired tokens now and then. Rows are kept a minute past expiry
 /// so that "expired" and "unknown" stay distinguishable in logs meanwhile.
 async fn sweep_loop(state: AppState) {
-    let mut tick = tokio::time::interval(Duration::from_secs(state.config.sweep_interval));
+    let mut tick = tokio::time::interval(Duration::from_secs(state.config().sweep_interval));
     loop {
         tick.tick().await;
-        match state.store.sweep_expired(state.clock.now_secs() - 60).await {
+        match state
+            .store()
+            .sweep_expired(state.clock().now_secs() - 60)
+            .await
+        {
             Ok(0) => {}
             Ok(n) => tracing::debug!(deleted = n, "swept expired tokens"),
             Err(e) => tracing::warn!(error = %e, "sweeping expired tokens failed"),
@@ -122,16 +126,15 @@ async fn sweep_loop(state: AppState) {
 /// instance) changed a client or user or revoked a token. Keeps serving from the cache while the
 /// store is unreachable.
 async fn watch_changes(state: AppState) {
-    let mut tick = tokio::time::interval(state.config.change_poll);
+    let mut tick = tokio::time::interval(state.config().change_poll);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last = None;
     loop {
         tick.tick().await;
-        match state.store.revision().await {
+        match state.store().revision().await {
             Ok(rev) if last != Some(rev) => {
                 if last.is_some() {
-                    state.cache.clear();
-                    state.clients.clear();
+                    state.oauth().forget_cached();
                     tracing::debug!(revision = rev, "store changed: caches cleared");
                 }
                 last = Some(rev);

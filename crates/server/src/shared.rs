@@ -1,16 +1,12 @@
 //! Redis, for state shared by several instances: one multiplexed connection
-//! kept by a background task ([`SharedRedis::keep`]), and the invalidation
-//! channel that tells every instance to drop revoked tokens from its
-//! validation cache.
+//! kept by a background task ([`SharedRedis::keep`]), and publish/subscribe
+//! on a channel. What travels on it is the caller's business.
 //!
 //! Requests never wait for Redis to come back: while it is down,
 //! [`SharedRedis::conn`] answers `None` at once (so quotas fail open or
 //! closed in microseconds), a failed command marks it down, and only the
 //! keeper reconnects, in the background. Nothing queues up during an
 //! outage to be replayed, late, when Redis returns.
-//!
-//! Losing a message is safe: the store's revision poll clears the cache
-//! within `change_poll_ms` anyway. The channel only makes it sooner.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::RwLock;
@@ -20,17 +16,13 @@ use futures_util::StreamExt;
 use redis::aio::MultiplexedConnection;
 use redis::AsyncConnectionConfig;
 
-use crate::resource::cache::ValidationCache;
-use crate::store::{digest_hex, Digest};
-
-pub const CHANNEL: &str = "tollgate:invalidate";
 /// How often the keeper checks on Redis (a PING, or a reconnection).
 const KEEP_EVERY: Duration = Duration::from_millis(250);
 /// Longest wait for a connection or an answer; past it Redis counts as down.
 const CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
 const COMMAND_TIMEOUT: Duration = Duration::from_millis(100);
-/// How often a failed subscription is retried.
-const RETRY_MS: i64 = 1000;
+/// How long to wait before subscribing again after a failure.
+const RESUBSCRIBE_AFTER: Duration = Duration::from_secs(1);
 
 /// A Redis server shared by the instances.
 pub struct SharedRedis {
@@ -44,51 +36,6 @@ pub struct SharedRedis {
 impl std::fmt::Debug for SharedRedis {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SharedRedis").finish_non_exhaustive()
-    }
-}
-
-/// What to drop from every instance's validation cache.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Invalidation {
-    Token(Digest),
-    Family(String),
-    All,
-}
-
-impl Invalidation {
-    fn encode(&self) -> String {
-        match self {
-            Self::Token(d) => format!("token:{}", digest_hex(d)),
-            Self::Family(f) => format!("family:{f}"),
-            Self::All => "all".into(),
-        }
-    }
-
-    fn decode(s: &str) -> Option<Self> {
-        if s == "all" {
-            return Some(Self::All);
-        }
-        if let Some(f) = s.strip_prefix("family:") {
-            return Some(Self::Family(f.to_owned()));
-        }
-        let hex = s.strip_prefix("token:")?;
-        let bytes: Option<Vec<u8>> = (0..hex.len())
-            .step_by(2)
-            .map(|i| {
-                hex.get(i..i + 2)
-                    .and_then(|h| u8::from_str_radix(h, 16).ok())
-            })
-            .collect();
-        bytes?.try_into().ok().map(Self::Token)
-    }
-
-    /// Drops what this names from `cache`.
-    pub fn apply(&self, cache: &ValidationCache) {
-        match self {
-            Self::Token(d) => cache.remove(d),
-            Self::Family(f) => cache.remove_family(f),
-            Self::All => cache.clear(),
-        }
     }
 }
 
@@ -150,67 +97,49 @@ impl SharedRedis {
         }
     }
 
-    /// Tells every instance (this one included) to drop tokens.
-    pub async fn publish(&self, what: &Invalidation) {
+    /// Sends `message` to every subscriber of `channel` (this instance
+    /// included); `false` when Redis is down or the command failed.
+    pub async fn publish(&self, channel: &str, message: &str) -> bool {
         let Some(mut c) = self.conn() else {
-            return;
+            return false;
         };
         let sent: Result<i64, _> = redis::cmd("PUBLISH")
-            .arg(CHANNEL)
-            .arg(what.encode())
+            .arg(channel)
+            .arg(message)
             .query_async(&mut c)
             .await;
-        if let Err(e) = sent {
-            self.failed(&e);
-            tracing::warn!(error = %e, "could not publish a revocation; other instances catch up within the poll interval");
+        match sent {
+            Ok(_) => true,
+            Err(e) => {
+                self.failed(&e);
+                false
+            }
         }
     }
 
-    /// Applies invalidations from the channel to `cache`, forever,
-    /// resubscribing after every connection loss. Messages missed meanwhile
-    /// need no special care: the revision poll clears the cache within
-    /// `change_poll_ms` of any revocation, and clearing here as well would
-    /// throw away the validations that keep APIs up while PostgreSQL is down.
-    pub async fn listen(&self, cache: &ValidationCache) {
+    /// Calls `on_message` with every message on `channel`, forever,
+    /// subscribing again after every connection loss. Messages sent while
+    /// the subscription was down are lost: callers must not need them.
+    pub async fn subscribe(&self, channel: &str, mut on_message: impl FnMut(&str)) {
         loop {
             match self.client.get_async_pubsub().await {
                 Ok(mut pubsub) => {
-                    if pubsub.subscribe(CHANNEL).await.is_ok() {
+                    if pubsub.subscribe(channel).await.is_ok() {
                         let mut messages = pubsub.on_message();
                         while let Some(msg) = messages.next().await {
                             let payload: String = msg.get_payload().unwrap_or_default();
-                            if let Some(inv) = Invalidation::decode(&payload) {
-                                inv.apply(cache);
-                            }
+                            on_message(&payload);
                         }
                     }
-                    tracing::warn!("redis subscription lost; resubscribing");
+                    tracing::warn!(channel, "redis subscription lost; subscribing again");
                 }
                 Err(e) => tracing::debug!(error = %e, "cannot subscribe to redis yet"),
             }
-            tokio::time::sleep(Duration::from_millis(RETRY_MS as u64)).await;
+            tokio::time::sleep(RESUBSCRIBE_AFTER).await;
         }
     }
 }
 
 async fn ping(c: &mut MultiplexedConnection) -> redis::RedisResult<()> {
     redis::cmd("PING").query_async::<String>(c).await.map(drop)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn invalidations_round_trip() {
-        for inv in [
-            Invalidation::Token([0xab; 32]),
-            Invalidation::Family("f-1".into()),
-            Invalidation::All,
-        ] {
-            assert_eq!(Invalidation::decode(&inv.encode()), Some(inv));
-        }
-        assert_eq!(Invalidation::decode("token:zz"), None);
-        assert_eq!(Invalidation::decode("nonsense"), None);
-    }
 }

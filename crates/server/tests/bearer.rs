@@ -176,18 +176,18 @@ async fn a_token_dies_at_exp_even_when_cached() {
             "grant_type=client_credentials&scope=locations%3Aread",
         )
         .await;
-    let exp_ms = (s.state.clock.now_secs() + 60) * 1000;
+    let exp_ms = (s.state.clock().now_secs() + 60) * 1000;
     assert_eq!(s.api("/locations", Some(&t)).await.status, 200);
     let to = |target: i64| {
-        Duration::from_millis(u64::try_from(target - s.state.clock.now_ms()).unwrap())
+        Duration::from_millis(u64::try_from(target - s.state.clock().now_ms()).unwrap())
     };
-    s.state.clock.advance(to(exp_ms - 1));
+    s.state.clock().advance(to(exp_ms - 1));
     assert_eq!(
         s.api("/locations", Some(&t)).await.status,
         200,
         "valid 1 ms before exp"
     );
-    s.state.clock.advance(Duration::from_millis(1));
+    s.state.clock().advance(Duration::from_millis(1));
     s.api("/locations", Some(&t))
         .await
         .assert_bearer(401, Some("invalid_token"));
@@ -287,11 +287,7 @@ async fn steady_state_is_served_from_the_cache() {
 }
 
 fn cache_counts(s: &TestServer) -> (u64, u64) {
-    use std::sync::atomic::Ordering;
-    (
-        s.state.cache.hits.load(Ordering::Relaxed),
-        s.state.cache.misses.load(Ordering::Relaxed),
-    )
+    s.state.metrics().cache_counts()
 }
 
 #[tokio::test]
@@ -383,7 +379,9 @@ async fn operations_endpoints() {
         .await;
     let m = s.api("/metrics", None).await;
     assert_eq!(m.status, 200);
-    assert!(m.header("content-type").starts_with("text/plain"));
+    assert!(m
+        .header("content-type")
+        .starts_with("application/openmetrics-text"));
     for needle in [
         "tollgate_http_requests_total{route=\"/locations\",status=\"200\"} 2",
         "tollgate_token_requests_total{grant=\"client_credentials\",outcome=\"issued\"} 1",
@@ -391,7 +389,8 @@ async fn operations_endpoints() {
         "tollgate_validation_cache_hits_total 1",
         "tollgate_validation_cache_misses_total 1",
         "# TYPE tollgate_upstream_latency_seconds histogram",
-        "# TYPE tollgate_quota_rejections_total counter",
+        "# TYPE tollgate_quota_store_errors counter",
+        "# EOF",
     ] {
         assert!(m.body.contains(needle), "missing {needle:?} in\n{}", m.body);
     }
@@ -404,7 +403,7 @@ async fn operations_endpoints() {
 async fn store_down_is_503_not_500() {
     let s = demo_server().await;
     let (id, secret) = s.client(ALL, "").await;
-    s.state.store.close().await;
+    s.state.store().close().await;
     let ready = s.api("/readyz", None).await;
     assert_eq!(
         (ready.status, ready.header("retry-after")),

@@ -319,11 +319,7 @@ async fn a_fresh_client_gets_a_token_while_a_thousand_slow_connections_are_open(
         "{:?}",
         started.elapsed()
     );
-    let open = s
-        .state
-        .metrics
-        .connections_open
-        .load(std::sync::atomic::Ordering::Relaxed);
+    let open = s.state.metrics().connections_open();
     assert!(
         open >= 1000,
         "the slow connections are held, not dropped: {open}"
@@ -359,11 +355,7 @@ async fn connections_over_the_limit_are_closed_at_once_and_counted() {
     let mut buf = Vec::new();
     let _ = tokio::time::timeout(Duration::from_secs(2), extra.read_to_end(&mut buf)).await;
     assert!(buf.is_empty(), "the fifth connection got no answer");
-    let refused = s
-        .state
-        .metrics
-        .connections_refused
-        .load(std::sync::atomic::Ordering::Relaxed);
+    let refused = s.state.metrics().connections_refused();
     assert!(refused >= 1);
     drop(held);
     // Slots come back when connections close.

@@ -192,7 +192,7 @@ async fn inactive_is_exactly_active_false() {
     assert_eq!(seen.json["active"], true, "{seen:?}");
     assert_eq!(seen.json["client_id"], id.as_str());
     // Expired.
-    s.state.clock.advance(Duration::from_secs(3600));
+    s.state.clock().advance(Duration::from_secs(3600));
     exactly_false(s.introspect(&id, &secret, &mine).await);
     s.stop().await;
 }
@@ -295,10 +295,10 @@ async fn expired_rows_are_swept_in_the_background() {
         .access_token(&id, &secret, "grant_type=client_credentials")
         .await;
     let digest = tollgate_server::oauth::secret::token_key(&token);
-    assert!(s.state.store.find_token(&digest).await.unwrap().is_some());
-    s.state.clock.advance(Duration::from_secs(3600 + 61));
+    assert!(s.state.store().find_token(&digest).await.unwrap().is_some());
+    s.state.clock().advance(Duration::from_secs(3600 + 61));
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    while s.state.store.find_token(&digest).await.unwrap().is_some() {
+    while s.state.store().find_token(&digest).await.unwrap().is_some() {
         assert!(
             tokio::time::Instant::now() < deadline,
             "expired token not swept within 5 s"

@@ -11,7 +11,7 @@ use std::sync::OnceLock;
 
 use common::TestServer;
 use proptest::prelude::*;
-use tollgate_server::http::path::normalize;
+use tollgate_server::path::normalize;
 
 /// Path-ish strings: segments of dots, escapes, letters and odd bytes.
 fn path() -> impl Strategy<Value = String> {

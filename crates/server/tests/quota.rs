@@ -68,7 +68,7 @@ async fn qps_5_admits_5_of_50_in_one_second() {
             assert!((1..=1).contains(&retry), "{r:?}");
             assert_eq!(r.header("ratelimit-policy"), "\"per-second\";q=5;w=1");
         }
-        s.state.clock.advance(Duration::from_millis(20));
+        s.state.clock().advance(Duration::from_millis(20));
     }
     assert_eq!(admitted, 5);
     let m = s.api("/metrics", None).await;
@@ -124,10 +124,10 @@ async fn concurrent_gets(s: &TestServer, path: &str, token: &str, n: usize) -> V
 async fn per_day_resets_at_midnight_utc() {
     let s = TestServer::start_with(with_quota(QuotaConfig::default())).await;
     // Move to 23:59:00 UTC.
-    let now = s.state.clock.now_ms();
+    let now = s.state.clock().now_ms();
     let target = (now.div_euclid(DAY_MS) + 1) * DAY_MS - 60_000;
     s.state
-        .clock
+        .clock()
         .advance(Duration::from_millis(u64::try_from(target - now).unwrap()));
     let t = limited_client(&s, None, Some(3)).await;
     for _ in 0..3 {
@@ -146,7 +146,7 @@ async fn per_day_resets_at_midnight_utc() {
         "{r:?}"
     );
     assert_eq!(r.header("retry-after"), "60");
-    s.state.clock.advance(Duration::from_secs(60));
+    s.state.clock().advance(Duration::from_secs(60));
     assert_eq!(
         s.api("/locations", Some(&t)).await.status,
         200,
@@ -261,7 +261,7 @@ async fn token_endpoint_has_its_own_limit() {
             .status,
         200
     );
-    s.state.clock.advance(Duration::from_millis(500));
+    s.state.clock().advance(Duration::from_millis(500));
     assert_eq!(
         s.token(&id, &secret, "grant_type=client_credentials")
             .await

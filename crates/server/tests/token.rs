@@ -251,7 +251,7 @@ async fn client_failures_are_indistinguishable() {
     let (id, secret) = s.client(CC, "").await;
     let (off_id, off_secret) = s.client(CC, "").await;
     s.state
-        .store
+        .store()
         .update_client(
             &off_id,
             &tollgate_server::store::ClientUpdate {
@@ -278,11 +278,7 @@ async fn client_failures_are_indistinguishable() {
         );
         assert_eq!(r.body, unknown.body, "bodies must not differ");
     }
-    let failures = s
-        .state
-        .metrics
-        .client_auth_failures
-        .load(std::sync::atomic::Ordering::Relaxed);
+    let failures = s.state.metrics().client_auth_failures();
     assert!(
         failures >= 4,
         "failed client authentications are counted: {failures}"
@@ -377,7 +373,7 @@ async fn password_grant() {
     s.user("alice", "correct horse").await;
     s.user("bob", "battery staple").await;
     s.state
-        .store
+        .store()
         .set_user_enabled("bob", false, 0)
         .await
         .unwrap();
@@ -527,7 +523,7 @@ async fn refresh_token_of_another_client_or_expired_is_invalid_grant() {
     s.token(&id, &secret, &as_refresh)
         .await
         .assert_error(400, "invalid_grant");
-    s.state.clock.advance(Duration::from_secs(30 * 24 * 3600));
+    s.state.clock().advance(Duration::from_secs(30 * 24 * 3600));
     s.token(&id, &secret, &body)
         .await
         .assert_error(400, "invalid_grant");
@@ -592,12 +588,12 @@ async fn token_lifetime_is_per_client_and_exact() {
     );
     assert_eq!(exp - iat, 60);
     // Move to just before exp, then to exp: dead from that instant on.
-    let now_ms = s.state.clock.now_ms();
-    s.state.clock.advance(Duration::from_millis(
+    let now_ms = s.state.clock().now_ms();
+    s.state.clock().advance(Duration::from_millis(
         u64::try_from(exp * 1000 - now_ms - 1).unwrap(),
     ));
     assert!(s.is_active(&id, &secret, &token).await);
-    s.state.clock.advance(Duration::from_millis(1));
+    s.state.clock().advance(Duration::from_millis(1));
     assert!(!s.is_active(&id, &secret, &token).await);
     s.stop().await;
 }

@@ -21,10 +21,10 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 
-use super::Route;
+use super::Gateway;
+use crate::config::Route;
 use crate::error::Proxied;
 use crate::resource::Principal;
-use crate::state::AppState;
 use crate::Error;
 
 pub type UpstreamClient = Client<HttpConnector, Body>;
@@ -56,7 +56,7 @@ pub fn upstream_client() -> UpstreamClient {
 /// Sends `req` to `route`'s upstream at `path` (the canonical form of the
 /// request's path) on behalf of `principal`, and streams the answer back.
 pub async fn forward(
-    state: &AppState,
+    gateway: &Gateway,
     route: &Route,
     path: &str,
     principal: &Principal,
@@ -70,7 +70,9 @@ pub async fn forward(
     let client_version = parts.version;
     let body_failed = Arc::new(AtomicBool::new(false));
     let body = watch_body(body, body_failed.clone());
-    let uri = route.upstream_uri(path, parts.uri.query())?;
+    let uri = route
+        .upstream_uri(path, parts.uri.query())
+        .map_err(|e| Error::Internal(format!("building the upstream URI: {e}")))?;
     let original_host = parts.headers.get(header::HOST).cloned();
     let secure = parts.extensions.get::<crate::net::Secure>().is_some();
     strip_headers(&mut parts.headers);
@@ -82,15 +84,12 @@ pub async fn forward(
     let upstream_req = axum::http::Request::from_parts(parts, body);
 
     let started = Instant::now();
-    let outcome = tokio::time::timeout(
-        state.config.upstream_timeout,
-        state.upstream.request(upstream_req),
-    )
-    .await;
-    state.metrics.upstream_latency(started.elapsed());
+    let outcome =
+        tokio::time::timeout(gateway.timeout, gateway.upstream.request(upstream_req)).await;
+    gateway.metrics.upstream_latency(started.elapsed());
     let resp = match outcome {
         Err(_) => {
-            let secs = state.config.upstream_timeout.as_secs();
+            let secs = gateway.timeout.as_secs();
             tracing::warn!(route = %route.prefix, upstream = %route.authority, secs, "upstream timed out");
             return Err(Error::Upstream {
                 timeout: true,

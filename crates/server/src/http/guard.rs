@@ -25,9 +25,9 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
     let method = req.method().clone();
     let uri = req.uri().clone();
     let resp = match admit(&state, &req) {
-        Err(e) => e.render(&state.config),
+        Err(e) => e.render(state.config()),
         Ok(_slot) => {
-            let resp = error::render_pending(next.run(req).await, &state.config);
+            let resp = error::render_pending(next.run(req).await, state.config());
             error::json_for_bare(resp)
         }
     };
@@ -40,14 +40,11 @@ fn admit<'a>(
     state: &'a AppState,
     req: &Request,
 ) -> Result<tokio::sync::SemaphorePermit<'a>, Error> {
-    let Ok(slot) = state.in_flight.try_acquire() else {
-        state
-            .metrics
-            .requests_shed
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let Ok(slot) = state.in_flight().try_acquire() else {
+        state.metrics().request_shed();
         return Err(Error::Overloaded);
     };
-    check_head(req, &state.config.limits)?;
+    check_head(req, &state.config().limits)?;
     Ok(slot)
 }
 
@@ -82,7 +79,7 @@ fn access_log(
 ) {
     let route = route_label(state, path);
     let status = resp.status().as_u16();
-    state.metrics.request(route, status);
+    state.metrics().request(route, status);
     let client_id = resp
         .extensions()
         .get::<Principal>()

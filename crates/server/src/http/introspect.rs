@@ -32,9 +32,9 @@ async fn introspect(
     body: &[u8],
     source: IpAddr,
 ) -> Result<Response, Error> {
-    let form = form::read_form(headers, body, state.config.limits.max_form_params)?;
+    let form = form::read_form(headers, body, state.config().limits.max_form_params)?;
     let presented = client_auth::presented(headers, &form)?;
-    let client = authenticate(state, &presented, source).await?;
+    let client = authenticate(state.oauth(), &presented, source).await?;
     // Said plainly, since the caller has proved who it is already.
     match headers.get("api-key").map(|v| v.as_bytes()) {
         None => {
@@ -55,6 +55,6 @@ async fn introspect(
     }
     let token = form.require("token").map_err(Error::from)?;
     let hint = form.get("token_type_hint").and_then(|h| h.parse().ok());
-    let answer = oauth::introspect::introspect(state, &client, token, hint).await?;
+    let answer = oauth::introspect::introspect(state.oauth(), &client, token, hint).await?;
     Ok(json_response(StatusCode::OK, &answer))
 }

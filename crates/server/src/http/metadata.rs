@@ -8,7 +8,7 @@ use super::{INTROSPECT_PATH, REVOKE_PATH, TOKEN_PATHS};
 use crate::state::AppState;
 
 pub async fn metadata_get(State(state): State<AppState>) -> Json<AuthorizationServerMetadata> {
-    let issuer = &state.config.issuer;
+    let issuer = &state.config().issuer;
     let methods = || {
         vec![
             "client_secret_basic".to_owned(),

@@ -11,7 +11,6 @@ mod guard;
 mod introspect;
 mod metadata;
 mod ops;
-pub mod path;
 mod revoke;
 mod token;
 
@@ -36,7 +35,7 @@ pub struct ClientId(pub String);
 /// All routes, each behind the one [guard](guard::guard) middleware
 /// (in-flight slot, head limits, JSON for framework errors, access log).
 pub fn router(state: AppState) -> Router {
-    let form_limit = DefaultBodyLimit::max(state.config.limits.max_form_bytes);
+    let form_limit = DefaultBodyLimit::max(state.config().limits.max_form_bytes);
     let mut r = Router::new();
     for path in TOKEN_PATHS {
         r = r.route(path, post(token::token_post).layer(form_limit));
@@ -51,8 +50,8 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(ops::healthz_get))
         .route("/readyz", get(ops::readyz_get))
         .route("/metrics", get(ops::metrics_get));
-    if state.config.demo_apis {
-        r = r.merge(demo_api::routes(&state));
+    if state.config().demo_apis {
+        r = r.merge(demo_api::routes(state.resource()));
     }
     r.fallback(gateway::gateway)
         .layer(middleware::from_fn_with_state(state.clone(), guard::guard))
@@ -75,7 +74,7 @@ fn route_label<'a>(state: &'a AppState, path: &'a str) -> &'a str {
     if let Some(p) = FIXED.iter().find(|p| **p == path) {
         return p;
     }
-    if state.config.demo_apis {
+    if state.config().demo_apis {
         if path == demo_api::LOCATIONS_PATH {
             return demo_api::LOCATIONS_PATH;
         }
@@ -84,8 +83,9 @@ fn route_label<'a>(state: &'a AppState, path: &'a str) -> &'a str {
             return demo_api::USER_DETAILS_PATH;
         }
     }
-    let canonical = path::normalize(path).map_or(std::borrow::Cow::Borrowed(path), |n| n.path);
-    match gateway::find(&state.config.routes, &canonical) {
+    let canonical =
+        crate::path::normalize(path).map_or(std::borrow::Cow::Borrowed(path), |n| n.path);
+    match gateway::find(&state.config().routes, &canonical) {
         Some(r) => r.prefix.as_str(),
         None => "unmatched",
     }

@@ -5,6 +5,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use crate::error::json_response;
+use crate::metrics;
 use crate::state::AppState;
 
 /// The process is up.
@@ -14,7 +15,7 @@ pub async fn healthz_get() -> &'static str {
 
 /// The store answers: the instance can serve tokens.
 pub async fn readyz_get(State(state): State<AppState>) -> Response {
-    match state.store.revision().await {
+    match state.store().revision().await {
         Ok(_) => json_response(StatusCode::OK, &serde_json::json!({"status": "ready"})),
         Err(e) => {
             tracing::warn!(error = %e, "not ready: store unreachable");
@@ -31,15 +32,8 @@ pub async fn readyz_get(State(state): State<AppState>) -> Response {
     }
 }
 
-/// Prometheus text exposition.
+/// The metrics, for Prometheus (OpenMetrics text).
 pub async fn metrics_get(State(state): State<AppState>) -> Response {
-    let body = state.metrics.render(&state.cache);
-    (
-        [(
-            header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
-        body,
-    )
-        .into_response()
+    let body = state.metrics().render();
+    ([(header::CONTENT_TYPE, metrics::CONTENT_TYPE)], body).into_response()
 }

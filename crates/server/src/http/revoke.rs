@@ -32,9 +32,9 @@ async fn revoke(
     body: &[u8],
     source: IpAddr,
 ) -> Result<(), Error> {
-    let form = form::read_form(headers, body, state.config.limits.max_form_params)?;
+    let form = form::read_form(headers, body, state.config().limits.max_form_params)?;
     let presented = client_auth::presented(headers, &form)?;
-    let client = authenticate(state, &presented, source).await?;
+    let client = authenticate(state.oauth(), &presented, source).await?;
     let token = form.require("token").map_err(Error::from)?;
-    oauth::revoke::revoke(state, &client, token).await
+    oauth::revoke::revoke(state.oauth(), &client, token).await
 }

@@ -10,10 +10,10 @@ use std::net::IpAddr;
 
 use super::client_auth::{self, Source};
 use super::{form, ClientId};
+use crate::config::Limits;
 use crate::error::json_response;
 use crate::oauth::{self, client_auth::authenticate};
-use crate::quota::Limits;
-use crate::state::{AppState, QuotaScope};
+use crate::state::AppState;
 use crate::Error;
 
 pub async fn token_post(
@@ -31,7 +31,7 @@ pub async fn token_post(
         Err(Error::Throttled { .. }) => "throttled",
         Err(_) => "server_error",
     };
-    state.metrics.token(grant, label);
+    state.metrics().token(grant, label);
     outcome
 }
 
@@ -44,19 +44,17 @@ async fn token(
     source: IpAddr,
     grant: &mut &'static str,
 ) -> Result<Response, Error> {
-    let form = form::read_form(headers, body, state.config.limits.max_form_params)?;
+    let form = form::read_form(headers, body, state.config().limits.max_form_params)?;
     let presented = client_auth::presented(headers, &form)?;
     let request = TokenRequest::from_params(&form).map_err(Error::from)?;
     *grant = request.grant_type().as_str();
-    let client = authenticate(state, &presented, source).await?;
+    let client = authenticate(state.oauth(), &presented, source).await?;
     let limits = Limits {
-        qps: state.config.quota.token_qps,
+        qps: state.config().quota.token_qps,
         per_day: 0,
     };
-    state
-        .admit(QuotaScope::TokenEndpoint, &client.client_id, limits)
-        .await?;
-    let issued = oauth::token::issue(state, &client, request, source).await?;
+    state.token_quota().admit(&client.client_id, limits).await?;
+    let issued = oauth::token::issue(state.oauth(), &client, request, source).await?;
     tracing::info!(client_id = %client.client_id, grant = *grant, "token issued");
     let mut resp = json_response(StatusCode::OK, &issued);
     resp.extensions_mut()

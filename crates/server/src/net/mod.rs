@@ -22,7 +22,6 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -78,7 +77,7 @@ pub async fn serve(
             },
         };
         let Ok(slot) = slots.clone().try_acquire_owned() else {
-            metrics.connections_refused.fetch_add(1, Ordering::Relaxed);
+            metrics.connection_refused();
             refusals.note();
             drop(stream);
             continue;
@@ -189,7 +188,7 @@ impl Connection {
             .into_owned();
         let conn = self.watcher.watch(conn);
         let metrics = self.metrics;
-        metrics.connections_open.fetch_add(1, Ordering::Relaxed);
+        metrics.connection_opened();
         tokio::pin!(conn);
         let mut next_check = tokio::time::Instant::now();
         loop {
@@ -204,7 +203,7 @@ impl Connection {
                     match watch.verdict(Instant::now(), &self.limits) {
                         Verdict::Wait(until) => next_check = until.into(),
                         Verdict::Close(reason) => {
-                            metrics.connections_timed_out.fetch_add(1, Ordering::Relaxed);
+                            metrics.connection_timed_out();
                             tracing::debug!(reason, "closing connection");
                             break;
                         }
@@ -212,7 +211,7 @@ impl Connection {
                 }
             }
         }
-        metrics.connections_open.fetch_sub(1, Ordering::Relaxed);
+        metrics.connection_closed();
     }
 }
 

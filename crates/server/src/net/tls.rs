@@ -17,14 +17,7 @@ use rustls::sign::CertifiedKey;
 use rustls::ServerConfig;
 use tokio_rustls::TlsAcceptor;
 
-use crate::config::ConfigError;
-
-/// Where the PEM certificate chain and private key are.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TlsFiles {
-    pub cert: PathBuf,
-    pub key: PathBuf,
-}
+use crate::config::{ConfigError, TlsFiles};
 
 /// The acceptor, and the certificate it serves.
 pub struct Tls {

@@ -16,14 +16,13 @@
 //! working).
 
 use std::net::IpAddr;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
 use tollgate_proto::BasicCredentials;
 
 use super::secret;
-use crate::state::AppState;
+use super::AuthServer;
 use crate::store::{Client, Digest};
 use crate::Error;
 
@@ -43,13 +42,13 @@ pub enum Presented {
 
 /// The authenticated, enabled client, or `invalid_client`.
 pub async fn authenticate(
-    state: &AppState,
+    server: &AuthServer,
     presented: &Presented,
     source: IpAddr,
 ) -> Result<Arc<Client>, Error> {
     let started = tokio::time::Instant::now();
-    let floor = Duration::from_millis(state.config.throttle.failure_floor_ms);
-    let outcome = check(state, presented, source).await;
+    let floor = Duration::from_millis(server.config.throttle.failure_floor_ms);
+    let outcome = check(server, presented, source).await;
     if let Err(Error::OAuth { .. } | Error::Throttled { .. }) = &outcome {
         tokio::time::sleep_until(started + floor).await;
     }
@@ -58,7 +57,7 @@ pub async fn authenticate(
 
 /// The client the credentials name, if they are right.
 async fn check(
-    state: &AppState,
+    server: &AuthServer,
     presented: &Presented,
     source: IpAddr,
 ) -> Result<Arc<Client>, Error> {
@@ -73,15 +72,15 @@ async fn check(
             && c.auth_method.allows(via_post)
     };
     for cand in candidates {
-        match state.clients.get(&cand.client_id) {
+        match server.clients.get(&cand.client_id) {
             Some(client) if accepts(&client, cand) => return Ok(client),
             _ => {}
         }
     }
-    let ticket = match state
+    let ticket = match server
         .throttles
         .clients
-        .begin(&source.to_string(), state.clock.now_ms())
+        .begin(&source.to_string(), server.clock.now_ms())
     {
         Ok(t) => t,
         Err(refused) => {
@@ -92,8 +91,8 @@ async fn check(
         }
     };
     for cand in candidates {
-        let generation = state.clients.generation();
-        let client = state.store.get_client(&cand.client_id).await?;
+        let generation = server.clients.generation();
+        let client = server.store.get_client(&cand.client_id).await?;
         let stored = client.as_ref().map_or(&DUMMY_DIGEST, |c| &c.secret_hash);
         let secret_ok = secret::verify(&cand.client_secret, stored);
         if let Some(client) = client.filter(|c| secret_ok && c.enabled) {
@@ -101,16 +100,12 @@ async fn check(
                 break;
             }
             let client = Arc::new(client);
-            state.clients.insert(client.clone(), generation);
+            server.clients.insert(client.clone(), generation);
             return Ok(client);
         }
     }
-    let failures = state
-        .metrics
-        .client_auth_failures
-        .fetch_add(1, Ordering::Relaxed)
-        + 1;
-    ticket.failed(state.clock.now_ms());
+    let failures = server.metrics.client_auth_failed();
+    ticket.failed(server.clock.now_ms());
     let client_id = candidates.first().map_or("", |c| c.client_id.as_str());
     tracing::info!(client_id, failures, "client authentication failed");
     Err(Error::invalid_client())

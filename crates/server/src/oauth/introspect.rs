@@ -7,21 +7,21 @@
 use tollgate_proto::{IntrospectionResponse, TokenTypeHint};
 
 use super::secret;
-use crate::resource::{find_token, Found};
-use crate::state::AppState;
+use super::tokens::Found;
+use super::AuthServer;
 use crate::store::Client;
 use crate::Error;
 
 /// Introspects `token` for `caller`. Tokens of both kinds share one table,
 /// so the hint never hides a token of the other kind.
 pub async fn introspect(
-    state: &AppState,
+    server: &AuthServer,
     caller: &Client,
     token: &str,
     _hint: Option<TokenTypeHint>,
 ) -> Result<IntrospectionResponse, Error> {
     let visible = |client_id: &str| client_id == caller.client_id || caller.introspect_any;
-    Ok(match find_token(state, &secret::token_key(token)).await? {
+    Ok(match server.tokens.find(&secret::token_key(token)).await? {
         Found::Access(v) if visible(&v.client_id) => IntrospectionResponse {
             active: true,
             scope: (!v.scope.is_empty()).then(|| v.scope.clone()),
@@ -32,7 +32,7 @@ pub async fn introspect(
             grant_type: Some(v.grant_type),
             exp: Some(v.expires_at()),
             iat: Some(v.issued_at),
-            iss: Some(state.config.issuer.clone()),
+            iss: Some(server.config.issuer.clone()),
         },
         Found::Refresh {
             active: true,

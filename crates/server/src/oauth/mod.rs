@@ -1,8 +1,12 @@
-//! Grant logic: what the endpoints decide, with no HTTP types in sight.
+//! The authorization server's decisions, with no HTTP types in sight:
+//! client authentication, the grants, introspection, revocation, and which
+//! tokens are usable.
 //!
-//! Handlers in `http` parse the request and call into here; everything here
-//! takes plain values and returns [`crate::Error`].
+//! Handlers in `http` parse the request and call into here with the
+//! [`AuthServer`]; everything here takes plain values and returns
+//! [`crate::Error`].
 
+pub mod cache;
 pub mod client_auth;
 pub mod client_cache;
 pub mod introspect;
@@ -11,8 +15,67 @@ pub mod revoke;
 pub mod secret;
 pub mod throttle;
 pub mod token;
+pub mod tokens;
 
-use crate::store::TokenLookup;
+use std::sync::Arc;
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::metrics::Metrics;
+use crate::store::{Store, TokenLookup};
+use crate::Error;
+use client_cache::ClientCache;
+use password::Passwords;
+use throttle::Throttles;
+use tokens::Tokens;
+
+/// What the grant logic works with: the store, the caches in front of it,
+/// the password hasher and the throttles.
+#[derive(Debug)]
+pub struct AuthServer {
+    config: Arc<Config>,
+    store: Arc<dyn Store>,
+    clock: Clock,
+    passwords: Passwords,
+    /// Waits after failed password checks and client authentications.
+    throttles: Throttles,
+    /// Clients already read from the store.
+    clients: ClientCache,
+    tokens: Arc<Tokens>,
+    metrics: Arc<Metrics>,
+}
+
+impl AuthServer {
+    pub fn new(
+        config: Arc<Config>,
+        store: Arc<dyn Store>,
+        clock: Clock,
+        tokens: Arc<Tokens>,
+        metrics: Arc<Metrics>,
+    ) -> Result<Self, Error> {
+        Ok(Self {
+            passwords: Passwords::new(config.argon2)?,
+            throttles: Throttles::new(&config.throttle),
+            clients: ClientCache::default(),
+            config,
+            store,
+            clock,
+            tokens,
+            metrics,
+        })
+    }
+
+    /// The password hasher (also used to register users).
+    pub fn passwords(&self) -> &Passwords {
+        &self.passwords
+    }
+
+    /// Drops every cached client and validation: the store changed.
+    pub fn forget_cached(&self) {
+        self.tokens.clear();
+        self.clients.clear();
+    }
+}
 
 /// Whether a stored token may be used at `now_ms`: not expired, revoked or
 /// rotated, and its client and user still enabled.

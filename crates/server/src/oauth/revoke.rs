@@ -3,29 +3,30 @@
 //! token revokes its whole family, including the access tokens issued from it.
 
 use super::secret;
-use crate::shared::Invalidation;
-use crate::state::AppState;
+use super::tokens::Invalidation;
+use super::AuthServer;
 use crate::store::{Client, TokenKind};
 use crate::Error;
 
-pub async fn revoke(state: &AppState, caller: &Client, token: &str) -> Result<(), Error> {
+pub async fn revoke(server: &AuthServer, caller: &Client, token: &str) -> Result<(), Error> {
     let hash = secret::token_key(token);
-    let Some(lookup) = state.store.find_token(&hash).await? else {
+    let Some(lookup) = server.store.find_token(&hash).await? else {
         return Ok(());
     };
     let t = &lookup.token;
     if t.client_id != caller.client_id {
         return Ok(());
     }
-    let now = state.clock.now_secs();
+    let now = server.clock.now_secs();
     match t.kind {
         TokenKind::Access => {
-            state.store.revoke_token(&hash, now).await?;
-            state.invalidate(Invalidation::Token(hash)).await;
+            server.store.revoke_token(&hash, now).await?;
+            server.tokens.invalidate(Invalidation::Token(hash)).await;
         }
         TokenKind::Refresh => {
-            state.store.revoke_family(&t.family_id, now).await?;
-            state
+            server.store.revoke_family(&t.family_id, now).await?;
+            server
+                .tokens
                 .invalidate(Invalidation::Family(t.family_id.clone()))
                 .await;
         }

@@ -9,15 +9,15 @@ use tollgate_proto::{ErrorCode, GrantType, Scope, TokenRequest, TokenResponse};
 
 use std::net::IpAddr;
 
+use super::tokens::Invalidation;
+use super::AuthServer;
 use super::{is_active, secret, throttle};
-use crate::shared::Invalidation;
-use crate::state::AppState;
 use crate::store::{Client, Rotation, TokenKind, TokenRecord};
 use crate::Error;
 
 /// Handles a token request from an authenticated client.
 pub async fn issue(
-    state: &AppState,
+    server: &AuthServer,
     client: &Client,
     req: TokenRequest,
     source: IpAddr,
@@ -32,8 +32,8 @@ pub async fn issue(
     match req {
         TokenRequest::ClientCredentials { scope } => {
             let scope = approved_scope(client, scope)?;
-            let Minted { records, response } = mint(state, client, None, scope, grant, None)?;
-            state.store.insert_tokens(records).await?;
+            let Minted { records, response } = mint(server, client, None, scope, grant, None)?;
+            server.store.insert_tokens(records).await?;
             Ok(response)
         }
         TokenRequest::Password {
@@ -42,16 +42,16 @@ pub async fn issue(
             scope,
         } => {
             let scope = approved_scope(client, scope)?;
-            check_password(state, &username, password, source).await?;
+            check_password(server, &username, password, source).await?;
             let Minted { records, response } =
-                mint(state, client, Some(username), scope, grant, None)?;
-            state.store.insert_tokens(records).await?;
+                mint(server, client, Some(username), scope, grant, None)?;
+            server.store.insert_tokens(records).await?;
             Ok(response)
         }
         TokenRequest::RefreshToken {
             refresh_token,
             scope,
-        } => refresh(state, client, &refresh_token, scope).await,
+        } => refresh(server, client, &refresh_token, scope).await,
     }
 }
 
@@ -79,15 +79,15 @@ fn bad_credentials() -> Error {
 /// takes as long as a check, so neither its body nor its timing tells
 /// whether the username exists.
 async fn check_password(
-    state: &AppState,
+    server: &AuthServer,
     username: &str,
     password: String,
     source: IpAddr,
 ) -> Result<(), Error> {
-    let now = state.clock.now_ms();
+    let now = server.clock.now_ms();
     let here = throttle::user_at(username, source);
-    let t = &state.throttles;
-    let now_ms = || state.clock.now_ms();
+    let t = &server.throttles;
+    let now_ms = || server.clock.now_ms();
     let tickets = match t.passwords.enter(&here, now_ms).await {
         Ok(a) => t.accounts.enter(username, now_ms).await.map(|b| (a, b)),
         Err(refused) => Err(refused),
@@ -95,7 +95,7 @@ async fn check_password(
     let (here_ticket, account_ticket) = match tickets {
         Ok(both) => both,
         Err(refused) => {
-            tokio::time::sleep(state.passwords.typical_check()).await;
+            tokio::time::sleep(server.passwords.typical_check()).await;
             tracing::info!(
                 username,
                 wait_ms = refused.wait_ms(),
@@ -108,9 +108,9 @@ async fn check_password(
             ));
         }
     };
-    let user = state.store.get_user(username).await?;
+    let user = server.store.get_user(username).await?;
     let stored = user.as_ref().map(|u| u.password_hash.clone());
-    let matches = state.passwords.verify(password, stored).await?;
+    let matches = server.passwords.verify(password, stored).await?;
     match user {
         Some(u) if matches && u.enabled => {
             here_ticket.succeeded();
@@ -135,15 +135,15 @@ struct Minted {
 /// Makes an access token, plus a refresh token for user grants when the
 /// client may refresh. `family` continues an existing family.
 fn mint(
-    state: &AppState,
+    server: &AuthServer,
     client: &Client,
     username: Option<String>,
     scope: Scope,
     grant: GrantType,
     family: Option<String>,
 ) -> Result<Minted, Error> {
-    let now = state.clock.now_secs();
-    let ttl = client.token_ttl.unwrap_or(state.config.token_ttl);
+    let now = server.clock.now_secs();
+    let ttl = client.token_ttl.unwrap_or(server.config.token_ttl);
     let family_id = match family {
         Some(f) => f,
         None => secret::new_family_id()?,
@@ -169,7 +169,7 @@ fn mint(
         records.push(record(
             TokenKind::Refresh,
             secret::token_key(&token),
-            state.config.refresh_ttl,
+            server.config.refresh_ttl,
         ));
         Some(token)
     } else {
@@ -196,13 +196,13 @@ fn bad_refresh() -> Error {
 
 /// The refresh_token grant: validate, rotate, detect reuse.
 async fn refresh(
-    state: &AppState,
+    server: &AuthServer,
     client: &Client,
     presented: &str,
     requested: Option<Scope>,
 ) -> Result<TokenResponse, Error> {
     let hash = secret::token_key(presented);
-    let lookup = state
+    let lookup = server
         .store
         .find_token(&hash)
         .await?
@@ -211,16 +211,17 @@ async fn refresh(
     if old.kind != TokenKind::Refresh || old.client_id != client.client_id {
         return Err(bad_refresh());
     }
-    let now = state.clock.now_secs();
+    let now = server.clock.now_secs();
     if old.rotated_at.is_some() && old.revoked_at.is_none() {
-        let revoked = state.store.revoke_family(&old.family_id, now).await?;
-        state
+        let revoked = server.store.revoke_family(&old.family_id, now).await?;
+        server
+            .tokens
             .invalidate(Invalidation::Family(old.family_id.clone()))
             .await;
         tracing::warn!(client_id = %client.client_id, revoked, "refresh token reused: family revoked");
         return Err(bad_refresh());
     }
-    if !is_active(&lookup, state.clock.now_ms()) {
+    if !is_active(&lookup, server.clock.now_ms()) {
         return Err(bad_refresh());
     }
     let scope = match requested {
@@ -242,14 +243,14 @@ async fn refresh(
             .collect(),
     };
     let tokens = mint(
-        state,
+        server,
         client,
         old.username.clone(),
         scope,
         old.grant_type,
         Some(old.family_id.clone()),
     )?;
-    match state
+    match server
         .store
         .rotate_refresh(&hash, now, tokens.records)
         .await?
@@ -257,8 +258,9 @@ async fn refresh(
         Rotation::Rotated => Ok(tokens.response),
         Rotation::AlreadyUsed => {
             // Lost a race with another use of the same token: that is reuse too.
-            state.store.revoke_family(&old.family_id, now).await?;
-            state
+            server.store.revoke_family(&old.family_id, now).await?;
+            server
+                .tokens
                 .invalidate(Invalidation::Family(old.family_id.clone()))
                 .await;
             tracing::warn!(client_id = %client.client_id, "concurrent refresh token reuse: family revoked");

@@ -8,27 +8,20 @@
 //! under one lock per shard of clients, so a decision is atomic: concurrent
 //! requests can never both take the last slot. Only admitted requests count.
 
+mod gate;
 pub mod redis;
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
 use std::sync::Mutex;
 
+use axum::http::{HeaderMap, HeaderValue};
+
+pub use crate::config::Limits;
+pub use gate::{Quota, Refusal};
+
 pub(crate) const DAY_MS: i64 = 86_400_000;
 const SHARDS: usize = 16;
-
-/// Limits of one client; 0 means unlimited.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Limits {
-    pub qps: u64,
-    pub per_day: u64,
-}
-
-impl Limits {
-    pub fn is_unlimited(self) -> bool {
-        self.qps == 0 && self.per_day == 0
-    }
-}
 
 /// Which limit refused a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,6 +46,27 @@ pub struct Standing {
     pub per_second: Option<(u64, u64, u64)>,
     /// (limit, remaining today, seconds until 00:00 UTC)
     pub per_day: Option<(u64, u64, u64)>,
+}
+
+impl Standing {
+    /// `RateLimit-Policy` and `RateLimit` (draft-ietf-httpapi-ratelimit-headers).
+    pub fn write_headers(&self, headers: &mut HeaderMap) {
+        let mut policy = Vec::new();
+        let mut current = Vec::new();
+        if let Some((q, r, t)) = self.per_second {
+            policy.push(format!("\"per-second\";q={q};w=1"));
+            current.push(format!("\"per-second\";r={r};t={t}"));
+        }
+        if let Some((q, r, t)) = self.per_day {
+            policy.push(format!("\"per-day\";q={q};w=86400"));
+            current.push(format!("\"per-day\";r={r};t={t}"));
+        }
+        for (name, items) in [("ratelimit-policy", policy), ("ratelimit", current)] {
+            if let (false, Ok(v)) = (items.is_empty(), HeaderValue::from_str(&items.join(", "))) {
+                headers.insert(name, v);
+            }
+        }
+    }
 }
 
 /// A refused request.

@@ -11,6 +11,7 @@
 mod group_commit;
 mod postgres;
 mod rows;
+mod sql;
 mod sqlite;
 
 use std::collections::BTreeSet;
@@ -19,21 +20,13 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use tollgate_proto::{GrantType, Scope};
 
-pub use postgres::{PostgresOptions, PostgresStore};
+pub use postgres::PostgresStore;
+
+use crate::config::PostgresOptions;
 pub use sqlite::SqliteStore;
 
 /// A client secret's SHA-256, or a token's key (`secret::token_key`).
 pub type Digest = [u8; 32];
-
-/// A digest in lowercase hex, as SQLite's `unhex` and the Redis
-/// invalidation messages take it.
-pub fn digest_hex(d: &Digest) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    d.iter()
-        .flat_map(|b| [DIGITS[usize::from(b >> 4)], DIGITS[usize::from(b & 15)]])
-        .map(char::from)
-        .collect()
-}
 
 /// How a client authenticates at the token endpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -76,10 +76,13 @@ impl Spawned {
     /// Registers a client; returns its id and secret.
     #[allow(clippy::expect_used)]
     pub async fn register(&self, new: NewClient) -> (String, String) {
-        let (c, secret) =
-            admin::create_client(self.state.store.as_ref(), self.state.clock.now_secs(), new)
-                .await
-                .expect("register client");
+        let (c, secret) = admin::create_client(
+            self.state.store().as_ref(),
+            self.state.clock().now_secs(),
+            new,
+        )
+        .await
+        .expect("register client");
         (c.client_id, secret)
     }
 
@@ -93,9 +96,9 @@ impl Spawned {
             email: None,
         };
         admin::create_user(
-            self.state.store.as_ref(),
-            &self.state.passwords,
-            self.state.clock.now_secs(),
+            self.state.store().as_ref(),
+            self.state.oauth().passwords(),
+            self.state.clock().now_secs(),
             new,
         )
         .await
@@ -103,8 +106,8 @@ impl Spawned {
     }
 
     /// Token requests answered with a token, by grant.
-    pub fn issued(&self, grant: &str) -> u64 {
-        self.state.metrics.token_count(grant, "issued")
+    pub fn issued(&self, grant: &'static str) -> u64 {
+        self.state.metrics().token_count(grant, "issued")
     }
 
     /// Stops the server, waits for it, and checks it stopped cleanly.

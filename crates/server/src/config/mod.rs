@@ -7,10 +7,14 @@
 //! [`Config`].
 
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use axum::http::Uri;
 use serde::Deserialize;
+
+mod route;
+pub use route::{Route, RouteConfig};
 
 /// Configuration errors, each naming the offending key.
 #[derive(Debug, thiserror::Error)]
@@ -134,12 +138,58 @@ pub struct QuotaConfig {
 }
 
 impl QuotaConfig {
-    pub fn defaults(&self) -> crate::quota::Limits {
-        crate::quota::Limits {
+    pub fn defaults(&self) -> Limits {
+        Limits {
             qps: self.default_qps,
             per_day: self.default_per_day,
         }
     }
+}
+
+/// Limits of one client; 0 means unlimited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Limits {
+    pub qps: u64,
+    pub per_day: u64,
+}
+
+impl Limits {
+    pub fn is_unlimited(self) -> bool {
+        self.qps == 0 && self.per_day == 0
+    }
+}
+
+/// `[postgres]` in the config file.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PostgresOptions {
+    /// Connections in the pool.
+    pub max_connections: u32,
+    /// Longest a statement may run, in milliseconds.
+    pub statement_timeout_ms: u64,
+    /// Longest a request waits for a connection, in milliseconds.
+    pub acquire_timeout_ms: u64,
+    /// disable, allow, prefer, require, verify-ca or verify-full; when
+    /// absent, the URL's `sslmode` (default prefer).
+    pub ssl_mode: Option<String>,
+}
+
+impl Default for PostgresOptions {
+    fn default() -> Self {
+        Self {
+            max_connections: 16,
+            statement_timeout_ms: 5_000,
+            acquire_timeout_ms: 3_000,
+            ssl_mode: None,
+        }
+    }
+}
+
+/// Where the PEM certificate chain and private key are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
 }
 
 /// What one connection and one request may cost, and how many there may be
@@ -217,18 +267,6 @@ impl ServerLimits {
     }
 }
 
-/// One `[[routes]]` entry: a path prefix proxied to an upstream.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RouteConfig {
-    pub path_prefix: String,
-    pub upstream: String,
-    #[serde(default)]
-    pub required_scopes: Vec<String>,
-    #[serde(default)]
-    pub strip_prefix: bool,
-}
-
 /// The TOML file, and the overlay the CLI builds from flags and environment.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -261,7 +299,7 @@ pub struct FileConfig {
     pub change_poll_ms: Option<u64>,
     pub routes: Option<Vec<RouteConfig>>,
     /// Pool and session settings for a `postgres://` database.
-    pub postgres: Option<crate::store::PostgresOptions>,
+    pub postgres: Option<PostgresOptions>,
     /// `redis://HOST:PORT/`: share quotas and revocations between instances.
     pub redis: Option<String>,
     pub quota_fail_mode: Option<QuotaFailMode>,
@@ -338,13 +376,13 @@ pub struct Config {
     pub cache_max_entries: usize,
     pub change_poll: std::time::Duration,
     /// Gateway routes, longest prefix first.
-    pub routes: Vec<std::sync::Arc<crate::gateway::Route>>,
-    pub postgres: crate::store::PostgresOptions,
+    pub routes: Vec<Arc<Route>>,
+    pub postgres: PostgresOptions,
     pub redis: Option<String>,
     pub quota_fail_mode: QuotaFailMode,
     pub limits: ServerLimits,
     /// Serve HTTPS with these files; reloaded on SIGHUP.
-    pub tls: Option<crate::net::tls::TlsFiles>,
+    pub tls: Option<TlsFiles>,
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -377,7 +415,7 @@ impl TryFrom<FileConfig> for Config {
             .to_owned()
         });
         let tls = match (f.tls_cert, f.tls_key) {
-            (Some(cert), Some(key)) => Some(crate::net::tls::TlsFiles { cert, key }),
+            (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
             (None, None) => None,
             _ => {
                 return Err(invalid(
@@ -418,11 +456,8 @@ impl TryFrom<FileConfig> for Config {
         }
         let mut routes = Vec::new();
         for r in f.routes.unwrap_or_default() {
-            let route = crate::gateway::Route::try_from(r).map_err(|m| invalid("routes", m))?;
-            if routes
-                .iter()
-                .any(|x: &std::sync::Arc<crate::gateway::Route>| x.prefix == route.prefix)
-            {
+            let route = Route::try_from(r).map_err(|m| invalid("routes", m))?;
+            if routes.iter().any(|x: &Arc<Route>| x.prefix == route.prefix) {
                 return Err(invalid(
                     "routes",
                     format!("path_prefix `{}` appears twice", route.prefix),
@@ -581,7 +616,7 @@ mod tests {
 
     #[test]
     fn the_shipped_deploy_config_is_valid() {
-        let text = include_str!("../../../deploy/tollgate.toml");
+        let text = include_str!("../../../../deploy/tollgate.toml");
         let c = config(text).unwrap_or_else(|e| unreachable!("deploy/tollgate.toml: {e}"));
         assert_eq!(c.limits.max_connections, 10_000);
         assert_eq!(c.throttle.max_delay_secs, 60);

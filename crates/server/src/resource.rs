@@ -1,5 +1,5 @@
-//! The resource-server side: one bearer-check layer in front of every
-//! protected route, built-in or proxied (RFC 6750).
+//! The resource-server side: one bearer check in front of every protected
+//! route, built-in or proxied (RFC 6750).
 //!
 //! In order: read exactly one `Authorization: Bearer` credential (never a
 //! query parameter), validate the token (cache first, store on a miss),
@@ -7,22 +7,20 @@
 //! client's quota. The handler receives the [`Principal`]; admitted
 //! responses carry the `RateLimit` headers.
 
-pub mod cache;
-
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderMap, HeaderValue};
+use axum::http::{header, HeaderMap};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tollgate_proto::{ErrorCode, Scope};
 
-use crate::oauth::{is_active, secret};
-use crate::quota::Standing;
-use crate::state::{AppState, QuotaScope};
-use crate::store::{Digest, TokenKind};
+use crate::config::Limits;
+use crate::oauth::cache::Validated;
+use crate::oauth::secret;
+use crate::oauth::tokens::{Found, Tokens};
+use crate::quota::{Quota, Standing};
 use crate::Error;
-use cache::Validated;
 
 /// Who is calling: put into request extensions for handlers, and into
 /// response extensions for the access log.
@@ -36,14 +34,85 @@ pub struct Admitted {
     standing: Standing,
 }
 
+/// The bearer check and the API quota.
+#[derive(Debug)]
+pub struct Resource {
+    tokens: Arc<Tokens>,
+    quota: Quota,
+    /// Limits of clients registered without their own.
+    defaults: Limits,
+    /// Accept `bearer` in any case (RFC 7235) rather than only `Bearer`.
+    case_insensitive: bool,
+}
+
+impl Resource {
+    pub fn new(
+        tokens: Arc<Tokens>,
+        quota: Quota,
+        defaults: Limits,
+        case_insensitive: bool,
+    ) -> Self {
+        Self {
+            tokens,
+            quota,
+            defaults,
+            case_insensitive,
+        }
+    }
+
+    /// The bearer check, then the client's quota: the caller, or the
+    /// error that refuses the request.
+    pub async fn admit(&self, headers: &HeaderMap, needed: &Scope) -> Result<Admitted, Error> {
+        let principal = self.authorize(headers, needed).await?;
+        let limits = principal.limits(self.defaults);
+        let standing = self.quota.admit(&principal.client_id, limits).await?;
+        Ok(Admitted {
+            principal: Principal(principal),
+            standing,
+        })
+    }
+
+    /// Validates the bearer credential and the scopes it needs.
+    pub async fn authorize(
+        &self,
+        headers: &HeaderMap,
+        needed: &Scope,
+    ) -> Result<Arc<Validated>, Error> {
+        let token = bearer_token(headers, self.case_insensitive)?;
+        let v = self.validate(token).await?;
+        if !needed.is_subset(&v.scope) {
+            return Err(Error::Bearer {
+                code: ErrorCode::InsufficientScope,
+                description: format!("this resource needs scope `{needed}`"),
+                scope: Some(needed.to_string()),
+            });
+        }
+        Ok(v)
+    }
+
+    /// A valid access token's grant, or the bearer error saying why not.
+    async fn validate(&self, token: &str) -> Result<Arc<Validated>, Error> {
+        match self.tokens.find(&secret::token_key(token)).await? {
+            Found::Access(v) => Ok(v),
+            Found::Refresh { .. } => Err(invalid_token(
+                "a refresh token cannot be used to call an API",
+            )),
+            Found::Inactive => Err(invalid_token(
+                "the access token expired, was revoked, or its client or user is disabled",
+            )),
+            Found::Unknown => Err(invalid_token("the access token is unknown")),
+        }
+    }
+}
+
 /// The middleware for built-in routes:
-/// `from_fn_with_state((state, Arc::new(scopes)), bearer_check)`.
+/// `from_fn_with_state((resource, Arc::new(scopes)), bearer_check)`.
 pub async fn bearer_check(
-    State((state, needed)): State<(AppState, Arc<Scope>)>,
+    State((resource, needed)): State<(Arc<Resource>, Arc<Scope>)>,
     mut req: Request,
     next: Next,
 ) -> Response {
-    let admitted = match admit(&state, req.headers(), &needed).await {
+    let admitted = match resource.admit(req.headers(), &needed).await {
         Ok(a) => a,
         Err(e) => return e.into_response(),
     };
@@ -52,47 +121,11 @@ pub async fn bearer_check(
     finish(resp, admitted)
 }
 
-/// The bearer check, then the client's quota: the caller, or the response
-/// that refuses the request.
-pub async fn admit(
-    state: &AppState,
-    headers: &HeaderMap,
-    needed: &Scope,
-) -> Result<Admitted, Error> {
-    let principal = authorize(state, headers, needed).await?;
-    let limits = principal.limits(state.config.quota.defaults());
-    let standing = state
-        .admit(QuotaScope::Api, &principal.client_id, limits)
-        .await?;
-    Ok(Admitted {
-        principal: Principal(principal),
-        standing,
-    })
-}
-
 /// Adds the `RateLimit` headers and, for the access log, the caller.
 pub fn finish(mut resp: Response, admitted: Admitted) -> Response {
-    rate_limit_headers(resp.headers_mut(), &admitted.standing);
+    admitted.standing.write_headers(resp.headers_mut());
     resp.extensions_mut().insert(admitted.principal);
     resp
-}
-
-/// Validates the bearer credential and the scopes it needs.
-pub async fn authorize(
-    state: &AppState,
-    headers: &HeaderMap,
-    needed: &Scope,
-) -> Result<Arc<Validated>, Error> {
-    let token = bearer_token(headers, state.config.bearer_case_insensitive)?;
-    let v = validate(state, token).await?;
-    if !needed.is_subset(&v.scope) {
-        return Err(Error::Bearer {
-            code: ErrorCode::InsufficientScope,
-            description: format!("this resource needs scope `{needed}`"),
-            scope: Some(needed.to_string()),
-        });
-    }
-    Ok(v)
 }
 
 /// The token from the one `Authorization: Bearer` header.
@@ -155,87 +188,10 @@ fn invalid_token(description: &str) -> Error {
     }
 }
 
-/// What is known of a presented token.
-#[derive(Debug)]
-pub enum Found {
-    /// An active access token.
-    Access(Arc<Validated>),
-    /// A refresh token, active or not.
-    Refresh {
-        active: bool,
-        client_id: String,
-        expires_at: i64,
-    },
-    /// An access token that expired, was revoked, or whose client or user
-    /// is disabled.
-    Inactive,
-    Unknown,
-}
-
-/// Looks `digest` up: an active access token from the validation cache when
-/// there, else from the store (and then cached).
-pub async fn find_token(state: &AppState, digest: &Digest) -> Result<Found, Error> {
-    let now = state.clock.now_ms();
-    if let Some(v) = state.cache.get(digest, now) {
-        return Ok(Found::Access(v));
-    }
-    let generation = state.cache.generation();
-    let Some(lookup) = state.store.find_token(digest).await? else {
-        return Ok(Found::Unknown);
-    };
-    let active = is_active(&lookup, now);
-    if lookup.token.kind == TokenKind::Refresh {
-        let t = lookup.token;
-        return Ok(Found::Refresh {
-            active,
-            client_id: t.client_id,
-            expires_at: t.expires_at,
-        });
-    }
-    if !active {
-        return Ok(Found::Inactive);
-    }
-    let v = Arc::new(Validated::from(lookup));
-    state.cache.insert(*digest, v.clone(), generation, now);
-    Ok(Found::Access(v))
-}
-
-/// A valid access token's grant, or the bearer error saying why not.
-async fn validate(state: &AppState, token: &str) -> Result<Arc<Validated>, Error> {
-    match find_token(state, &secret::token_key(token)).await? {
-        Found::Access(v) => Ok(v),
-        Found::Refresh { .. } => Err(invalid_token(
-            "a refresh token cannot be used to call an API",
-        )),
-        Found::Inactive => Err(invalid_token(
-            "the access token expired, was revoked, or its client or user is disabled",
-        )),
-        Found::Unknown => Err(invalid_token("the access token is unknown")),
-    }
-}
-
-/// `RateLimit-Policy` and `RateLimit` (draft-ietf-httpapi-ratelimit-headers).
-pub fn rate_limit_headers(headers: &mut HeaderMap, standing: &Standing) {
-    let mut policy = Vec::new();
-    let mut current = Vec::new();
-    if let Some((q, r, t)) = standing.per_second {
-        policy.push(format!("\"per-second\";q={q};w=1"));
-        current.push(format!("\"per-second\";r={r};t={t}"));
-    }
-    if let Some((q, r, t)) = standing.per_day {
-        policy.push(format!("\"per-day\";q={q};w=86400"));
-        current.push(format!("\"per-day\";r={r};t={t}"));
-    }
-    for (name, items) in [("ratelimit-policy", policy), ("ratelimit", current)] {
-        if let (false, Ok(v)) = (items.is_empty(), HeaderValue::from_str(&items.join(", "))) {
-            headers.insert(name, v);
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::http::HeaderValue;
 
     fn check(values: &[&str], insensitive: bool, expected: Result<&str, &str>) {
         let mut h = HeaderMap::new();

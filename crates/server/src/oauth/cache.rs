@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use tollgate_proto::{GrantType, Scope};
 
-use crate::quota::Limits;
+use crate::config::Limits;
 use crate::store::{Digest, TokenLookup};
 
 const SHARDS: usize = 32;
@@ -76,8 +76,6 @@ pub struct ValidationCache {
     shards: Box<[Mutex<Shard>]>,
     per_shard: usize,
     generation: AtomicU64,
-    pub hits: AtomicU64,
-    pub misses: AtomicU64,
 }
 
 impl ValidationCache {
@@ -86,8 +84,6 @@ impl ValidationCache {
             shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
             per_shard: (max_entries / SHARDS).max(1),
             generation: AtomicU64::new(0),
-            hits: AtomicU64::new(0),
-            misses: AtomicU64::new(0),
         }
     }
 
@@ -101,21 +97,14 @@ impl ValidationCache {
     /// The entry for `digest` if present and unexpired at `now_ms`.
     pub fn get(&self, digest: &Digest, now_ms: i64) -> Option<Arc<Validated>> {
         let mut shard = self.shard(digest);
-        let found = match shard.get(digest) {
+        match shard.get(digest) {
             Some(v) if now_ms < v.expires_at_ms => Some(v.clone()),
             Some(_) => {
                 shard.remove(digest);
                 None
             }
             None => None,
-        };
-        let counter = if found.is_some() {
-            &self.hits
-        } else {
-            &self.misses
-        };
-        counter.fetch_add(1, Ordering::Relaxed);
-        found
+        }
     }
 
     /// The generation to pass to [`insert`](Self::insert) after a lookup.

@@ -1,0 +1,194 @@
+//! `[[routes]]`, validated: a path prefix in canonical form, an http://
+//! upstream, the scopes a caller needs. Plain data; the gateway matches
+//! requests against it and forwards.
+
+use axum::http::uri::{Authority, Scheme};
+use axum::http::Uri;
+use serde::Deserialize;
+use tollgate_proto::Scope;
+
+use crate::path;
+
+/// One `[[routes]]` entry: a path prefix proxied to an upstream.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteConfig {
+    pub path_prefix: String,
+    pub upstream: String,
+    #[serde(default)]
+    pub required_scopes: Vec<String>,
+    #[serde(default)]
+    pub strip_prefix: bool,
+}
+
+/// A validated gateway route.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    /// Starts with `/`, no trailing `/` (except the root route itself).
+    pub prefix: String,
+    pub scheme: Scheme,
+    pub authority: Authority,
+    /// The upstream URL's own path, without a trailing `/`.
+    pub base_path: String,
+    pub required_scopes: Scope,
+    pub strip_prefix: bool,
+    /// Segments in `prefix`: a request's `..` may not climb above them.
+    pub depth: usize,
+}
+
+impl TryFrom<RouteConfig> for Route {
+    type Error = String;
+
+    fn try_from(c: RouteConfig) -> Result<Self, String> {
+        if !c.path_prefix.starts_with('/') {
+            return Err(format!(
+                "path_prefix `{}` must start with `/`",
+                c.path_prefix
+            ));
+        }
+        let prefix = match c.path_prefix.trim_end_matches('/') {
+            "" => "/".to_owned(),
+            p => p.to_owned(),
+        };
+        if path::normalize(&prefix).map(|n| n.path).as_deref() != Ok(prefix.as_str()) {
+            return Err(format!(
+                "path_prefix `{}` is not in canonical form (no `.`/`..`, `//` or escapes of unreserved characters)",
+                c.path_prefix
+            ));
+        }
+        let uri: Uri = c
+            .upstream
+            .parse()
+            .map_err(|_| format!("upstream `{}` is not a URL", c.upstream))?;
+        let (Some(scheme), Some(authority)) = (uri.scheme().cloned(), uri.authority().cloned())
+        else {
+            return Err(format!(
+                "upstream `{}` needs a scheme and a host",
+                c.upstream
+            ));
+        };
+        if scheme != Scheme::HTTP {
+            return Err(format!(
+                "upstream `{}`: only http:// upstreams are supported",
+                c.upstream
+            ));
+        }
+        if uri.query().is_some() {
+            return Err(format!("upstream `{}` must not have a query", c.upstream));
+        }
+        let mut required_scopes = Scope::empty();
+        for s in &c.required_scopes {
+            if !Scope::is_valid_token(s) {
+                return Err(format!("required scope `{s}` is not a valid scope token"));
+            }
+            required_scopes = required_scopes.iter().chain([s.as_str()]).collect();
+        }
+        Ok(Route {
+            depth: path::depth(&prefix),
+            prefix,
+            scheme,
+            authority,
+            base_path: uri.path().trim_end_matches('/').to_owned(),
+            required_scopes,
+            strip_prefix: c.strip_prefix,
+        })
+    }
+}
+
+impl Route {
+    pub fn matches(&self, path: &str) -> bool {
+        self.prefix == "/"
+            || path == self.prefix
+            || path
+                .strip_prefix(self.prefix.as_str())
+                .is_some_and(|rest| rest.starts_with('/'))
+    }
+
+    /// The upstream URI for a request path and query.
+    pub fn upstream_uri(&self, path: &str, query: Option<&str>) -> Result<Uri, axum::http::Error> {
+        let rest = if self.strip_prefix && self.prefix != "/" {
+            &path[self.prefix.len().min(path.len())..]
+        } else {
+            path
+        };
+        let rest = if rest.is_empty() { "/" } else { rest };
+        let mut target = format!("{}{rest}", self.base_path);
+        if let Some(q) = query {
+            target.push('?');
+            target.push_str(q);
+        }
+        Uri::builder()
+            .scheme(self.scheme.clone())
+            .authority(self.authority.clone())
+            .path_and_query(target)
+            .build()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn route(prefix: &str, upstream: &str, strip: bool) -> Route {
+        Route::try_from(RouteConfig {
+            path_prefix: prefix.into(),
+            upstream: upstream.into(),
+            required_scopes: vec![],
+            strip_prefix: strip,
+        })
+        .unwrap_or_else(|e| unreachable!("{e}"))
+    }
+
+    #[test]
+    fn matching_on_segment_boundaries() {
+        let r = route("/inventory/", "http://127.0.0.1:9000", false);
+        assert_eq!(r.prefix, "/inventory");
+        assert!(r.matches("/inventory"));
+        assert!(r.matches("/inventory/1"));
+        assert!(!r.matches("/inventoryx"));
+        assert!(!r.matches("/other"));
+        assert!(route("/", "http://h", false).matches("/anything"));
+    }
+
+    fn target(r: &Route, path: &str, query: Option<&str>) -> String {
+        r.upstream_uri(path, query)
+            .map(|u| u.to_string())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn upstream_uris() {
+        let keep = route("/inventory", "http://127.0.0.1:9000", false);
+        assert_eq!(
+            target(&keep, "/inventory/1", Some("a=b")),
+            "http://127.0.0.1:9000/inventory/1?a=b"
+        );
+        let strip = route("/inventory", "http://127.0.0.1:9000/v2/", true);
+        assert_eq!(
+            target(&strip, "/inventory/1", None),
+            "http://127.0.0.1:9000/v2/1"
+        );
+        assert_eq!(
+            target(&strip, "/inventory", None),
+            "http://127.0.0.1:9000/v2/"
+        );
+    }
+
+    #[test]
+    fn rejects_bad_routes() {
+        for (prefix, upstream) in [
+            ("x", "http://h"),
+            ("/x", "https://h"),
+            ("/x", "h:80"),
+            ("/x", "http://h/?q=1"),
+        ] {
+            let r = Route::try_from(RouteConfig {
+                path_prefix: prefix.into(),
+                upstream: upstream.into(),
+                required_scopes: vec![],
+                strip_prefix: false,
+            });
+            assert!(r.is_err(), "{prefix} {upstream}");
+        }
+    }
+}

@@ -1,0 +1,186 @@
+//! Which tokens are usable, as the bearer check and introspection both ask:
+//! the store's answer, kept in the [validation cache](super::cache) so the
+//! steady state costs no database round trip, and dropped from it the
+//! moment a token is revoked, here or (through Redis) on another instance.
+//!
+//! Losing a Redis message is safe: the store's revision poll clears the
+//! cache within `change_poll_ms` anyway; the channel only makes it sooner.
+
+use std::sync::Arc;
+
+use super::cache::{Validated, ValidationCache};
+use super::is_active;
+use crate::clock::Clock;
+use crate::metrics::Metrics;
+use crate::shared::SharedRedis;
+use crate::store::{Digest, Store, TokenKind};
+use crate::Error;
+
+/// The Redis channel invalidations travel on.
+pub const CHANNEL: &str = "tollgate:invalidate";
+
+/// What is known of a presented token.
+#[derive(Debug)]
+pub enum Found {
+    /// An active access token.
+    Access(Arc<Validated>),
+    /// A refresh token, active or not.
+    Refresh {
+        active: bool,
+        client_id: String,
+        expires_at: i64,
+    },
+    /// An access token that expired, was revoked, or whose client or user
+    /// is disabled.
+    Inactive,
+    Unknown,
+}
+
+/// What to drop from every instance's validation cache.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Invalidation {
+    Token(Digest),
+    Family(String),
+    All,
+}
+
+impl Invalidation {
+    fn encode(&self) -> String {
+        match self {
+            Self::Token(d) => format!("token:{}", hex::encode(d)),
+            Self::Family(f) => format!("family:{f}"),
+            Self::All => "all".into(),
+        }
+    }
+
+    fn decode(s: &str) -> Option<Self> {
+        if s == "all" {
+            return Some(Self::All);
+        }
+        if let Some(f) = s.strip_prefix("family:") {
+            return Some(Self::Family(f.to_owned()));
+        }
+        let mut digest = [0u8; 32];
+        hex::decode_to_slice(s.strip_prefix("token:")?, &mut digest).ok()?;
+        Some(Self::Token(digest))
+    }
+
+    fn apply(&self, cache: &ValidationCache) {
+        match self {
+            Self::Token(d) => cache.remove(d),
+            Self::Family(f) => cache.remove_family(f),
+            Self::All => cache.clear(),
+        }
+    }
+}
+
+/// Token lookups through the validation cache.
+#[derive(Debug)]
+pub struct Tokens {
+    store: Arc<dyn Store>,
+    cache: ValidationCache,
+    clock: Clock,
+    metrics: Arc<Metrics>,
+    redis: Option<Arc<SharedRedis>>,
+}
+
+impl Tokens {
+    pub fn new(
+        store: Arc<dyn Store>,
+        clock: Clock,
+        metrics: Arc<Metrics>,
+        redis: Option<Arc<SharedRedis>>,
+        max_entries: usize,
+    ) -> Self {
+        Self {
+            store,
+            cache: ValidationCache::new(max_entries),
+            clock,
+            metrics,
+            redis,
+        }
+    }
+
+    /// Looks `digest` up: an active access token from the validation cache
+    /// when there, else from the store (and then cached).
+    pub async fn find(&self, digest: &Digest) -> Result<Found, Error> {
+        let now = self.clock.now_ms();
+        if let Some(v) = self.cache.get(digest, now) {
+            self.metrics.cache_hit();
+            return Ok(Found::Access(v));
+        }
+        self.metrics.cache_miss();
+        let generation = self.cache.generation();
+        let Some(lookup) = self.store.find_token(digest).await? else {
+            return Ok(Found::Unknown);
+        };
+        let active = is_active(&lookup, now);
+        if lookup.token.kind == TokenKind::Refresh {
+            let t = lookup.token;
+            return Ok(Found::Refresh {
+                active,
+                client_id: t.client_id,
+                expires_at: t.expires_at,
+            });
+        }
+        if !active {
+            return Ok(Found::Inactive);
+        }
+        let v = Arc::new(Validated::from(lookup));
+        self.cache.insert(*digest, v.clone(), generation, now);
+        Ok(Found::Access(v))
+    }
+
+    /// Drops tokens from this instance's cache at once, and from every
+    /// other instance's through Redis when configured.
+    pub async fn invalidate(&self, what: Invalidation) {
+        what.apply(&self.cache);
+        if let Some(redis) = &self.redis {
+            if !redis.publish(CHANNEL, &what.encode()).await {
+                tracing::warn!("could not publish a revocation; other instances catch up within the poll interval");
+            }
+        }
+    }
+
+    /// Forgets every validation (something changed in the store).
+    pub fn clear(&self) {
+        self.cache.clear();
+    }
+
+    /// Applies other instances' invalidations, forever (with Redis only).
+    /// Messages missed while unsubscribed need no special care: the
+    /// revision poll clears the cache within `change_poll_ms` of any
+    /// revocation, and clearing here as well would throw away the
+    /// validations that keep APIs up while PostgreSQL is down.
+    pub async fn follow_invalidations(&self) {
+        let Some(redis) = &self.redis else {
+            return;
+        };
+        redis
+            .subscribe(CHANNEL, |message| {
+                if let Some(what) = Invalidation::decode(message) {
+                    what.apply(&self.cache);
+                }
+            })
+            .await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invalidations_round_trip() {
+        for inv in [
+            Invalidation::Token([0xab; 32]),
+            Invalidation::Family("f-1".into()),
+            Invalidation::All,
+        ] {
+            assert_eq!(Invalidation::decode(&inv.encode()), Some(inv));
+        }
+        assert_eq!(Invalidation::decode("token:zz"), None);
+        assert_eq!(Invalidation::decode("token:abab"), None);
+        assert_eq!(Invalidation::decode("nonsense"), None);
+    }
+}

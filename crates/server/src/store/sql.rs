@@ -1,0 +1,276 @@
+//! The [`Store`](super::Store) methods both SQL backends share, written
+//! once. The statements are the same text on SQLite and PostgreSQL: `$N`
+//! placeholders mean argument N on both (SQLite reads `$N` as a numbered
+//! parameter), and the schema's column types line up.
+//!
+//! `sql_store!(Type, Database)` expands to the whole `impl Store`, for
+//! concrete sqlx types, so there is no generic database code to satisfy.
+//! What differs stays in the backend's module, under names the macro calls:
+//!
+//! - `self.read_pool()` / `self.write_pool()`: SQLite writes through one
+//!   connection and reads through a pool; PostgreSQL uses one pool for both;
+//! - `self.writer`: the group-commit task (`GroupCommit`) for token inserts;
+//! - `insert_tokens(executor, &rows)`: one statement for a batch of tokens
+//!   (a JSON array on SQLite, `UNNEST` on PostgreSQL);
+//! - `SELECT_CLIENT_FOR_UPDATE`: the read that starts a client update (row
+//!   lock on PostgreSQL; SQLite's single writer serialises anyway);
+//! - `db_err`: which sqlx errors mean "unavailable, try later";
+//! - `self.close_pools()`.
+
+macro_rules! sql_store {
+    ($store:ty, $db:ty) => {
+        type Query<'q> = sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments<'q>>;
+
+        /// Binds a client's settable columns, then `updated_at`, as $1..$11.
+        fn bind_client<'q>(q: Query<'q>, c: &'q Client, updated_at: i64) -> Query<'q> {
+            q.bind(&c.name)
+                .bind(&c.secret_hash[..])
+                .bind(c.scopes.to_string())
+                .bind(grants_to_string(&c.grants))
+                .bind(c.auth_method.as_str())
+                .bind(opt_i64(c.token_ttl))
+                .bind(opt_i64(c.qps))
+                .bind(opt_i64(c.per_day))
+                .bind(c.introspect_any)
+                .bind(c.enabled)
+                .bind(updated_at)
+        }
+
+        /// One row by key, converted.
+        async fn fetch_optional<R, T>(
+            pool: &sqlx::Pool<$db>,
+            sql: &str,
+            key: &str,
+        ) -> StoreResult<Option<T>>
+        where
+            R: for<'r> sqlx::FromRow<'r, <$db as sqlx::Database>::Row> + Send + Unpin,
+            T: TryFrom<R, Error = StoreError>,
+        {
+            let row: Option<R> = sqlx::query_as(sql)
+                .bind(key)
+                .fetch_optional(pool)
+                .await
+                .map_err(db_err)?;
+            row.map(T::try_from).transpose()
+        }
+
+        /// Every row, converted.
+        async fn fetch_all<R, T>(pool: &sqlx::Pool<$db>, sql: &str) -> StoreResult<Vec<T>>
+        where
+            R: for<'r> sqlx::FromRow<'r, <$db as sqlx::Database>::Row> + Send + Unpin,
+            T: TryFrom<R, Error = StoreError>,
+        {
+            let rows: Vec<R> = sqlx::query_as(sql)
+                .fetch_all(pool)
+                .await
+                .map_err(db_err)?;
+            rows.into_iter().map(T::try_from).collect()
+        }
+
+        #[async_trait::async_trait]
+        impl Store for $store {
+            async fn create_client(&self, c: &Client) -> StoreResult<()> {
+                let q = sqlx::query(
+                    "INSERT INTO clients (name, secret_hash, scopes, grants, auth_method, \
+                     token_ttl, qps, per_day, introspect_any, enabled, updated_at, created_at, \
+                     client_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+                );
+                bind_client(q, c, c.created_at)
+                    .bind(c.created_at)
+                    .bind(&c.client_id)
+                    .execute(self.write_pool())
+                    .await
+                    .map_err(|e| conflict_or(e, || format!("client `{}`", c.client_id), db_err))?;
+                Ok(())
+            }
+
+            async fn get_client(&self, client_id: &str) -> StoreResult<Option<Client>> {
+                let sql = "SELECT * FROM clients WHERE client_id = $1";
+                fetch_optional::<ClientRow, _>(self.read_pool(), sql, client_id).await
+            }
+
+            async fn list_clients(&self) -> StoreResult<Vec<Client>> {
+                let sql = "SELECT * FROM clients ORDER BY created_at, client_id";
+                fetch_all::<ClientRow, _>(self.read_pool(), sql).await
+            }
+
+            async fn update_client(
+                &self,
+                client_id: &str,
+                u: &ClientUpdate,
+                now: i64,
+            ) -> StoreResult<()> {
+                let mut tx = self.write_pool().begin().await.map_err(db_err)?;
+                let row: ClientRow = sqlx::query_as(SELECT_CLIENT_FOR_UPDATE)
+                    .bind(client_id)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db_err)?
+                    .ok_or_else(|| StoreError::NotFound(format!("client `{client_id}`")))?;
+                let mut c = Client::try_from(row)?;
+                u.apply(&mut c);
+                let q = sqlx::query(
+                    "UPDATE clients SET name = $1, secret_hash = $2, scopes = $3, grants = $4, \
+                     auth_method = $5, token_ttl = $6, qps = $7, per_day = $8, \
+                     introspect_any = $9, enabled = $10, updated_at = $11 WHERE client_id = $12",
+                );
+                bind_client(q, &c, now)
+                    .bind(client_id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                tx.commit().await.map_err(db_err)
+            }
+
+            async fn create_user(&self, u: &User) -> StoreResult<()> {
+                sqlx::query(
+                    "INSERT INTO users (username, password_hash, full_name, email, enabled, \
+                     created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $6)",
+                )
+                .bind(&u.username)
+                .bind(&u.password_hash)
+                .bind(&u.full_name)
+                .bind(&u.email)
+                .bind(u.enabled)
+                .bind(u.created_at)
+                .execute(self.write_pool())
+                .await
+                .map_err(|e| conflict_or(e, || format!("user `{}`", u.username), db_err))?;
+                Ok(())
+            }
+
+            async fn get_user(&self, username: &str) -> StoreResult<Option<User>> {
+                let sql = "SELECT * FROM users WHERE username = $1";
+                fetch_optional::<UserRow, _>(self.read_pool(), sql, username).await
+            }
+
+            async fn list_users(&self) -> StoreResult<Vec<User>> {
+                let sql = "SELECT * FROM users ORDER BY username";
+                fetch_all::<UserRow, _>(self.read_pool(), sql).await
+            }
+
+            async fn set_user_enabled(
+                &self,
+                username: &str,
+                enabled: bool,
+                now: i64,
+            ) -> StoreResult<()> {
+                let sql = "UPDATE users SET enabled = $1, updated_at = $2 WHERE username = $3";
+                let done = sqlx::query(sql)
+                    .bind(enabled)
+                    .bind(now)
+                    .bind(username)
+                    .execute(self.write_pool())
+                    .await
+                    .map_err(db_err)?;
+                found(done.rows_affected(), || format!("user `{username}`"))
+            }
+
+            async fn set_user_password(
+                &self,
+                username: &str,
+                hash: &str,
+                now: i64,
+            ) -> StoreResult<()> {
+                let sql = "UPDATE users SET password_hash = $1, updated_at = $2 WHERE username = $3";
+                let done = sqlx::query(sql)
+                    .bind(hash)
+                    .bind(now)
+                    .bind(username)
+                    .execute(self.write_pool())
+                    .await
+                    .map_err(db_err)?;
+                found(done.rows_affected(), || format!("user `{username}`"))
+            }
+
+            async fn insert_tokens(&self, tokens: Vec<TokenRecord>) -> StoreResult<()> {
+                self.writer.insert(tokens).await
+            }
+
+            async fn find_token(&self, hash: &Digest) -> StoreResult<Option<TokenLookup>> {
+                let row: Option<LookupRow> = sqlx::query_as(
+                    "SELECT t.*, c.enabled AS client_enabled, c.qps AS client_qps, \
+                     c.per_day AS client_per_day, u.enabled AS user_enabled \
+                     FROM tokens t JOIN clients c ON c.client_id = t.client_id \
+                     LEFT JOIN users u ON u.username = t.username WHERE t.token_hash = $1",
+                )
+                .bind(&hash[..])
+                .fetch_optional(self.read_pool())
+                .await
+                .map_err(db_err)?;
+                row.map(TokenLookup::try_from).transpose()
+            }
+
+            async fn rotate_refresh(
+                &self,
+                old: &Digest,
+                now: i64,
+                successors: Vec<TokenRecord>,
+            ) -> StoreResult<Rotation> {
+                let mut tx = self.write_pool().begin().await.map_err(db_err)?;
+                let used = sqlx::query(
+                    "UPDATE tokens SET rotated_at = $1 WHERE token_hash = $2 \
+                     AND kind = 'refresh' AND rotated_at IS NULL AND revoked_at IS NULL",
+                )
+                .bind(now)
+                .bind(&old[..])
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+                if used.rows_affected() == 0 {
+                    return Ok(Rotation::AlreadyUsed);
+                }
+                insert_tokens(&mut *tx, &successors).await?;
+                tx.commit().await.map_err(db_err)?;
+                Ok(Rotation::Rotated)
+            }
+
+            async fn revoke_token(&self, hash: &Digest, now: i64) -> StoreResult<bool> {
+                let sql = "UPDATE tokens SET revoked_at = $1 \
+                           WHERE token_hash = $2 AND revoked_at IS NULL";
+                let done = sqlx::query(sql)
+                    .bind(now)
+                    .bind(&hash[..])
+                    .execute(self.write_pool())
+                    .await
+                    .map_err(db_err)?;
+                Ok(done.rows_affected() > 0)
+            }
+
+            async fn revoke_family(&self, family_id: &str, now: i64) -> StoreResult<u64> {
+                let sql = "UPDATE tokens SET revoked_at = $1 \
+                           WHERE family_id = $2 AND revoked_at IS NULL";
+                let done = sqlx::query(sql)
+                    .bind(now)
+                    .bind(family_id)
+                    .execute(self.write_pool())
+                    .await
+                    .map_err(db_err)?;
+                Ok(done.rows_affected())
+            }
+
+            async fn sweep_expired(&self, before: i64) -> StoreResult<u64> {
+                let done = sqlx::query("DELETE FROM tokens WHERE expires_at < $1")
+                    .bind(before)
+                    .execute(self.write_pool())
+                    .await
+                    .map_err(db_err)?;
+                Ok(done.rows_affected())
+            }
+
+            async fn revision(&self) -> StoreResult<i64> {
+                sqlx::query_scalar("SELECT n FROM revision WHERE id = 1")
+                    .fetch_one(self.read_pool())
+                    .await
+                    .map_err(db_err)
+            }
+
+            async fn close(&self) {
+                self.writer.close().await;
+                self.close_pools().await;
+            }
+        }
+    };
+}
+
+pub(super) use sql_store;
