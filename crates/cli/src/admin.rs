@@ -9,11 +9,12 @@ use clap::{Args, Subcommand, ValueEnum};
 use serde::Serialize;
 use tollgate_proto::{GrantType, Scope};
 use tollgate_server::admin::{self as ops, NewClient, NewUser};
-use tollgate_server::config::{Argon2Params, FileConfig, DEFAULT_DATABASE};
+use tollgate_server::config::{Argon2Params, FileConfig, TokenFormat, DEFAULT_DATABASE};
 use tollgate_server::oauth::password::Passwords;
 use tollgate_server::store::{self, AuthMethod, Client, ClientUpdate, Store, User};
 use tollgate_server::Clock;
 
+use crate::admin_keys::KeysCommand;
 use crate::secret_input;
 
 #[derive(Debug, Args)]
@@ -48,6 +49,9 @@ enum AdminCommand {
     /// Register and manage resource owners for the password grant.
     #[command(subcommand)]
     User(UserCommand),
+    /// The keys that sign JWT access tokens: list, rotate, retire.
+    #[command(subcommand)]
+    Keys(KeysCommand),
 }
 
 /// Grant names as RFC 6749 spells them.
@@ -111,6 +115,36 @@ struct ClientSettings {
     /// Requests per UTC day allowed, 0 for unlimited [default: the server's quota.default_per_day].
     #[arg(long, value_name = "N")]
     per_day: Option<u64>,
+    /// Access-token format: opaque (stored), jwt (signed, RFC 9068), or
+    /// server (the server's token_format) [default: server].
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    token_format: Option<TokenFormatArg>,
+    /// The `aud` of this client's JWT access tokens; "" for the issuer [default: the issuer].
+    #[arg(long, value_name = "AUDIENCE")]
+    audience: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum TokenFormatArg {
+    Opaque,
+    Jwt,
+    /// Whatever the server's token_format says.
+    Server,
+}
+
+impl TokenFormatArg {
+    fn format(self) -> Option<TokenFormat> {
+        match self {
+            Self::Opaque => Some(TokenFormat::Opaque),
+            Self::Jwt => Some(TokenFormat::Jwt),
+            Self::Server => None,
+        }
+    }
+}
+
+/// `--audience ""` means the issuer.
+fn audience(a: &str) -> Option<String> {
+    (!a.is_empty()).then(|| a.to_owned())
 }
 
 #[derive(Debug, Subcommand)]
@@ -207,21 +241,22 @@ pub async fn run(args: AdminArgs) -> Result<()> {
     };
     let url = args
         .database
-        .or(file.database)
+        .or_else(|| file.database.clone())
         .unwrap_or_else(|| DEFAULT_DATABASE.to_owned());
-    let store = store::open_with(&url, &file.postgres.unwrap_or_default())
+    let store = store::open_with(&url, &file.postgres.clone().unwrap_or_default())
         .await
         .with_context(|| format!("cannot open the database {url}"))?;
     let argon2 = file.argon2.unwrap_or_default();
     let result = match args.command {
         AdminCommand::Client(cmd) => client(store.as_ref(), cmd).await,
         AdminCommand::User(cmd) => user(store.as_ref(), argon2, cmd).await,
+        AdminCommand::Keys(cmd) => crate::admin_keys::run(store.as_ref(), &file, cmd).await,
     };
     store.close().await;
     result
 }
 
-fn now() -> i64 {
+pub(crate) fn now() -> i64 {
     Clock::system().now_secs()
 }
 
@@ -268,6 +303,8 @@ async fn client(store: &dyn Store, cmd: ClientCommand) -> Result<()> {
                 qps: settings.qps,
                 per_day: settings.per_day,
                 introspect_any,
+                token_format: settings.token_format.and_then(TokenFormatArg::format),
+                audience: settings.audience.as_deref().and_then(audience),
             };
             let (client, secret) = ops::create_client(store, now(), new).await?;
             print_credentials(&client.client_id, &secret, json)
@@ -326,6 +363,8 @@ async fn client(store: &dyn Store, cmd: ClientCommand) -> Result<()> {
                 qps: settings.qps.map(Some),
                 per_day: settings.per_day.map(Some),
                 introspect_any,
+                token_format: settings.token_format.map(TokenFormatArg::format),
+                audience: settings.audience.as_deref().map(audience),
                 ..ClientUpdate::default()
             };
             store.update_client(&client_id, &update, now()).await?;
@@ -422,7 +461,7 @@ async fn set_user_enabled(store: &dyn Store, username: &str, enabled: bool) -> R
     Ok(())
 }
 
-fn print_json(value: &impl Serialize) -> Result<()> {
+pub(crate) fn print_json(value: &impl Serialize) -> Result<()> {
     let text = serde_json::to_string(value).context("formatting JSON")?;
     crate::out::line(format_args!("{text}"))?;
     Ok(())
@@ -444,6 +483,10 @@ struct ClientView {
     #[serde(skip_serializing_if = "Option::is_none")]
     per_day: Option<u64>,
     introspect_any: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    token_format: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    audience: Option<String>,
     created_at: i64,
 }
 
@@ -460,6 +503,8 @@ impl From<&Client> for ClientView {
             qps: c.qps,
             per_day: c.per_day,
             introspect_any: c.introspect_any,
+            token_format: c.token_format.map(TokenFormat::as_str),
+            audience: c.audience.clone(),
             created_at: c.created_at,
         }
     }

@@ -3,6 +3,7 @@
 //! its outcome into an exit code; each subcommand lives in its own module.
 
 mod admin;
+mod admin_keys;
 mod cache_cmd;
 mod call;
 mod client_args;

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 use tokio::net::TcpListener;
-use tollgate_server::config::{Config, FileConfig, LogFormat};
+use tollgate_server::config::{Config, FileConfig, LogFormat, TokenFormat};
 use tollgate_server::{demo, store, AppState, Clock};
 
 use crate::logging;
@@ -83,9 +83,26 @@ pub struct ServeArgs {
         requires = "tls_cert"
     )]
     tls_key: Option<PathBuf>,
+    /// Access tokens: opaque (random, stored, looked up) or jwt (signed,
+    /// RFC 9068, verifiable offline against /.well-known/jwks.json);
+    /// clients registered with --token-format keep theirs [default: opaque].
+    #[arg(
+        long,
+        env = "TOLLGATE_TOKEN_FORMAT",
+        hide_env_values = true,
+        value_enum,
+        value_name = "FORMAT"
+    )]
+    token_format: Option<TokenFormatArg>,
     /// Log line format [default: text].
     #[arg(long, env = "TOLLGATE_LOG_FORMAT", hide_env_values = true, value_enum)]
     log_format: Option<LogFormatArg>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum TokenFormatArg {
+    Opaque,
+    Jwt,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -106,6 +123,10 @@ impl ServeArgs {
             redis: self.redis.clone(),
             tls_cert: self.tls_cert.clone(),
             tls_key: self.tls_key.clone(),
+            token_format: self.token_format.map(|f| match f {
+                TokenFormatArg::Opaque => TokenFormat::Opaque,
+                TokenFormatArg::Jwt => TokenFormat::Jwt,
+            }),
             log_format: self.log_format.map(|f| match f {
                 LogFormatArg::Text => LogFormat::Text,
                 LogFormatArg::Json => LogFormat::Json,

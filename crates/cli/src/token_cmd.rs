@@ -11,8 +11,13 @@ use crate::session::Session;
 #[derive(Debug, Args)]
 pub struct TokenArgs {
     /// Print the whole token response as JSON instead of the token alone.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "decode")]
     json: bool,
+    /// Print what a JWT access token says (header and claims) instead of
+    /// the token. Not verified: it shows what the token claims, not that
+    /// the issuer signed it.
+    #[arg(long)]
+    decode: bool,
     #[command(flatten)]
     auth: AuthArgs,
 }
@@ -20,6 +25,13 @@ pub struct TokenArgs {
 pub async fn run(args: TokenArgs) -> Result<()> {
     let session = Session::open(args.auth.resolve()?)?;
     let t = session.token().await?;
+    if args.decode {
+        let d = tollgate_client::jwt::decode_unverified(t.secret())?;
+        eprintln!("tollgate: NOT verified: the header and claims as the token states them; verify its signature against the issuer's jwks_uri before trusting any of it");
+        let both = json!({"header": d.header, "claims": d.claims});
+        crate::out::line(format_args!("{}", serde_json::to_string_pretty(&both)?))?;
+        return Ok(());
+    }
     if !args.json {
         crate::out::line(format_args!("{}", t.secret()))?;
         return Ok(());

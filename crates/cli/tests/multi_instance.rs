@@ -198,6 +198,73 @@ async fn instances_share_tokens_revocations_and_quotas() {
     }
 }
 
+/// Issue 13: JWT access tokens across instances started together: one
+/// signing key for all, tokens from one valid on the others, and a
+/// revocation on one refused by all within a second (the slow revision
+/// poll leaves that to the store's denylist and the Redis channel).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instances_share_signing_keys_and_jwt_revocations() {
+    let Some(c) = Cluster::start().await else {
+        return;
+    };
+    // One issuer for all, as deploy/tollgate.toml has it (the default is each
+    // instance's own address).
+    let cfg = c.config(
+        "jwt.toml",
+        "issuer = \"https://auth.example.test\"\ntoken_format = \"jwt\"\nchange_poll_ms = 5000",
+    );
+    let servers = c.serve_many(3, &cfg);
+    let jwks = |s: &Server| {
+        let url = s.url("/.well-known/jwks.json");
+        async move {
+            let v: serde_json::Value = reqwest::get(url).await.unwrap().json().await.unwrap();
+            v
+        }
+    };
+    let t = access_token(&servers[0], "demo-client", "demo-secret").await;
+    let kid = |t: &str| jsonwebtoken::decode_header(t).unwrap().kid.unwrap();
+    for s in &servers[1..] {
+        let other = access_token(s, "demo-client", "demo-secret").await;
+        assert_eq!(
+            kid(&other),
+            kid(&t),
+            "every instance signs with the same key"
+        );
+        assert_eq!(locations(s, &t).await, 200);
+    }
+    let first = jwks(&servers[0]).await;
+    for s in &servers[1..] {
+        assert_eq!(jwks(s).await, first, "one JWKS");
+    }
+
+    let (status, _) = post_form(
+        &reqwest::Client::new(),
+        &servers[1].url("/oauth2/revoke.oauth2"),
+        &basic("demo-client", "demo-secret"),
+        &[],
+        &format!("token={t}"),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let started = Instant::now();
+    for s in [&servers[0], &servers[2]] {
+        while locations(s, &t).await == 200 {
+            assert!(
+                started.elapsed() < Duration::from_secs(1),
+                "revoked JWT still accepted after 1 s"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+    eprintln!(
+        "JWT revocation reached the other instances in {:?}",
+        started.elapsed()
+    );
+    for s in servers {
+        assert!(s.stop());
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failures_of_redis_postgres_and_an_instance() {
     let Some(mut c) = Cluster::start().await else {

@@ -34,6 +34,9 @@ pub enum Error {
         url: String,
         retry_after: Option<Duration>,
     },
+    /// `--decode` of a token that is not a JWT.
+    #[error("the access token is not a JWT: {0}")]
+    NotJwt(String),
     /// Introspection or revocation refused.
     #[error("{url} answered HTTP {status}{}", oauth_suffix(.error, .description))]
     Endpoint {

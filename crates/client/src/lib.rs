@@ -19,6 +19,7 @@ pub mod auth;
 pub mod disk_cache;
 pub mod endpoints;
 pub mod error;
+pub mod jwt;
 pub mod source;
 pub mod token;
 

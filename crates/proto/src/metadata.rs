@@ -11,6 +11,9 @@ pub struct AuthorizationServerMetadata {
     pub token_endpoint: String,
     pub introspection_endpoint: String,
     pub revocation_endpoint: String,
+    /// Where the public keys of signed access tokens are (RFC 7517).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks_uri: Option<String>,
     pub grant_types_supported: Vec<GrantType>,
     pub response_types_supported: Vec<String>,
     pub token_endpoint_auth_methods_supported: Vec<String>,

@@ -6,8 +6,9 @@ use std::collections::BTreeSet;
 
 use tollgate_proto::{GrantType, Scope};
 
-use crate::oauth::{password::Passwords, secret};
-use crate::store::{AuthMethod, Client, ClientUpdate, Store, StoreError, User};
+use crate::config::{SigningAlg, TokenFormat};
+use crate::oauth::{keys, password::Passwords, secret};
+use crate::store::{AuthMethod, Client, ClientUpdate, SigningKey, Store, StoreError, User};
 use crate::Error;
 
 #[derive(Debug, thiserror::Error)]
@@ -35,6 +36,10 @@ pub struct NewClient {
     pub qps: Option<u64>,
     pub per_day: Option<u64>,
     pub introspect_any: bool,
+    /// `None`: the server's `token_format`.
+    pub token_format: Option<TokenFormat>,
+    /// The `aud` of its JWT access tokens; `None`: the issuer.
+    pub audience: Option<String>,
 }
 
 /// Registers a client; returns it with its secret, the only time the secret
@@ -73,6 +78,9 @@ pub async fn create_client(
             "--token-ttl must be at least 1 second".into(),
         ));
     }
+    if let Some(aud) = &new.audience {
+        check_text("audience", aud)?;
+    }
     let client = Client {
         client_id,
         name: new.name,
@@ -86,6 +94,8 @@ pub async fn create_client(
         introspect_any: new.introspect_any,
         enabled: true,
         created_at: now,
+        token_format: new.token_format,
+        audience: new.audience,
     };
     store.create_client(&client).await?;
     Ok((client, secret))
@@ -157,6 +167,49 @@ pub async fn set_password(
     }
     let hash = passwords.hash(password).await?;
     Ok(store.set_user_password(username, &hash, now).await?)
+}
+
+/// Adds a signing key: published at once, signing `prepublish_secs` later
+/// (or at once with `now_too`, when the current key must stop soon, e.g.
+/// because it leaked).
+pub async fn rotate_key(
+    store: &dyn Store,
+    now: i64,
+    alg: SigningAlg,
+    prepublish_secs: u64,
+    now_too: bool,
+) -> Result<SigningKey, AdminError> {
+    let delay = if now_too { 0 } else { prepublish_secs };
+    let signs_from = now.saturating_add(i64::try_from(delay).unwrap_or(i64::MAX));
+    let key = keys::generate(alg, now, signs_from)?;
+    store.insert_signing_key(&key, None).await?;
+    Ok(key)
+}
+
+/// Retires `kid`: it signs no more from `now`, and stays in the JWKS for
+/// `longest_ttl` (the longest an access token it signed can live). Refused
+/// when no other key signs now: rotate first.
+pub async fn retire_key(
+    store: &dyn Store,
+    now: i64,
+    kid: &str,
+    longest_ttl: u64,
+) -> Result<i64, AdminError> {
+    let keys = store.signing_keys().await?;
+    if !keys.iter().any(|k| k.kid == kid && k.retired_at.is_none()) {
+        return Err(StoreError::NotFound(format!("signing key `{kid}` still in use")).into());
+    }
+    let other_signs = keys
+        .iter()
+        .any(|k| k.kid != kid && k.retired_at.is_none() && k.signs_from <= now);
+    if !other_signs {
+        return Err(AdminError::Invalid(format!(
+            "no other key signs yet: run `tollgate admin keys rotate` first (with --now if `{kid}` leaked)"
+        )));
+    }
+    let until = now.saturating_add(i64::try_from(longest_ttl).unwrap_or(i64::MAX));
+    store.retire_signing_key(kid, now, until).await?;
+    Ok(until)
 }
 
 fn check_text(what: &str, value: &str) -> Result<(), AdminError> {

@@ -42,6 +42,9 @@ pub async fn run(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    if let Err(e) = state.tokens().keys().ensure().await {
+        tracing::warn!(error = %e, "cannot read or make the signing keys yet; trying again when a JWT is issued");
+    }
     let sweeper = tokio::spawn(sweep_loop(state.clone()));
     let watcher = tokio::spawn(watch_changes(state.clone()));
     let redis_tasks = state.redis().cloned().map(|redis| {
@@ -121,10 +124,12 @@ async fn sweep_loop(state: AppState) {
     }
 }
 
-/// Drops the validation and client caches whenever the store's revision
-/// changes, that is when another process (an admin command, another
-/// instance) changed a client or user or revoked a token. Keeps serving from the cache while the
-/// store is unreachable.
+/// Drops the validation and client caches and reads the signing keys again
+/// whenever the store's revision changes, that is when another process (an
+/// admin command, another instance) changed a client, user or key, or
+/// revoked a token. The keys are read at the first reading too: a key added
+/// between their first load and it would go unseen. Keeps serving from the
+/// caches while the store is unreachable.
 async fn watch_changes(state: AppState) {
     let mut tick = tokio::time::interval(state.config().change_poll);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -136,6 +141,9 @@ async fn watch_changes(state: AppState) {
                 if last.is_some() {
                     state.oauth().forget_cached();
                     tracing::debug!(revision = rev, "store changed: caches cleared");
+                }
+                if let Err(e) = state.tokens().keys().reload().await {
+                    tracing::debug!(error = %e, "cannot read the signing keys");
                 }
                 last = Some(rev);
             }

@@ -17,7 +17,6 @@ use tollgate_proto::{ErrorCode, Scope};
 
 use crate::config::Limits;
 use crate::oauth::cache::Validated;
-use crate::oauth::secret;
 use crate::oauth::tokens::{Found, Tokens};
 use crate::quota::{Quota, Standing};
 use crate::Error;
@@ -92,7 +91,7 @@ impl Resource {
 
     /// A valid access token's grant, or the bearer error saying why not.
     async fn validate(&self, token: &str) -> Result<Arc<Validated>, Error> {
-        match self.tokens.find(&secret::token_key(token)).await? {
+        match self.tokens.find(token).await? {
             Found::Access(v) => Ok(v),
             Found::Refresh { .. } => Err(invalid_token(
                 "a refresh token cannot be used to call an API",
@@ -101,6 +100,7 @@ impl Resource {
                 "the access token expired, was revoked, or its client or user is disabled",
             )),
             Found::Unknown => Err(invalid_token("the access token is unknown")),
+            Found::Rejected(why) => Err(invalid_token(why)),
         }
     }
 }

@@ -13,7 +13,8 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::gateway::Gateway;
 use crate::metrics::Metrics;
-use crate::oauth::tokens::Tokens;
+use crate::oauth::keys::Keys;
+use crate::oauth::tokens::{Tokens, TokensConfig};
 use crate::oauth::AuthServer;
 use crate::quota::Quota;
 use crate::resource::Resource;
@@ -62,12 +63,18 @@ impl AppState {
                 metrics.clone(),
             )
         };
+        let keys = Arc::new(Keys::new(store.clone(), clock.clone(), config.jwt));
         let tokens = Arc::new(Tokens::new(
             store.clone(),
             clock.clone(),
             metrics.clone(),
             redis.clone(),
-            config.cache_max_entries,
+            keys,
+            TokensConfig {
+                max_entries: config.cache_max_entries,
+                issuer: config.issuer.clone(),
+                leeway_secs: config.jwt.leeway_secs,
+            },
         ));
         let oauth = Arc::new(AuthServer::new(
             config.clone(),

@@ -7,9 +7,10 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use tollgate_proto::GrantType;
+use tollgate_server::config::{SigningAlg, TokenFormat};
 use tollgate_server::store::{
-    self, AuthMethod, Client, ClientUpdate, Rotation, Store, StoreError, TokenKind, TokenRecord,
-    User,
+    self, AuthMethod, Client, ClientState, ClientUpdate, JwtState, Rotation, SigningKey, Store,
+    StoreError, TokenKind, TokenRecord, User,
 };
 use tollgate_server::testing::Postgres;
 
@@ -26,6 +27,8 @@ fn cases() -> Vec<(&'static str, Case)> {
         ("concurrent_rotation", |s| concurrent_rotation(s).boxed()),
         ("concurrent_inserts", |s| concurrent_inserts(s).boxed()),
         ("revision", |s| revision(s).boxed()),
+        ("signing_keys", |s| signing_keys(s).boxed()),
+        ("jwt_denylist", |s| jwt_denylist(s).boxed()),
     ]
 }
 
@@ -39,6 +42,22 @@ async fn sqlite_suite() {
         eprintln!("sqlite: {name}");
         case(store.clone()).await;
         store.close().await;
+    }
+}
+
+/// A server starting while `tollgate admin` runs: both open (and migrate)
+/// a new SQLite database at the same moment, and both must get it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_opened_by_several_at_once() {
+    for _ in 0..5 {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("s.db").display());
+        let (a, b, c) = tokio::join!(store::open(&url), store::open(&url), store::open(&url));
+        for s in [a, b, c] {
+            let s = s.unwrap();
+            assert!(s.list_clients().await.unwrap().is_empty());
+            s.close().await;
+        }
     }
 }
 
@@ -70,6 +89,8 @@ fn client(id: &str) -> Client {
         introspect_any: false,
         enabled: true,
         created_at: 1000,
+        token_format: Some(TokenFormat::Jwt),
+        audience: Some("https://api.example".into()),
     }
 }
 
@@ -144,6 +165,15 @@ async fn clients(s: Arc<dyn Store>) {
     );
     assert_eq!(c.grants, BTreeSet::from([GrantType::RefreshToken]));
     assert_eq!(c.token_ttl, Some(60), "untouched fields stay");
+    assert_eq!(c.token_format, Some(TokenFormat::Jwt));
+    let back = ClientUpdate {
+        token_format: Some(None),
+        audience: Some(None),
+        ..ClientUpdate::default()
+    };
+    s.update_client("c1", &back, 2001).await.unwrap();
+    let c = s.get_client("c1").await.unwrap().unwrap();
+    assert_eq!((c.token_format, c.audience), (None, None));
     assert!(matches!(
         s.update_client("nope", &update, 0).await,
         Err(StoreError::NotFound(_))
@@ -367,4 +397,111 @@ async fn revision(s: Arc<dyn Store>) {
     assert!(r2 > r1);
     s.revoke_token(&[1; 32], 2).await.unwrap();
     assert!(s.revision().await.unwrap() > r2);
+}
+
+fn key(kid: &str, created_at: i64) -> SigningKey {
+    SigningKey {
+        kid: kid.into(),
+        alg: SigningAlg::ES256,
+        private_der: vec![1, 2, 3],
+        public_jwk: format!("{{\"kid\":\"{kid}\"}}"),
+        created_at,
+        signs_from: created_at + 10,
+        retired_at: None,
+        published_until: None,
+    }
+}
+
+async fn signing_keys(s: Arc<dyn Store>) {
+    assert!(s.signing_keys().await.unwrap().is_empty());
+    let r0 = s.revision().await.unwrap();
+    s.insert_signing_key(&key("k2", 200), Some(0))
+        .await
+        .unwrap();
+    s.insert_signing_key(&key("k1", 100), None).await.unwrap();
+    assert!(matches!(
+        s.insert_signing_key(&key("k1", 300), None).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(
+        matches!(
+            s.insert_signing_key(&key("k3", 300), Some(0)).await,
+            Err(StoreError::Conflict(_))
+        ),
+        "one automatic key per slot"
+    );
+    let r1 = s.revision().await.unwrap();
+    assert!(r1 > r0, "other instances reload their keys");
+    let keys = s.signing_keys().await.unwrap();
+    assert_eq!(
+        keys,
+        [key("k1", 100), key("k2", 200)],
+        "oldest first, intact"
+    );
+    s.retire_signing_key("k1", 500, 4100).await.unwrap();
+    assert!(s.revision().await.unwrap() > r1);
+    let k1 = &s.signing_keys().await.unwrap()[0];
+    assert_eq!((k1.retired_at, k1.published_until), (Some(500), Some(4100)));
+    assert!(matches!(
+        s.retire_signing_key("k1", 600, 4200).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        s.retire_signing_key("nope", 600, 4200).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(
+        !format!("{k1:?}").contains("private_der"),
+        "Debug hides the key"
+    );
+}
+
+async fn jwt_denylist(s: Arc<dyn Store>) {
+    s.create_client(&client("c")).await.unwrap();
+    s.create_user(&user("u")).await.unwrap();
+    let state = |user: Option<&'static str>, ids: [&'static str; 2]| {
+        let s = s.clone();
+        async move { s.jwt_state("c", user, ids).await.unwrap() }
+    };
+    let live = JwtState {
+        client: Some(ClientState {
+            enabled: true,
+            qps: Some(5),
+            per_day: None,
+        }),
+        user_enabled: Some(true),
+        denied: false,
+    };
+    assert_eq!(state(Some("u"), ["jti:1", "sid:f"]).await, live);
+    assert_eq!(
+        state(None, ["jti:1", "sid:f"]).await.user_enabled,
+        None,
+        "no user asked"
+    );
+    assert_eq!(
+        s.jwt_state("nope", None, ["jti:1", "sid:f"])
+            .await
+            .unwrap()
+            .client,
+        None
+    );
+    let r0 = s.revision().await.unwrap();
+    s.deny_jwt("jti:1", 5000).await.unwrap();
+    s.deny_jwt("jti:1", 5000).await.unwrap();
+    assert!(
+        s.revision().await.unwrap() > r0,
+        "other instances drop caches"
+    );
+    assert!(state(Some("u"), ["jti:1", "sid:f"]).await.denied);
+    assert!(!state(Some("u"), ["jti:2", "sid:f"]).await.denied);
+    s.deny_jwt("sid:f", 9000).await.unwrap();
+    assert!(state(Some("u"), ["jti:2", "sid:f"]).await.denied);
+    s.set_user_enabled("u", false, 1).await.unwrap();
+    assert_eq!(
+        state(Some("u"), ["jti:3", "sid:g"]).await.user_enabled,
+        Some(false)
+    );
+    assert_eq!(s.sweep_expired(6000).await.unwrap(), 1, "jti:1 swept");
+    assert!(!state(Some("u"), ["jti:1", "sid:x"]).await.denied);
+    assert!(state(Some("u"), ["jti:9", "sid:f"]).await.denied);
 }

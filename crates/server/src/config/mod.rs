@@ -13,7 +13,9 @@ use std::sync::Arc;
 use axum::http::Uri;
 use serde::Deserialize;
 
+mod jwt;
 mod route;
+pub use jwt::{JwtConfig, SigningAlg, TokenFormat};
 pub use route::{Route, RouteConfig};
 
 /// Configuration errors, each naming the offending key.
@@ -281,6 +283,9 @@ pub struct FileConfig {
     pub token_ttl: Option<u64>,
     /// Refresh-token lifetime in seconds.
     pub refresh_ttl: Option<u64>,
+    /// Access tokens: `opaque` (stored) or `jwt` (signed); clients may override.
+    pub token_format: Option<TokenFormat>,
+    pub jwt: Option<JwtConfig>,
     /// Seconds between sweeps of expired tokens.
     pub sweep_interval: Option<u64>,
     pub argon2: Option<Argon2Params>,
@@ -333,6 +338,8 @@ impl FileConfig {
             log_format: top.log_format.or(self.log_format),
             token_ttl: top.token_ttl.or(self.token_ttl),
             refresh_ttl: top.refresh_ttl.or(self.refresh_ttl),
+            token_format: top.token_format.or(self.token_format),
+            jwt: top.jwt.or(self.jwt),
             sweep_interval: top.sweep_interval.or(self.sweep_interval),
             argon2: top.argon2.or(self.argon2),
             throttle: top.throttle.or(self.throttle),
@@ -365,6 +372,8 @@ pub struct Config {
     pub log_format: LogFormat,
     pub token_ttl: u64,
     pub refresh_ttl: u64,
+    pub token_format: TokenFormat,
+    pub jwt: JwtConfig,
     pub sweep_interval: u64,
     pub argon2: Argon2Params,
     pub throttle: ThrottleConfig,
@@ -468,6 +477,13 @@ impl TryFrom<FileConfig> for Config {
         routes.sort_by_key(|r| std::cmp::Reverse(r.prefix.len()));
         let limits = f.limits.unwrap_or_default();
         limits.validate()?;
+        let jwt = f.jwt.unwrap_or_default();
+        if jwt.prepublish_secs < jwt.jwks_max_age_secs {
+            return Err(invalid(
+                "jwt",
+                "prepublish_secs must be at least jwks_max_age_secs, or verifiers with a cached JWKS refuse tokens signed by a new key",
+            ));
+        }
         Ok(Config {
             tls,
             limits,
@@ -498,6 +514,8 @@ impl TryFrom<FileConfig> for Config {
             log_format: f.log_format.unwrap_or_default(),
             token_ttl: positive("token_ttl", f.token_ttl, 3600)?,
             refresh_ttl: positive("refresh_ttl", f.refresh_ttl, 30 * 24 * 3600)?,
+            token_format: f.token_format.unwrap_or_default(),
+            jwt,
             sweep_interval: positive("sweep_interval", f.sweep_interval, 60)?,
             argon2,
             throttle,
@@ -537,6 +555,8 @@ mod tests {
         assert_eq!(c.realm, "127.0.0.1");
         assert_eq!(c.token_ttl, 3600);
         assert_eq!(c.refresh_ttl, 2_592_000);
+        assert_eq!(c.token_format, TokenFormat::Opaque);
+        assert_eq!(c.jwt, JwtConfig::default());
     }
 
     #[test]
@@ -574,6 +594,9 @@ mod tests {
             ("[limits]\nmax_form_bytes = 10", "max_form_bytes"),
             ("quota_response = \"loud\"", "quota_response"),
             ("[quota]\nqps = 1", "unknown field"),
+            ("token_format = \"jws\"", "token_format"),
+            ("[jwt]\nalgorithm = \"HS256\"", "algorithm"),
+            ("[jwt]\nprepublish_secs = 60", "prepublish_secs"),
             ("[[routes]]\npath_prefix = \"x\"\nupstream = \"http://127.0.0.1:1\"", "routes"),
             ("[[routes]]\npath_prefix = \"/x\"\nupstream = \"ftp://h\"", "routes"),
             ("[[routes]]\npath_prefix = \"/x\"\nupstream = \"http://h\"\nrequired_scopes = [\"a b\"]", "routes"),

@@ -4,8 +4,21 @@ use axum::extract::State;
 use axum::Json;
 use tollgate_proto::{AuthorizationServerMetadata, GrantType};
 
-use super::{INTROSPECT_PATH, REVOKE_PATH, TOKEN_PATHS};
+use super::{INTROSPECT_PATH, JWKS_PATH, REVOKE_PATH, TOKEN_PATHS};
 use crate::state::AppState;
+
+/// `GET /.well-known/jwks.json`: the public keys of signed access tokens,
+/// cacheable for `jwt.jwks_max_age_secs`.
+pub async fn jwks_get(State(state): State<AppState>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let keys = state.tokens().keys();
+    let cache = format!("public, max-age={}", keys.jwks_max_age());
+    (
+        [(axum::http::header::CACHE_CONTROL, cache)],
+        Json(keys.jwks()),
+    )
+        .into_response()
+}
 
 pub async fn metadata_get(State(state): State<AppState>) -> Json<AuthorizationServerMetadata> {
     let issuer = &state.config().issuer;
@@ -20,6 +33,7 @@ pub async fn metadata_get(State(state): State<AppState>) -> Json<AuthorizationSe
         token_endpoint: format!("{issuer}{}", TOKEN_PATHS[0]),
         introspection_endpoint: format!("{issuer}{INTROSPECT_PATH}"),
         revocation_endpoint: format!("{issuer}{REVOKE_PATH}"),
+        jwks_uri: Some(format!("{issuer}{JWKS_PATH}")),
         grant_types_supported: GrantType::ALL.to_vec(),
         response_types_supported: Vec::new(),
         token_endpoint_auth_methods_supported: methods(),

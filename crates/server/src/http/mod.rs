@@ -27,6 +27,7 @@ pub const TOKEN_PATHS: [&str; 3] = ["/oauth2/token.oauth2", "/oauth2/token", "/o
 pub const INTROSPECT_PATH: &str = "/oauth2/introspect.oauth2";
 pub const REVOKE_PATH: &str = "/oauth2/revoke.oauth2";
 pub const METADATA_PATH: &str = "/.well-known/oauth-authorization-server";
+pub const JWKS_PATH: &str = "/.well-known/jwks.json";
 
 /// The client a token-endpoint response was for, for the access log.
 #[derive(Debug, Clone)]
@@ -47,6 +48,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route(REVOKE_PATH, post(revoke::revoke_post).layer(form_limit))
         .route(METADATA_PATH, get(metadata::metadata_get))
+        .route(JWKS_PATH, get(metadata::jwks_get))
         .route("/healthz", get(ops::healthz_get))
         .route("/readyz", get(ops::readyz_get))
         .route("/metrics", get(ops::metrics_get));
@@ -60,13 +62,14 @@ pub fn router(state: AppState) -> Router {
 
 /// A bounded-cardinality name for the route a path belongs to.
 fn route_label<'a>(state: &'a AppState, path: &'a str) -> &'a str {
-    const FIXED: [&str; 9] = [
+    const FIXED: [&str; 10] = [
         TOKEN_PATHS[0],
         TOKEN_PATHS[1],
         TOKEN_PATHS[2],
         INTROSPECT_PATH,
         REVOKE_PATH,
         METADATA_PATH,
+        JWKS_PATH,
         "/healthz",
         "/readyz",
         "/metrics",

@@ -74,6 +74,8 @@ mod tests {
             introspect_any: false,
             enabled: true,
             created_at: 0,
+            token_format: None,
+            audience: None,
         })
     }
 

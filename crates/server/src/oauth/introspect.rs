@@ -6,7 +6,6 @@
 
 use tollgate_proto::{IntrospectionResponse, TokenTypeHint};
 
-use super::secret;
 use super::tokens::Found;
 use super::AuthServer;
 use crate::store::Client;
@@ -21,7 +20,7 @@ pub async fn introspect(
     _hint: Option<TokenTypeHint>,
 ) -> Result<IntrospectionResponse, Error> {
     let visible = |client_id: &str| client_id == caller.client_id || caller.introspect_any;
-    Ok(match server.tokens.find(&secret::token_key(token)).await? {
+    Ok(match server.tokens.find(token).await? {
         Found::Access(v) if visible(&v.client_id) => IntrospectionResponse {
             active: true,
             scope: (!v.scope.is_empty()).then(|| v.scope.clone()),

@@ -10,6 +10,8 @@ pub mod cache;
 pub mod client_auth;
 pub mod client_cache;
 pub mod introspect;
+pub mod jwt;
+pub mod keys;
 pub mod password;
 pub mod revoke;
 pub mod secret;

@@ -9,9 +9,11 @@ use tollgate_proto::{ErrorCode, GrantType, Scope, TokenRequest, TokenResponse};
 
 use std::net::IpAddr;
 
-use super::tokens::Invalidation;
+use super::jwt::{self, AccessClaims};
+use super::revoke::revoke_family;
 use super::AuthServer;
 use super::{is_active, secret, throttle};
+use crate::config::TokenFormat;
 use crate::store::{Client, Rotation, TokenKind, TokenRecord};
 use crate::Error;
 
@@ -32,8 +34,9 @@ pub async fn issue(
     match req {
         TokenRequest::ClientCredentials { scope } => {
             let scope = approved_scope(client, scope)?;
-            let Minted { records, response } = mint(server, client, None, scope, grant, None)?;
-            server.store.insert_tokens(records).await?;
+            let Minted { records, response } =
+                mint(server, client, None, scope, grant, None).await?;
+            store_tokens(server, records).await?;
             Ok(response)
         }
         TokenRequest::Password {
@@ -44,8 +47,8 @@ pub async fn issue(
             let scope = approved_scope(client, scope)?;
             check_password(server, &username, password, source).await?;
             let Minted { records, response } =
-                mint(server, client, Some(username), scope, grant, None)?;
-            server.store.insert_tokens(records).await?;
+                mint(server, client, Some(username), scope, grant, None).await?;
+            store_tokens(server, records).await?;
             Ok(response)
         }
         TokenRequest::RefreshToken {
@@ -126,15 +129,24 @@ async fn check_password(
     }
 }
 
+/// Stores what was minted; a JWT access token alone stores nothing.
+async fn store_tokens(server: &AuthServer, records: Vec<TokenRecord>) -> Result<(), Error> {
+    if !records.is_empty() {
+        server.store.insert_tokens(records).await?;
+    }
+    Ok(())
+}
+
 /// Tokens about to be stored, and the response that hands them out.
 struct Minted {
     records: Vec<TokenRecord>,
     response: TokenResponse,
 }
 
-/// Makes an access token, plus a refresh token for user grants when the
-/// client may refresh. `family` continues an existing family.
-fn mint(
+/// Makes an access token (opaque and stored, or a signed JWT that is not),
+/// plus a refresh token for user grants when the client may refresh.
+/// `family` continues an existing family.
+async fn mint(
     server: &AuthServer,
     client: &Client,
     username: Option<String>,
@@ -161,8 +173,33 @@ fn mint(
         rotated_at: None,
         revoked_at: None,
     };
-    let access = secret::new_token(TokenKind::Access)?;
-    let mut records = vec![record(TokenKind::Access, secret::token_key(&access), ttl)];
+    let mut records = Vec::new();
+    let access = match client.token_format.unwrap_or(server.config.token_format) {
+        TokenFormat::Opaque => {
+            let token = secret::new_token(TokenKind::Access)?;
+            records.push(record(TokenKind::Access, secret::token_key(&token), ttl));
+            token
+        }
+        TokenFormat::Jwt => {
+            let claims = AccessClaims {
+                iss: server.config.issuer.clone(),
+                sub: username.clone().unwrap_or_else(|| client.client_id.clone()),
+                aud: client
+                    .audience
+                    .clone()
+                    .unwrap_or_else(|| server.config.issuer.clone()),
+                exp: now.saturating_add(i64::try_from(ttl).unwrap_or(i64::MAX)),
+                iat: now,
+                nbf: now,
+                jti: secret::new_family_id()?,
+                client_id: client.client_id.clone(),
+                scope: scope.to_string(),
+                sid: family_id.clone(),
+                username: username.clone(),
+            };
+            jwt::sign(&claims, &*server.tokens.keys().signer().await?)?
+        }
+    };
     let wants_refresh = username.is_some() && client.grants.contains(&GrantType::RefreshToken);
     let refresh = if wants_refresh {
         let token = secret::new_token(TokenKind::Refresh)?;
@@ -213,11 +250,7 @@ async fn refresh(
     }
     let now = server.clock.now_secs();
     if old.rotated_at.is_some() && old.revoked_at.is_none() {
-        let revoked = server.store.revoke_family(&old.family_id, now).await?;
-        server
-            .tokens
-            .invalidate(Invalidation::Family(old.family_id.clone()))
-            .await;
+        let revoked = revoke_family(server, client, &old.family_id).await?;
         tracing::warn!(client_id = %client.client_id, revoked, "refresh token reused: family revoked");
         return Err(bad_refresh());
     }
@@ -249,7 +282,8 @@ async fn refresh(
         scope,
         old.grant_type,
         Some(old.family_id.clone()),
-    )?;
+    )
+    .await?;
     match server
         .store
         .rotate_refresh(&hash, now, tokens.records)
@@ -258,11 +292,7 @@ async fn refresh(
         Rotation::Rotated => Ok(tokens.response),
         Rotation::AlreadyUsed => {
             // Lost a race with another use of the same token: that is reuse too.
-            server.store.revoke_family(&old.family_id, now).await?;
-            server
-                .tokens
-                .invalidate(Invalidation::Family(old.family_id.clone()))
-                .await;
+            revoke_family(server, client, &old.family_id).await?;
             tracing::warn!(client_id = %client.client_id, "concurrent refresh token reuse: family revoked");
             Err(bad_refresh())
         }

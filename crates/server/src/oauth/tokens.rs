@@ -3,13 +3,21 @@
 //! steady state costs no database round trip, and dropped from it the
 //! moment a token is revoked, here or (through Redis) on another instance.
 //!
+//! An opaque token is its row. A JWT is believed once its signature and
+//! times pass ([`super::jwt::verify`]), and then judged like a row: its
+//! client and user enabled, its `jti` and `sid` not on the denylist (one
+//! query); the verdict is cached under the token's key like any other.
+//!
 //! Losing a Redis message is safe: the store's revision poll clears the
 //! cache within `change_poll_ms` anyway; the channel only makes it sooner.
 
 use std::sync::Arc;
 
+use tollgate_proto::GrantType;
+
 use super::cache::{Validated, ValidationCache};
-use super::is_active;
+use super::keys::Keys;
+use super::{is_active, jwt, secret};
 use crate::clock::Clock;
 use crate::metrics::Metrics;
 use crate::shared::SharedRedis;
@@ -34,6 +42,8 @@ pub enum Found {
     /// is disabled.
     Inactive,
     Unknown,
+    /// A JWT that failed a check: why.
+    Rejected(&'static str),
 }
 
 /// What to drop from every instance's validation cache.
@@ -82,6 +92,19 @@ pub struct Tokens {
     clock: Clock,
     metrics: Arc<Metrics>,
     redis: Option<Arc<SharedRedis>>,
+    keys: Arc<Keys>,
+    /// The `iss` JWTs must carry.
+    issuer: String,
+    /// Seconds of skew allowed on a JWT's `exp` and `nbf`.
+    leeway: i64,
+}
+
+/// What [`Tokens`] is built from.
+#[derive(Debug)]
+pub struct TokensConfig {
+    pub max_entries: usize,
+    pub issuer: String,
+    pub leeway_secs: u64,
 }
 
 impl Tokens {
@@ -90,27 +113,44 @@ impl Tokens {
         clock: Clock,
         metrics: Arc<Metrics>,
         redis: Option<Arc<SharedRedis>>,
-        max_entries: usize,
+        keys: Arc<Keys>,
+        config: TokensConfig,
     ) -> Self {
         Self {
             store,
-            cache: ValidationCache::new(max_entries),
+            cache: ValidationCache::new(config.max_entries),
             clock,
             metrics,
             redis,
+            keys,
+            issuer: config.issuer,
+            leeway: i64::try_from(config.leeway_secs).unwrap_or(i64::MAX),
         }
     }
 
-    /// Looks `digest` up: an active access token from the validation cache
-    /// when there, else from the store (and then cached).
-    pub async fn find(&self, digest: &Digest) -> Result<Found, Error> {
+    /// What `token` is: an active access token from the validation cache
+    /// when there, else from the store or its signature (and then cached).
+    pub async fn find(&self, token: &str) -> Result<Found, Error> {
+        let digest = secret::token_key(token);
         let now = self.clock.now_ms();
-        if let Some(v) = self.cache.get(digest, now) {
+        if let Some(v) = self.cache.get(&digest, now) {
             self.metrics.cache_hit();
             return Ok(Found::Access(v));
         }
         self.metrics.cache_miss();
         let generation = self.cache.generation();
+        if jwt::looks_like_jwt(token) {
+            return self.judge_jwt(token, digest, generation, now).await;
+        }
+        self.find_stored(&digest, generation, now).await
+    }
+
+    async fn find_stored(
+        &self,
+        digest: &Digest,
+        generation: u64,
+        now: i64,
+    ) -> Result<Found, Error> {
         let Some(lookup) = self.store.find_token(digest).await? else {
             return Ok(Found::Unknown);
         };
@@ -129,6 +169,62 @@ impl Tokens {
         let v = Arc::new(Validated::from(lookup));
         self.cache.insert(*digest, v.clone(), generation, now);
         Ok(Found::Access(v))
+    }
+
+    /// A JWT: checked, then judged by its client, user and the denylist.
+    async fn judge_jwt(
+        &self,
+        token: &str,
+        digest: Digest,
+        generation: u64,
+        now: i64,
+    ) -> Result<Found, Error> {
+        let claims =
+            match jwt::verify(token, &self.keys, &self.issuer, self.leeway, now / 1000).await {
+                Ok(c) => c,
+                Err(jwt::Rejected(why)) => return Ok(Found::Rejected(why)),
+            };
+        let denied = [format!("jti:{}", claims.jti), format!("sid:{}", claims.sid)];
+        let state = self
+            .store
+            .jwt_state(
+                &claims.client_id,
+                claims.username.as_deref(),
+                [&denied[0], &denied[1]],
+            )
+            .await?;
+        let user_ok = match &claims.username {
+            None => true,
+            Some(_) => state.user_enabled == Some(true),
+        };
+        let Some(client) = state
+            .client
+            .filter(|c| c.enabled && user_ok && !state.denied)
+        else {
+            return Ok(Found::Inactive);
+        };
+        let v = Arc::new(Validated {
+            grant_type: match claims.username {
+                Some(_) => GrantType::Password,
+                None => GrantType::ClientCredentials,
+            },
+            client_id: claims.client_id,
+            username: claims.username,
+            scope: claims.scope.parse().unwrap_or_default(),
+            issued_at: claims.iat,
+            // Cached until `exp`; within the leeway after it, checked afresh.
+            expires_at_ms: claims.exp.saturating_mul(1000),
+            family_id: claims.sid,
+            qps: client.qps,
+            per_day: client.per_day,
+        });
+        self.cache.insert(digest, v.clone(), generation, now);
+        Ok(Found::Access(v))
+    }
+
+    /// The signing keys.
+    pub fn keys(&self) -> &Arc<Keys> {
+        &self.keys
     }
 
     /// Drops tokens from this instance's cache at once, and from every

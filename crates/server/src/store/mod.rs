@@ -22,7 +22,7 @@ use tollgate_proto::{GrantType, Scope};
 
 pub use postgres::PostgresStore;
 
-use crate::config::PostgresOptions;
+use crate::config::{PostgresOptions, SigningAlg, TokenFormat};
 pub use sqlite::SqliteStore;
 
 /// A client secret's SHA-256, or a token's key (`secret::token_key`).
@@ -90,6 +90,10 @@ pub struct Client {
     pub introspect_any: bool,
     pub enabled: bool,
     pub created_at: i64,
+    /// Its access tokens' format; `None` means the server's `token_format`.
+    pub token_format: Option<TokenFormat>,
+    /// The `aud` of its JWT access tokens; `None` means the issuer.
+    pub audience: Option<String>,
 }
 
 /// A resource owner for the password grant.
@@ -185,6 +189,59 @@ pub struct ClientUpdate {
     pub introspect_any: Option<bool>,
     pub enabled: Option<bool>,
     pub secret_hash: Option<Digest>,
+    pub token_format: Option<Option<TokenFormat>>,
+    pub audience: Option<Option<String>>,
+}
+
+/// A key that signs JWT access tokens, or did, as stored. `Debug` leaves
+/// out the private key.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SigningKey {
+    pub kid: String,
+    pub alg: SigningAlg,
+    /// PKCS#8 (ES256, EdDSA) or PKCS#1 (RS256) DER.
+    pub private_der: Vec<u8>,
+    /// The public JWK (JSON), as the JWKS publishes it.
+    pub public_jwk: String,
+    /// Unix seconds: published in the JWKS from here.
+    pub created_at: i64,
+    /// Signs from here: `created_at` plus the pre-publication delay.
+    pub signs_from: i64,
+    /// Signs no more from here.
+    pub retired_at: Option<i64>,
+    /// Dropped from the JWKS from here: every token it signed has expired.
+    pub published_until: Option<i64>,
+}
+
+impl std::fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SigningKey")
+            .field("kid", &self.kid)
+            .field("alg", &self.alg)
+            .field("created_at", &self.created_at)
+            .field("signs_from", &self.signs_from)
+            .field("retired_at", &self.retired_at)
+            .field("published_until", &self.published_until)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a JWT access token's validity depends on besides its signature.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JwtState {
+    /// The client's enabled flag and registered limits; `None`: no such client.
+    pub client: Option<ClientState>,
+    /// `None` for tokens without a user, or an unknown user.
+    pub user_enabled: Option<bool>,
+    /// Its `jti` or its `sid` (grant family) is on the denylist.
+    pub denied: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientState {
+    pub enabled: bool,
+    pub qps: Option<u64>,
+    pub per_day: Option<u64>,
 }
 
 /// Store failures. `Unavailable` means "try again later" (the server answers
@@ -248,8 +305,31 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn revoke_token(&self, hash: &Digest, now: i64) -> StoreResult<bool>;
     /// Revokes every token of a family; returns how many were changed.
     async fn revoke_family(&self, family_id: &str, now: i64) -> StoreResult<u64>;
-    /// Deletes tokens that expired before `before`; returns how many.
+    /// Deletes tokens and denylist entries that expired before `before`;
+    /// returns how many.
     async fn sweep_expired(&self, before: i64) -> StoreResult<u64>;
+
+    /// Every signing key, retired ones included, oldest first.
+    async fn signing_keys(&self) -> StoreResult<Vec<SigningKey>>;
+    /// Stores a new key. `auto_slot`: for a key made automatically, how many
+    /// keys there were when it was decided on; a second key for the same
+    /// slot is a `Conflict`, so instances starting together make one.
+    async fn insert_signing_key(&self, key: &SigningKey, auto_slot: Option<i64>)
+        -> StoreResult<()>;
+    /// Stops `kid` signing at `at`, published until `published_until`;
+    /// `NotFound` when there is no such key still signing.
+    async fn retire_signing_key(&self, kid: &str, at: i64, published_until: i64)
+        -> StoreResult<()>;
+    /// Puts `id` (`jti:…` or `sid:…`) on the JWT denylist until `expires_at`.
+    async fn deny_jwt(&self, id: &str, expires_at: i64) -> StoreResult<()>;
+    /// The client, user and denylist state a JWT of `client_id` (and
+    /// `username`) with these denylist ids depends on, in one query.
+    async fn jwt_state(
+        &self,
+        client_id: &str,
+        username: Option<&str>,
+        ids: [&str; 2],
+    ) -> StoreResult<JwtState>;
 
     /// A number that changes whenever a client or user is updated or a
     /// token revoked, by anyone sharing the database. Also the readiness probe.

@@ -14,11 +14,14 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgSslMode};
 use sqlx::{PgPool, Postgres};
 
 use super::group_commit::GroupCommit;
-use super::rows::{conflict_or, found, grants_to_string, opt_i64, ClientRow, LookupRow, UserRow};
+use super::rows::{
+    conflict_or, found, grants_to_string, opt_i64, ClientRow, JwtStateRow, LookupRow,
+    SigningKeyRow, UserRow,
+};
 use super::sql::sql_store;
 use super::{
-    Client, ClientUpdate, Digest, Rotation, Store, StoreError, StoreResult, TokenLookup,
-    TokenRecord, User,
+    Client, ClientUpdate, Digest, JwtState, Rotation, SigningKey, Store, StoreError, StoreResult,
+    TokenLookup, TokenRecord, User,
 };
 use crate::config::PostgresOptions;
 

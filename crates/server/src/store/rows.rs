@@ -7,9 +7,10 @@ use std::collections::BTreeSet;
 use tollgate_proto::{GrantType, Scope};
 
 use super::{
-    AuthMethod, Client, ClientUpdate, Digest, StoreError, StoreResult, TokenKind, TokenLookup,
-    TokenRecord, User,
+    AuthMethod, Client, ClientState, ClientUpdate, Digest, JwtState, SigningKey, StoreError,
+    StoreResult, TokenKind, TokenLookup, TokenRecord, User,
 };
+use crate::config::{SigningAlg, TokenFormat};
 
 #[derive(Debug, sqlx::FromRow)]
 pub(super) struct ClientRow {
@@ -25,6 +26,8 @@ pub(super) struct ClientRow {
     introspect_any: bool,
     enabled: bool,
     created_at: i64,
+    token_format: Option<String>,
+    audience: Option<String>,
 }
 
 impl TryFrom<ClientRow> for Client {
@@ -45,7 +48,75 @@ impl TryFrom<ClientRow> for Client {
             introspect_any: r.introspect_any,
             enabled: r.enabled,
             created_at: r.created_at,
+            token_format: r
+                .token_format
+                .map(|f| {
+                    TokenFormat::parse(&f)
+                        .ok_or_else(|| StoreError::Corrupt(format!("token_format `{f}`")))
+                })
+                .transpose()?,
+            audience: r.audience,
         })
+    }
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub(super) struct SigningKeyRow {
+    kid: String,
+    alg: String,
+    private_der: Vec<u8>,
+    public_jwk: String,
+    created_at: i64,
+    signs_from: i64,
+    retired_at: Option<i64>,
+    published_until: Option<i64>,
+}
+
+impl TryFrom<SigningKeyRow> for SigningKey {
+    type Error = StoreError;
+
+    fn try_from(r: SigningKeyRow) -> StoreResult<Self> {
+        Ok(SigningKey {
+            alg: SigningAlg::parse(&r.alg)
+                .ok_or_else(|| StoreError::Corrupt(format!("signing key alg `{}`", r.alg)))?,
+            kid: r.kid,
+            private_der: r.private_der,
+            public_jwk: r.public_jwk,
+            created_at: r.created_at,
+            signs_from: r.signs_from,
+            retired_at: r.retired_at,
+            published_until: r.published_until,
+        })
+    }
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub(super) struct JwtStateRow {
+    client_enabled: bool,
+    client_qps: Option<i64>,
+    client_per_day: Option<i64>,
+    user_enabled: Option<bool>,
+    denied: bool,
+}
+
+impl From<Option<JwtStateRow>> for JwtState {
+    fn from(row: Option<JwtStateRow>) -> Self {
+        match row {
+            None => JwtState {
+                client: None,
+                user_enabled: None,
+                denied: false,
+            },
+            Some(r) => JwtState {
+                client: Some(ClientState {
+                    enabled: r.client_enabled,
+                    qps: to_u64(r.client_qps),
+                    per_day: to_u64(r.client_per_day),
+                }),
+                user_enabled: r.user_enabled,
+                denied: r.denied,
+            },
+        }
     }
 }
 
@@ -160,6 +231,8 @@ impl ClientUpdate {
         c.introspect_any = u.introspect_any.unwrap_or(c.introspect_any);
         c.enabled = u.enabled.unwrap_or(c.enabled);
         c.secret_hash = u.secret_hash.unwrap_or(c.secret_hash);
+        c.token_format = u.token_format.unwrap_or(c.token_format);
+        c.audience = u.audience.unwrap_or(std::mem::take(&mut c.audience));
     }
 }
 

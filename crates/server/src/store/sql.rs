@@ -21,7 +21,7 @@ macro_rules! sql_store {
     ($store:ty, $db:ty) => {
         type Query<'q> = sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments<'q>>;
 
-        /// Binds a client's settable columns, then `updated_at`, as $1..$11.
+        /// Binds a client's settable columns, then `updated_at`, as $1..$13.
         fn bind_client<'q>(q: Query<'q>, c: &'q Client, updated_at: i64) -> Query<'q> {
             q.bind(&c.name)
                 .bind(&c.secret_hash[..])
@@ -33,6 +33,8 @@ macro_rules! sql_store {
                 .bind(opt_i64(c.per_day))
                 .bind(c.introspect_any)
                 .bind(c.enabled)
+                .bind(c.token_format.map(|f| f.as_str()))
+                .bind(c.audience.as_deref())
                 .bind(updated_at)
         }
 
@@ -72,8 +74,9 @@ macro_rules! sql_store {
             async fn create_client(&self, c: &Client) -> StoreResult<()> {
                 let q = sqlx::query(
                     "INSERT INTO clients (name, secret_hash, scopes, grants, auth_method, \
-                     token_ttl, qps, per_day, introspect_any, enabled, updated_at, created_at, \
-                     client_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+                     token_ttl, qps, per_day, introspect_any, enabled, token_format, audience, \
+                     updated_at, created_at, client_id) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
                 );
                 bind_client(q, c, c.created_at)
                     .bind(c.created_at)
@@ -112,7 +115,8 @@ macro_rules! sql_store {
                 let q = sqlx::query(
                     "UPDATE clients SET name = $1, secret_hash = $2, scopes = $3, grants = $4, \
                      auth_method = $5, token_ttl = $6, qps = $7, per_day = $8, \
-                     introspect_any = $9, enabled = $10, updated_at = $11 WHERE client_id = $12",
+                     introspect_any = $9, enabled = $10, token_format = $11, audience = $12, \
+                     updated_at = $13 WHERE client_id = $14",
                 );
                 bind_client(q, &c, now)
                     .bind(client_id)
@@ -250,12 +254,102 @@ macro_rules! sql_store {
             }
 
             async fn sweep_expired(&self, before: i64) -> StoreResult<u64> {
-                let done = sqlx::query("DELETE FROM tokens WHERE expires_at < $1")
-                    .bind(before)
+                let mut swept = 0;
+                for sql in [
+                    "DELETE FROM tokens WHERE expires_at < $1",
+                    "DELETE FROM revoked_jwts WHERE expires_at < $1",
+                ] {
+                    let done = sqlx::query(sql)
+                        .bind(before)
+                        .execute(self.write_pool())
+                        .await
+                        .map_err(db_err)?;
+                    swept += done.rows_affected();
+                }
+                Ok(swept)
+            }
+
+            async fn signing_keys(&self) -> StoreResult<Vec<SigningKey>> {
+                let sql = "SELECT * FROM signing_keys ORDER BY created_at, kid";
+                fetch_all::<SigningKeyRow, _>(self.read_pool(), sql).await
+            }
+
+            async fn insert_signing_key(
+                &self,
+                k: &SigningKey,
+                auto_slot: Option<i64>,
+            ) -> StoreResult<()> {
+                sqlx::query(
+                    "INSERT INTO signing_keys (kid, alg, private_der, public_jwk, created_at, \
+                     signs_from, retired_at, published_until, auto_slot) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                )
+                .bind(&k.kid)
+                .bind(k.alg.as_str())
+                .bind(&k.private_der[..])
+                .bind(&k.public_jwk)
+                .bind(k.created_at)
+                .bind(k.signs_from)
+                .bind(k.retired_at)
+                .bind(k.published_until)
+                .bind(auto_slot)
+                .execute(self.write_pool())
+                .await
+                .map_err(|e| conflict_or(e, || format!("signing key `{}`", k.kid), db_err))?;
+                Ok(())
+            }
+
+            async fn retire_signing_key(
+                &self,
+                kid: &str,
+                at: i64,
+                published_until: i64,
+            ) -> StoreResult<()> {
+                let sql = "UPDATE signing_keys SET retired_at = $1, published_until = $2 \
+                           WHERE kid = $3 AND retired_at IS NULL";
+                let done = sqlx::query(sql)
+                    .bind(at)
+                    .bind(published_until)
+                    .bind(kid)
                     .execute(self.write_pool())
                     .await
                     .map_err(db_err)?;
-                Ok(done.rows_affected())
+                found(done.rows_affected(), || format!("signing key `{kid}` still in use"))
+            }
+
+            async fn deny_jwt(&self, id: &str, expires_at: i64) -> StoreResult<()> {
+                let sql = "INSERT INTO revoked_jwts (id, expires_at) VALUES ($1, $2) \
+                           ON CONFLICT (id) DO NOTHING";
+                sqlx::query(sql)
+                    .bind(id)
+                    .bind(expires_at)
+                    .execute(self.write_pool())
+                    .await
+                    .map_err(db_err)?;
+                Ok(())
+            }
+
+            async fn jwt_state(
+                &self,
+                client_id: &str,
+                username: Option<&str>,
+                ids: [&str; 2],
+            ) -> StoreResult<JwtState> {
+                let row: Option<JwtStateRow> = sqlx::query_as(
+                    "SELECT c.enabled AS client_enabled, c.qps AS client_qps, \
+                     c.per_day AS client_per_day, \
+                     (SELECT u.enabled FROM users u WHERE u.username = $2) AS user_enabled, \
+                     EXISTS (SELECT 1 FROM revoked_jwts r WHERE r.id IN ($3, $4)) AS denied \
+                     FROM clients c WHERE c.client_id = $1",
+                )
+                .bind(client_id)
+                .bind(username)
+                .bind(ids[0])
+                .bind(ids[1])
+                .fetch_optional(self.read_pool())
+                .await
+                .map_err(db_err)?;
+                Ok(JwtState::from(row))
             }
 
             async fn revision(&self) -> StoreResult<i64> {

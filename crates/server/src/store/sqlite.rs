@@ -16,11 +16,14 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::SqlitePool;
 
 use super::group_commit::GroupCommit;
-use super::rows::{conflict_or, found, grants_to_string, opt_i64, ClientRow, LookupRow, UserRow};
+use super::rows::{
+    conflict_or, found, grants_to_string, opt_i64, ClientRow, JwtStateRow, LookupRow,
+    SigningKeyRow, UserRow,
+};
 use super::sql::sql_store;
 use super::{
-    Client, ClientUpdate, Digest, Rotation, Store, StoreError, StoreResult, TokenLookup,
-    TokenRecord, User,
+    Client, ClientUpdate, Digest, JwtState, Rotation, SigningKey, Store, StoreError, StoreResult,
+    TokenLookup, TokenRecord, User,
 };
 
 /// A SQLite database, file or in-memory.
@@ -33,7 +36,28 @@ pub struct SqliteStore {
 
 impl SqliteStore {
     /// Opens (creating if missing) and migrates the database at `url`.
+    ///
+    /// Several processes may open a new database at the same moment (a
+    /// server starting while `tollgate admin` runs): switching it to WAL and
+    /// creating its tables take locks SQLite does not wait for, and only one
+    /// process applies a migration. The others are told "locked" or find
+    /// the migration's work done, and try again, for up to about three
+    /// seconds.
     pub async fn open(url: &str) -> StoreResult<Self> {
+        let mut attempt: u64 = 1;
+        loop {
+            match Self::open_once(url).await {
+                Err(e) if attempt < 8 && opening_raced(&e) => {
+                    tracing::debug!(error = %e, attempt, "opening the database raced another process; trying again");
+                    tokio::time::sleep(Duration::from_millis(100 * attempt)).await;
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn open_once(url: &str) -> StoreResult<Self> {
         let in_memory = url.contains(":memory:") || url.contains("mode=memory");
         let base = SqliteConnectOptions::from_str(url)
             .map_err(|_| StoreError::UnsupportedUrl(url.to_owned()))?
@@ -85,6 +109,18 @@ impl SqliteStore {
             write,
             writer,
         })
+    }
+}
+
+/// Whether opening may have failed because another process was opening the
+/// same new database at that moment: a lock, or a migration that found its
+/// work done ("already exists", "duplicate column"). A migration that fails
+/// for a reason of its own fails again, and is reported then.
+fn opening_raced(e: &StoreError) -> bool {
+    match e {
+        StoreError::Unavailable(m) => m.contains("locked") || m.contains("busy"),
+        StoreError::Backend(m) => m.starts_with("migration failed"),
+        _ => false,
     }
 }
 

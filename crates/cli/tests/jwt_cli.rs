@@ -1,0 +1,115 @@
+//! JWT access tokens from the command line (issue 13): a client registered
+//! with `--token-format jwt`, `admin keys list|rotate|retire`, and
+//! `tollgate token --decode`, with the real binary against a real server.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::{Workspace, BIN};
+use serde_json::Value;
+
+fn keys(ws: &Workspace) -> Vec<Value> {
+    let out = ws.admin_ok(&["keys", "list", "--json"], "");
+    assert!(!out.contains("private"), "{out}");
+    serde_json::from_str(&out).unwrap()
+}
+
+fn decode(base: &str, id: &str, secret: &str, home: &std::path::Path) -> std::process::Output {
+    Command::new(BIN)
+        .args(["token", "--decode", "--no-cache"])
+        .args(["--token-url", &format!("{base}/oauth2/token.oauth2")])
+        .args(["--client-id", id])
+        .env("TOLLGATE_CLIENT_SECRET", secret)
+        .env("XDG_CACHE_HOME", home.join("cache"))
+        .env("XDG_CONFIG_HOME", home.join("config"))
+        .env("HOME", home)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn keys_rotate_and_retire_from_the_command_line() {
+    let ws = Workspace::new();
+    let server = ws.serve(&[]);
+    let mut first = keys(&ws);
+    for _ in 0..100 {
+        if !first.is_empty() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+        first = keys(&ws);
+    }
+    assert_eq!(first.len(), 1, "a key is made at first start: {first:?}");
+    assert_eq!(first[0]["state"], "signing");
+    assert_eq!(first[0]["alg"], "ES256");
+    let old = first[0]["kid"].as_str().unwrap().to_owned();
+
+    let pending = ws.admin_ok(&["keys", "rotate", "--alg", "EdDSA"], "");
+    let pending = pending.trim();
+    let listed = keys(&ws);
+    let state = |kid: &str| {
+        listed
+            .iter()
+            .find(|k| k["kid"] == kid)
+            .map(|k| k["state"].as_str().unwrap().to_owned())
+    };
+    assert_eq!(state(pending).as_deref(), Some("pending"));
+    let refused = ws.admin(&["keys", "retire", &old], "");
+    assert!(!refused.status.success());
+    let says = String::from_utf8_lossy(&refused.stderr);
+    assert!(says.contains("rotate"), "{says}");
+
+    let now = ws.admin_ok(&["keys", "rotate", "--now"], "");
+    ws.admin_ok(&["keys", "retire", &old], "");
+    let listed = keys(&ws);
+    let old_key = listed.iter().find(|k| k["kid"] == old.as_str()).unwrap();
+    assert_eq!(
+        old_key["state"], "published",
+        "kept until its tokens expire"
+    );
+    assert!(old_key["published_until"].as_i64().unwrap() > old_key["retired_at"].as_i64().unwrap());
+    assert!(listed
+        .iter()
+        .any(|k| k["kid"] == now.trim() && k["state"] == "signing"));
+    drop(server);
+}
+
+#[tokio::test]
+async fn token_decode_shows_a_jwt_and_says_it_is_not_verified() {
+    let ws = Workspace::new();
+    let server = ws.serve(&[]);
+    let (jwt_id, jwt_secret) = ws.create_client(&["--token-format", "jwt", "--scope", "a"]);
+    let (opaque_id, opaque_secret) = ws.create_client(&[]);
+    let home = tempfile::tempdir().unwrap();
+
+    let out = decode(&server.base, &jwt_id, &jwt_secret, home.path());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(stderr.contains("NOT verified"), "{stderr}");
+    let v: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(v["header"]["typ"], "at+jwt");
+    assert_eq!(v["claims"]["client_id"], jwt_id.as_str());
+    assert_eq!(v["claims"]["scope"], Value::Null, "no scope requested");
+
+    let out = decode(&server.base, &opaque_id, &opaque_secret, home.path());
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("opaque"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+
+    // The server's JWKS publishes the key that signed it.
+    let jwks: Value = reqwest::get(format!("{}/.well-known/jwks.json", server.base))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(jwks["keys"].as_array().map(Vec::len), Some(1));
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    drop(server);
+}

@@ -1,0 +1,32 @@
+-- Signed (JWT) access tokens: a format per client, the keys that sign them,
+-- and the denylist that revokes them (a JWT has no row to mark revoked).
+ALTER TABLE clients ADD COLUMN token_format TEXT;  -- NULL: the server's token_format
+ALTER TABLE clients ADD COLUMN audience TEXT;      -- NULL: the issuer
+
+CREATE TABLE signing_keys (
+    kid             TEXT PRIMARY KEY,
+    alg             TEXT NOT NULL,
+    private_der     BYTEA NOT NULL,
+    public_jwk      TEXT NOT NULL,
+    created_at      BIGINT NOT NULL,
+    signs_from      BIGINT NOT NULL,
+    retired_at      BIGINT,
+    published_until BIGINT,
+    -- For a key made automatically (first start, or none left to sign):
+    -- how many keys there were. Unique, so instances that decide to make
+    -- one at the same moment make one between them.
+    auto_slot       BIGINT UNIQUE
+);
+
+-- `jti:<jti>` for one token, `sid:<family>` for every token of a grant.
+CREATE TABLE revoked_jwts (
+    id         TEXT PRIMARY KEY,
+    expires_at BIGINT NOT NULL
+);
+CREATE INDEX revoked_jwts_expiry ON revoked_jwts (expires_at);
+
+-- Other instances reload their keys and drop their caches when these change.
+CREATE TRIGGER signing_keys_changed AFTER INSERT OR UPDATE ON signing_keys
+    FOR EACH STATEMENT EXECUTE FUNCTION tollgate_bump_revision();
+CREATE TRIGGER jwts_revoked AFTER INSERT ON revoked_jwts
+    FOR EACH STATEMENT EXECUTE FUNCTION tollgate_bump_revision();
