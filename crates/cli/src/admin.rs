@@ -122,6 +122,15 @@ struct ClientSettings {
     /// The `aud` of this client's JWT access tokens; "" for the issuer [default: the issuer].
     #[arg(long, value_name = "AUDIENCE")]
     audience: Option<String>,
+    /// Where the authorization_code grant may send the browser back to;
+    /// repeat for several (an update replaces the list). A loopback URI
+    /// (http://127.0.0.1/…, http://[::1]/…, http://localhost/…) matches any
+    /// port, for native apps (RFC 8252).
+    #[arg(long = "redirect-uri", value_name = "URI")]
+    redirect_uris: Vec<String>,
+    /// Trusted: its users are not asked to consent.
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    first_party: Option<bool>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -159,6 +168,10 @@ enum ClientCommand {
         /// Let the client introspect any client's tokens (for resource servers).
         #[arg(long)]
         introspect_any: bool,
+        /// No secret: a native or single-page app. It may use only the
+        /// authorization_code grant (PKCE required) and refresh_token.
+        #[arg(long, conflicts_with = "secret_stdin")]
+        public: bool,
         /// Import an existing client id (with --secret-stdin) instead of generating one.
         #[arg(long, value_name = "ID", requires = "secret_stdin")]
         client_id: Option<String>,
@@ -279,6 +292,7 @@ async fn client(store: &dyn Store, cmd: ClientCommand) -> Result<()> {
             name,
             settings,
             introspect_any,
+            public,
             client_id,
             secret_stdin,
             json,
@@ -305,6 +319,9 @@ async fn client(store: &dyn Store, cmd: ClientCommand) -> Result<()> {
                 introspect_any,
                 token_format: settings.token_format.and_then(TokenFormatArg::format),
                 audience: settings.audience.as_deref().and_then(audience),
+                redirect_uris: settings.redirect_uris.clone(),
+                public,
+                first_party: settings.first_party.unwrap_or(false),
             };
             let (client, secret) = ops::create_client(store, now(), new).await?;
             print_credentials(&client.client_id, &secret, json)
@@ -365,6 +382,9 @@ async fn client(store: &dyn Store, cmd: ClientCommand) -> Result<()> {
                 introspect_any,
                 token_format: settings.token_format.map(TokenFormatArg::format),
                 audience: settings.audience.as_deref().map(audience),
+                redirect_uris: (!settings.redirect_uris.is_empty())
+                    .then(|| settings.redirect_uris.clone()),
+                first_party: settings.first_party,
                 ..ClientUpdate::default()
             };
             store.update_client(&client_id, &update, now()).await?;
@@ -388,6 +408,15 @@ async fn set_client_enabled(store: &dyn Store, client_id: &str, enabled: bool) -
 }
 
 fn print_credentials(client_id: &str, secret: &str, json: bool) -> Result<()> {
+    if secret.is_empty() {
+        // A public client: nothing secret to show.
+        if json {
+            return print_json(&serde_json::json!({ "client_id": client_id }));
+        }
+        crate::out::line(format_args!("client_id:     {client_id}"))?;
+        eprintln!("A public client has no secret: it proves itself with PKCE.");
+        return Ok(());
+    }
     if json {
         return print_json(&serde_json::json!({ "client_id": client_id, "client_secret": secret }));
     }
@@ -487,6 +516,10 @@ struct ClientView {
     token_format: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     audience: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    redirect_uris: Vec<String>,
+    public: bool,
+    first_party: bool,
     created_at: i64,
 }
 
@@ -505,6 +538,9 @@ impl From<&Client> for ClientView {
             introspect_any: c.introspect_any,
             token_format: c.token_format.map(TokenFormat::as_str),
             audience: c.audience.clone(),
+            redirect_uris: c.redirect_uris.clone(),
+            public: c.public,
+            first_party: c.first_party,
             created_at: c.created_at,
         }
     }

@@ -24,6 +24,9 @@ pub enum ErrorCode {
     InsufficientScope,
     ServerError,
     TemporarilyUnavailable,
+    /// RFC 6749 §4.1.2.1: at the authorization endpoint only.
+    UnsupportedResponseType,
+    AccessDenied,
 }
 
 impl ErrorCode {
@@ -41,10 +44,12 @@ impl ErrorCode {
             Self::InsufficientScope => "insufficient_scope",
             Self::ServerError => "server_error",
             Self::TemporarilyUnavailable => "temporarily_unavailable",
+            Self::UnsupportedResponseType => "unsupported_response_type",
+            Self::AccessDenied => "access_denied",
         }
     }
 
-    const ALL: [ErrorCode; 11] = [
+    const ALL: [ErrorCode; 13] = [
         Self::InvalidRequest,
         Self::InvalidClient,
         Self::InvalidGrant,
@@ -56,6 +61,8 @@ impl ErrorCode {
         Self::InsufficientScope,
         Self::ServerError,
         Self::TemporarilyUnavailable,
+        Self::UnsupportedResponseType,
+        Self::AccessDenied,
     ];
 }
 

@@ -14,16 +14,24 @@ pub enum GrantType {
     ClientCredentials,
     Password,
     RefreshToken,
+    /// RFC 6749 §4.1, with PKCE (RFC 7636).
+    AuthorizationCode,
 }
 
 impl GrantType {
-    pub const ALL: [GrantType; 3] = [Self::ClientCredentials, Self::Password, Self::RefreshToken];
+    pub const ALL: [GrantType; 4] = [
+        Self::ClientCredentials,
+        Self::Password,
+        Self::RefreshToken,
+        Self::AuthorizationCode,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Self::ClientCredentials => "client_credentials",
             Self::Password => "password",
             Self::RefreshToken => "refresh_token",
+            Self::AuthorizationCode => "authorization_code",
         }
     }
 }
@@ -54,7 +62,7 @@ mod tests {
         for g in GrantType::ALL {
             assert_eq!(g.as_str().parse::<GrantType>(), Ok(g));
         }
-        for bad in ["authorization_code", "Password", "", "client_credentials "] {
+        for bad in ["implicit", "Password", "", "client_credentials "] {
             assert!(bad.parse::<GrantType>().is_err(), "{bad:?}");
         }
     }

@@ -101,6 +101,12 @@ pub enum TokenRequest {
         refresh_token: String,
         scope: Option<Scope>,
     },
+    /// RFC 6749 §4.1.3 with RFC 7636 §4.5. The scope is the code's.
+    AuthorizationCode {
+        code: String,
+        redirect_uri: Option<String>,
+        code_verifier: Option<String>,
+    },
 }
 
 impl fmt::Debug for TokenRequest {
@@ -121,6 +127,10 @@ impl fmt::Debug for TokenRequest {
                 .debug_struct("RefreshToken")
                 .field("scope", scope)
                 .finish_non_exhaustive(),
+            Self::AuthorizationCode { redirect_uri, .. } => f
+                .debug_struct("AuthorizationCode")
+                .field("redirect_uri", redirect_uri)
+                .finish_non_exhaustive(),
         }
     }
 }
@@ -131,6 +141,7 @@ impl TokenRequest {
             Self::ClientCredentials { .. } => GrantType::ClientCredentials,
             Self::Password { .. } => GrantType::Password,
             Self::RefreshToken { .. } => GrantType::RefreshToken,
+            Self::AuthorizationCode { .. } => GrantType::AuthorizationCode,
         }
     }
 
@@ -139,6 +150,7 @@ impl TokenRequest {
             Self::ClientCredentials { scope }
             | Self::Password { scope, .. }
             | Self::RefreshToken { scope, .. } => scope.as_ref(),
+            Self::AuthorizationCode { .. } => None,
         }
     }
 
@@ -163,6 +175,11 @@ impl TokenRequest {
                 refresh_token: p.require("refresh_token")?.to_owned(),
                 scope,
             },
+            GrantType::AuthorizationCode => Self::AuthorizationCode {
+                code: p.require("code")?.to_owned(),
+                redirect_uri: p.get("redirect_uri").map(str::to_owned),
+                code_verifier: p.get("code_verifier").map(str::to_owned),
+            },
         })
     }
 
@@ -179,6 +196,15 @@ impl TokenRequest {
             }
             Self::RefreshToken { refresh_token, .. } => {
                 out.push(("refresh_token", refresh_token.clone()));
+            }
+            Self::AuthorizationCode {
+                code,
+                redirect_uri,
+                code_verifier,
+            } => {
+                out.push(("code", code.clone()));
+                out.extend(redirect_uri.iter().map(|r| ("redirect_uri", r.clone())));
+                out.extend(code_verifier.iter().map(|v| ("code_verifier", v.clone())));
             }
         }
         if let Some(scope) = self.scope().filter(|s| !s.is_empty()) {
@@ -226,8 +252,13 @@ mod tests {
         check("", Err(ErrorCode::InvalidRequest));
         check(
             "grant_type=authorization_code",
-            Err(ErrorCode::UnsupportedGrantType),
+            Err(ErrorCode::InvalidRequest),
         );
+        check(
+            "grant_type=authorization_code&code=c&code_verifier=v&redirect_uri=http%3A%2F%2F127.0.0.1%2Fcb",
+            Ok(r#"AuthorizationCode { redirect_uri: Some("http://127.0.0.1/cb"), .. }"#),
+        );
+        check("grant_type=implicit", Err(ErrorCode::UnsupportedGrantType));
         check(
             "grant_type=password&grant_type=password",
             Err(ErrorCode::InvalidRequest),

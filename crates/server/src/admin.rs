@@ -40,10 +40,16 @@ pub struct NewClient {
     pub token_format: Option<TokenFormat>,
     /// The `aud` of its JWT access tokens; `None`: the issuer.
     pub audience: Option<String>,
+    /// Where the authorization code grant may send browsers back to.
+    pub redirect_uris: Vec<String>,
+    /// No secret: a native or browser app (PKCE required).
+    pub public: bool,
+    /// Its users see no consent page.
+    pub first_party: bool,
 }
 
 /// Registers a client; returns it with its secret, the only time the secret
-/// is available in the clear.
+/// is available in the clear (empty for a public client, which has none).
 pub async fn create_client(
     store: &dyn Store,
     now: i64,
@@ -61,13 +67,31 @@ pub async fn create_client(
         }
         None => secret::new_client_id()?,
     };
-    let secret = match new.secret {
-        Some(s) => {
+    let secret = match (new.secret, new.public) {
+        (Some(_), true) => return Err(AdminError::Invalid("a public client has no secret".into())),
+        (Some(s), false) => {
             check_text("client secret", &s)?;
             s
         }
-        None => secret::new_client_secret()?,
+        (None, _) => secret::new_client_secret()?,
     };
+    if new.public {
+        let allowed = [GrantType::AuthorizationCode, GrantType::RefreshToken];
+        if !new.grants.iter().all(|g| allowed.contains(g)) {
+            return Err(AdminError::Invalid(
+                "a public client may have only the authorization_code and refresh_token grants"
+                    .into(),
+            ));
+        }
+    }
+    for uri in &new.redirect_uris {
+        check_redirect_uri(uri)?;
+    }
+    if new.grants.contains(&GrantType::AuthorizationCode) && new.redirect_uris.is_empty() {
+        return Err(AdminError::Invalid(
+            "the authorization_code grant needs at least one --redirect-uri".into(),
+        ));
+    }
     if new.grants.is_empty() {
         return Err(AdminError::Invalid(
             "a client needs at least one grant".into(),
@@ -96,9 +120,14 @@ pub async fn create_client(
         created_at: now,
         token_format: new.token_format,
         audience: new.audience,
+        redirect_uris: new.redirect_uris,
+        public: new.public,
+        first_party: new.first_party,
     };
     store.create_client(&client).await?;
-    Ok((client, secret))
+    // A public client's secret digest is of a value nobody was given.
+    let shown = if client.public { String::new() } else { secret };
+    Ok((client, shown))
 }
 
 /// Replaces a client's secret with a new generated one and returns it. The
@@ -210,6 +239,36 @@ pub async fn retire_key(
     let until = now.saturating_add(i64::try_from(longest_ttl).unwrap_or(i64::MAX));
     store.retire_signing_key(kid, now, until).await?;
     Ok(until)
+}
+
+/// A redirect URI tollgate will send codes to: absolute, no fragment, and
+/// https, or http on loopback, or a private-use scheme of a native app
+/// (`com.example.app:/cb`, RFC 8252 §7.1).
+pub fn check_redirect_uri(uri: &str) -> Result<(), AdminError> {
+    let bad = |why: &str| AdminError::Invalid(format!("redirect URI `{uri}`: {why}"));
+    check_text("redirect URI", uri)?;
+    if uri.contains('#') {
+        return Err(bad("a fragment (#) is not allowed"));
+    }
+    if uri.contains(char::is_whitespace) {
+        return Err(bad("spaces are not allowed"));
+    }
+    let scheme = uri.split_once(':').map_or("", |(s, _)| s);
+    let scheme_ok = scheme
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"+.-".contains(&b));
+    if scheme_ok && scheme.contains('.') {
+        return Ok(());
+    }
+    let parsed: axum::http::Uri = uri.parse().map_err(|_| bad("not an absolute URI"))?;
+    match (parsed.scheme_str(), parsed.host()) {
+        (Some("https"), Some(_)) => Ok(()),
+        (Some("http"), Some("127.0.0.1" | "[::1]" | "::1" | "localhost")) => Ok(()),
+        (Some("http"), _) => Err(bad("http is allowed on loopback only; use https")),
+        _ => Err(bad(
+            "must be https://…, http://127.0.0.1/…, or an app's own scheme (com.example.app:/…)",
+        )),
+    }
 }
 
 fn check_text(what: &str, value: &str) -> Result<(), AdminError> {

@@ -12,6 +12,11 @@ pub const CLIENT_SECRET: &str = "demo-secret";
 pub const SCOPES: &str = "locations:read users:read";
 pub const USERNAME: &str = "demo";
 pub const PASSWORD: &str = "demo-password";
+pub const REDIRECT_URIS: [&str; 3] = [
+    "http://127.0.0.1/callback",
+    "http://[::1]/callback",
+    "http://localhost/callback",
+];
 
 /// Registers the demo client and user unless they exist. Safe when several
 /// instances sharing one database start at once.
@@ -25,6 +30,9 @@ pub async fn seed(state: &AppState) -> Result<(), AdminError> {
             .parse()
             .map_err(|e| AdminError::Invalid(format!("{e}")))?,
         grants: GrantType::ALL.into_iter().collect(),
+        // Any port on loopback (RFC 8252 §7.3): `tollgate login`, and a
+        // browser tried by hand.
+        redirect_uris: REDIRECT_URIS.iter().map(|u| (*u).to_owned()).collect(),
         ..NewClient::default()
     };
     ignore_conflict(

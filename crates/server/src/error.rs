@@ -329,7 +329,7 @@ fn set(headers: &mut HeaderMap, name: header::HeaderName, value: &str) {
 fn status_of(code: ErrorCode) -> StatusCode {
     match code {
         ErrorCode::InvalidClient | ErrorCode::InvalidToken => StatusCode::UNAUTHORIZED,
-        ErrorCode::InsufficientScope => StatusCode::FORBIDDEN,
+        ErrorCode::InsufficientScope | ErrorCode::AccessDenied => StatusCode::FORBIDDEN,
         ErrorCode::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
         ErrorCode::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
         ErrorCode::InvalidRequest
@@ -337,7 +337,8 @@ fn status_of(code: ErrorCode) -> StatusCode {
         | ErrorCode::UnauthorizedClient
         | ErrorCode::UnsupportedGrantType
         | ErrorCode::InvalidScope
-        | ErrorCode::UnsupportedTokenType => StatusCode::BAD_REQUEST,
+        | ErrorCode::UnsupportedTokenType
+        | ErrorCode::UnsupportedResponseType => StatusCode::BAD_REQUEST,
     }
 }
 
@@ -363,17 +364,19 @@ pub fn json_response(status: StatusCode, body: &impl Serialize) -> Response {
 
 /// An error response the framework made (a 405 from the router, a 413 from
 /// the body limit, ...) with the JSON error body every other error has; its
-/// headers (`Allow`, ...) are kept. Upstream answers ([`Proxied`]) and
-/// JSON bodies pass unchanged.
+/// headers (`Allow`, ...) are kept. Upstream answers ([`Proxied`]), JSON
+/// bodies and the HTML pages people are shown pass unchanged.
 pub fn json_for_bare(resp: Response) -> Response {
     let status = resp.status();
-    let is_json = resp
+    let content_type = resp
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
+        .unwrap_or("");
+    let ours =
+        content_type.starts_with("application/json") || content_type.starts_with("text/html");
     if !(status.is_client_error() || status.is_server_error())
-        || is_json
+        || ours
         || resp.extensions().get::<Proxied>().is_some()
     {
         return resp;

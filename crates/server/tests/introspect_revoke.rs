@@ -280,7 +280,12 @@ async fn metadata_document() {
     );
     assert_eq!(
         j["grant_types_supported"],
-        serde_json::json!(["client_credentials", "password", "refresh_token"])
+        serde_json::json!([
+            "client_credentials",
+            "password",
+            "refresh_token",
+            "authorization_code"
+        ])
     );
     let methods = serde_json::json!(["client_secret_basic", "client_secret_post"]);
     assert_eq!(j["token_endpoint_auth_methods_supported"], methods);

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use tollgate_proto::GrantType;
 use tollgate_server::config::{SigningAlg, TokenFormat};
 use tollgate_server::store::{
-    self, AuthMethod, Client, ClientState, ClientUpdate, JwtState, Rotation, SigningKey, Store,
-    StoreError, TokenKind, TokenRecord, User,
+    self, AuthCode, AuthMethod, Client, ClientState, ClientUpdate, CodeUse, JwtState, Rotation,
+    Session, SigningKey, Store, StoreError, TokenKind, TokenRecord, User,
 };
 use tollgate_server::testing::Postgres;
 
@@ -29,6 +29,9 @@ fn cases() -> Vec<(&'static str, Case)> {
         ("revision", |s| revision(s).boxed()),
         ("signing_keys", |s| signing_keys(s).boxed()),
         ("jwt_denylist", |s| jwt_denylist(s).boxed()),
+        ("codes_consents_sessions", |s| {
+            codes_consents_sessions(s).boxed()
+        }),
     ]
 }
 
@@ -91,6 +94,12 @@ fn client(id: &str) -> Client {
         created_at: 1000,
         token_format: Some(TokenFormat::Jwt),
         audience: Some("https://api.example".into()),
+        redirect_uris: vec![
+            "http://127.0.0.1/cb".into(),
+            "https://app.example/cb".into(),
+        ],
+        public: false,
+        first_party: true,
     }
 }
 
@@ -504,4 +513,81 @@ async fn jwt_denylist(s: Arc<dyn Store>) {
     assert_eq!(s.sweep_expired(6000).await.unwrap(), 1, "jti:1 swept");
     assert!(!state(Some("u"), ["jti:1", "sid:x"]).await.denied);
     assert!(state(Some("u"), ["jti:9", "sid:f"]).await.denied);
+}
+
+async fn codes_consents_sessions(s: Arc<dyn Store>) {
+    s.create_client(&client("c")).await.unwrap();
+    let c = s.get_client("c").await.unwrap().unwrap();
+    assert_eq!(
+        c.redirect_uris,
+        ["http://127.0.0.1/cb", "https://app.example/cb"]
+    );
+    assert!(c.first_party && !c.public);
+    let code = AuthCode {
+        hash: [4; 32],
+        client_id: "c".into(),
+        username: "u".into(),
+        redirect_uri: "http://127.0.0.1:5000/cb".into(),
+        redirect_given: true,
+        code_challenge: Some("E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".into()),
+        scope: "a openid".parse().unwrap(),
+        nonce: Some("n-1".into()),
+        auth_time: 900,
+        family_id: "fam".into(),
+        expires_at: 1060,
+        used_at: None,
+    };
+    s.insert_code(&code).await.unwrap();
+    let used = AuthCode {
+        used_at: Some(1001),
+        ..code.clone()
+    };
+    assert_eq!(
+        s.use_code(&[4; 32], 1001).await.unwrap(),
+        CodeUse::Fresh(used.clone())
+    );
+    assert_eq!(
+        s.use_code(&[4; 32], 1002).await.unwrap(),
+        CodeUse::Replayed(used)
+    );
+    assert_eq!(s.use_code(&[5; 32], 1002).await.unwrap(), CodeUse::Unknown);
+
+    assert_eq!(s.consent("u", "c").await.unwrap(), None);
+    s.save_consent("u", "c", &"a".parse().unwrap(), 1)
+        .await
+        .unwrap();
+    s.save_consent("u", "c", &"a b".parse().unwrap(), 2)
+        .await
+        .unwrap();
+    assert_eq!(
+        s.consent("u", "c").await.unwrap(),
+        Some("a b".parse().unwrap())
+    );
+
+    let session = Session {
+        username: "u".into(),
+        auth_time: 1000,
+        expires_at: 5000,
+    };
+    s.create_session(&[6; 32], &session).await.unwrap();
+    assert_eq!(s.get_session(&[6; 32]).await.unwrap(), Some(session));
+    s.sweep_expired(6000).await.unwrap();
+    assert_eq!(
+        s.get_session(&[6; 32]).await.unwrap(),
+        None,
+        "swept after expiry"
+    );
+    assert_eq!(
+        s.use_code(&[4; 32], 7000).await.unwrap(),
+        CodeUse::Unknown,
+        "swept"
+    );
+    let later = Session {
+        username: "u".into(),
+        auth_time: 8000,
+        expires_at: 9000,
+    };
+    s.create_session(&[7; 32], &later).await.unwrap();
+    s.delete_session(&[7; 32]).await.unwrap();
+    assert_eq!(s.get_session(&[7; 32]).await.unwrap(), None);
 }

@@ -338,6 +338,9 @@ async fn grant_and_parameter_errors() {
         .assert_error(400, "unauthorized_client");
     s.token(&id, &secret, "grant_type=authorization_code&code=x")
         .await
+        .assert_error(400, "unauthorized_client");
+    s.token(&id, &secret, "grant_type=implicit")
+        .await
         .assert_error(400, "unsupported_grant_type");
     s.token(&id, &secret, "scope=a")
         .await

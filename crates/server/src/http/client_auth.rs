@@ -43,7 +43,8 @@ pub fn presented(headers: &HeaderMap, form: &FormParams) -> Result<Presented, Er
             Ok(Presented::Basic(candidates))
         }
         (None, Some(id), Some(secret)) => Ok(Presented::Post(BasicCredentials::new(id, secret))),
-        (None, _, _) => Ok(Presented::Unusable),
+        (None, Some(id), None) => Ok(Presented::Public(id.to_owned())),
+        (None, None, _) => Ok(Presented::Unusable),
     }
 }
 

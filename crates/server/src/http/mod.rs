@@ -5,12 +5,14 @@
 //! (`client_auth`), call `oauth`, and turn the outcome into a response. Every
 //! error becomes a response in `crate::error` only.
 
+mod authorize;
 mod client_auth;
 mod form;
 mod guard;
 mod introspect;
 mod metadata;
 mod ops;
+mod pages;
 mod revoke;
 mod token;
 
@@ -28,6 +30,7 @@ pub const INTROSPECT_PATH: &str = "/oauth2/introspect.oauth2";
 pub const REVOKE_PATH: &str = "/oauth2/revoke.oauth2";
 pub const METADATA_PATH: &str = "/.well-known/oauth-authorization-server";
 pub const JWKS_PATH: &str = "/.well-known/jwks.json";
+pub const AUTHORIZE_PATH: &str = "/oauth2/authorize";
 
 /// The client a token-endpoint response was for, for the access log.
 #[derive(Debug, Clone)]
@@ -49,6 +52,19 @@ pub fn router(state: AppState) -> Router {
         .route(REVOKE_PATH, post(revoke::revoke_post).layer(form_limit))
         .route(METADATA_PATH, get(metadata::metadata_get))
         .route(JWKS_PATH, get(metadata::jwks_get))
+        .route(
+            AUTHORIZE_PATH,
+            get(authorize::authorize_get).post(authorize::authorize_post),
+        )
+        .route(
+            "/oauth2/authorize/sign-in",
+            post(authorize::sign_in_post).layer(form_limit),
+        )
+        .route(
+            "/oauth2/authorize/consent",
+            post(authorize::consent_post).layer(form_limit),
+        )
+        .route(pages::STYLE_PATH, get(pages::style_get))
         .route("/healthz", get(ops::healthz_get))
         .route("/readyz", get(ops::readyz_get))
         .route("/metrics", get(ops::metrics_get));
@@ -62,7 +78,7 @@ pub fn router(state: AppState) -> Router {
 
 /// A bounded-cardinality name for the route a path belongs to.
 fn route_label<'a>(state: &'a AppState, path: &'a str) -> &'a str {
-    const FIXED: [&str; 10] = [
+    const FIXED: [&str; 14] = [
         TOKEN_PATHS[0],
         TOKEN_PATHS[1],
         TOKEN_PATHS[2],
@@ -70,6 +86,10 @@ fn route_label<'a>(state: &'a AppState, path: &'a str) -> &'a str {
         REVOKE_PATH,
         METADATA_PATH,
         JWKS_PATH,
+        AUTHORIZE_PATH,
+        "/oauth2/authorize/sign-in",
+        "/oauth2/authorize/consent",
+        pages::STYLE_PATH,
         "/healthz",
         "/readyz",
         "/metrics",

@@ -36,6 +36,8 @@ pub enum Presented {
     Basic(Vec<BasicCredentials>),
     /// `client_id` and `client_secret` in the form body.
     Post(BasicCredentials),
+    /// `client_id` alone: only a public client (no secret) may be so named.
+    Public(String),
     /// No credentials, or an `Authorization` header that is not Basic.
     Unusable,
 }
@@ -55,6 +57,35 @@ pub async fn authenticate(
     outcome
 }
 
+/// A public client named by its id alone. Its tokens are bound to what it
+/// proves otherwise (a PKCE verifier, a refresh token), so naming one is
+/// not a guess at a secret and is not throttled; naming a confidential
+/// client without its secret is `invalid_client`.
+async fn public(server: &AuthServer, client_id: &str) -> Result<Arc<Client>, Error> {
+    if let Some(c) = server
+        .clients
+        .get(client_id)
+        .filter(|c| c.public && c.enabled)
+    {
+        return Ok(c);
+    }
+    let generation = server.clients.generation();
+    match server.store.get_client(client_id).await? {
+        Some(c) if c.public && c.enabled => {
+            let c = Arc::new(c);
+            server.clients.insert(c.clone(), generation);
+            Ok(c)
+        }
+        _ => {
+            tracing::info!(
+                client_id,
+                "client authentication failed: no secret for a confidential client"
+            );
+            Err(Error::invalid_client())
+        }
+    }
+}
+
 /// The client the credentials name, if they are right.
 async fn check(
     server: &AuthServer,
@@ -64,6 +95,7 @@ async fn check(
     let (candidates, via_post) = match presented {
         Presented::Basic(c) => (c.as_slice(), false),
         Presented::Post(c) => (std::slice::from_ref(c), true),
+        Presented::Public(id) => return public(server, id).await,
         Presented::Unusable => (&[][..], false),
     };
     let accepts = |c: &Client, cand: &BasicCredentials| {

@@ -76,6 +76,9 @@ mod tests {
             created_at: 0,
             token_format: None,
             audience: None,
+            redirect_uris: Vec::new(),
+            public: false,
+            first_party: false,
         })
     }
 

@@ -6,6 +6,7 @@
 //! [`AuthServer`]; everything here takes plain values and returns
 //! [`crate::Error`].
 
+pub mod authorize;
 pub mod cache;
 pub mod client_auth;
 pub mod client_cache;

@@ -52,6 +52,16 @@ fn ordered_id() -> u64 {
     (ms << 16) | u64::from(COUNTER.fetch_add(1, Ordering::Relaxed))
 }
 
+/// A new authorization code: 256 random bits, base64url.
+pub fn new_code() -> Result<String, Error> {
+    Ok(URL_SAFE_NO_PAD.encode(random_bytes::<32>()?))
+}
+
+/// Whether `a` and `b` are equal, in time that depends only on their lengths.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && bool::from(a.ct_eq(b))
+}
+
 /// A new opaque token of the given kind.
 pub fn new_token(kind: TokenKind) -> Result<String, Error> {
     let prefix = match kind {

@@ -12,9 +12,9 @@ use std::net::IpAddr;
 use super::jwt::{self, AccessClaims};
 use super::revoke::revoke_family;
 use super::AuthServer;
-use super::{is_active, secret, throttle};
+use super::{authorize, is_active, secret, throttle};
 use crate::config::TokenFormat;
-use crate::store::{Client, Rotation, TokenKind, TokenRecord};
+use crate::store::{Client, CodeUse, Rotation, TokenKind, TokenRecord};
 use crate::Error;
 
 /// Handles a token request from an authenticated client.
@@ -25,6 +25,16 @@ pub async fn issue(
     source: IpAddr,
 ) -> Result<TokenResponse, Error> {
     let grant = req.grant_type();
+    let public_may = matches!(
+        grant,
+        GrantType::AuthorizationCode | GrantType::RefreshToken
+    );
+    if client.public && !public_may {
+        return Err(Error::oauth(
+            ErrorCode::UnauthorizedClient,
+            format!("a public client (no secret) may not use the {grant} grant"),
+        ));
+    }
     if !client.grants.contains(&grant) {
         return Err(Error::oauth(
             ErrorCode::UnauthorizedClient,
@@ -55,6 +65,11 @@ pub async fn issue(
             refresh_token,
             scope,
         } => refresh(server, client, &refresh_token, scope).await,
+        TokenRequest::AuthorizationCode {
+            code,
+            redirect_uri,
+            code_verifier,
+        } => exchange_code(server, client, &code, redirect_uri, code_verifier).await,
     }
 }
 
@@ -81,7 +96,7 @@ fn bad_credentials() -> Error {
 /// users, wrong passwords and disabled users look alike; a wait is said, and
 /// takes as long as a check, so neither its body nor its timing tells
 /// whether the username exists.
-async fn check_password(
+pub(super) async fn check_password(
     server: &AuthServer,
     username: &str,
     password: String,
@@ -222,6 +237,72 @@ async fn mint(
         },
         records,
     })
+}
+
+fn bad_code(why: &str) -> Error {
+    Error::oauth(
+        ErrorCode::InvalidGrant,
+        format!("the authorization code {why}"),
+    )
+}
+
+/// The authorization_code grant (RFC 6749 §4.1.3, RFC 7636 §4.6): a fresh
+/// code of this client, its redirect URI, its PKCE verifier. A code
+/// presented twice revokes everything issued from it (§4.1.2).
+async fn exchange_code(
+    server: &AuthServer,
+    client: &Client,
+    code: &str,
+    redirect_uri: Option<String>,
+    verifier: Option<String>,
+) -> Result<TokenResponse, Error> {
+    let now = server.clock.now_secs();
+    let c = match server.store.use_code(&secret::token_key(code), now).await? {
+        CodeUse::Unknown => return Err(bad_code("is unknown")),
+        CodeUse::Replayed(c) => {
+            if c.client_id == client.client_id {
+                let revoked = revoke_family(server, client, &c.family_id).await?;
+                tracing::warn!(client_id = %client.client_id, revoked, "authorization code used twice: tokens issued from it revoked");
+            }
+            return Err(bad_code("was used already"));
+        }
+        CodeUse::Fresh(c) => c,
+    };
+    if c.client_id != client.client_id {
+        return Err(bad_code("was issued to another client"));
+    }
+    if now >= c.expires_at {
+        return Err(bad_code("expired"));
+    }
+    let redirect_ok = match (c.redirect_given, redirect_uri.as_deref()) {
+        (true, given) => given == Some(c.redirect_uri.as_str()),
+        (false, given) => given.is_none_or(|g| g == c.redirect_uri),
+    };
+    if !redirect_ok {
+        return Err(bad_code("was sent to another redirect_uri"));
+    }
+    if let Some(challenge) = &c.code_challenge {
+        match verifier.as_deref() {
+            Some(v) if authorize::pkce_matches(v, challenge) => {}
+            Some(_) => return Err(bad_code("does not match this code_verifier")),
+            None => return Err(bad_code("needs its code_verifier (PKCE)")),
+        }
+    }
+    let user = server.store.get_user(&c.username).await?;
+    if !user.is_some_and(|u| u.enabled) {
+        return Err(bad_code("belongs to a user who can no longer sign in"));
+    }
+    let Minted { records, response } = mint(
+        server,
+        client,
+        Some(c.username),
+        c.scope,
+        GrantType::AuthorizationCode,
+        Some(c.family_id),
+    )
+    .await?;
+    store_tokens(server, records).await?;
+    Ok(response)
 }
 
 fn bad_refresh() -> Error {

@@ -94,6 +94,13 @@ pub struct Client {
     pub token_format: Option<TokenFormat>,
     /// The `aud` of its JWT access tokens; `None` means the issuer.
     pub audience: Option<String>,
+    /// Where the authorization code grant may send a browser back to.
+    pub redirect_uris: Vec<String>,
+    /// Has no secret (a native or browser app): PKCE only, and only the
+    /// authorization code and refresh token grants.
+    pub public: bool,
+    /// Trusted: its users see no consent page.
+    pub first_party: bool,
 }
 
 /// A resource owner for the password grant.
@@ -191,6 +198,49 @@ pub struct ClientUpdate {
     pub secret_hash: Option<Digest>,
     pub token_format: Option<Option<TokenFormat>>,
     pub audience: Option<Option<String>>,
+    pub redirect_uris: Option<Vec<String>>,
+    pub first_party: Option<bool>,
+}
+
+/// An authorization code, as stored (by its key, never the code itself).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthCode {
+    pub hash: Digest,
+    pub client_id: String,
+    pub username: String,
+    /// Where the code was sent.
+    pub redirect_uri: String,
+    /// Whether the request named it (then the token request must too).
+    pub redirect_given: bool,
+    /// The PKCE S256 challenge.
+    pub code_challenge: Option<String>,
+    pub scope: Scope,
+    /// OpenID Connect `nonce`, for the ID token.
+    pub nonce: Option<String>,
+    /// When the user signed in (Unix seconds).
+    pub auth_time: i64,
+    /// The family of the tokens issued for it: a replayed code revokes it.
+    pub family_id: String,
+    pub expires_at: i64,
+    pub used_at: Option<i64>,
+}
+
+/// What presenting a code found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CodeUse {
+    /// Unused until now; now used.
+    Fresh(AuthCode),
+    /// Used before: a replay.
+    Replayed(AuthCode),
+    Unknown,
+}
+
+/// A browser's sign-in, as stored (by the key of its cookie value).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    pub username: String,
+    pub auth_time: i64,
+    pub expires_at: i64,
 }
 
 /// A key that signs JWT access tokens, or did, as stored. `Debug` leaves
@@ -322,6 +372,22 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         -> StoreResult<()>;
     /// Puts `id` (`jti:…` or `sid:…`) on the JWT denylist until `expires_at`.
     async fn deny_jwt(&self, id: &str, expires_at: i64) -> StoreResult<()>;
+    async fn insert_code(&self, code: &AuthCode) -> StoreResult<()>;
+    /// Marks the code used at `now`, atomically: only one caller gets `Fresh`.
+    async fn use_code(&self, hash: &Digest, now: i64) -> StoreResult<CodeUse>;
+    /// The scope `username` consented to for `client_id`, if any.
+    async fn consent(&self, username: &str, client_id: &str) -> StoreResult<Option<Scope>>;
+    async fn save_consent(
+        &self,
+        username: &str,
+        client_id: &str,
+        scope: &Scope,
+        now: i64,
+    ) -> StoreResult<()>;
+    async fn create_session(&self, hash: &Digest, session: &Session) -> StoreResult<()>;
+    async fn get_session(&self, hash: &Digest) -> StoreResult<Option<Session>>;
+    async fn delete_session(&self, hash: &Digest) -> StoreResult<()>;
+
     /// The client, user and denylist state a JWT of `client_id` (and
     /// `username`) with these denylist ids depends on, in one query.
     async fn jwt_state(

@@ -7,8 +7,8 @@ use std::collections::BTreeSet;
 use tollgate_proto::{GrantType, Scope};
 
 use super::{
-    AuthMethod, Client, ClientState, ClientUpdate, Digest, JwtState, SigningKey, StoreError,
-    StoreResult, TokenKind, TokenLookup, TokenRecord, User,
+    AuthCode, AuthMethod, Client, ClientState, ClientUpdate, Digest, JwtState, Session, SigningKey,
+    StoreError, StoreResult, TokenKind, TokenLookup, TokenRecord, User,
 };
 use crate::config::{SigningAlg, TokenFormat};
 
@@ -28,6 +28,9 @@ pub(super) struct ClientRow {
     created_at: i64,
     token_format: Option<String>,
     audience: Option<String>,
+    redirect_uris: String,
+    public: bool,
+    first_party: bool,
 }
 
 impl TryFrom<ClientRow> for Client {
@@ -56,7 +59,73 @@ impl TryFrom<ClientRow> for Client {
                 })
                 .transpose()?,
             audience: r.audience,
+            redirect_uris: r
+                .redirect_uris
+                .split_whitespace()
+                .map(str::to_owned)
+                .collect(),
+            public: r.public,
+            first_party: r.first_party,
         })
+    }
+}
+
+/// Redirect URIs as stored: space-separated (a URI has no spaces).
+pub(super) fn uris_to_string(uris: &[String]) -> String {
+    uris.join(" ")
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub(super) struct CodeRow {
+    code_hash: Vec<u8>,
+    client_id: String,
+    username: String,
+    redirect_uri: String,
+    redirect_given: bool,
+    code_challenge: Option<String>,
+    scope: String,
+    nonce: Option<String>,
+    auth_time: i64,
+    family_id: String,
+    expires_at: i64,
+    used_at: Option<i64>,
+}
+
+impl TryFrom<CodeRow> for AuthCode {
+    type Error = StoreError;
+
+    fn try_from(r: CodeRow) -> StoreResult<Self> {
+        Ok(AuthCode {
+            hash: digest(r.code_hash)?,
+            scope: parse_scope(&r.scope)?,
+            client_id: r.client_id,
+            username: r.username,
+            redirect_uri: r.redirect_uri,
+            redirect_given: r.redirect_given,
+            code_challenge: r.code_challenge,
+            nonce: r.nonce,
+            auth_time: r.auth_time,
+            family_id: r.family_id,
+            expires_at: r.expires_at,
+            used_at: r.used_at,
+        })
+    }
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub(super) struct SessionRow {
+    username: String,
+    auth_time: i64,
+    expires_at: i64,
+}
+
+impl From<SessionRow> for Session {
+    fn from(r: SessionRow) -> Self {
+        Session {
+            username: r.username,
+            auth_time: r.auth_time,
+            expires_at: r.expires_at,
+        }
     }
 }
 
@@ -233,6 +302,10 @@ impl ClientUpdate {
         c.secret_hash = u.secret_hash.unwrap_or(c.secret_hash);
         c.token_format = u.token_format.unwrap_or(c.token_format);
         c.audience = u.audience.unwrap_or(std::mem::take(&mut c.audience));
+        c.redirect_uris = u
+            .redirect_uris
+            .unwrap_or(std::mem::take(&mut c.redirect_uris));
+        c.first_party = u.first_party.unwrap_or(c.first_party);
     }
 }
 

@@ -21,7 +21,7 @@ macro_rules! sql_store {
     ($store:ty, $db:ty) => {
         type Query<'q> = sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments<'q>>;
 
-        /// Binds a client's settable columns, then `updated_at`, as $1..$13.
+        /// Binds a client's settable columns, then `updated_at`, as $1..$16.
         fn bind_client<'q>(q: Query<'q>, c: &'q Client, updated_at: i64) -> Query<'q> {
             q.bind(&c.name)
                 .bind(&c.secret_hash[..])
@@ -35,6 +35,9 @@ macro_rules! sql_store {
                 .bind(c.enabled)
                 .bind(c.token_format.map(|f| f.as_str()))
                 .bind(c.audience.as_deref())
+                .bind(uris_to_string(&c.redirect_uris))
+                .bind(c.public)
+                .bind(c.first_party)
                 .bind(updated_at)
         }
 
@@ -75,8 +78,9 @@ macro_rules! sql_store {
                 let q = sqlx::query(
                     "INSERT INTO clients (name, secret_hash, scopes, grants, auth_method, \
                      token_ttl, qps, per_day, introspect_any, enabled, token_format, audience, \
-                     updated_at, created_at, client_id) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+                     redirect_uris, public, first_party, updated_at, created_at, client_id) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
+                     $16, $17, $18)",
                 );
                 bind_client(q, c, c.created_at)
                     .bind(c.created_at)
@@ -116,7 +120,8 @@ macro_rules! sql_store {
                     "UPDATE clients SET name = $1, secret_hash = $2, scopes = $3, grants = $4, \
                      auth_method = $5, token_ttl = $6, qps = $7, per_day = $8, \
                      introspect_any = $9, enabled = $10, token_format = $11, audience = $12, \
-                     updated_at = $13 WHERE client_id = $14",
+                     redirect_uris = $13, public = $14, first_party = $15, updated_at = $16 \
+                     WHERE client_id = $17",
                 );
                 bind_client(q, &c, now)
                     .bind(client_id)
@@ -258,6 +263,8 @@ macro_rules! sql_store {
                 for sql in [
                     "DELETE FROM tokens WHERE expires_at < $1",
                     "DELETE FROM revoked_jwts WHERE expires_at < $1",
+                    "DELETE FROM auth_codes WHERE expires_at < $1",
+                    "DELETE FROM sessions WHERE expires_at < $1",
                 ] {
                     let done = sqlx::query(sql)
                         .bind(before)
@@ -323,6 +330,129 @@ macro_rules! sql_store {
                 sqlx::query(sql)
                     .bind(id)
                     .bind(expires_at)
+                    .execute(self.write_pool())
+                    .await
+                    .map_err(db_err)?;
+                Ok(())
+            }
+
+            async fn insert_code(&self, c: &AuthCode) -> StoreResult<()> {
+                sqlx::query(
+                    "INSERT INTO auth_codes (code_hash, client_id, username, redirect_uri, \
+                     redirect_given, code_challenge, scope, nonce, auth_time, family_id, \
+                     expires_at, used_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                )
+                .bind(&c.hash[..])
+                .bind(&c.client_id)
+                .bind(&c.username)
+                .bind(&c.redirect_uri)
+                .bind(c.redirect_given)
+                .bind(c.code_challenge.as_deref())
+                .bind(c.scope.to_string())
+                .bind(c.nonce.as_deref())
+                .bind(c.auth_time)
+                .bind(&c.family_id)
+                .bind(c.expires_at)
+                .bind(c.used_at)
+                .execute(self.write_pool())
+                .await
+                .map_err(db_err)?;
+                Ok(())
+            }
+
+            async fn use_code(&self, hash: &Digest, now: i64) -> StoreResult<CodeUse> {
+                let mut tx = self.write_pool().begin().await.map_err(db_err)?;
+                let marked = sqlx::query(
+                    "UPDATE auth_codes SET used_at = $1 WHERE code_hash = $2 AND used_at IS NULL",
+                )
+                .bind(now)
+                .bind(&hash[..])
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+                let row: Option<CodeRow> =
+                    sqlx::query_as("SELECT * FROM auth_codes WHERE code_hash = $1")
+                        .bind(&hash[..])
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err(db_err)?;
+                tx.commit().await.map_err(db_err)?;
+                Ok(match row.map(AuthCode::try_from).transpose()? {
+                    None => CodeUse::Unknown,
+                    Some(c) if marked.rows_affected() == 1 => CodeUse::Fresh(c),
+                    Some(c) => CodeUse::Replayed(c),
+                })
+            }
+
+            async fn consent(&self, username: &str, client_id: &str) -> StoreResult<Option<Scope>> {
+                let scope: Option<String> = sqlx::query_scalar(
+                    "SELECT scope FROM consents WHERE username = $1 AND client_id = $2",
+                )
+                .bind(username)
+                .bind(client_id)
+                .fetch_optional(self.read_pool())
+                .await
+                .map_err(db_err)?;
+                scope
+                    .map(|s| {
+                        s.parse()
+                            .map_err(|_| StoreError::Corrupt(format!("consent scope `{s}`")))
+                    })
+                    .transpose()
+            }
+
+            async fn save_consent(
+                &self,
+                username: &str,
+                client_id: &str,
+                scope: &Scope,
+                now: i64,
+            ) -> StoreResult<()> {
+                sqlx::query(
+                    "INSERT INTO consents (username, client_id, scope, granted_at) \
+                     VALUES ($1, $2, $3, $4) ON CONFLICT (username, client_id) \
+                     DO UPDATE SET scope = excluded.scope, granted_at = excluded.granted_at",
+                )
+                .bind(username)
+                .bind(client_id)
+                .bind(scope.to_string())
+                .bind(now)
+                .execute(self.write_pool())
+                .await
+                .map_err(db_err)?;
+                Ok(())
+            }
+
+            async fn create_session(&self, hash: &Digest, s: &Session) -> StoreResult<()> {
+                sqlx::query(
+                    "INSERT INTO sessions (id_hash, username, auth_time, expires_at) \
+                     VALUES ($1, $2, $3, $4)",
+                )
+                .bind(&hash[..])
+                .bind(&s.username)
+                .bind(s.auth_time)
+                .bind(s.expires_at)
+                .execute(self.write_pool())
+                .await
+                .map_err(db_err)?;
+                Ok(())
+            }
+
+            async fn get_session(&self, hash: &Digest) -> StoreResult<Option<Session>> {
+                let row: Option<SessionRow> = sqlx::query_as(
+                    "SELECT username, auth_time, expires_at FROM sessions WHERE id_hash = $1",
+                )
+                .bind(&hash[..])
+                .fetch_optional(self.read_pool())
+                .await
+                .map_err(db_err)?;
+                Ok(row.map(Session::from))
+            }
+
+            async fn delete_session(&self, hash: &Digest) -> StoreResult<()> {
+                sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
+                    .bind(&hash[..])
                     .execute(self.write_pool())
                     .await
                     .map_err(db_err)?;

@@ -15,15 +15,17 @@ use std::time::Duration;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::SqlitePool;
 
+use tollgate_proto::Scope;
+
 use super::group_commit::GroupCommit;
 use super::rows::{
-    conflict_or, found, grants_to_string, opt_i64, ClientRow, JwtStateRow, LookupRow,
-    SigningKeyRow, UserRow,
+    conflict_or, found, grants_to_string, opt_i64, uris_to_string, ClientRow, CodeRow, JwtStateRow,
+    LookupRow, SessionRow, SigningKeyRow, UserRow,
 };
 use super::sql::sql_store;
 use super::{
-    Client, ClientUpdate, Digest, JwtState, Rotation, SigningKey, Store, StoreError, StoreResult,
-    TokenLookup, TokenRecord, User,
+    AuthCode, Client, ClientUpdate, CodeUse, Digest, JwtState, Rotation, Session, SigningKey,
+    Store, StoreError, StoreResult, TokenLookup, TokenRecord, User,
 };
 
 /// A SQLite database, file or in-memory.

@@ -1,0 +1,368 @@
+//! `GET|POST /oauth2/authorize` (RFC 6749 §4.1) and the two forms it shows:
+//! sign in (`POST /oauth2/authorize/sign-in`) and consent (`POST
+//! /oauth2/authorize/consent`). The authorization request travels through
+//! the forms as hidden fields and is checked again at every step.
+//!
+//! Cookies: the sign-in session (random, stored by its key, 8 hours) and a
+//! CSRF token checked against the form's (double submit); both `HttpOnly`,
+//! `SameSite=Lax`, `Path=/oauth2`, and `Secure` unless the issuer is plain
+//! http (a loopback development server).
+
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use cookie::{Cookie, SameSite};
+use tollgate_proto::{ErrorCode, FormParams};
+
+use super::client_auth::Source;
+use super::form::read_form;
+use super::pages::{self, Consent, SignIn};
+use crate::oauth::authorize::{self, AuthorizationRequest, Refusal};
+use crate::oauth::secret;
+use crate::state::AppState;
+use crate::store::Session;
+use crate::Error;
+
+const SESSION_COOKIE: &str = "tollgate_session";
+const CSRF_COOKIE: &str = "tollgate_csrf";
+const SESSION_TTL_SECS: i64 = 8 * 3600;
+
+/// The authorization request's parameters, carried through the forms.
+const CARRIED: [&str; 9] = [
+    "response_type",
+    "client_id",
+    "redirect_uri",
+    "scope",
+    "state",
+    "code_challenge",
+    "code_challenge_method",
+    "nonce",
+    "response_mode",
+];
+
+pub async fn authorize_get(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let max = state.config().limits.max_form_params;
+    match FormParams::parse(query.unwrap_or_default().as_bytes(), max) {
+        Ok(params) => begin(&state, &headers, &params).await,
+        Err(e) => bad_page(&e.description),
+    }
+}
+
+/// OpenID Connect §3.1.2.1: the same request as a form.
+pub async fn authorize_post(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    match read_form(&headers, &body, state.config().limits.max_form_params) {
+        Ok(params) => begin(&state, &headers, &params).await,
+        Err(e) => bad_page(&e.to_string()),
+    }
+}
+
+pub async fn sign_in_post(
+    State(state): State<AppState>,
+    Source(source): Source,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let form = match checked_form(&state, &headers, &body) {
+        Ok(f) => f,
+        Err(refused) => return refused.page(),
+    };
+    let req = match authorize::check(state.oauth(), &form).await {
+        Ok(r) => r,
+        Err(refusal) => return refused(&state, refusal),
+    };
+    let username = form.get("username").unwrap_or("");
+    let password = form.get("password").unwrap_or("").to_owned();
+    match authorize::sign_in(state.oauth(), username, password, source).await {
+        Ok(()) => {}
+        Err(Error::OAuth { description, .. }) => {
+            return sign_in_page(&state, &headers, &req, &form, username, Some(&description));
+        }
+        Err(e) => return unavailable(e),
+    }
+    let (value, session) = match start_session(&state, username).await {
+        Ok(s) => s,
+        Err(e) => return unavailable(e),
+    };
+    let mut resp = proceed(&state, &headers, &req, &form, &session).await;
+    set_cookie(&state, &mut resp, SESSION_COOKIE, &value, SESSION_TTL_SECS);
+    resp
+}
+
+pub async fn consent_post(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let form = match checked_form(&state, &headers, &body) {
+        Ok(f) => f,
+        Err(refused) => return refused.page(),
+    };
+    let req = match authorize::check(state.oauth(), &form).await {
+        Ok(r) => r,
+        Err(refusal) => return refused(&state, refusal),
+    };
+    let Some(session) = current_session(&state, &headers).await else {
+        return sign_in_page(
+            &state,
+            &headers,
+            &req,
+            &form,
+            "",
+            Some("Your session ended: sign in again."),
+        );
+    };
+    if form.get("decision") != Some("allow") {
+        tracing::info!(client_id = %req.client.client_id, username = %session.username, "consent denied");
+        let denied =
+            Refusal::redirect(&req, ErrorCode::AccessDenied, "the user denied the request");
+        return refused(&state, denied);
+    }
+    if let Err(e) = authorize::remember_consent(state.oauth(), &req, &session.username).await {
+        return unavailable(e);
+    }
+    code_redirect(&state, &req, &session).await
+}
+
+/// A checked request: signed in already or not, asked already or not.
+async fn begin(state: &AppState, headers: &HeaderMap, params: &FormParams) -> Response {
+    let req = match authorize::check(state.oauth(), params).await {
+        Ok(r) => r,
+        Err(refusal) => return refused(state, refusal),
+    };
+    match current_session(state, headers).await {
+        None => sign_in_page(state, headers, &req, params, "", None),
+        Some(session) => proceed(state, headers, &req, params, &session).await,
+    }
+}
+
+/// Signed in: the consent page when needed, else the code.
+async fn proceed(
+    state: &AppState,
+    headers: &HeaderMap,
+    req: &AuthorizationRequest,
+    params: &FormParams,
+    session: &Session,
+) -> Response {
+    match authorize::needs_consent(state.oauth(), req, &session.username).await {
+        Ok(false) => code_redirect(state, req, session).await,
+        Ok(true) => {
+            let (csrf, fresh) = csrf_token(headers);
+            let carried = carried(params);
+            let markup = pages::consent(&Consent {
+                client_name: &req.client.name,
+                username: &session.username,
+                scopes: req.scope.iter().collect(),
+                carried: &carried,
+                csrf: &csrf,
+            });
+            let mut resp = pages::respond(StatusCode::OK, markup);
+            if fresh {
+                set_cookie(state, &mut resp, CSRF_COOKIE, &csrf, SESSION_TTL_SECS);
+            }
+            resp
+        }
+        Err(e) => unavailable(e),
+    }
+}
+
+/// The code, sent back to the client (with `state` and `iss`, RFC 9207).
+async fn code_redirect(
+    state: &AppState,
+    req: &AuthorizationRequest,
+    session: &Session,
+) -> Response {
+    match authorize::issue_code(state.oauth(), req, &session.username, session.auth_time).await {
+        Ok(code) => {
+            let mut query = form_urlencoded::Serializer::new(String::new());
+            query.append_pair("code", &code);
+            if let Some(s) = &req.state {
+                query.append_pair("state", s);
+            }
+            query.append_pair("iss", &state.config().issuer);
+            redirect(&req.redirect_uri, &query.finish())
+        }
+        Err(e) => unavailable(e),
+    }
+}
+
+fn sign_in_page(
+    state: &AppState,
+    headers: &HeaderMap,
+    req: &AuthorizationRequest,
+    params: &FormParams,
+    username: &str,
+    error: Option<&str>,
+) -> Response {
+    let (csrf, fresh) = csrf_token(headers);
+    let carried = carried(params);
+    let markup = pages::sign_in(&SignIn {
+        client_name: &req.client.name,
+        carried: &carried,
+        csrf: &csrf,
+        username,
+        error,
+    });
+    let mut resp = pages::respond(StatusCode::OK, markup);
+    if fresh {
+        set_cookie(state, &mut resp, CSRF_COOKIE, &csrf, SESSION_TTL_SECS);
+    }
+    resp
+}
+
+/// A refusal: an error page, or the client's redirect URI with `error=`.
+fn refused(state: &AppState, refusal: Refusal) -> Response {
+    match refusal {
+        Refusal::Page(message) => bad_page(&message),
+        Refusal::Redirect {
+            redirect_uri,
+            error,
+            description,
+            state: client_state,
+        } => {
+            let mut query = form_urlencoded::Serializer::new(String::new());
+            query.append_pair("error", error.as_str());
+            query.append_pair("error_description", &description);
+            if let Some(s) = &client_state {
+                query.append_pair("state", s);
+            }
+            query.append_pair("iss", &state.config().issuer);
+            redirect(&redirect_uri, &query.finish())
+        }
+    }
+}
+
+fn redirect(uri: &str, query: &str) -> Response {
+    let separator = if uri.contains('?') { '&' } else { '?' };
+    match HeaderValue::from_str(&format!("{uri}{separator}{query}")) {
+        Ok(location) => {
+            let mut resp = StatusCode::FOUND.into_response();
+            resp.headers_mut().insert(header::LOCATION, location);
+            resp.headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            resp
+        }
+        Err(_) => bad_page("The application's redirect URI cannot be used in a redirect."),
+    }
+}
+
+fn bad_page(message: &str) -> Response {
+    pages::respond(StatusCode::BAD_REQUEST, pages::error(message))
+}
+
+fn unavailable(e: Error) -> Response {
+    tracing::warn!(error = %e, "authorization endpoint: cannot continue");
+    pages::respond(
+        StatusCode::SERVICE_UNAVAILABLE,
+        pages::error("The server cannot complete this now. Try again in a moment."),
+    )
+}
+
+/// Why a form was not read.
+enum FormRefused {
+    Malformed(String),
+    /// Its CSRF token is not the cookie's.
+    Forged,
+}
+
+impl FormRefused {
+    fn page(self) -> Response {
+        match self {
+            Self::Malformed(why) => bad_page(&why),
+            Self::Forged => pages::respond(
+                StatusCode::FORBIDDEN,
+                pages::error("This form expired or did not come from this page. Go back to the application and start again."),
+            ),
+        }
+    }
+}
+
+/// The form, if its CSRF token is the cookie's.
+fn checked_form(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<FormParams, FormRefused> {
+    let form = read_form(headers, body, state.config().limits.max_form_params)
+        .map_err(|e| FormRefused::Malformed(e.to_string()))?;
+    let expected = cookie_value(headers, CSRF_COOKIE);
+    match (expected, form.get("csrf")) {
+        (Some(e), Some(g)) if secret::constant_time_eq(e.as_bytes(), g.as_bytes()) => Ok(form),
+        _ => Err(FormRefused::Forged),
+    }
+}
+
+/// The browser's CSRF token, or a new one (`true`: set the cookie).
+fn csrf_token(headers: &HeaderMap) -> (String, bool) {
+    match cookie_value(headers, CSRF_COOKIE).filter(|v| v.len() == 43) {
+        Some(v) => (v, false),
+        None => (secret::new_code().unwrap_or_default(), true),
+    }
+}
+
+/// The authorization request's parameters, for hidden fields.
+fn carried(params: &FormParams) -> Vec<(String, String)> {
+    CARRIED
+        .iter()
+        .filter_map(|k| params.get(k).map(|v| ((*k).to_owned(), v.to_owned())))
+        .collect()
+}
+
+async fn current_session(state: &AppState, headers: &HeaderMap) -> Option<Session> {
+    let value = cookie_value(headers, SESSION_COOKIE)?;
+    let session = state
+        .store()
+        .get_session(&secret::token_key(&value))
+        .await
+        .ok()
+        .flatten()?;
+    (session.expires_at > state.clock().now_secs()).then_some(session)
+}
+
+async fn start_session(state: &AppState, username: &str) -> Result<(String, Session), Error> {
+    let value = secret::new_code()?;
+    let now = state.clock().now_secs();
+    let session = Session {
+        username: username.to_owned(),
+        auth_time: now,
+        expires_at: now + SESSION_TTL_SECS,
+    };
+    state
+        .store()
+        .create_session(&secret::token_key(&value), &session)
+        .await?;
+    Ok((value, session))
+}
+
+fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(Cookie::split_parse)
+        .filter_map(Result::ok)
+        .find(|c| c.name() == name)
+        .map(|c| c.value().to_owned())
+}
+
+fn set_cookie(state: &AppState, resp: &mut Response, name: &str, value: &str, max_age: i64) {
+    let secure = !state.config().issuer.starts_with("http://");
+    let c = Cookie::build((name, value))
+        .path("/oauth2")
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(secure)
+        .max_age(cookie::time::Duration::seconds(max_age))
+        .build();
+    if let Ok(v) = HeaderValue::from_str(&c.to_string()) {
+        resp.headers_mut().append(header::SET_COOKIE, v);
+    }
+}

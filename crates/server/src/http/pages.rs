@@ -1,0 +1,181 @@
+//! The HTML tollgate shows people: sign in, consent, and what went wrong.
+//! Server-rendered (maud escapes every value), no JavaScript, one style
+//! sheet served from this origin so the Content-Security-Policy needs no
+//! `unsafe-inline`. Every form carries the CSRF token.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use maud::{html, Markup, DOCTYPE};
+
+/// Where the style sheet is served.
+pub const STYLE_PATH: &str = "/oauth2/static/tollgate.css";
+
+const STYLE: &str = "\
+body{font-family:system-ui,sans-serif;background:#f4f5f7;color:#1c1e21;margin:0}\
+main{max-width:24rem;margin:4rem auto;background:#fff;padding:2rem;border-radius:8px;\
+box-shadow:0 1px 4px rgba(0,0,0,.15)}\
+h1{font-size:1.4rem;margin:0 0 1rem}\
+label{display:block;margin:.8rem 0 .2rem;font-weight:600}\
+input[type=text],input[type=password]{width:100%;box-sizing:border-box;padding:.5rem;\
+border:1px solid #aab;border-radius:4px;font-size:1rem}\
+button{margin-top:1.2rem;padding:.6rem 1.2rem;border:0;border-radius:4px;font-size:1rem;\
+background:#0b5cad;color:#fff;cursor:pointer}\
+button.secondary{background:#e4e6eb;color:#1c1e21;margin-left:.5rem}\
+.error{background:#fdecea;color:#8a1c12;padding:.6rem;border-radius:4px}\
+ul.scopes{padding-left:1.2rem}\
+.muted{color:#606770;font-size:.9rem}";
+
+/// The style sheet, cacheable.
+pub async fn style_get() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        STYLE,
+    )
+        .into_response()
+}
+
+/// The hidden fields that carry the authorization request through a form.
+pub type Carried<'a> = &'a [(String, String)];
+
+/// What the sign-in page shows.
+pub struct SignIn<'a> {
+    pub client_name: &'a str,
+    pub carried: Carried<'a>,
+    pub csrf: &'a str,
+    pub username: &'a str,
+    pub error: Option<&'a str>,
+}
+
+pub fn sign_in(p: &SignIn<'_>) -> Markup {
+    page(
+        "Sign in",
+        html! {
+            h1 { "Sign in" }
+            p.muted { "to continue to " strong { (p.client_name) } }
+            @if let Some(e) = p.error { p.error role="alert" { (e) } }
+            form method="post" action="/oauth2/authorize/sign-in" {
+                (hidden(p.carried, p.csrf))
+                label for="username" { "Username" }
+                input #username type="text" name="username" value=(p.username)
+                    autocomplete="username" required autofocus;
+                label for="password" { "Password" }
+                input #password type="password" name="password"
+                    autocomplete="current-password" required;
+                button type="submit" { "Sign in" }
+            }
+        },
+    )
+}
+
+/// What the consent page shows.
+pub struct Consent<'a> {
+    pub client_name: &'a str,
+    pub username: &'a str,
+    pub scopes: Vec<&'a str>,
+    pub carried: Carried<'a>,
+    pub csrf: &'a str,
+}
+
+pub fn consent(p: &Consent<'_>) -> Markup {
+    page(
+        "Allow access?",
+        html! {
+            h1 { "Allow access?" }
+            p { strong { (p.client_name) } " asks to act as " strong { (p.username) } "." }
+            @if p.scopes.is_empty() {
+                p.muted { "It asks for no particular permission." }
+            } @else {
+                p { "It asks for:" }
+                ul.scopes { @for s in &p.scopes { li { code { (s) } } } }
+            }
+            form method="post" action="/oauth2/authorize/consent" {
+                (hidden(p.carried, p.csrf))
+                button type="submit" name="decision" value="allow" { "Allow" }
+                button.secondary type="submit" name="decision" value="deny" { "Deny" }
+            }
+        },
+    )
+}
+
+/// Something is wrong with the request itself: said to the person, who is
+/// not sent anywhere.
+pub fn error(message: &str) -> Markup {
+    page(
+        "Cannot continue",
+        html! {
+            h1 { "Cannot continue" }
+            p.error role="alert" { (message) }
+            p.muted { "Go back to the application and try again, or tell its developers." }
+        },
+    )
+}
+
+fn hidden(carried: Carried<'_>, csrf: &str) -> Markup {
+    html! {
+        input type="hidden" name="csrf" value=(csrf);
+        @for (k, v) in carried { input type="hidden" name=(k) value=(v); }
+    }
+}
+
+fn page(title: &str, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · tollgate" }
+                link rel="stylesheet" href=(STYLE_PATH);
+            }
+            body { main { (body) } }
+        }
+    }
+}
+
+/// An HTML response with the headers every page gets: no caching, no
+/// framing, no inline script or style, no referrer.
+pub fn respond(status: StatusCode, markup: Markup) -> Response {
+    let mut resp = (status, markup.into_string()).into_response();
+    let h = resp.headers_mut();
+    let set = [
+        (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+        (header::CACHE_CONTROL, "no-store"),
+        (
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; style-src 'self'; img-src 'self'; frame-ancestors 'none'; base-uri 'none'",
+        ),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (header::REFERRER_POLICY, "no-referrer"),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+    ];
+    for (name, value) in set {
+        h.insert(name, HeaderValue::from_static(value));
+    }
+    resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_are_escaped_and_forms_carry_the_csrf_token() {
+        let carried = vec![("state".to_owned(), "\"><script>x</script>".to_owned())];
+        let html = sign_in(&SignIn {
+            client_name: "<b>App</b>",
+            carried: &carried,
+            csrf: "tok",
+            username: "",
+            error: Some("wrong"),
+        })
+        .into_string();
+        assert!(!html.contains("<script>"), "{html}");
+        assert!(html.contains("&lt;b&gt;App&lt;/b&gt;"), "{html}");
+        assert!(html.contains(r#"name="csrf" value="tok""#), "{html}");
+        assert!(html.contains(r#"<label for="password">"#), "{html}");
+        assert!(!html.contains("style="), "no inline style: {html}");
+    }
+}

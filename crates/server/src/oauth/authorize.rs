@@ -1,0 +1,372 @@
+//! The authorization endpoint's decisions (RFC 6749 §4.1, RFC 7636, RFC
+//! 8252), with no HTTP types: is this request one tollgate may answer, and
+//! where; then the code.
+//!
+//! Until the client and its redirect URI are trusted, a bad request is shown
+//! to the person on an error page ([`Refusal::Page`]) and never sent
+//! anywhere; after, it goes back to the client (`error=` on the redirect URI,
+//! [`Refusal::Redirect`]). Codes live 60 s, are single use, and are bound to
+//! the client, the redirect URI and the PKCE challenge.
+
+use std::sync::Arc;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use sha2::{Digest as _, Sha256};
+use tollgate_proto::{ErrorCode, FormParams, GrantType, Scope};
+
+use super::{secret, AuthServer};
+use crate::store::{AuthCode, Client};
+use crate::Error;
+
+/// How long a code lives (RFC 6749 §4.1.2 recommends at most 10 minutes).
+pub const CODE_TTL_SECS: i64 = 60;
+
+/// A request that passed every check: what the code will be bound to.
+#[derive(Debug, Clone)]
+pub struct AuthorizationRequest {
+    pub client: Arc<Client>,
+    pub redirect_uri: String,
+    /// Whether the request named the redirect URI.
+    pub redirect_given: bool,
+    pub scope: Scope,
+    pub state: Option<String>,
+    /// PKCE S256 challenge.
+    pub code_challenge: Option<String>,
+    pub nonce: Option<String>,
+}
+
+/// Why a request is not answered with a code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// Shown to the person; the redirect URI is not trusted.
+    Page(String),
+    /// Sent back to the client.
+    Redirect {
+        redirect_uri: String,
+        error: ErrorCode,
+        description: String,
+        state: Option<String>,
+    },
+}
+
+impl Refusal {
+    /// The refusal for `req`'s client, at its redirect URI.
+    pub fn redirect(req: &AuthorizationRequest, error: ErrorCode, description: &str) -> Self {
+        Self::Redirect {
+            redirect_uri: req.redirect_uri.clone(),
+            error,
+            description: description.to_owned(),
+            state: req.state.clone(),
+        }
+    }
+}
+
+/// Checks an authorization request's parameters (query or form).
+pub async fn check(server: &AuthServer, p: &FormParams) -> Result<AuthorizationRequest, Refusal> {
+    let page = |m: &str| Refusal::Page(m.to_owned());
+    let client_id = p
+        .get("client_id")
+        .ok_or_else(|| page("The request names no client (client_id is missing)."))?;
+    let client = match server.store.get_client(client_id).await {
+        Ok(Some(c)) if c.enabled => Arc::new(c),
+        Ok(_) => {
+            return Err(page(
+                "The application that sent you here is not registered with this server.",
+            ))
+        }
+        Err(e) => {
+            return Err(Refusal::Page(format!(
+                "The server cannot check the application now ({e}); try again shortly."
+            )))
+        }
+    };
+    if !client.grants.contains(&GrantType::AuthorizationCode) {
+        return Err(page(
+            "This application may not sign people in through the browser.",
+        ));
+    }
+    let given = p.get("redirect_uri");
+    let redirect_uri = match (given, client.redirect_uris.as_slice()) {
+        (Some(uri), registered) => {
+            if uri.contains('#') {
+                return Err(page(
+                    "The application's redirect URI has a fragment (#), which OAuth forbids.",
+                ));
+            }
+            if !registered.iter().any(|r| redirect_matches(r, uri)) {
+                return Err(page(
+                    "The application asked to send you to an address it has not registered.",
+                ));
+            }
+            uri.to_owned()
+        }
+        (None, [only]) => only.clone(),
+        (None, _) => {
+            return Err(page(
+                "The request names no redirect URI, and the application has several (or none).",
+            ))
+        }
+    };
+    let mut req = AuthorizationRequest {
+        client: client.clone(),
+        redirect_uri,
+        redirect_given: given.is_some(),
+        scope: Scope::empty(),
+        state: p.get("state").map(str::to_owned),
+        code_challenge: None,
+        nonce: p.get("nonce").map(str::to_owned),
+    };
+    let back = |req: &AuthorizationRequest, e: ErrorCode, d: &str| Refusal::redirect(req, e, d);
+    match p.get("response_type") {
+        Some("code") => {}
+        Some(_) => {
+            return Err(back(
+                &req,
+                ErrorCode::UnsupportedResponseType,
+                "only response_type=code is supported",
+            ))
+        }
+        None => {
+            return Err(back(
+                &req,
+                ErrorCode::InvalidRequest,
+                "response_type is missing",
+            ))
+        }
+    }
+    if !matches!(p.get("response_mode"), None | Some("query")) {
+        return Err(back(
+            &req,
+            ErrorCode::InvalidRequest,
+            "only response_mode=query is supported",
+        ));
+    }
+    req.code_challenge = match (p.get("code_challenge"), p.get("code_challenge_method")) {
+        (None, Some(_)) => {
+            return Err(back(
+                &req,
+                ErrorCode::InvalidRequest,
+                "code_challenge_method without code_challenge",
+            ))
+        }
+        (None, None) if client.public => {
+            return Err(back(
+                &req,
+                ErrorCode::InvalidRequest,
+                "PKCE is required: send code_challenge with code_challenge_method=S256",
+            ))
+        }
+        (None, None) => None,
+        (Some(_), None | Some("plain")) => {
+            return Err(back(
+                &req,
+                ErrorCode::InvalidRequest,
+                "code_challenge_method must be S256 (plain is refused)",
+            ))
+        }
+        (Some(c), Some("S256")) if is_s256_challenge(c) => Some(c.to_owned()),
+        (Some(_), Some("S256")) => {
+            return Err(back(
+                &req,
+                ErrorCode::InvalidRequest,
+                "code_challenge must be 43 base64url characters (S256)",
+            ))
+        }
+        (Some(_), Some(_)) => {
+            return Err(back(
+                &req,
+                ErrorCode::InvalidRequest,
+                "code_challenge_method must be S256",
+            ))
+        }
+    };
+    let requested: Scope = match p.scope() {
+        Ok(s) => s.unwrap_or_default(),
+        Err(e) => return Err(back(&req, ErrorCode::InvalidScope, &e.description)),
+    };
+    let refused = requested.difference(&allowed_scopes(&client));
+    if !refused.is_empty() {
+        return Err(back(
+            &req,
+            ErrorCode::InvalidScope,
+            &format!("this application is not approved for scope `{refused}`"),
+        ));
+    }
+    req.scope = requested;
+    Ok(req)
+}
+
+/// The scopes a client may ask a user for: its own, and OpenID Connect's.
+pub fn allowed_scopes(client: &Client) -> Scope {
+    client
+        .scopes
+        .iter()
+        .chain(["openid", "profile", "email"])
+        .collect()
+}
+
+/// Whether `given` is the registered `registered`: exactly, or for a
+/// loopback registration, the same but for the port (RFC 8252 §7.3: native
+/// apps listen on whatever port is free).
+pub fn redirect_matches(registered: &str, given: &str) -> bool {
+    if registered == given {
+        return true;
+    }
+    let (Ok(r), Ok(g)) = (
+        registered.parse::<axum::http::Uri>(),
+        given.parse::<axum::http::Uri>(),
+    ) else {
+        return false;
+    };
+    let loopback = |u: &axum::http::Uri| {
+        u.scheme_str() == Some("http")
+            && matches!(u.host(), Some("127.0.0.1" | "[::1]" | "::1" | "localhost"))
+    };
+    loopback(&r)
+        && loopback(&g)
+        && r.host() == g.host()
+        && r.path_and_query().map(|p| p.as_str()) == g.path_and_query().map(|p| p.as_str())
+}
+
+/// 43 characters of base64url: a SHA-256 (RFC 7636 §4.2).
+fn is_s256_challenge(c: &str) -> bool {
+    c.len() == 43
+        && c.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// Whether `verifier` (RFC 7636 §4.1: 43 to 128 unreserved characters)
+/// hashes to `challenge`, compared in constant time.
+pub fn pkce_matches(verifier: &str, challenge: &str) -> bool {
+    let well_formed = (43..=128).contains(&verifier.len())
+        && verifier
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b));
+    let hashed = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
+    well_formed && secret::constant_time_eq(hashed.as_bytes(), challenge.as_bytes())
+}
+
+/// Checks a person's password on the sign-in page, with the same waits
+/// after failures as the password grant.
+pub async fn sign_in(
+    server: &AuthServer,
+    username: &str,
+    password: String,
+    source: std::net::IpAddr,
+) -> Result<(), Error> {
+    super::token::check_password(server, username, password, source).await
+}
+
+/// Whether `username` must be asked before `req`'s client gets `req.scope`.
+pub async fn needs_consent(
+    server: &AuthServer,
+    req: &AuthorizationRequest,
+    username: &str,
+) -> Result<bool, Error> {
+    if req.client.first_party {
+        return Ok(false);
+    }
+    let given = server
+        .store
+        .consent(username, &req.client.client_id)
+        .await?;
+    Ok(!given.is_some_and(|s| req.scope.is_subset(&s)))
+}
+
+/// Remembers that `username` let `req`'s client have `req.scope` (and
+/// whatever it was given before).
+pub async fn remember_consent(
+    server: &AuthServer,
+    req: &AuthorizationRequest,
+    username: &str,
+) -> Result<(), Error> {
+    let before = server
+        .store
+        .consent(username, &req.client.client_id)
+        .await?
+        .unwrap_or_default();
+    let scope: Scope = before.iter().chain(req.scope.iter()).collect();
+    let now = server.clock.now_secs();
+    server
+        .store
+        .save_consent(username, &req.client.client_id, &scope, now)
+        .await?;
+    Ok(())
+}
+
+/// Makes and stores a code for `req`, signed in as `username` at
+/// `auth_time`; returns the code.
+pub async fn issue_code(
+    server: &AuthServer,
+    req: &AuthorizationRequest,
+    username: &str,
+    auth_time: i64,
+) -> Result<String, Error> {
+    let code = secret::new_code()?;
+    let now = server.clock.now_secs();
+    server
+        .store
+        .insert_code(&AuthCode {
+            hash: secret::token_key(&code),
+            client_id: req.client.client_id.clone(),
+            username: username.to_owned(),
+            redirect_uri: req.redirect_uri.clone(),
+            redirect_given: req.redirect_given,
+            code_challenge: req.code_challenge.clone(),
+            scope: req.scope.clone(),
+            nonce: req.nonce.clone(),
+            auth_time,
+            family_id: secret::new_family_id()?,
+            expires_at: now + CODE_TTL_SECS,
+            used_at: None,
+        })
+        .await?;
+    tracing::info!(client_id = %req.client.client_id, username, "authorization code issued");
+    Ok(code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redirect_uris_match_exactly_or_on_any_loopback_port() {
+        let yes = [
+            ("https://app.example/cb", "https://app.example/cb"),
+            ("http://127.0.0.1/cb", "http://127.0.0.1:53122/cb"),
+            ("http://127.0.0.1:8000/cb", "http://127.0.0.1:53122/cb"),
+            ("http://[::1]/cb", "http://[::1]:4000/cb"),
+            ("http://localhost/cb", "http://localhost:4000/cb"),
+        ];
+        for (r, g) in yes {
+            assert!(redirect_matches(r, g), "{r} {g}");
+        }
+        let no = [
+            ("https://app.example/cb", "https://app.example/cb/"),
+            ("https://app.example/cb", "https://app.example:444/cb"),
+            ("https://app.example/cb", "https://evil.example/cb"),
+            ("http://127.0.0.1/cb", "http://127.0.0.1:5000/other"),
+            ("http://127.0.0.1/cb", "http://localhost:5000/cb"),
+            ("http://127.0.0.1/cb", "https://127.0.0.1:5000/cb"),
+            ("http://app.example/cb", "http://app.example:81/cb"),
+        ];
+        for (r, g) in no {
+            assert!(!redirect_matches(r, g), "{r} {g}");
+        }
+    }
+
+    #[test]
+    fn pkce_s256() {
+        // RFC 7636 Appendix B.
+        let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+        let challenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+        assert!(is_s256_challenge(challenge));
+        assert!(pkce_matches(verifier, challenge));
+        assert!(!pkce_matches(
+            "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXl",
+            challenge
+        ));
+        assert!(!pkce_matches("short", challenge));
+    }
+}

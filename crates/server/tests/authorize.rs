@@ -1,0 +1,445 @@
+//! The authorization code grant with PKCE (issue 14), over HTTP as a
+//! browser and an app would drive it: the authorize endpoint, the sign-in
+//! and consent forms with their cookies and CSRF token, the code exchange;
+//! and every way a request can be wrong, none of which is a 500.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use common::{urlencode, TestServer, ISSUER};
+use sha2::{Digest as _, Sha256};
+use tollgate_proto::GrantType;
+use tollgate_server::admin::NewClient;
+
+const REDIRECT: &str = "http://127.0.0.1/cb";
+const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk-longer-than-43-chars";
+
+fn challenge(verifier: &str) -> String {
+    URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
+}
+
+/// A browser: a cookie jar and no automatic redirects.
+struct Browser<'a> {
+    s: &'a TestServer,
+    http: reqwest::Client,
+    cookies: BTreeMap<String, String>,
+}
+
+/// A page as the browser got it.
+struct Page {
+    status: u16,
+    location: String,
+    body: String,
+    headers: reqwest::header::HeaderMap,
+}
+
+impl Page {
+    fn field(&self, name: &str) -> String {
+        let needle = format!("name=\"{name}\" value=\"");
+        let start = self
+            .body
+            .find(&needle)
+            .unwrap_or_else(|| panic!("no {name} in {}", self.body))
+            + needle.len();
+        let end = self.body[start..].find('"').unwrap() + start;
+        self.body[start..end]
+            .replace("&amp;", "&")
+            .replace("&quot;", "\"")
+    }
+
+    /// The hidden fields of the page's form, by name.
+    fn hidden(&self) -> Vec<(String, String)> {
+        self.body
+            .match_indices("type=\"hidden\" name=\"")
+            .map(|(i, m)| {
+                let rest = &self.body[i + m.len()..];
+                let name = rest[..rest.find('"').unwrap()].to_owned();
+                (name.clone(), self.field(&name))
+            })
+            .collect()
+    }
+
+    /// The query of the Location a redirect points to.
+    fn redirect_query(&self) -> BTreeMap<String, String> {
+        assert_eq!(self.status, 302, "{}", self.body);
+        let (_, query) = self.location.split_once('?').unwrap();
+        form_urlencoded::parse(query.as_bytes())
+            .into_owned()
+            .collect()
+    }
+}
+
+impl<'a> Browser<'a> {
+    fn new(s: &'a TestServer) -> Self {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        Self {
+            s,
+            http,
+            cookies: BTreeMap::new(),
+        }
+    }
+
+    async fn read(&mut self, resp: reqwest::Response) -> Page {
+        for v in resp.headers().get_all("set-cookie") {
+            let pair = v.to_str().unwrap().split(';').next().unwrap();
+            let (k, v) = pair.split_once('=').unwrap();
+            self.cookies.insert(k.to_owned(), v.to_owned());
+        }
+        Page {
+            status: resp.status().as_u16(),
+            location: resp
+                .headers()
+                .get("location")
+                .map(|l| l.to_str().unwrap().to_owned())
+                .unwrap_or_default(),
+            headers: resp.headers().clone(),
+            body: resp.text().await.unwrap(),
+        }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    async fn get(&mut self, path_and_query: &str) -> Page {
+        let resp = self
+            .http
+            .get(self.s.url(path_and_query))
+            .header("cookie", self.cookie_header())
+            .send()
+            .await
+            .unwrap();
+        self.read(resp).await
+    }
+
+    async fn post(&mut self, path: &str, fields: &[(String, String)]) -> Page {
+        let body = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(fields)
+            .finish();
+        let resp = self
+            .http
+            .post(self.s.url(path))
+            .header("cookie", self.cookie_header())
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        self.read(resp).await
+    }
+
+    /// Fills the sign-in form of `page` and sends it.
+    async fn sign_in(&mut self, page: &Page, user: &str, password: &str) -> Page {
+        let mut fields = page.hidden();
+        fields.push(("username".into(), user.into()));
+        fields.push(("password".into(), password.into()));
+        self.post("/oauth2/authorize/sign-in", &fields).await
+    }
+
+    async fn consent(&mut self, page: &Page, decision: &str) -> Page {
+        let mut fields = page.hidden();
+        fields.push(("decision".into(), decision.into()));
+        self.post("/oauth2/authorize/consent", &fields).await
+    }
+}
+
+fn authorize_url(client_id: &str, extra: &str) -> String {
+    format!(
+        "/oauth2/authorize?response_type=code&client_id={client_id}&redirect_uri={}&state=xyz&code_challenge={}&code_challenge_method=S256{extra}",
+        urlencode("http://127.0.0.1:53682/cb"),
+        challenge(VERIFIER),
+    )
+}
+
+async fn server() -> TestServer {
+    let s = TestServer::start_with(|f| f.demo_apis = Some(true)).await;
+    s.user("alice", "wonderland").await;
+    s
+}
+
+async fn code_client(s: &TestServer, public: bool, first_party: bool) -> (String, String) {
+    s.register(NewClient {
+        name: "Photo app".into(),
+        scopes: "locations:read".parse().unwrap(),
+        grants: [GrantType::AuthorizationCode, GrantType::RefreshToken].into(),
+        redirect_uris: vec![REDIRECT.into()],
+        public,
+        first_party,
+        ..NewClient::default()
+    })
+    .await
+}
+
+async fn exchange(
+    s: &TestServer,
+    id: &str,
+    secret: &str,
+    code: &str,
+    verifier: &str,
+) -> common::Reply {
+    let body = format!(
+        "grant_type=authorization_code&code={code}&redirect_uri={}&code_verifier={verifier}",
+        urlencode("http://127.0.0.1:53682/cb")
+    );
+    if secret.is_empty() {
+        s.post_raw(
+            "/oauth2/token.oauth2",
+            None,
+            &[],
+            &format!("{body}&client_id={id}"),
+        )
+        .await
+    } else {
+        s.token(id, secret, &body).await
+    }
+}
+
+#[tokio::test]
+async fn sign_in_consent_code_token_api() {
+    let s = server().await;
+    let (id, secret) = code_client(&s, false, false).await;
+    let mut b = Browser::new(&s);
+    let page = b.get(&authorize_url(&id, "&scope=locations%3Aread")).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("Sign in") && page.body.contains("Photo app"));
+    let csp = page.headers["content-security-policy"].to_str().unwrap();
+    assert!(!csp.contains("unsafe-inline"), "{csp}");
+    let set_cookie = page.headers["set-cookie"].to_str().unwrap();
+    assert!(
+        set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Lax"),
+        "{set_cookie}"
+    );
+
+    let wrong = b.sign_in(&page, "alice", "nope").await;
+    assert_eq!(wrong.status, 200);
+    assert!(
+        wrong.body.contains("invalid username or password"),
+        "{}",
+        wrong.body
+    );
+    let consent = b.sign_in(&wrong, "alice", "wonderland").await;
+    assert_eq!(consent.status, 200, "{}", consent.body);
+    assert!(consent.body.contains("locations:read"), "{}", consent.body);
+    let back = b.consent(&consent, "allow").await;
+    let q = back.redirect_query();
+    assert!(
+        back.location.starts_with("http://127.0.0.1:53682/cb?"),
+        "{}",
+        back.location
+    );
+    assert_eq!((q["state"].as_str(), q["iss"].as_str()), ("xyz", ISSUER));
+
+    let r = exchange(&s, &id, &secret, &q["code"], VERIFIER).await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let access = r.json["access_token"].as_str().unwrap().to_owned();
+    assert!(r.json["refresh_token"].is_string());
+    assert_eq!(s.api("/locations", Some(&access)).await.status, 200);
+    let i = s.introspect(&id, &secret, &access).await;
+    assert_eq!(i.json["username"], "alice");
+
+    // Consent is remembered: the next request goes straight back with a code.
+    let again = b.get(&authorize_url(&id, "&scope=locations%3Aread")).await;
+    let code2 = again.redirect_query()["code"].clone();
+
+    // A replayed code: refused, and the tokens issued from it revoked.
+    let replay = exchange(&s, &id, &secret, &q["code"], VERIFIER).await;
+    replay.assert_error(400, "invalid_grant");
+    assert_eq!(s.api("/locations", Some(&access)).await.status, 401);
+    assert_eq!(
+        exchange(&s, &id, &secret, &code2, VERIFIER).await.status,
+        200
+    );
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn public_clients_need_pkce_and_first_party_ones_skip_consent() {
+    let s = server().await;
+    let (id, secret) = code_client(&s, true, true).await;
+    assert!(secret.is_empty(), "a public client has no secret");
+    let mut b = Browser::new(&s);
+    let no_pkce = format!(
+        "/oauth2/authorize?response_type=code&client_id={id}&redirect_uri={}",
+        urlencode(REDIRECT)
+    );
+    let r = b.get(&no_pkce).await;
+    assert_eq!(r.redirect_query()["error"], "invalid_request");
+    let page = b.get(&authorize_url(&id, "")).await;
+    let back = b.sign_in(&page, "alice", "wonderland").await;
+    let code = back.redirect_query()["code"].clone();
+    let wrong = exchange(&s, &id, "", &code, &format!("{VERIFIER}x")).await;
+    wrong.assert_error(400, "invalid_grant");
+    let page = b.get(&authorize_url(&id, "")).await;
+    let code = page.redirect_query()["code"].clone();
+    let ok = exchange(&s, &id, "", &code, VERIFIER).await;
+    assert_eq!(ok.status, 200, "{ok:?}");
+    // A public client cannot use other grants.
+    let cc = s
+        .post_raw(
+            "/oauth2/token.oauth2",
+            None,
+            &[],
+            &format!("grant_type=client_credentials&client_id={id}"),
+        )
+        .await;
+    assert_eq!(cc.status, 400, "{cc:?}");
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn bad_requests_are_pages_or_redirects_never_500() {
+    let s = server().await;
+    let (id, secret) = code_client(&s, false, false).await;
+    let mut b = Browser::new(&s);
+    let page = |uri: &str| {
+        format!(
+            "/oauth2/authorize?response_type=code&client_id={id}&redirect_uri={}",
+            urlencode(uri)
+        )
+    };
+    // Before the redirect URI is trusted: a page, never a redirect.
+    for (what, path) in [
+        (
+            "unknown client",
+            "/oauth2/authorize?response_type=code&client_id=nobody".to_owned(),
+        ),
+        (
+            "no client",
+            "/oauth2/authorize?response_type=code".to_owned(),
+        ),
+        ("unregistered redirect", page("https://evil.example/cb")),
+        ("redirect with a fragment", page("http://127.0.0.1/cb#x")),
+        (
+            "another path on loopback",
+            page("http://127.0.0.1:5000/other"),
+        ),
+        (
+            "repeated parameter",
+            format!("/oauth2/authorize?client_id={id}&client_id={id}"),
+        ),
+    ] {
+        let r = b.get(&path).await;
+        assert_eq!(r.status, 400, "{what}: {}", r.body);
+        assert!(r.location.is_empty(), "{what}");
+        assert!(r.body.contains("Cannot continue"), "{what}");
+    }
+    // After: back to the client with an error.
+    let base = format!(
+        "/oauth2/authorize?client_id={id}&redirect_uri={}&state=s",
+        urlencode("http://127.0.0.1:1234/cb")
+    );
+    let pkce = format!("&code_challenge={}", challenge(VERIFIER));
+    for (what, extra, error) in [
+        ("no response_type", String::new(), "invalid_request"),
+        (
+            "token response type",
+            "&response_type=token".to_owned(),
+            "unsupported_response_type",
+        ),
+        (
+            "plain PKCE",
+            format!("&response_type=code{pkce}&code_challenge_method=plain"),
+            "invalid_request",
+        ),
+        (
+            "PKCE without a method",
+            format!("&response_type=code{pkce}"),
+            "invalid_request",
+        ),
+        (
+            "fragment mode",
+            "&response_type=code&response_mode=fragment".to_owned(),
+            "invalid_request",
+        ),
+        (
+            "unapproved scope",
+            "&response_type=code&scope=admin".to_owned(),
+            "invalid_scope",
+        ),
+    ] {
+        let r = b.get(&format!("{base}{extra}")).await;
+        let q = r.redirect_query();
+        assert_eq!(
+            (q["error"].as_str(), q["state"].as_str()),
+            (error, "s"),
+            "{what}: {}",
+            r.location
+        );
+    }
+    // A forged CSRF token, and a form without the cookie.
+    let signin = b.get(&authorize_url(&id, "")).await;
+    let mut forged = signin.hidden();
+    for f in &mut forged {
+        if f.0 == "csrf" {
+            f.1 = "A".repeat(43);
+        }
+    }
+    forged.push(("username".into(), "alice".into()));
+    forged.push(("password".into(), "wonderland".into()));
+    let r = b.post("/oauth2/authorize/sign-in", &forged).await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    let mut stranger = Browser::new(&s);
+    let r = stranger.sign_in(&signin, "alice", "wonderland").await;
+    assert_eq!(r.status, 403, "no CSRF cookie: {}", r.body);
+    // Denied consent, then a code for a signed-in user after the session ended.
+    let consent = b.sign_in(&signin, "alice", "wonderland").await;
+    let denied = b.consent(&consent, "deny").await;
+    assert_eq!(denied.redirect_query()["error"], "access_denied");
+    s.state.clock().advance(Duration::from_secs(9 * 3600));
+    let expired = b.get(&authorize_url(&id, "")).await;
+    assert_eq!(expired.status, 200);
+    assert!(
+        expired.body.contains("Sign in"),
+        "the session ended: sign in again"
+    );
+    // Codes: unknown, wrong client, expired.
+    let bogus = exchange(&s, &id, &secret, "bogus", VERIFIER).await;
+    bogus.assert_error(400, "invalid_grant");
+    let consent = b.sign_in(&expired, "alice", "wonderland").await;
+    let code = b.consent(&consent, "allow").await.redirect_query()["code"].clone();
+    s.state.clock().advance(Duration::from_secs(61));
+    let late = exchange(&s, &id, &secret, &code, VERIFIER).await;
+    late.assert_error(400, "invalid_grant");
+    assert!(late.json["error_description"]
+        .as_str()
+        .unwrap()
+        .contains("expired"));
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn metadata_advertises_the_code_flow() {
+    let s = server().await;
+    let m = s.api("/.well-known/oauth-authorization-server", None).await;
+    assert_eq!(
+        m.json["authorization_endpoint"],
+        format!("{ISSUER}/oauth2/authorize")
+    );
+    assert_eq!(
+        m.json["response_types_supported"],
+        serde_json::json!(["code"])
+    );
+    assert_eq!(
+        m.json["code_challenge_methods_supported"],
+        serde_json::json!(["S256"])
+    );
+    assert!(m.json["grant_types_supported"]
+        .as_array()
+        .unwrap()
+        .contains(&serde_json::json!("authorization_code")));
+    let css = s.api("/oauth2/static/tollgate.css", None).await;
+    assert_eq!(css.status, 200);
+    s.stop().await;
+}
