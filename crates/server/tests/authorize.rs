@@ -443,3 +443,81 @@ async fn metadata_advertises_the_code_flow() {
     assert_eq!(css.status, 200);
     s.stop().await;
 }
+
+#[tokio::test]
+async fn openid_connect_id_token_userinfo_and_discovery() {
+    let s = server().await;
+    let (id, secret) = code_client(&s, false, true).await;
+    let mut b = Browser::new(&s);
+    let page = b
+        .get(&authorize_url(
+            &id,
+            "&scope=openid%20profile%20email&nonce=n-0S6",
+        ))
+        .await;
+    let back = b.sign_in(&page, "alice", "wonderland").await;
+    let code = back.redirect_query()["code"].clone();
+    let r = exchange(&s, &id, &secret, &code, VERIFIER).await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let access = r.json["access_token"].as_str().unwrap();
+    let id_token = r.json["id_token"].as_str().unwrap();
+
+    let d = s.api("/.well-known/openid-configuration", None).await;
+    for field in [
+        "issuer",
+        "authorization_endpoint",
+        "token_endpoint",
+        "userinfo_endpoint",
+        "jwks_uri",
+        "response_types_supported",
+        "subject_types_supported",
+        "id_token_signing_alg_values_supported",
+    ] {
+        assert!(
+            !d.json[field].is_null(),
+            "discovery has {field}: {}",
+            d.body
+        );
+    }
+    let header = jsonwebtoken::decode_header(id_token).unwrap();
+    assert_eq!(header.typ.as_deref(), Some("JWT"));
+    let jwks: jsonwebtoken::jwk::JwkSet =
+        serde_json::from_str(&s.api("/.well-known/jwks.json", None).await.body).unwrap();
+    let key =
+        jsonwebtoken::DecodingKey::from_jwk(jwks.find(header.kid.as_deref().unwrap()).unwrap())
+            .unwrap();
+    let mut v = jsonwebtoken::Validation::new(header.alg);
+    v.set_audience(&[&id]);
+    v.set_issuer(&[ISSUER]);
+    v.validate_exp = false;
+    let claims = jsonwebtoken::decode::<serde_json::Value>(id_token, &key, &v)
+        .unwrap()
+        .claims;
+    assert_eq!(claims["sub"], "alice");
+    assert_eq!(claims["nonce"], "n-0S6");
+    assert_eq!(claims["azp"], id.as_str());
+    assert_eq!(claims["name"], "Test User");
+    assert!(claims["auth_time"].as_i64().is_some());
+    let half = &Sha256::digest(access.as_bytes())[..16];
+    assert_eq!(claims["at_hash"], URL_SAFE_NO_PAD.encode(half));
+
+    let info = s.api("/userinfo", Some(access)).await;
+    assert_eq!(info.status, 200, "{info:?}");
+    assert_eq!(
+        (&info.json["sub"], &info.json["name"]),
+        (&serde_json::json!("alice"), &serde_json::json!("Test User"))
+    );
+    // An ID token is not an access token.
+    s.api("/userinfo", Some(id_token))
+        .await
+        .assert_bearer(401, Some("invalid_token"));
+    // A token without `openid` may not read userinfo.
+    let (cc_id, cc_secret) = s.client(&[GrantType::ClientCredentials], "").await;
+    let cc = s
+        .access_token(&cc_id, &cc_secret, "grant_type=client_credentials")
+        .await;
+    s.api("/userinfo", Some(&cc))
+        .await
+        .assert_bearer(403, Some("insufficient_scope"));
+    s.stop().await;
+}

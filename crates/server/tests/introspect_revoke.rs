@@ -288,7 +288,12 @@ async fn metadata_document() {
         ])
     );
     let methods = serde_json::json!(["client_secret_basic", "client_secret_post"]);
-    assert_eq!(j["token_endpoint_auth_methods_supported"], methods);
+    assert_eq!(j["introspection_endpoint_auth_methods_supported"], methods);
+    assert_eq!(
+        j["token_endpoint_auth_methods_supported"],
+        serde_json::json!(["client_secret_basic", "client_secret_post", "none"]),
+        "none: public clients, with PKCE"
+    );
     s.stop().await;
 }
 

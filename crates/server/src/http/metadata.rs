@@ -1,10 +1,13 @@
-//! `GET /.well-known/oauth-authorization-server` (RFC 8414).
+//! `GET /.well-known/oauth-authorization-server` (RFC 8414) and
+//! `/.well-known/openid-configuration` (OpenID Connect Discovery): one
+//! document, served at both, as Keycloak and oidc-provider do; and the JWKS.
 
 use axum::extract::State;
 use axum::Json;
 use tollgate_proto::{AuthorizationServerMetadata, GrantType};
 
-use super::{AUTHORIZE_PATH, INTROSPECT_PATH, JWKS_PATH, REVOKE_PATH, TOKEN_PATHS};
+use super::{AUTHORIZE_PATH, INTROSPECT_PATH, JWKS_PATH, REVOKE_PATH, TOKEN_PATHS, USERINFO_PATH};
+use crate::config::SigningAlg;
 use crate::state::AppState;
 
 /// `GET /.well-known/jwks.json`: the public keys of signed access tokens,
@@ -28,6 +31,9 @@ pub async fn metadata_get(State(state): State<AppState>) -> Json<AuthorizationSe
             "client_secret_post".to_owned(),
         ]
     };
+    let words = |w: &[&str]| w.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+    let mut token_methods = methods();
+    token_methods.push("none".to_owned());
     Json(AuthorizationServerMetadata {
         issuer: issuer.clone(),
         authorization_endpoint: Some(format!("{issuer}{AUTHORIZE_PATH}")),
@@ -37,11 +43,34 @@ pub async fn metadata_get(State(state): State<AppState>) -> Json<AuthorizationSe
         jwks_uri: Some(format!("{issuer}{JWKS_PATH}")),
         grant_types_supported: GrantType::ALL.to_vec(),
         response_types_supported: vec!["code".to_owned()],
-        token_endpoint_auth_methods_supported: methods(),
+        token_endpoint_auth_methods_supported: token_methods,
         introspection_endpoint_auth_methods_supported: methods(),
         revocation_endpoint_auth_methods_supported: methods(),
-        scopes_supported: Vec::new(),
+        scopes_supported: words(&["openid", "profile", "email"]),
         code_challenge_methods_supported: vec!["S256".to_owned()],
+        userinfo_endpoint: Some(format!("{issuer}{USERINFO_PATH}")),
+        subject_types_supported: words(&["public"]),
+        id_token_signing_alg_values_supported: SigningAlg::ALL
+            .iter()
+            .map(|a| a.as_str().to_owned())
+            .collect(),
+        claims_supported: words(&[
+            "iss",
+            "sub",
+            "aud",
+            "exp",
+            "iat",
+            "auth_time",
+            "nonce",
+            "at_hash",
+            "azp",
+            "name",
+            "given_name",
+            "family_name",
+            "preferred_username",
+            "email",
+            "email_verified",
+        ]),
         response_modes_supported: vec!["query".to_owned()],
         authorization_response_iss_parameter_supported: true,
     })

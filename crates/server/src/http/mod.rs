@@ -15,6 +15,7 @@ mod ops;
 mod pages;
 mod revoke;
 mod token;
+mod userinfo;
 
 use axum::extract::DefaultBodyLimit;
 use axum::middleware;
@@ -31,6 +32,8 @@ pub const REVOKE_PATH: &str = "/oauth2/revoke.oauth2";
 pub const METADATA_PATH: &str = "/.well-known/oauth-authorization-server";
 pub const JWKS_PATH: &str = "/.well-known/jwks.json";
 pub const AUTHORIZE_PATH: &str = "/oauth2/authorize";
+pub const USERINFO_PATH: &str = "/userinfo";
+pub const OPENID_CONFIGURATION_PATH: &str = "/.well-known/openid-configuration";
 
 /// The client a token-endpoint response was for, for the access log.
 #[derive(Debug, Clone)]
@@ -52,6 +55,11 @@ pub fn router(state: AppState) -> Router {
         .route(REVOKE_PATH, post(revoke::revoke_post).layer(form_limit))
         .route(METADATA_PATH, get(metadata::metadata_get))
         .route(JWKS_PATH, get(metadata::jwks_get))
+        .route(OPENID_CONFIGURATION_PATH, get(metadata::metadata_get))
+        .route(
+            USERINFO_PATH,
+            get(userinfo::userinfo).post(userinfo::userinfo),
+        )
         .route(
             AUTHORIZE_PATH,
             get(authorize::authorize_get).post(authorize::authorize_post),
@@ -78,7 +86,7 @@ pub fn router(state: AppState) -> Router {
 
 /// A bounded-cardinality name for the route a path belongs to.
 fn route_label<'a>(state: &'a AppState, path: &'a str) -> &'a str {
-    const FIXED: [&str; 14] = [
+    const FIXED: [&str; 16] = [
         TOKEN_PATHS[0],
         TOKEN_PATHS[1],
         TOKEN_PATHS[2],
@@ -87,6 +95,8 @@ fn route_label<'a>(state: &'a AppState, path: &'a str) -> &'a str {
         METADATA_PATH,
         JWKS_PATH,
         AUTHORIZE_PATH,
+        USERINFO_PATH,
+        OPENID_CONFIGURATION_PATH,
         "/oauth2/authorize/sign-in",
         "/oauth2/authorize/consent",
         pages::STYLE_PATH,

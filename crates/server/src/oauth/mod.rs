@@ -13,6 +13,7 @@ pub mod client_cache;
 pub mod introspect;
 pub mod jwt;
 pub mod keys;
+pub mod oidc;
 pub mod password;
 pub mod revoke;
 pub mod secret;

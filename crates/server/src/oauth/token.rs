@@ -12,7 +12,7 @@ use std::net::IpAddr;
 use super::jwt::{self, AccessClaims};
 use super::revoke::revoke_family;
 use super::AuthServer;
-use super::{authorize, is_active, secret, throttle};
+use super::{authorize, is_active, oidc, secret, throttle};
 use crate::config::TokenFormat;
 use crate::store::{Client, CodeUse, Rotation, TokenKind, TokenRecord};
 use crate::Error;
@@ -234,6 +234,7 @@ async fn mint(
             expires_in: Some(ttl),
             scope: (!scope.is_empty()).then(|| scope.clone()),
             refresh_token: refresh,
+            id_token: None,
         },
         records,
     })
@@ -288,19 +289,36 @@ async fn exchange_code(
             None => return Err(bad_code("needs its code_verifier (PKCE)")),
         }
     }
-    let user = server.store.get_user(&c.username).await?;
-    if !user.is_some_and(|u| u.enabled) {
+    let Some(user) = server
+        .store
+        .get_user(&c.username)
+        .await?
+        .filter(|u| u.enabled)
+    else {
         return Err(bad_code("belongs to a user who can no longer sign in"));
-    }
-    let Minted { records, response } = mint(
+    };
+    let Minted {
+        records,
+        mut response,
+    } = mint(
         server,
         client,
-        Some(c.username),
-        c.scope,
+        Some(c.username.clone()),
+        c.scope.clone(),
         GrantType::AuthorizationCode,
-        Some(c.family_id),
+        Some(c.family_id.clone()),
     )
     .await?;
+    if c.scope.contains("openid") {
+        let who = oidc::SignedIn {
+            user: &user,
+            scope: &c.scope,
+            auth_time: c.auth_time,
+            nonce: c.nonce.as_deref(),
+            access_token: &response.access_token,
+        };
+        response.id_token = Some(oidc::id_token(server, client, &who).await?);
+    }
     store_tokens(server, records).await?;
     Ok(response)
 }
@@ -348,13 +366,21 @@ async fn refresh(
                 ),
             ))
         }
-        Some(s) => approved_scope(client, Some(s))?,
+        Some(s) => {
+            let lost = s.difference(&authorize::allowed_scopes(client));
+            if !lost.is_empty() {
+                return Err(Error::oauth(
+                    ErrorCode::InvalidScope,
+                    format!("this client is not approved for scope `{lost}`"),
+                ));
+            }
+            s
+        }
         // The original scope, less anything the client has since lost.
-        None => old
-            .scope
-            .iter()
-            .filter(|s| client.scopes.contains(s))
-            .collect(),
+        None => {
+            let allowed = authorize::allowed_scopes(client);
+            old.scope.iter().filter(|s| allowed.contains(s)).collect()
+        }
     };
     let tokens = mint(
         server,

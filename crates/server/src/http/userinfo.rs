@@ -1,0 +1,38 @@
+//! `GET|POST /userinfo` (OpenID Connect Core §5.3): the signed-in user's
+//! claims, for an access token of a user with scope `openid`, as the scopes
+//! `profile` and `email` allow. Refusals are the bearer check's (RFC 6750).
+
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use tollgate_proto::{ErrorCode, Scope};
+
+use crate::oauth::oidc;
+use crate::state::AppState;
+use crate::Error;
+
+pub async fn userinfo(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, Error> {
+    let needed = Scope::from_iter(["openid"]);
+    let grant = state.resource().authorize(&headers, &needed).await?;
+    let invalid = |d: &str| Error::Bearer {
+        code: ErrorCode::InvalidToken,
+        description: d.to_owned(),
+        scope: None,
+    };
+    let Some(username) = &grant.username else {
+        return Err(invalid("the access token is not a user's"));
+    };
+    let Some(user) = state
+        .store()
+        .get_user(username)
+        .await?
+        .filter(|u| u.enabled)
+    else {
+        return Err(invalid("the token's user can no longer sign in"));
+    };
+    Ok(Json(oidc::user_claims(&user, &grant.scope)).into_response())
+}
