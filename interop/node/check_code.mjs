@@ -1,0 +1,82 @@
+// The authorization code flow as a Node web app does it with openid-client
+// v6 against `tollgate serve --demo`: default discovery() (OpenID Connect),
+// buildAuthorizationUrl with PKCE, state and nonce; a person signing in and
+// consenting (played here with fetch, a cookie jar and the forms' hidden
+// fields); authorizationCodeGrant, which checks the ID token; fetchUserInfo.
+// Usage: node check_code.mjs BASE_URL   (prints one line; exits 1 on failure)
+import * as oidc from 'openid-client';
+
+const base = process.argv[2];
+const redirectUri = 'http://127.0.0.1:8976/callback';
+let failed = false;
+
+/** A browser: cookies kept, redirects not followed. */
+function browser() {
+  const jar = new Map();
+  const remember = (r) => {
+    for (const c of r.headers.getSetCookie()) {
+      const [pair] = c.split(';');
+      const i = pair.indexOf('=');
+      jar.set(pair.slice(0, i), pair.slice(i + 1));
+    }
+    return r;
+  };
+  const cookie = () => [...jar].map(([k, v]) => `${k}=${v}`).join('; ');
+  return {
+    get: async (url) => remember(await fetch(url, { redirect: 'manual', headers: { cookie: cookie() } })),
+    post: async (url, fields) =>
+      remember(await fetch(url, {
+        method: 'POST', redirect: 'manual',
+        headers: { cookie: cookie(), 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams(fields),
+      })),
+  };
+}
+
+/** The hidden fields of a page's form. */
+function hidden(html) {
+  const fields = {};
+  for (const m of html.matchAll(/type="hidden" name="([^"]+)" value="([^"]*)"/g)) {
+    fields[m[1]] = m[2].replaceAll('&quot;', '"').replaceAll('&amp;', '&');
+  }
+  return fields;
+}
+
+try {
+  const config = await oidc.discovery(new URL(base), 'demo-client', 'demo-secret', undefined, {
+    execute: [oidc.allowInsecureRequests],
+  });
+  const verifier = oidc.randomPKCECodeVerifier();
+  const state = oidc.randomState();
+  const nonce = oidc.randomNonce();
+  const url = oidc.buildAuthorizationUrl(config, {
+    redirect_uri: redirectUri,
+    scope: 'openid profile email locations:read',
+    code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+    code_challenge_method: 'S256',
+    state,
+    nonce,
+  });
+  const b = browser();
+  let r = await b.get(url);
+  let page = await r.text();
+  r = await b.post(base + '/oauth2/authorize/sign-in', { ...hidden(page), username: 'demo', password: 'demo-password' });
+  if (r.status === 200) {
+    page = await r.text();
+    r = await b.post(base + '/oauth2/authorize/consent', { ...hidden(page), decision: 'allow' });
+  }
+  if (r.status !== 302) throw new Error(`expected a redirect, got ${r.status}`);
+  const back = new URL(r.headers.get('location'));
+  const tokens = await oidc.authorizationCodeGrant(config, back, {
+    pkceCodeVerifier: verifier, expectedState: state, expectedNonce: nonce,
+  });
+  const claims = tokens.claims();
+  const info = await oidc.fetchUserInfo(config, tokens.access_token, claims.sub);
+  const api = await fetch(base + '/locations', { headers: { authorization: `Bearer ${tokens.access_token}` } });
+  if (api.status !== 200) throw new Error(`/locations answered ${api.status}`);
+  console.log(`ok   openid-client authorization code + PKCE: id_token sub ${claims.sub}, userinfo name ${info.name}, /locations 200`);
+} catch (e) {
+  failed = true;
+  console.log(`FAIL openid-client authorization code + PKCE: ${e && e.stack ? e.stack : e}`);
+}
+process.exit(failed ? 1 : 0);
