@@ -61,6 +61,8 @@ enum GrantArg {
     ClientCredentials,
     Password,
     RefreshToken,
+    /// Browser sign-in (with --redirect-uri).
+    AuthorizationCode,
 }
 
 impl From<GrantArg> for GrantType {
@@ -69,6 +71,7 @@ impl From<GrantArg> for GrantType {
             GrantArg::ClientCredentials => GrantType::ClientCredentials,
             GrantArg::Password => GrantType::Password,
             GrantArg::RefreshToken => GrantType::RefreshToken,
+            GrantArg::AuthorizationCode => GrantType::AuthorizationCode,
         }
     }
 }

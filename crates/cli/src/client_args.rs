@@ -111,10 +111,20 @@ impl Resolved {
 
 impl AuthArgs {
     pub fn resolve(&self) -> Result<Resolved> {
+        self.resolve_as(false)
+    }
+
+    /// For `tollgate login`: the browser grant whatever the profile says.
+    pub fn resolve_for_login(&self) -> Result<Resolved> {
+        self.resolve_as(true)
+    }
+
+    fn resolve_as(&self, login: bool) -> Result<Resolved> {
         let profile = match &self.profile {
             Some(name) => profile::load(name)?,
             None => Profile::default(),
         };
+        let login = login || profile.login;
         let Some(token_url) = self.token_url.clone().or_else(|| profile.token_url.clone()) else {
             bail!("no token URL: pass --token-url URL or --profile NAME");
         };
@@ -122,13 +132,22 @@ impl AuthArgs {
             bail!("no client id: pass --client-id ID or --profile NAME");
         };
         let username = self.username.clone().or_else(|| profile.username.clone());
-        let secret = self.client_secret()?;
-        let grant = match username {
-            Some(username) => Grant::Password {
-                password: self.password(&username)?,
-                username,
-            },
-            None => Grant::ClientCredentials,
+        let (secret, grant) = if login {
+            // A public client has no secret: none given means none.
+            (
+                self.given_client_secret()?.unwrap_or_default(),
+                Grant::AuthorizationCode,
+            )
+        } else {
+            let secret = self.client_secret()?;
+            let grant = match username {
+                Some(username) => Grant::Password {
+                    password: self.password(&username)?,
+                    username,
+                },
+                None => Grant::ClientCredentials,
+            };
+            (secret, grant)
         };
         let mut config =
             TokenSourceConfig::new(token_url, Credentials::new(client_id, secret), grant);
@@ -167,6 +186,19 @@ impl AuthArgs {
             profile,
             use_cache: !self.no_cache,
         })
+    }
+
+    /// The secret from a file, stdin or the environment, if one was given
+    /// that way; never prompts.
+    fn given_client_secret(&self) -> Result<Option<String>> {
+        let given = self.client_secret_file.is_some()
+            || self.client_secret_stdin
+            || std::env::var("TOLLGATE_CLIENT_SECRET").is_ok_and(|v| !v.is_empty());
+        if given {
+            self.client_secret().map(Some)
+        } else {
+            Ok(None)
+        }
     }
 
     fn client_secret(&self) -> Result<String> {

@@ -10,6 +10,7 @@ mod client_args;
 mod introspect;
 mod jsonfmt;
 mod logging;
+mod login;
 mod out;
 mod profile;
 mod secret_input;
@@ -43,6 +44,9 @@ enum Command {
     Admin(admin::AdminArgs),
     /// Print an access token (cached on disk until it expires).
     Token(token_cmd::TokenArgs),
+    /// Sign in as a person in the browser (authorization code + PKCE);
+    /// the tokens are cached for `call`, `token` and the rest.
+    Login(login::LoginArgs),
     /// Call an API with a bearer token; re-authenticates once on invalid_token.
     Call(call::CallArgs),
     /// Ask the server whether a token is active (exit 0 if so, 1 if not).
@@ -81,6 +85,7 @@ fn main() -> ExitCode {
             Command::Serve(args) => ok(serve::run(args).await),
             Command::Admin(args) => ok(admin::run(args).await),
             Command::Token(args) => ok(token_cmd::run(args).await),
+            Command::Login(args) => ok(login::run(args).await),
             Command::Call(args) => call::run(args).await,
             Command::Introspect(args) => introspect::run_introspect(args).await,
             Command::Revoke(args) => ok(introspect::run_revoke(args).await),

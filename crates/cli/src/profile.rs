@@ -55,6 +55,10 @@ pub struct Profile {
     /// Extra headers on token, introspection and revocation requests.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub headers: BTreeMap<String, String>,
+    /// `true`: tokens come from `tollgate login` (a person signing in in
+    /// the browser), not from a client secret or a password.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub login: bool,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -62,6 +62,12 @@ impl Credentials {
             BasicCredentials::new(&self.client_id, self.client_secret.expose_secret())
                 .header_value(enc)
         };
+        if self.client_secret.expose_secret().is_empty() {
+            // A public client (no secret): it names itself, and proves
+            // nothing here (RFC 6749 §2.3: PKCE does that).
+            form.push(("client_id".into(), self.client_id.clone()));
+            return req;
+        }
         match mode {
             ClientAuth::Basic => req.header("authorization", basic(BasicEncoding::FormUrlEncoded)),
             ClientAuth::BasicRaw => req.header("authorization", basic(BasicEncoding::Raw)),

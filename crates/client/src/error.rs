@@ -34,6 +34,10 @@ pub enum Error {
         url: String,
         retry_after: Option<Duration>,
     },
+    /// Browser sign-in tokens are gone (or the refresh token was refused):
+    /// a person must sign in again.
+    #[error("not signed in, or the sign-in expired: run `tollgate login` again")]
+    SignInRequired,
     /// `--decode` of a token that is not a JWT.
     #[error("the access token is not a JWT: {0}")]
     NotJwt(String),

@@ -20,6 +20,7 @@ pub mod disk_cache;
 pub mod endpoints;
 pub mod error;
 pub mod jwt;
+pub mod pkce;
 pub mod source;
 pub mod token;
 

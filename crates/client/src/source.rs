@@ -26,6 +26,10 @@ pub enum Grant {
         username: String,
         password: SecretString,
     },
+    /// A person signed in through the browser (authorization code + PKCE,
+    /// [`TokenSource::sign_in_with_code`]); afterwards only refreshed. When
+    /// the refresh token is gone, [`Error::SignInRequired`].
+    AuthorizationCode,
 }
 
 impl Grant {
@@ -33,13 +37,14 @@ impl Grant {
         match self {
             Self::ClientCredentials => "client_credentials",
             Self::Password { .. } => "password",
+            Self::AuthorizationCode => "authorization_code",
         }
     }
 
     pub fn username(&self) -> Option<&str> {
         match self {
             Self::Password { username, .. } => Some(username),
-            Self::ClientCredentials => None,
+            Self::ClientCredentials | Self::AuthorizationCode => None,
         }
     }
 }
@@ -239,8 +244,31 @@ impl TokenSource {
                 password: password.expose_secret().to_owned(),
                 scope: self.scope(),
             },
+            Grant::AuthorizationCode => return Err(Error::SignInRequired),
         };
         self.request(req).await
+    }
+
+    /// Exchanges an authorization code (RFC 6749 §4.1.3) for tokens, which
+    /// become this source's, as if obtained by its grant.
+    pub async fn sign_in_with_code(
+        &self,
+        code: &str,
+        redirect_uri: &str,
+        code_verifier: &str,
+    ) -> Result<Arc<Token>, Error> {
+        let req = TokenRequest::AuthorizationCode {
+            code: code.to_owned(),
+            redirect_uri: Some(redirect_uri.to_owned()),
+            code_verifier: Some(code_verifier.to_owned()),
+        };
+        let token = Arc::new(self.request(req).await?);
+        let mut st = self.state();
+        st.current = Some(token.clone());
+        if let Some(rt) = &token.refresh_token {
+            st.refresh_token = Some(rt.clone());
+        }
+        Ok(token)
     }
 
     fn scope(&self) -> Option<Scope> {

@@ -1,0 +1,210 @@
+//! `tollgate login` (issue 14, point 5): the real binary waits on a loopback
+//! port while a person signs in (played here over HTTP, cookies and all),
+//! exchanges the code with PKCE, caches the tokens, and `tollgate call
+//! --profile P` then calls an API as that person.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::{Workspace, BIN};
+
+/// The hidden fields of a page's form.
+fn hidden(html: &str) -> Vec<(String, String)> {
+    html.match_indices("type=\"hidden\" name=\"")
+        .map(|(i, m)| {
+            let rest = &html[i + m.len()..];
+            let name = rest[..rest.find('"').unwrap()].to_owned();
+            let vstart = rest.find("value=\"").unwrap() + 7;
+            let value = rest[vstart..vstart + rest[vstart..].find('"').unwrap()].to_owned();
+            (name, value.replace("&amp;", "&").replace("&quot;", "\""))
+        })
+        .collect()
+}
+
+fn cookies(resp: &reqwest::Response, jar: &mut BTreeMap<String, String>) {
+    for v in resp.headers().get_all("set-cookie") {
+        let pair = v.to_str().unwrap().split(';').next().unwrap();
+        let (k, v) = pair.split_once('=').unwrap();
+        jar.insert(k.into(), v.into());
+    }
+}
+
+fn jar_header(jar: &BTreeMap<String, String>) -> String {
+    jar.iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+#[tokio::test]
+async fn login_in_the_browser_then_call_as_that_person() {
+    let ws = Workspace::new();
+    let server = ws.serve(&[]);
+    ws.admin_ok(
+        &[
+            "user",
+            "create",
+            "--username",
+            "alice",
+            "--password-stdin",
+            "--full-name",
+            "Alice Liddell",
+        ],
+        "wonderland\n",
+    );
+    let out = ws.admin_ok(
+        &[
+            "client",
+            "create",
+            "--name",
+            "CLI",
+            "--public",
+            "--first-party",
+            "--json",
+            "--grant",
+            "authorization_code",
+            "--grant",
+            "refresh_token",
+            "--redirect-uri",
+            "http://127.0.0.1/callback",
+        ],
+        "",
+    );
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(
+        v.get("client_secret").is_none(),
+        "a public client has no secret: {out}"
+    );
+    let client_id = v["client_id"].as_str().unwrap().to_owned();
+
+    let home = tempfile::tempdir().unwrap();
+    let config_dir = home.path().join("config/tollgate");
+    std::fs::create_dir_all(&config_dir).unwrap();
+    std::fs::write(
+        config_dir.join("config.toml"),
+        format!(
+            "[profiles.me]\ntoken_url = \"{}/oauth2/token.oauth2\"\nclient_id = \"{client_id}\"\nscopes = [\"openid\", \"profile\"]\nlogin = true\n",
+            server.base
+        ),
+    )
+    .unwrap();
+    let env = |c: &mut Command| {
+        c.env("XDG_CACHE_HOME", home.path().join("cache"))
+            .env("XDG_CONFIG_HOME", home.path().join("config"))
+            .env("HOME", home.path())
+            .env_remove("TOLLGATE_CLIENT_SECRET")
+            .stdin(Stdio::null());
+    };
+
+    let mut login = Command::new(BIN);
+    login.args([
+        "login",
+        "--profile",
+        "me",
+        "--no-browser",
+        "--timeout",
+        "30",
+    ]);
+    env(&mut login);
+    let mut child = login.stderr(Stdio::piped()).spawn().unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    let url = loop {
+        line.clear();
+        assert!(
+            stderr.read_line(&mut line).unwrap() > 0,
+            "login said no URL"
+        );
+        if let Some(u) = line.trim().strip_prefix("Sign in at: ") {
+            break u.to_owned();
+        }
+    };
+    assert!(url.contains("code_challenge_method=S256"), "{url}");
+
+    // The person, in the browser.
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let mut jar = BTreeMap::new();
+    let page = http.get(&url).send().await.unwrap();
+    cookies(&page, &mut jar);
+    let html = page.text().await.unwrap();
+    let mut form = hidden(&html);
+    form.push(("username".into(), "alice".into()));
+    form.push(("password".into(), "wonderland".into()));
+    let back = http
+        .post(format!("{}/oauth2/authorize/sign-in", server.base))
+        .header("cookie", jar_header(&jar))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(back.status(), 302, "{}", back.text().await.unwrap());
+    let location = back.headers()["location"].to_str().unwrap().to_owned();
+    assert!(location.starts_with("http://127.0.0.1:"), "{location}");
+    let landed = http.get(&location).send().await.unwrap();
+    assert_eq!(landed.status(), 200);
+    assert!(landed.text().await.unwrap().contains("Signed in"));
+
+    let status = tokio::task::spawn_blocking(move || {
+        let mut rest = String::new();
+        let _ = std::io::Read::read_to_string(&mut stderr, &mut rest);
+        (child.wait().unwrap(), rest)
+    })
+    .await
+    .unwrap();
+    assert!(status.0.success(), "login failed: {}", status.1);
+
+    // Later: an API call as alice, from the cache.
+    let mut call = Command::new(BIN);
+    call.args([
+        "call",
+        "--profile",
+        "me",
+        &format!("{}/userinfo", server.base),
+    ]);
+    env(&mut call);
+    let out = call.output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("\"sub\": \"alice\"") && text.contains("Alice Liddell"),
+        "{text}"
+    );
+    tokio::time::sleep(Duration::from_millis(10)).await;
+}
+
+#[test]
+fn login_without_a_sign_in_gives_up_clearly() {
+    let ws = Workspace::new();
+    let server = ws.serve(&[]);
+    let home = tempfile::tempdir().unwrap();
+    let out = Command::new(BIN)
+        .args(["login", "--no-browser", "--timeout", "1"])
+        .args([
+            "--token-url",
+            &format!("{}/oauth2/token.oauth2", server.base),
+        ])
+        .args(["--client-id", "nobody"])
+        .env("XDG_CACHE_HOME", home.path().join("cache"))
+        .env("HOME", home.path())
+        .env_remove("TOLLGATE_CLIENT_SECRET")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("Sign in at: "), "{stderr}");
+    assert!(stderr.contains("no sign-in within 1 s"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
