@@ -5,7 +5,7 @@
 
 mod services;
 
-pub use services::{skip, Postgres, Redis};
+pub use services::{skip, ChromeDriver, Postgres, Redis};
 
 use std::path::PathBuf;
 

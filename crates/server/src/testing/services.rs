@@ -258,3 +258,61 @@ impl Drop for Redis {
         self.stop();
     }
 }
+
+/// A `chromedriver` of our own, for tests that drive headless Chromium
+/// through WebDriver (Debian's `chromium` and `chromium-driver`).
+#[derive(Debug)]
+pub struct ChromeDriver {
+    pub port: u16,
+    child: Child,
+}
+
+impl ChromeDriver {
+    /// Starts `chromedriver` on a free loopback port, or `None` (with the
+    /// reason printed; a failure under `CI=true`).
+    pub fn start() -> Option<Self> {
+        let port = free_port()?;
+        let child = Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn();
+        let Ok(child) = child else {
+            skip("chromedriver is not installed; .ci/run installs chromium and chromium-driver");
+            return None;
+        };
+        let driver = Self { port, child };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Some(driver);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        skip("chromedriver did not start within 20 s");
+        None
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// WebDriver capabilities for headless Chromium: as root (CI
+    /// containers) it needs `--no-sandbox`.
+    pub fn capabilities() -> serde_json::Map<String, serde_json::Value> {
+        let options = serde_json::json!({
+            "args": ["--headless=new", "--no-sandbox", "--disable-gpu",
+                     "--disable-dev-shm-usage", "--window-size=1024,768"],
+        });
+        let mut caps = serde_json::Map::new();
+        caps.insert("goog:chromeOptions".into(), options);
+        caps
+    }
+}
+
+impl Drop for ChromeDriver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
