@@ -71,13 +71,9 @@ pub async fn sign_in_post(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let form = match checked_form(&state, &headers, &body) {
-        Ok(f) => f,
-        Err(refused) => return refused.page(),
-    };
-    let req = match authorize::check(state.oauth(), &form).await {
-        Ok(r) => r,
-        Err(refusal) => return refused(&state, refusal),
+    let (form, req) = match posted(&state, &headers, &body).await {
+        Ok(both) => both,
+        Err(page) => return *page,
     };
     let username = form.get("username").unwrap_or("");
     let password = form.get("password").unwrap_or("").to_owned();
@@ -102,13 +98,9 @@ pub async fn consent_post(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let form = match checked_form(&state, &headers, &body) {
-        Ok(f) => f,
-        Err(refused) => return refused.page(),
-    };
-    let req = match authorize::check(state.oauth(), &form).await {
-        Ok(r) => r,
-        Err(refusal) => return refused(&state, refusal),
+    let (form, req) = match posted(&state, &headers, &body).await {
+        Ok(both) => both,
+        Err(page) => return *page,
     };
     let Some(session) = current_session(&state, &headers).await else {
         return sign_in_page(
@@ -130,6 +122,20 @@ pub async fn consent_post(
         return unavailable(e);
     }
     code_redirect(&state, &req, &session).await
+}
+
+/// A posted form with its CSRF token checked, and the authorization
+/// request it carries checked again; else the page or redirect that says no.
+async fn posted(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(FormParams, AuthorizationRequest), Box<Response>> {
+    let form = checked_form(state, headers, body).map_err(|r| Box::new(r.page()))?;
+    match authorize::check(state.oauth(), &form).await {
+        Ok(req) => Ok((form, req)),
+        Err(refusal) => Err(Box::new(refused(state, refusal))),
+    }
 }
 
 /// A checked request: signed in already or not, asked already or not.
