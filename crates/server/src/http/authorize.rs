@@ -160,22 +160,15 @@ async fn proceed(
 ) -> Response {
     match authorize::needs_consent(state.oauth(), req, &session.username).await {
         Ok(false) => code_redirect(state, req, session).await,
-        Ok(true) => {
-            let (csrf, fresh) = csrf_token(headers);
-            let carried = carried(params);
-            let markup = pages::consent(&Consent {
+        Ok(true) => form_page(state, headers, params, |carried, csrf| {
+            pages::consent(&Consent {
                 client_name: &req.client.name,
                 username: &session.username,
                 scopes: req.scope.iter().collect(),
-                carried: &carried,
-                csrf: &csrf,
-            });
-            let mut resp = pages::respond(StatusCode::OK, markup);
-            if fresh {
-                set_cookie(state, &mut resp, CSRF_COOKIE, &csrf, SESSION_TTL_SECS);
-            }
-            resp
-        }
+                carried,
+                csrf,
+            })
+        }),
         Err(e) => unavailable(e),
     }
 }
@@ -208,16 +201,27 @@ fn sign_in_page(
     username: &str,
     error: Option<&str>,
 ) -> Response {
+    form_page(state, headers, params, |carried, csrf| {
+        pages::sign_in(&SignIn {
+            client_name: &req.client.name,
+            carried,
+            csrf,
+            username,
+            error,
+        })
+    })
+}
+
+/// A page with a form: the request carried in hidden fields, the browser's
+/// CSRF token in it (a new one set as a cookie when there was none).
+fn form_page(
+    state: &AppState,
+    headers: &HeaderMap,
+    params: &FormParams,
+    render: impl FnOnce(pages::Carried<'_>, &str) -> maud::Markup,
+) -> Response {
     let (csrf, fresh) = csrf_token(headers);
-    let carried = carried(params);
-    let markup = pages::sign_in(&SignIn {
-        client_name: &req.client.name,
-        carried: &carried,
-        csrf: &csrf,
-        username,
-        error,
-    });
-    let mut resp = pages::respond(StatusCode::OK, markup);
+    let mut resp = pages::respond(StatusCode::OK, render(&carried(params), &csrf));
     if fresh {
         set_cookie(state, &mut resp, CSRF_COOKIE, &csrf, SESSION_TTL_SECS);
     }

@@ -39,16 +39,13 @@ pub async fn revoke(server: &AuthServer, caller: &Client, token: &str) -> Result
 
 /// A JWT of this server, signed for `caller`, goes on the denylist.
 async fn revoke_jwt(server: &AuthServer, caller: &Client, token: &str) -> Result<(), Error> {
-    let now = server.clock.now_secs();
-    let leeway = i64::try_from(server.config.jwt.leeway_secs).unwrap_or(0);
-    let keys = server.tokens.keys();
-    let Ok(claims) = jwt::verify(token, keys, &server.config.issuer, leeway, now).await else {
+    let Ok(claims) = server.tokens.verify_jwt(token).await else {
         return Ok(());
     };
     if claims.client_id != caller.client_id {
         return Ok(());
     }
-    let until = claims.exp.saturating_add(leeway);
+    let until = claims.exp.saturating_add(server.tokens.leeway());
     server
         .store
         .deny_jwt(&format!("jti:{}", claims.jti), until)

@@ -179,11 +179,10 @@ impl Tokens {
         generation: u64,
         now: i64,
     ) -> Result<Found, Error> {
-        let claims =
-            match jwt::verify(token, &self.keys, &self.issuer, self.leeway, now / 1000).await {
-                Ok(c) => c,
-                Err(jwt::Rejected(why)) => return Ok(Found::Rejected(why)),
-            };
+        let claims = match self.verify_jwt(token).await {
+            Ok(c) => c,
+            Err(jwt::Rejected(why)) => return Ok(Found::Rejected(why)),
+        };
         let denied = [format!("jti:{}", claims.jti), format!("sid:{}", claims.sid)];
         let state = self
             .store
@@ -220,6 +219,18 @@ impl Tokens {
         });
         self.cache.insert(digest, v.clone(), generation, now);
         Ok(Found::Access(v))
+    }
+
+    /// The claims of a JWT of this server, if it passes every check now
+    /// (signature, issuer, times): whether it is revoked is not asked.
+    pub async fn verify_jwt(&self, token: &str) -> Result<jwt::AccessClaims, jwt::Rejected> {
+        let now = self.clock.now_secs();
+        jwt::verify(token, &self.keys, &self.issuer, self.leeway, now).await
+    }
+
+    /// Seconds of skew allowed on a JWT's `exp` and `nbf`.
+    pub fn leeway(&self) -> i64 {
+        self.leeway
     }
 
     /// The signing keys.
