@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand, ValueEnum};
 use serde::Serialize;
+use tollgate_proto::admin::ClientPatch;
 use tollgate_proto::{GrantType, Scope};
 use tollgate_server::admin::{self as ops, NewClient, NewUser};
 use tollgate_server::config::{Argon2Params, FileConfig, TokenFormat, DEFAULT_DATABASE};
@@ -203,6 +204,10 @@ enum ClientCommand {
     /// Replace the client's secret and print the new one.
     RotateSecret {
         client_id: String,
+        /// Seconds the old secret keeps working beside the new one, so
+        /// every caller can switch over [default: 0, it stops at once].
+        #[arg(long, value_name = "SECS", default_value_t = 0)]
+        grace: u64,
         #[arg(long)]
         json: bool,
     },
@@ -276,6 +281,28 @@ pub(crate) fn now() -> i64 {
     Clock::system().now_secs()
 }
 
+/// Who `tollgate admin` acts as in the audit log.
+fn cli_actor() -> String {
+    let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
+    format!("cli:{user}")
+}
+
+/// Writes a change made here to the audit log, as `cli:$USER`.
+pub(crate) async fn audit(
+    store: &dyn Store,
+    action: &str,
+    target: &str,
+    detail: serde_json::Value,
+) {
+    let actor = cli_actor();
+    let admin = ops::Admin {
+        store,
+        now: now(),
+        actor: &actor,
+    };
+    admin.record(action, target, detail).await;
+}
+
 fn parse_scope(s: &str) -> Result<Scope> {
     s.parse().with_context(|| format!("invalid --scope `{s}`"))
 }
@@ -327,6 +354,14 @@ async fn client(store: &dyn Store, cmd: ClientCommand) -> Result<()> {
                 first_party: settings.first_party.unwrap_or(false),
             };
             let (client, secret) = ops::create_client(store, now(), new).await?;
+            let info = tollgate_proto::admin::ClientInfo::from(&client);
+            audit(
+                store,
+                "client.create",
+                &client.client_id,
+                serde_json::json!({ "client": info }),
+            )
+            .await;
             print_credentials(&client.client_id, &secret, json)
         }
         ClientCommand::List { json } => {
@@ -364,8 +399,14 @@ async fn client(store: &dyn Store, cmd: ClientCommand) -> Result<()> {
         }
         ClientCommand::Disable { client_id } => set_client_enabled(store, &client_id, false).await,
         ClientCommand::Enable { client_id } => set_client_enabled(store, &client_id, true).await,
-        ClientCommand::RotateSecret { client_id, json } => {
-            let secret = ops::rotate_secret(store, &client_id, now()).await?;
+        ClientCommand::RotateSecret {
+            client_id,
+            grace,
+            json,
+        } => {
+            let secret = ops::rotate_secret(store, &client_id, now(), grace).await?;
+            let detail = serde_json::json!({ "grace_secs": grace });
+            audit(store, "client.rotate_secret", &client_id, detail).await;
             print_credentials(&client_id, &secret, json)
         }
         ClientCommand::Update {
@@ -374,23 +415,37 @@ async fn client(store: &dyn Store, cmd: ClientCommand) -> Result<()> {
             settings,
             introspect_any,
         } => {
-            let update = ClientUpdate {
-                name,
-                scopes: settings.scope.as_deref().map(parse_scope).transpose()?,
-                grants: (!settings.grants.is_empty()).then(|| grant_set(&settings.grants)),
-                auth_method: settings.auth_method.map(Into::into),
+            if let Some(s) = &settings.scope {
+                parse_scope(s)?;
+            }
+            let patch = ClientPatch {
+                client_name: name,
+                scope: settings.scope.clone(),
+                grant_types: (!settings.grants.is_empty())
+                    .then(|| grant_set(&settings.grants).into_iter().collect()),
+                auth_method: settings
+                    .auth_method
+                    .map(|a| AuthMethod::from(a).as_str().to_owned()),
                 token_ttl: settings.token_ttl.map(ttl),
                 qps: settings.qps.map(Some),
                 per_day: settings.per_day.map(Some),
                 introspect_any,
-                token_format: settings.token_format.map(TokenFormatArg::format),
+                token_format: settings
+                    .token_format
+                    .map(|f| f.format().map(|f| f.as_str().to_owned())),
                 audience: settings.audience.as_deref().map(audience),
                 redirect_uris: (!settings.redirect_uris.is_empty())
                     .then(|| settings.redirect_uris.clone()),
                 first_party: settings.first_party,
-                ..ClientUpdate::default()
+                enabled: None,
             };
-            store.update_client(&client_id, &update, now()).await?;
+            let actor = cli_actor();
+            let admin = ops::Admin {
+                store,
+                now: now(),
+                actor: &actor,
+            };
+            admin.update_client(&client_id, patch).await?;
             eprintln!("client {client_id} updated");
             Ok(())
         }
@@ -403,6 +458,12 @@ async fn set_client_enabled(store: &dyn Store, client_id: &str, enabled: bool) -
         ..ClientUpdate::default()
     };
     store.update_client(client_id, &update, now()).await?;
+    let action = if enabled {
+        "client.enable"
+    } else {
+        "client.disable"
+    };
+    audit(store, action, client_id, serde_json::json!({})).await;
     eprintln!(
         "client {client_id} {}",
         if enabled { "enabled" } else { "disabled" }
@@ -446,6 +507,7 @@ async fn user(store: &dyn Store, argon2: Argon2Params, cmd: UserCommand) -> Resu
                 email,
             };
             let user = ops::create_user(store, &passwords, now(), new).await?;
+            audit(store, "user.create", &user.username, serde_json::json!({})).await;
             eprintln!("user {} created", user.username);
             Ok(())
         }
@@ -478,6 +540,7 @@ async fn user(store: &dyn Store, argon2: Argon2Params, cmd: UserCommand) -> Resu
             let password = secret_input::new_password(password_stdin)?;
             let passwords = Passwords::new(argon2)?;
             ops::set_password(store, &passwords, &username, password, now()).await?;
+            audit(store, "user.set_password", &username, serde_json::json!({})).await;
             eprintln!("password of {username} changed");
             Ok(())
         }
@@ -486,6 +549,8 @@ async fn user(store: &dyn Store, argon2: Argon2Params, cmd: UserCommand) -> Resu
 
 async fn set_user_enabled(store: &dyn Store, username: &str, enabled: bool) -> Result<()> {
     store.set_user_enabled(username, enabled, now()).await?;
+    let detail = serde_json::json!({ "changes": { "enabled": enabled } });
+    audit(store, "user.update", username, detail).await;
     eprintln!(
         "user {username} {}",
         if enabled { "enabled" } else { "disabled" }

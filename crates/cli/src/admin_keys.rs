@@ -74,6 +74,9 @@ pub async fn run(store: &dyn Store, file: &FileConfig, cmd: KeysCommand) -> Resu
         KeysCommand::Rotate { alg, now: at_once } => {
             let alg = alg.map_or(jwt.algorithm, Into::into);
             let key = ops::rotate_key(store, now, alg, jwt.prepublish_secs, at_once).await?;
+            let detail =
+                serde_json::json!({ "alg": key.alg.as_str(), "signs_from": key.signs_from });
+            super::admin::audit(store, "key.rotate", &key.kid, detail).await;
             eprintln!(
                 "key {} ({}) published; it signs from {} ({} s from now)",
                 key.kid,
@@ -87,6 +90,8 @@ pub async fn run(store: &dyn Store, file: &FileConfig, cmd: KeysCommand) -> Resu
         KeysCommand::Retire { kid } => {
             let longest = longest_token_ttl(store, file).await? + jwt.leeway_secs;
             let until = ops::retire_key(store, now, &kid, longest).await?;
+            let detail = serde_json::json!({ "published_until": until });
+            super::admin::audit(store, "key.retire", &kid, detail).await;
             eprintln!("key {kid} retired: it signs no more, and stays published until {until}");
             Ok(())
         }

@@ -159,6 +159,14 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         config
     };
 
+    let admin_listener = match config.admin_listen {
+        Some(addr) => Some(
+            TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen on {addr} (admin_listen)"))?,
+        ),
+        None => None,
+    };
     let store = store::open_with(&config.database, &config.postgres)
         .await
         .with_context(|| format!("cannot open the database {}", config.database))?;
@@ -179,7 +187,10 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         ))?;
     }
     tracing::info!(listen = %local, issuer = %state.config().issuer, "tollgate listening");
-    tollgate_server::run(listener, state, shutdown_signal()).await?;
+    if let Some(a) = &admin_listener {
+        tracing::info!(admin_listen = %a.local_addr()?, "admin API listening");
+    }
+    tollgate_server::run_with_admin(listener, admin_listener, state, shutdown_signal()).await?;
     tracing::info!("tollgate stopped");
     Ok(())
 }

@@ -274,6 +274,57 @@ async fn admin_changes_reach_a_running_server() {
     })
     .await;
 
+    // rotate-secret --grace: both secrets work during the grace period.
+    let out = ws.admin_ok(
+        &["client", "rotate-secret", &id, "--grace", "3600", "--json"],
+        "",
+    );
+    let newest = serde_json::from_str::<serde_json::Value>(&out).unwrap()["client_secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for s in [&newest, &new_secret] {
+        let body = "grant_type=client_credentials";
+        assert_eq!(token(&server, &id, s, body).await.0, 200);
+    }
+
+    // Every change above is in the audit log, as this command's user.
+    let (ops, ops_secret) = ws.create_client(&["--scope", "tollgate:admin"]);
+    let (_, t) = token(
+        &server,
+        &ops,
+        &ops_secret,
+        "grant_type=client_credentials&scope=tollgate:admin",
+    )
+    .await;
+    let log: serde_json::Value = reqwest::Client::new()
+        .get(server.url("/admin/v1/audit?limit=500"))
+        .bearer_auth(t["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let items = log["items"].as_array().unwrap();
+    let done: Vec<&str> = items
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    for a in [
+        "client.create",
+        "client.rotate_secret",
+        "client.update",
+        "user.create",
+        "user.set_password",
+    ] {
+        assert!(done.contains(&a), "{a} not in {done:?}");
+    }
+    assert!(items
+        .iter()
+        .all(|e| e["actor"].as_str().unwrap().starts_with("cli:")));
+    assert!(!log.to_string().contains(&newest), "no secret in the log");
+
     // Disabling the client: its tokens die; enabling brings them back.
     let (rs, rs_secret) = ws.create_client(&["--introspect-any"]);
     ws.admin_ok(&["client", "disable", &id], "");

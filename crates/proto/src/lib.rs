@@ -6,6 +6,7 @@
 //! (RFC 7662) and server metadata (RFC 8414). It has no I/O and no async
 //! runtime, so both sides can depend on it freely.
 
+pub mod admin;
 pub mod basic;
 pub mod challenge;
 pub mod error;

@@ -52,9 +52,80 @@ impl Clock {
     }
 }
 
+/// Milliseconds in a UTC day.
+pub const DAY_MS: i64 = 86_400_000;
+
+/// The UTC day (days since 1970-01-01) of a Unix time in milliseconds.
+pub fn day_of(unix_ms: i64) -> i64 {
+    unix_ms.div_euclid(DAY_MS)
+}
+
+/// A day number as `YYYY-MM-DD` (the proleptic Gregorian calendar; H.
+/// Hinnant's `civil_from_days`).
+pub fn iso_day(day: i64) -> String {
+    let z = day + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+/// The day number of a `YYYY-MM-DD` date, if it is one.
+pub fn parse_iso_day(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<i64> {
+        let part = s.get(r)?;
+        part.bytes()
+            .all(|c| c.is_ascii_digit())
+            .then(|| part.parse().ok())?
+    };
+    let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    if !(1..=12).contains(&m) || d < 1 {
+        return None;
+    }
+    let (yy, mm) = if m <= 2 { (y - 1, m + 9) } else { (y, m - 3) };
+    let era = yy.div_euclid(400);
+    let yoe = yy - era * 400;
+    let doy = (153 * mm + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let day = era * 146_097 + doe - 719_468;
+    // 2026-02-30 and the like do not come back the same.
+    (iso_day(day) == s).then_some(day)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn days_and_dates() {
+        assert_eq!(iso_day(0), "1970-01-01");
+        assert_eq!(iso_day(day_of(1_795_392_000_000)), "2026-11-23");
+        assert_eq!(iso_day(-1), "1969-12-31");
+        for day in [-1, 0, 59, 10_957, 11_016, 20_415, 2_932_896] {
+            assert_eq!(parse_iso_day(&iso_day(day)), Some(day), "{day}");
+        }
+        assert_eq!(parse_iso_day("2024-02-29"), Some(19_782));
+        for bad in [
+            "2023-02-29",
+            "2026-13-01",
+            "2026-00-10",
+            "2026-1-01",
+            "20261123",
+            "2026-11-2x",
+            "+026-11-23",
+        ] {
+            assert_eq!(parse_iso_day(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn manual_clock_moves_only_when_advanced() {

@@ -11,9 +11,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, MethodRouter};
 use axum::{Extension, Json, Router};
 use serde_json::json;
-use tollgate_proto::{ErrorCode, Scope};
+use tollgate_proto::ErrorCode;
 
-use crate::resource::{bearer_check, Principal, Resource};
+use crate::resource::{bearer_check, Guarded, Principal, Resource};
 use crate::store::Store;
 use crate::Error;
 
@@ -30,19 +30,25 @@ where
     S: Clone + Send + Sync + 'static,
     Arc<dyn Store>: FromRef<S>,
 {
-    let protect = |scopes: &str, route: MethodRouter<S>| {
-        let needed: Scope = scopes.parse().unwrap_or_default();
+    let protect = |path: &'static str, scopes: &str, route: MethodRouter<S>| {
+        let guarded = Guarded {
+            route: path,
+            needed: scopes.parse().unwrap_or_default(),
+        };
         route.layer(middleware::from_fn_with_state(
-            (resource.clone(), Arc::new(needed)),
+            (resource.clone(), Arc::new(guarded)),
             bearer_check,
         ))
     };
     Router::new()
         .route(
             LOCATIONS_PATH,
-            protect("locations:read", get(locations_get)),
+            protect(LOCATIONS_PATH, "locations:read", get(locations_get)),
         )
-        .route(USER_DETAILS_PATH, protect("", get(user_details_get)))
+        .route(
+            USER_DETAILS_PATH,
+            protect(USER_DETAILS_PATH, "", get(user_details_get)),
+        )
 }
 
 /// A few auction locations, the seed's example resource: built once, then

@@ -25,6 +25,7 @@ pub mod state;
 pub mod store;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod usage;
 
 use std::future::Future;
 use std::time::Duration;
@@ -36,16 +37,38 @@ pub use http::router;
 pub use state::AppState;
 
 /// Serves `state` on `listener` until `shutdown` resolves, then lets
-/// in-flight requests finish and flushes the store before returning.
+/// in-flight requests finish, flushes the usage counts and the store
+/// before returning.
 pub async fn run(
     listener: tokio::net::TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    run_with_admin(listener, None, state, shutdown).await
+}
+
+/// [`run`], with the admin API on a listener of its own (`admin_listen`)
+/// when `admin` is given; both stop when `shutdown` resolves.
+pub async fn run_with_admin(
+    listener: tokio::net::TcpListener,
+    admin: Option<tokio::net::TcpListener>,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    if state.config().admin_listen.is_some() && admin.is_none() {
+        tracing::warn!(
+            "admin_listen is set but no admin listener was given: the admin API is not served"
+        );
+    }
     if let Err(e) = state.tokens().keys().ensure().await {
         tracing::warn!(error = %e, "cannot read or make the signing keys yet; trying again when a JWT is issued");
     }
     let sweeper = tokio::spawn(sweep_loop(state.clone()));
+    let usage = tokio::spawn(usage::flush_loop(
+        state.usage().clone(),
+        state.store().clone(),
+        state.config().usage_flush,
+    ));
     let watcher = tokio::spawn(watch_changes(state.clone()));
     let redis_tasks = state.redis().cloned().map(|redis| {
         let tokens = state.tokens().clone();
@@ -61,17 +84,43 @@ pub async fn run(
         None => None,
     };
     let reloader = tls.clone().map(|t| tokio::spawn(reload_on_hangup(t)));
-    let served = net::serve(
+    let (stop, stopped) = tokio::sync::watch::channel(());
+    tokio::spawn(async move {
+        shutdown.await;
+        drop(stop);
+    });
+    let until_stopped = |mut rx: tokio::sync::watch::Receiver<()>| async move {
+        while rx.changed().await.is_ok() {}
+    };
+    let main = net::serve(
         listener,
         router(state.clone()),
-        tls,
+        tls.clone(),
         state.config().limits,
         state.metrics().clone(),
-        shutdown,
-    )
-    .await;
+        until_stopped(stopped.clone()),
+    );
+    let served = match admin {
+        None => main.await,
+        Some(admin) => {
+            let admin = net::serve(
+                admin,
+                http::admin_router(state.clone()),
+                tls,
+                state.config().limits,
+                state.metrics().clone(),
+                until_stopped(stopped),
+            );
+            let (main, admin) = tokio::join!(main, admin);
+            main.and(admin)
+        }
+    };
     sweeper.abort();
     watcher.abort();
+    usage.abort();
+    if let Err(e) = state.usage().flush(state.store().as_ref()).await {
+        tracing::warn!(error = %e, "usage since the last flush is lost: the store refused it");
+    }
     if let Some(r) = reloader {
         r.abort();
     }

@@ -5,7 +5,8 @@
 //! query parameter), validate the token (cache first, store on a miss),
 //! check the route's scopes (every request, also on a cache hit), then the
 //! client's quota. The handler receives the [`Principal`]; admitted
-//! responses carry the `RateLimit` headers.
+//! responses carry the `RateLimit` headers. Each quota decision is counted
+//! in the usage records under the route's name.
 
 use std::sync::Arc;
 
@@ -18,7 +19,8 @@ use tollgate_proto::{ErrorCode, Scope};
 use crate::config::Limits;
 use crate::oauth::cache::Validated;
 use crate::oauth::tokens::{Found, Tokens};
-use crate::quota::{Quota, Standing};
+use crate::quota::{Exceeded, Quota, Refusal, Standing};
+use crate::usage::{Call, Usage};
 use crate::Error;
 
 /// Who is calling: put into request extensions for handlers, and into
@@ -33,11 +35,19 @@ pub struct Admitted {
     standing: Standing,
 }
 
+/// What a built-in route needs: the scopes, and its name in usage records.
+#[derive(Debug, Clone)]
+pub struct Guarded {
+    pub route: &'static str,
+    pub needed: Scope,
+}
+
 /// The bearer check and the API quota.
 #[derive(Debug)]
 pub struct Resource {
     tokens: Arc<Tokens>,
     quota: Quota,
+    usage: Arc<Usage>,
     /// Limits of clients registered without their own.
     defaults: Limits,
     /// Accept `bearer` in any case (RFC 7235) rather than only `Bearer`.
@@ -48,27 +58,66 @@ impl Resource {
     pub fn new(
         tokens: Arc<Tokens>,
         quota: Quota,
+        usage: Arc<Usage>,
         defaults: Limits,
         case_insensitive: bool,
     ) -> Self {
         Self {
             tokens,
             quota,
+            usage,
             defaults,
             case_insensitive,
         }
     }
 
     /// The bearer check, then the client's quota: the caller, or the
-    /// error that refuses the request.
-    pub async fn admit(&self, headers: &HeaderMap, needed: &Scope) -> Result<Admitted, Error> {
+    /// error that refuses the request. `route` names it in usage records.
+    pub async fn admit(
+        &self,
+        headers: &HeaderMap,
+        needed: &Scope,
+        route: &str,
+    ) -> Result<Admitted, Error> {
         let principal = self.authorize(headers, needed).await?;
         let limits = principal.limits(self.defaults);
-        let standing = self.quota.admit(&principal.client_id, limits).await?;
+        let client_id = principal.client_id.as_str();
+        let standing = match self.quota.admit(client_id, limits).await {
+            Ok(s) => {
+                self.usage.call(client_id, route, Call::Admitted);
+                s
+            }
+            Err(refusal) => {
+                if let Refusal::Exceeded(r) = &refusal {
+                    let what = match r.exceeded {
+                        Exceeded::PerSecond => Call::OverPerSecond,
+                        Exceeded::PerDay => Call::OverPerDay,
+                    };
+                    self.usage.call(client_id, route, what);
+                }
+                return Err(refusal.into());
+            }
+        };
         Ok(Admitted {
             principal: Principal(principal),
             standing,
         })
+    }
+
+    /// Where `client_id` (with these registered limits) stands against
+    /// the API quota, without spending any; `None` while Redis is down.
+    pub async fn standing(
+        &self,
+        client_id: &str,
+        qps: Option<u64>,
+        per_day: Option<u64>,
+    ) -> Option<(Standing, Limits)> {
+        let limits = Limits {
+            qps: qps.unwrap_or(self.defaults.qps),
+            per_day: per_day.unwrap_or(self.defaults.per_day),
+        };
+        let standing = self.quota.peek(client_id, limits).await?;
+        Some((standing, limits))
     }
 
     /// Validates the bearer credential and the scopes it needs.
@@ -106,13 +155,16 @@ impl Resource {
 }
 
 /// The middleware for built-in routes:
-/// `from_fn_with_state((resource, Arc::new(scopes)), bearer_check)`.
+/// `from_fn_with_state((resource, Arc::new(guarded)), bearer_check)`.
 pub async fn bearer_check(
-    State((resource, needed)): State<(Arc<Resource>, Arc<Scope>)>,
+    State((resource, guarded)): State<(Arc<Resource>, Arc<Guarded>)>,
     mut req: Request,
     next: Next,
 ) -> Response {
-    let admitted = match resource.admit(req.headers(), &needed).await {
+    let admitted = match resource
+        .admit(req.headers(), &guarded.needed, guarded.route)
+        .await
+    {
         Ok(a) => a,
         Err(e) => return e.into_response(),
     };

@@ -20,6 +20,7 @@ use crate::quota::Quota;
 use crate::resource::Resource;
 use crate::shared::SharedRedis;
 use crate::store::Store;
+use crate::usage::Usage;
 use crate::Error;
 
 /// The state every handler shares: one `Arc`, so the per-request clones
@@ -43,6 +44,8 @@ struct Parts {
     redis: Option<Arc<SharedRedis>>,
     /// Slots for requests being handled (`limits.max_requests_in_flight`).
     in_flight: tokio::sync::Semaphore,
+    /// Usage counts not yet flushed to the store.
+    usage: Arc<Usage>,
 }
 
 impl AppState {
@@ -83,9 +86,11 @@ impl AppState {
             tokens.clone(),
             metrics.clone(),
         )?);
+        let usage = Arc::new(Usage::new(clock.clone()));
         let resource = Arc::new(Resource::new(
             tokens.clone(),
             quota("api"),
+            usage.clone(),
             config.quota.defaults(),
             config.bearer_case_insensitive,
         ));
@@ -107,6 +112,7 @@ impl AppState {
             resource,
             gateway,
             redis,
+            usage,
         })))
     }
 
@@ -149,6 +155,11 @@ impl AppState {
     /// Redis, when configured.
     pub fn redis(&self) -> Option<&Arc<SharedRedis>> {
         self.0.redis.as_ref()
+    }
+
+    /// Usage counts, flushed to the store now and then.
+    pub fn usage(&self) -> &Arc<Usage> {
+        &self.0.usage
     }
 
     /// Slots for requests being handled now.

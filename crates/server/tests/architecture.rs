@@ -14,7 +14,7 @@ const LAYERS: &[&[&str]] = &[
     &["clock", "path"],
     &["config"],
     &["store", "metrics", "shared"],
-    &["quota"],
+    &["quota", "usage"],
     &["error"],
     &["oauth", "net"],
     &["resource", "admin"],
@@ -34,6 +34,7 @@ const ROOT_ITEMS: &[(&str, &str)] = &[
     ("FileConfig", "config"),
     ("router", "http"),
     ("run", "lib"),
+    ("run_with_admin", "lib"),
 ];
 
 fn layer_of(module: &str) -> Option<usize> {

@@ -402,7 +402,7 @@ async fn admin_changes_reach_the_running_server() {
 
     // Rotating the secret: the new one works at once, the old one stops
     // within a second.
-    let new_secret = tollgate_server::admin::rotate_secret(admin.as_ref(), &id, 0)
+    let new_secret = tollgate_server::admin::rotate_secret(admin.as_ref(), &id, 0, 0)
         .await
         .unwrap();
     s.access_token(&id, &new_secret, "grant_type=client_credentials")

@@ -9,8 +9,9 @@ use std::sync::Arc;
 use tollgate_proto::GrantType;
 use tollgate_server::config::{SigningAlg, TokenFormat};
 use tollgate_server::store::{
-    self, AuthCode, AuthMethod, Client, ClientState, ClientUpdate, CodeUse, JwtState, Rotation,
-    Session, SigningKey, Store, StoreError, TokenKind, TokenRecord, User,
+    self, AuditQuery, AuditRecord, AuthCode, AuthMethod, CallUsage, Client, ClientFilter,
+    ClientState, ClientUpdate, CodeUse, JwtState, PreviousSecret, Rotation, Session, SigningKey,
+    Store, StoreError, TokenKind, TokenRecord, TokenUsage, UsageQuery, User, UserUpdate,
 };
 use tollgate_server::testing::Postgres;
 
@@ -32,6 +33,10 @@ fn cases() -> Vec<(&'static str, Case)> {
         ("codes_consents_sessions", |s| {
             codes_consents_sessions(s).boxed()
         }),
+        ("admin_pages_and_deletion", |s| {
+            admin_pages_and_deletion(s).boxed()
+        }),
+        ("usage_and_audit", |s| usage_and_audit(s).boxed()),
     ]
 }
 
@@ -100,6 +105,7 @@ fn client(id: &str) -> Client {
         ],
         public: false,
         first_party: true,
+        previous_secret: None,
     }
 }
 
@@ -590,4 +596,223 @@ async fn codes_consents_sessions(s: Arc<dyn Store>) {
     s.create_session(&[7; 32], &later).await.unwrap();
     s.delete_session(&[7; 32]).await.unwrap();
     assert_eq!(s.get_session(&[7; 32]).await.unwrap(), None);
+}
+
+async fn admin_pages_and_deletion(s: Arc<dyn Store>) {
+    for (id, name, enabled) in [
+        ("a1", "Ann's 100%_app", true),
+        ("b2", "Bob", false),
+        ("c3", "bobcat", true),
+    ] {
+        let mut c = client(id);
+        c.name = name.into();
+        c.enabled = enabled;
+        c.grants = BTreeSet::from([if id == "c3" {
+            GrantType::Password
+        } else {
+            GrantType::ClientCredentials
+        }]);
+        s.create_client(&c).await.unwrap();
+    }
+    fn ids(v: Vec<Client>) -> Vec<String> {
+        v.into_iter().map(|c| c.client_id).collect()
+    }
+    let page = |after: Option<&str>, limit| ClientFilter {
+        after: after.map(str::to_owned),
+        limit,
+        ..ClientFilter::default()
+    };
+    assert_eq!(
+        ids(s.list_clients_page(&page(None, 2)).await.unwrap()),
+        ["a1", "b2"]
+    );
+    assert_eq!(
+        ids(s.list_clients_page(&page(Some("b2"), 2)).await.unwrap()),
+        ["c3"]
+    );
+    let by = |f: ClientFilter| {
+        let s = s.clone();
+        async move { ids(s.list_clients_page(&f).await.unwrap()) }
+    };
+    let name = |n: &str| ClientFilter {
+        name: Some(n.into()),
+        limit: 10,
+        ..ClientFilter::default()
+    };
+    assert_eq!(by(name("BOB")).await, ["b2", "c3"], "any case");
+    assert_eq!(by(name("100%_")).await, ["a1"], "wildcards are literal");
+    assert!(by(name("1000")).await.is_empty());
+    let off = ClientFilter {
+        enabled: Some(false),
+        limit: 10,
+        ..ClientFilter::default()
+    };
+    assert_eq!(by(off).await, ["b2"]);
+    let grant = ClientFilter {
+        grant: Some(GrantType::Password),
+        limit: 10,
+        ..ClientFilter::default()
+    };
+    assert_eq!(by(grant).await, ["c3"]);
+
+    // A previous secret round-trips; deletion takes the client's tokens too.
+    let grace = ClientUpdate {
+        previous_secret: Some(Some(PreviousSecret {
+            hash: [7; 32],
+            until: 99,
+        })),
+        ..ClientUpdate::default()
+    };
+    s.update_client("a1", &grace, 5).await.unwrap();
+    let a1 = s.get_client("a1").await.unwrap().unwrap();
+    assert_eq!(
+        a1.previous_secret,
+        Some(PreviousSecret {
+            hash: [7; 32],
+            until: 99
+        })
+    );
+    s.insert_tokens(vec![token(4, "a1", None, "f", TokenKind::Access, 9999)])
+        .await
+        .unwrap();
+    let before = s.revision().await.unwrap();
+    s.delete_client("a1").await.unwrap();
+    assert!(
+        s.revision().await.unwrap() > before,
+        "a deletion bumps the revision"
+    );
+    assert_eq!(s.get_client("a1").await.unwrap(), None);
+    assert_eq!(s.find_token(&[4; 32]).await.unwrap(), None);
+    assert!(matches!(
+        s.delete_client("a1").await,
+        Err(StoreError::NotFound(_))
+    ));
+
+    // Users: pages and partial updates.
+    for name in ["u1", "u2", "u3"] {
+        s.create_user(&user(name)).await.unwrap();
+    }
+    let names = |v: Vec<User>| v.into_iter().map(|u| u.username).collect::<Vec<_>>();
+    assert_eq!(
+        names(s.list_users_page(None, 2).await.unwrap()),
+        ["u1", "u2"]
+    );
+    assert_eq!(
+        names(s.list_users_page(Some("u2"), 2).await.unwrap()),
+        ["u3"]
+    );
+    let update = UserUpdate {
+        email: Some(Some("u1@example.com".into())),
+        full_name: Some(None),
+        enabled: None,
+    };
+    s.update_user("u1", &update, 7).await.unwrap();
+    let u1 = s.get_user("u1").await.unwrap().unwrap();
+    assert_eq!(
+        (u1.email.as_deref(), u1.full_name, u1.enabled),
+        (Some("u1@example.com"), None, true)
+    );
+    assert!(matches!(
+        s.update_user("ghost", &update, 7).await,
+        Err(StoreError::NotFound(_))
+    ));
+}
+
+async fn usage_and_audit(s: Arc<dyn Store>) {
+    let call = |client: &str, day: &str, admitted| CallUsage {
+        client_id: client.into(),
+        day: day.into(),
+        route: "/locations".into(),
+        admitted,
+        rejected_per_second: 1,
+        rejected_per_day: 0,
+    };
+    let tok = TokenUsage {
+        client_id: "a".into(),
+        day: "2026-11-23".into(),
+        grant_type: "client_credentials".into(),
+        outcome: "issued".into(),
+        count: 2,
+    };
+    // Two flushes of the same rows (two instances) add up.
+    for _ in 0..2 {
+        s.add_usage(
+            &[
+                call("a", "2026-11-23", 5),
+                call("b", "2026-11-23", 1),
+                call("a", "2026-11-24", 3),
+            ],
+            std::slice::from_ref(&tok),
+        )
+        .await
+        .unwrap();
+    }
+    let q = |client: Option<&str>, from: &str, to: &str| UsageQuery {
+        client_id: client.map(str::to_owned),
+        from: from.into(),
+        to: to.into(),
+    };
+    let (calls, tokens) = s
+        .usage(&q(Some("a"), "2026-11-23", "2026-11-23"))
+        .await
+        .unwrap();
+    assert_eq!(
+        calls,
+        [CallUsage {
+            admitted: 10,
+            rejected_per_second: 2,
+            ..call("a", "2026-11-23", 0)
+        }]
+    );
+    assert_eq!(tokens[0].count, 4);
+    let (calls, _) = s.usage(&q(None, "2026-11-01", "2026-11-30")).await.unwrap();
+    assert_eq!(calls.len(), 3);
+    let (calls, tokens) = s.usage(&q(None, "2026-11-25", "2026-11-30")).await.unwrap();
+    assert!(calls.is_empty() && tokens.is_empty());
+
+    for i in 0..5 {
+        let r = AuditRecord {
+            id: 0,
+            at: 100 + i,
+            actor: "client:ops".into(),
+            action: "client.update".into(),
+            target: if i % 2 == 0 { "even" } else { "odd" }.into(),
+            detail: format!("{{\"n\":{i}}}"),
+        };
+        s.append_audit(&r).await.unwrap();
+    }
+    let page = s
+        .audit_log(&AuditQuery {
+            limit: 2,
+            ..AuditQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        page.iter().map(|r| r.at).collect::<Vec<_>>(),
+        [104, 103],
+        "newest first"
+    );
+    let next = s
+        .audit_log(&AuditQuery {
+            limit: 10,
+            before: Some(page[1].id),
+            target: None,
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        next.iter().map(|r| r.at).collect::<Vec<_>>(),
+        [102, 101, 100]
+    );
+    let odd = s
+        .audit_log(&AuditQuery {
+            limit: 10,
+            before: None,
+            target: Some("odd".into()),
+        })
+        .await
+        .unwrap();
+    assert_eq!(odd.len(), 2);
+    assert_eq!(odd[0].detail, "{\"n\":3}");
 }

@@ -312,6 +312,12 @@ pub struct FileConfig {
     /// PEM certificate chain and private key: serve HTTPS (and HTTP/2).
     pub tls_cert: Option<std::path::PathBuf>,
     pub tls_key: Option<std::path::PathBuf>,
+    /// Serve the admin API under /admin/v1 (default true).
+    pub admin_api: Option<bool>,
+    /// Serve the admin API on this address only, not on `listen`.
+    pub admin_listen: Option<SocketAddr>,
+    /// Milliseconds between flushes of usage counts to the store.
+    pub usage_flush_ms: Option<u64>,
 }
 
 impl FileConfig {
@@ -357,6 +363,9 @@ impl FileConfig {
             limits: top.limits.or(self.limits),
             tls_cert: top.tls_cert.or(self.tls_cert),
             tls_key: top.tls_key.or(self.tls_key),
+            admin_api: top.admin_api.or(self.admin_api),
+            admin_listen: top.admin_listen.or(self.admin_listen),
+            usage_flush_ms: top.usage_flush_ms.or(self.usage_flush_ms),
         }
     }
 }
@@ -392,6 +401,10 @@ pub struct Config {
     pub limits: ServerLimits,
     /// Serve HTTPS with these files; reloaded on SIGHUP.
     pub tls: Option<TlsFiles>,
+    pub admin_api: bool,
+    /// The admin API's own listener; `None`: it shares `listen`.
+    pub admin_listen: Option<SocketAddr>,
+    pub usage_flush: std::time::Duration,
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -484,7 +497,27 @@ impl TryFrom<FileConfig> for Config {
                 "prepublish_secs must be at least jwks_max_age_secs, or verifiers with a cached JWKS refuse tokens signed by a new key",
             ));
         }
+        let admin_api = f.admin_api.unwrap_or(true);
+        if !admin_api && f.admin_listen.is_some() {
+            return Err(invalid(
+                "admin_listen",
+                "admin_api = false turns the admin API off; remove admin_listen or turn it on",
+            ));
+        }
+        if f.admin_listen.is_some_and(|a| a == listen && a.port() != 0) {
+            return Err(invalid(
+                "admin_listen",
+                "must differ from listen (leave it out to serve the admin API on listen)",
+            ));
+        }
         Ok(Config {
+            admin_api,
+            admin_listen: f.admin_listen,
+            usage_flush: std::time::Duration::from_millis(positive(
+                "usage_flush_ms",
+                f.usage_flush_ms,
+                5_000,
+            )?),
             tls,
             limits,
             bearer_case_insensitive: f.bearer_case_insensitive.unwrap_or(false),

@@ -76,7 +76,7 @@ pub async fn gateway(State(gw): State<Arc<Gateway>>, req: Request) -> Result<Res
     }
     let admitted = gw
         .resource
-        .admit(req.headers(), &route.required_scopes)
+        .admit(req.headers(), &route.required_scopes, &route.prefix)
         .await?;
     // An upstream failure still carries the caller's RateLimit standing.
     let resp = proxy::forward(&gw, &route, &path.path, &admitted.principal, req)

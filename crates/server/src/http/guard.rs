@@ -2,7 +2,8 @@
 //! `max_requests_in_flight` (else 503) and a head within `max_uri_bytes`
 //! and `max_header_bytes` (else 414/431) before; after, the JSON body for
 //! any error the framework made itself (a 405 from the router, a 413 from
-//! the body limit), and one access-log line and metric.
+//! the body limit), as problem details under the admin API, and one
+//! access-log line and metric.
 //!
 //! Paths are not rewritten here: built-in routes match only their own
 //! canonical spelling, and every other path goes to the gateway, which
@@ -30,6 +31,11 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
             let resp = error::render_pending(next.run(req).await, state.config());
             error::json_for_bare(resp)
         }
+    };
+    let resp = if uri.path().starts_with(super::admin::PREFIX) {
+        error::as_problem(resp).await
+    } else {
+        resp
     };
     access_log(&state, &method, uri.path(), started, &resp);
     resp

@@ -5,6 +5,7 @@
 //! (`client_auth`), call `oauth`, and turn the outcome into a response. Every
 //! error becomes a response in `crate::error` only.
 
+pub mod admin;
 mod authorize;
 mod client_auth;
 mod form;
@@ -13,6 +14,7 @@ mod introspect;
 mod metadata;
 mod ops;
 mod pages;
+mod quota;
 mod revoke;
 mod token;
 mod userinfo;
@@ -72,6 +74,7 @@ pub fn router(state: AppState) -> Router {
             "/oauth2/authorize/consent",
             post(authorize::consent_post).layer(form_limit),
         )
+        .route(quota::QUOTA_PATH, get(quota::quota_get))
         .route(pages::STYLE_PATH, get(pages::style_get))
         .route("/healthz", get(ops::healthz_get))
         .route("/readyz", get(ops::readyz_get))
@@ -79,14 +82,27 @@ pub fn router(state: AppState) -> Router {
     if state.config().demo_apis {
         r = r.merge(demo_api::routes(state.resource()));
     }
+    if state.config().admin_api && state.config().admin_listen.is_none() {
+        r = r.merge(admin::routes(&state));
+    }
     r.fallback(gateway::gateway)
+        .layer(middleware::from_fn_with_state(state.clone(), guard::guard))
+        .with_state(state)
+}
+
+/// The admin API alone, for its own listener (`admin_listen`), behind the
+/// same guard; every other path is a 404.
+pub fn admin_router(state: AppState) -> Router {
+    admin::routes(&state)
+        .fallback(|| async { crate::Error::NotFound("not an admin API path".into()) })
         .layer(middleware::from_fn_with_state(state.clone(), guard::guard))
         .with_state(state)
 }
 
 /// A bounded-cardinality name for the route a path belongs to.
 fn route_label<'a>(state: &'a AppState, path: &'a str) -> &'a str {
-    const FIXED: [&str; 16] = [
+    const FIXED: [&str; 17] = [
+        quota::QUOTA_PATH,
         TOKEN_PATHS[0],
         TOKEN_PATHS[1],
         TOKEN_PATHS[2],
@@ -106,6 +122,9 @@ fn route_label<'a>(state: &'a AppState, path: &'a str) -> &'a str {
     ];
     if let Some(p) = FIXED.iter().find(|p| **p == path) {
         return p;
+    }
+    if path.starts_with(admin::PREFIX) {
+        return admin::PREFIX;
     }
     if state.config().demo_apis {
         if path == demo_api::LOCATIONS_PATH {

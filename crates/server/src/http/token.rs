@@ -23,7 +23,8 @@ pub async fn token_post(
     body: Bytes,
 ) -> Result<Response, Error> {
     let mut grant = "unknown";
-    let outcome = token(&state, &headers, &body, source, &mut grant).await;
+    let mut client = None;
+    let outcome = token(&state, &headers, &body, source, &mut grant, &mut client).await;
     let label = match &outcome {
         Ok(_) => "issued",
         Err(Error::OAuth { code, .. }) => code.as_str(),
@@ -32,23 +33,29 @@ pub async fn token_post(
         Err(_) => "server_error",
     };
     state.metrics().token(grant, label);
+    if let Some(client_id) = client {
+        state.usage().token(&client_id, grant, label);
+    }
     outcome
 }
 
 /// Parses, authenticates, applies the token endpoint's own per-client
-/// limit, and issues. `grant` is set as soon as it is known, for metrics.
+/// limit, and issues. `grant` is set as soon as it is known, for metrics;
+/// `client` once the client is authenticated, for usage records.
 async fn token(
     state: &AppState,
     headers: &HeaderMap,
     body: &[u8],
     source: IpAddr,
     grant: &mut &'static str,
+    client_id: &mut Option<String>,
 ) -> Result<Response, Error> {
     let form = form::read_form(headers, body, state.config().limits.max_form_params)?;
     let presented = client_auth::presented(headers, &form)?;
     let request = TokenRequest::from_params(&form).map_err(Error::from)?;
     *grant = request.grant_type().as_str();
     let client = authenticate(state.oauth(), &presented, source).await?;
+    *client_id = Some(client.client_id.clone());
     let limits = Limits {
         qps: state.config().quota.token_qps,
         per_day: 0,

@@ -29,6 +29,20 @@ use crate::Error;
 /// Digest compared against when the client id is unknown.
 const DUMMY_DIGEST: Digest = [0x5a; 32];
 
+/// Whether `presented` is the client's secret, or its previous one during
+/// a rotation's grace period. Both digests are always compared, so the
+/// time taken does not tell which matched.
+fn secret_matches(c: Option<&Client>, presented: &str, now: i64) -> bool {
+    let previous = c.and_then(|c| c.previous_secret).filter(|p| now < p.until);
+    let current = c.map_or(&DUMMY_DIGEST, |c| &c.secret_hash);
+    let current_ok = secret::verify(presented, current) & c.is_some();
+    let previous_ok = secret::verify(
+        presented,
+        previous.as_ref().map_or(&DUMMY_DIGEST, |p| &p.hash),
+    );
+    current_ok | (previous_ok & previous.is_some())
+}
+
 /// The credentials a request presented.
 #[derive(Debug)]
 pub enum Presented {
@@ -98,9 +112,10 @@ async fn check(
         Presented::Public(id) => return public(server, id).await,
         Presented::Unusable => (&[][..], false),
     };
+    let now = server.clock.now_secs();
     let accepts = |c: &Client, cand: &BasicCredentials| {
         c.enabled
-            && secret::verify(&cand.client_secret, &c.secret_hash)
+            && secret_matches(Some(c), &cand.client_secret, now)
             && c.auth_method.allows(via_post)
     };
     for cand in candidates {
@@ -125,8 +140,7 @@ async fn check(
     for cand in candidates {
         let generation = server.clients.generation();
         let client = server.store.get_client(&cand.client_id).await?;
-        let stored = client.as_ref().map_or(&DUMMY_DIGEST, |c| &c.secret_hash);
-        let secret_ok = secret::verify(&cand.client_secret, stored);
+        let secret_ok = secret_matches(client.as_ref(), &cand.client_secret, now);
         if let Some(client) = client.filter(|c| secret_ok && c.enabled) {
             if !client.auth_method.allows(via_post) {
                 break;

@@ -79,6 +79,7 @@ mod tests {
             redirect_uris: Vec::new(),
             public: false,
             first_party: false,
+            previous_secret: None,
         })
     }
 

@@ -70,6 +70,18 @@ impl Quota {
         })
     }
 
+    /// Where `client_id` stands against `limits`, without counting a
+    /// request; `None` while Redis is unreachable.
+    pub async fn peek(&self, client_id: &str, limits: Limits) -> Option<Standing> {
+        match &self.redis {
+            None => Some(self.local.peek(client_id, limits, self.clock.now_ms())),
+            Some(redis) => match self.shared.peek(redis, client_id, limits).await {
+                Shared::Decided(d) => d.ok(),
+                Shared::Unreachable => None,
+            },
+        }
+    }
+
     fn unreachable(&self) -> Result<Standing, Refusal> {
         self.metrics.quota_store_error();
         match self.fail_mode {

@@ -126,6 +126,19 @@ impl Quotas {
         decide(counter, limits, self.burst, now_ms)
     }
 
+    /// Where `key` stands at `now_ms`, without counting a request.
+    pub fn peek(&self, key: &str, limits: Limits, now_ms: i64) -> Standing {
+        let shard = &self.shards[self.shard_of(key)];
+        let map = shard.lock().unwrap_or_else(|p| p.into_inner());
+        let c = map.get(key).copied().unwrap_or_default();
+        let count = if c.day == now_ms.div_euclid(DAY_MS) {
+            c.day_count
+        } else {
+            0
+        };
+        standing(limits, self.burst, c.tat_us, count, now_ms)
+    }
+
     fn shard_of(&self, key: &str) -> usize {
         usize::try_from(self.hasher.hash_one(key) % SHARDS as u64).unwrap_or(0)
     }
@@ -294,6 +307,25 @@ mod tests {
         assert!(q.decide("b", lim, 0).is_ok());
         assert!(q.decide("a", lim, 1).is_err());
         assert_eq!(admitted(&q, Limits::default(), 0..1000), 1000);
+    }
+
+    #[test]
+    fn peeking_spends_nothing() {
+        let q = Quotas::new(0);
+        let lim = Limits {
+            qps: 2,
+            per_day: 10,
+        };
+        let fresh = q.peek("c", lim, 5_000);
+        assert_eq!(fresh.per_day.map(|d| d.1), Some(10));
+        assert_eq!(fresh.per_second.map(|p| p.1), Some(1));
+        assert!(q.decide("c", lim, 5_000).is_ok());
+        for _ in 0..5 {
+            assert_eq!(q.peek("c", lim, 5_000).per_day.map(|d| d.1), Some(9));
+        }
+        assert!(q.decide("c", lim, 5_500).is_ok(), "peeks took no slot");
+        let tomorrow = q.peek("c", lim, 5_000 + DAY_MS);
+        assert_eq!(tomorrow.per_day.map(|d| d.1), Some(10));
     }
 
     #[test]

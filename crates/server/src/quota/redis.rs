@@ -8,7 +8,8 @@ use super::{rejection, standing, Exceeded, Limits, Rejection, Standing};
 use crate::shared::SharedRedis;
 
 /// KEYS[1] the client's key; ARGV: interval µs (0: no per-second limit),
-/// tolerance µs, per-day limit (0: none). Time is Redis's own (`TIME`), so
+/// tolerance µs, per-day limit (0: none), 1 to only read where the client
+/// stands (nothing is counted or written). Time is Redis's own (`TIME`), so
 /// every instance decides on one clock, and a decision that reaches Redis
 /// late cannot carry an old "now" that makes later ones look early.
 /// Returns {admitted, exceeded (0, 1 per-second, 2 per-day), tat µs, count, now µs}.
@@ -23,6 +24,7 @@ local per_day = tonumber(ARGV[3])
 local tat = tonumber(v[1]) or 0
 local count = tonumber(v[3]) or 0
 if tonumber(v[2]) ~= day then count = 0 end
+if ARGV[4] == '1' then return {1, 0, tat, count, now} end
 if per_day > 0 and count >= per_day then return {0, 2, tat, count, now} end
 if interval > 0 then
   local next = math.max(tat, now)
@@ -60,6 +62,15 @@ impl RedisQuotas {
     }
 
     pub async fn decide(&self, redis: &SharedRedis, key: &str, lim: Limits) -> Shared {
+        self.run(redis, key, lim, false).await
+    }
+
+    /// Where `key` stands, without counting a request.
+    pub async fn peek(&self, redis: &SharedRedis, key: &str, lim: Limits) -> Shared {
+        self.run(redis, key, lim, true).await
+    }
+
+    async fn run(&self, redis: &SharedRedis, key: &str, lim: Limits, peek: bool) -> Shared {
         if lim.is_unlimited() {
             return Shared::Decided(Ok(Standing::default()));
         }
@@ -73,6 +84,7 @@ impl RedisQuotas {
             .arg(interval)
             .arg(tolerance)
             .arg(lim.per_day)
+            .arg(u8::from(peek))
             .invoke_async(&mut conn)
             .await;
         let reply = match reply {

@@ -12,6 +12,7 @@ mod group_commit;
 mod postgres;
 mod rows;
 mod sql;
+mod sql_records;
 mod sqlite;
 
 use std::collections::BTreeSet;
@@ -19,6 +20,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use tollgate_proto::{GrantType, Scope};
+
+/// Usage counts to add, or the totals read back.
+pub use tollgate_proto::admin::{CallUsage, TokenUsage};
 
 pub use postgres::PostgresStore;
 
@@ -101,6 +105,17 @@ pub struct Client {
     pub public: bool,
     /// Trusted: its users see no consent page.
     pub first_party: bool,
+    /// The secret it had before its last rotation, while still accepted.
+    pub previous_secret: Option<PreviousSecret>,
+}
+
+/// A replaced client secret that keeps working for a grace period, so a
+/// fleet of callers can switch to the new one without an outage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PreviousSecret {
+    pub hash: Digest,
+    /// Unix seconds: refused from here on.
+    pub until: i64,
 }
 
 /// A resource owner for the password grant.
@@ -200,6 +215,59 @@ pub struct ClientUpdate {
     pub audience: Option<Option<String>>,
     pub redirect_uris: Option<Vec<String>>,
     pub first_party: Option<bool>,
+    pub previous_secret: Option<Option<PreviousSecret>>,
+}
+
+/// Which clients a page of the list holds: those after `after` (by id),
+/// at most `limit`, matching every filter given.
+#[derive(Debug, Clone, Default)]
+pub struct ClientFilter {
+    pub after: Option<String>,
+    pub limit: u32,
+    pub enabled: Option<bool>,
+    /// Part of the name, any case.
+    pub name: Option<String>,
+    pub grant: Option<GrantType>,
+}
+
+/// Changes to a user; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct UserUpdate {
+    pub full_name: Option<Option<String>>,
+    pub email: Option<Option<String>>,
+    pub enabled: Option<bool>,
+}
+
+/// Usage of every client, or one, over the days `from..=to` (`YYYY-MM-DD`).
+#[derive(Debug, Clone, Default)]
+pub struct UsageQuery {
+    pub client_id: Option<String>,
+    pub from: String,
+    pub to: String,
+}
+
+/// One change, as the audit log keeps it: who, what, to what, when, and a
+/// JSON detail that never holds a secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditRecord {
+    /// Assigned by the store; ignored when appending.
+    pub id: i64,
+    pub at: i64,
+    /// `client:ID` through the admin API, `cli:USER` through `tollgate admin`.
+    pub actor: String,
+    /// `client.create`, `client.update`, `user.set_password`, ...
+    pub action: String,
+    pub target: String,
+    pub detail: String,
+}
+
+/// A page of the audit log, newest first: records before `before` (an id),
+/// at most `limit`, about `target` when given.
+#[derive(Debug, Clone, Default)]
+pub struct AuditQuery {
+    pub before: Option<i64>,
+    pub limit: u32,
+    pub target: Option<String>,
 }
 
 /// An authorization code, as stored (by its key, never the code itself).
@@ -320,6 +388,11 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn create_client(&self, client: &Client) -> StoreResult<()>;
     async fn get_client(&self, client_id: &str) -> StoreResult<Option<Client>>;
     async fn list_clients(&self) -> StoreResult<Vec<Client>>;
+    /// One page of clients, by id.
+    async fn list_clients_page(&self, filter: &ClientFilter) -> StoreResult<Vec<Client>>;
+    /// Deletes a client with its tokens, codes and consents; `NotFound`
+    /// when there is no such client.
+    async fn delete_client(&self, client_id: &str) -> StoreResult<()>;
     /// Applies `update`; `NotFound` when there is no such client.
     async fn update_client(
         &self,
@@ -331,6 +404,9 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn create_user(&self, user: &User) -> StoreResult<()>;
     async fn get_user(&self, username: &str) -> StoreResult<Option<User>>;
     async fn list_users(&self) -> StoreResult<Vec<User>>;
+    /// One page of users after `after`, by username.
+    async fn list_users_page(&self, after: Option<&str>, limit: u32) -> StoreResult<Vec<User>>;
+    async fn update_user(&self, username: &str, update: &UserUpdate, now: i64) -> StoreResult<()>;
     async fn set_user_enabled(&self, username: &str, enabled: bool, now: i64) -> StoreResult<()>;
     async fn set_user_password(
         &self,
@@ -396,6 +472,14 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         username: Option<&str>,
         ids: [&str; 2],
     ) -> StoreResult<JwtState>;
+
+    /// Adds these counts to the stored ones, in one transaction: several
+    /// instances flushing the same rows add up.
+    async fn add_usage(&self, calls: &[CallUsage], tokens: &[TokenUsage]) -> StoreResult<()>;
+    /// The stored usage the query selects, by day, client and route.
+    async fn usage(&self, query: &UsageQuery) -> StoreResult<(Vec<CallUsage>, Vec<TokenUsage>)>;
+    async fn append_audit(&self, record: &AuditRecord) -> StoreResult<()>;
+    async fn audit_log(&self, query: &AuditQuery) -> StoreResult<Vec<AuditRecord>>;
 
     /// A number that changes whenever a client or user is updated or a
     /// token revoked, by anyone sharing the database. Also the readiness probe.

@@ -17,13 +17,15 @@ use tollgate_proto::Scope;
 
 use super::group_commit::GroupCommit;
 use super::rows::{
-    conflict_or, found, grants_to_string, opt_i64, uris_to_string, ClientRow, CodeRow, JwtStateRow,
-    LookupRow, SessionRow, SigningKeyRow, UserRow,
+    conflict_or, contains_pattern, count_i64, found, grants_to_string, opt_i64, uris_to_string,
+    AuditRow, CallUsageRow, ClientRow, CodeRow, JwtStateRow, LookupRow, SessionRow, SigningKeyRow,
+    TokenUsageRow, UserRow,
 };
 use super::sql::sql_store;
 use super::{
-    AuthCode, Client, ClientUpdate, CodeUse, Digest, JwtState, Rotation, Session, SigningKey,
-    Store, StoreError, StoreResult, TokenLookup, TokenRecord, User,
+    AuditQuery, AuditRecord, AuthCode, CallUsage, Client, ClientFilter, ClientUpdate, CodeUse,
+    Digest, JwtState, Rotation, Session, SigningKey, Store, StoreError, StoreResult, TokenLookup,
+    TokenRecord, TokenUsage, UsageQuery, User, UserUpdate,
 };
 use crate::config::PostgresOptions;
 

@@ -7,8 +7,9 @@ use std::collections::BTreeSet;
 use tollgate_proto::{GrantType, Scope};
 
 use super::{
-    AuthCode, AuthMethod, Client, ClientState, ClientUpdate, Digest, JwtState, Session, SigningKey,
-    StoreError, StoreResult, TokenKind, TokenLookup, TokenRecord, User,
+    AuditRecord, AuthCode, AuthMethod, CallUsage, Client, ClientState, ClientUpdate, Digest,
+    JwtState, PreviousSecret, Session, SigningKey, StoreError, StoreResult, TokenKind, TokenLookup,
+    TokenRecord, TokenUsage, User, UserUpdate,
 };
 use crate::config::{SigningAlg, TokenFormat};
 
@@ -31,6 +32,8 @@ pub(super) struct ClientRow {
     redirect_uris: String,
     public: bool,
     first_party: bool,
+    previous_secret_hash: Option<Vec<u8>>,
+    previous_secret_until: Option<i64>,
 }
 
 impl TryFrom<ClientRow> for Client {
@@ -66,6 +69,13 @@ impl TryFrom<ClientRow> for Client {
                 .collect(),
             public: r.public,
             first_party: r.first_party,
+            previous_secret: match (r.previous_secret_hash, r.previous_secret_until) {
+                (Some(hash), Some(until)) => Some(PreviousSecret {
+                    hash: digest(hash)?,
+                    until,
+                }),
+                _ => None,
+            },
         })
     }
 }
@@ -288,7 +298,7 @@ impl TryFrom<LookupRow> for TokenLookup {
 
 impl ClientUpdate {
     /// Applies the fields that are set.
-    pub(super) fn apply(&self, c: &mut Client) {
+    pub fn apply(&self, c: &mut Client) {
         let u = self.clone();
         c.name = u.name.unwrap_or(std::mem::take(&mut c.name));
         c.scopes = u.scopes.unwrap_or(std::mem::take(&mut c.scopes));
@@ -306,7 +316,102 @@ impl ClientUpdate {
             .redirect_uris
             .unwrap_or(std::mem::take(&mut c.redirect_uris));
         c.first_party = u.first_party.unwrap_or(c.first_party);
+        c.previous_secret = u.previous_secret.unwrap_or(c.previous_secret);
     }
+}
+
+impl UserUpdate {
+    /// Applies the fields that are set.
+    pub fn apply(&self, user: &mut User) {
+        let u = self.clone();
+        user.full_name = u.full_name.unwrap_or(std::mem::take(&mut user.full_name));
+        user.email = u.email.unwrap_or(std::mem::take(&mut user.email));
+        user.enabled = u.enabled.unwrap_or(user.enabled);
+    }
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub(super) struct CallUsageRow {
+    client_id: String,
+    day: String,
+    route: String,
+    admitted: i64,
+    over_qps: i64,
+    over_day: i64,
+}
+
+impl From<CallUsageRow> for CallUsage {
+    fn from(r: CallUsageRow) -> Self {
+        let n = |v: i64| u64::try_from(v).unwrap_or(0);
+        CallUsage {
+            client_id: r.client_id,
+            day: r.day,
+            route: r.route,
+            admitted: n(r.admitted),
+            rejected_per_second: n(r.over_qps),
+            rejected_per_day: n(r.over_day),
+        }
+    }
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub(super) struct TokenUsageRow {
+    client_id: String,
+    day: String,
+    grant_type: String,
+    outcome: String,
+    n: i64,
+}
+
+impl From<TokenUsageRow> for TokenUsage {
+    fn from(r: TokenUsageRow) -> Self {
+        TokenUsage {
+            client_id: r.client_id,
+            day: r.day,
+            grant_type: r.grant_type,
+            outcome: r.outcome,
+            count: u64::try_from(r.n).unwrap_or(0),
+        }
+    }
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub(super) struct AuditRow {
+    id: i64,
+    at: i64,
+    actor: String,
+    action: String,
+    target: String,
+    detail: String,
+}
+
+impl From<AuditRow> for AuditRecord {
+    fn from(r: AuditRow) -> Self {
+        AuditRecord {
+            id: r.id,
+            at: r.at,
+            actor: r.actor,
+            action: r.action,
+            target: r.target,
+            detail: r.detail,
+        }
+    }
+}
+
+/// `LIKE` pattern for "contains `s`", any case, with its wildcards escaped
+/// (`ESCAPE '\'`).
+pub(super) fn contains_pattern(s: &str) -> String {
+    let escaped = s
+        .to_lowercase()
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
+/// A count as stored (SQL has no unsigned 64-bit integers).
+pub(super) fn count_i64(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
 }
 
 fn digest(bytes: Vec<u8>) -> StoreResult<Digest> {

@@ -21,7 +21,9 @@ macro_rules! sql_store {
     ($store:ty, $db:ty) => {
         type Query<'q> = sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments<'q>>;
 
-        /// Binds a client's settable columns, then `updated_at`, as $1..$16.
+        super::sql_records::sql_records!($db);
+
+        /// Binds a client's settable columns, then `updated_at`, as $1..$18.
         fn bind_client<'q>(q: Query<'q>, c: &'q Client, updated_at: i64) -> Query<'q> {
             q.bind(&c.name)
                 .bind(&c.secret_hash[..])
@@ -38,6 +40,8 @@ macro_rules! sql_store {
                 .bind(uris_to_string(&c.redirect_uris))
                 .bind(c.public)
                 .bind(c.first_party)
+                .bind(c.previous_secret.as_ref().map(|p| p.hash.to_vec()))
+                .bind(c.previous_secret.as_ref().map(|p| p.until))
                 .bind(updated_at)
         }
 
@@ -78,9 +82,10 @@ macro_rules! sql_store {
                 let q = sqlx::query(
                     "INSERT INTO clients (name, secret_hash, scopes, grants, auth_method, \
                      token_ttl, qps, per_day, introspect_any, enabled, token_format, audience, \
-                     redirect_uris, public, first_party, updated_at, created_at, client_id) \
+                     redirect_uris, public, first_party, previous_secret_hash, \
+                     previous_secret_until, updated_at, created_at, client_id) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
-                     $16, $17, $18)",
+                     $16, $17, $18, $19, $20)",
                 );
                 bind_client(q, c, c.created_at)
                     .bind(c.created_at)
@@ -120,8 +125,9 @@ macro_rules! sql_store {
                     "UPDATE clients SET name = $1, secret_hash = $2, scopes = $3, grants = $4, \
                      auth_method = $5, token_ttl = $6, qps = $7, per_day = $8, \
                      introspect_any = $9, enabled = $10, token_format = $11, audience = $12, \
-                     redirect_uris = $13, public = $14, first_party = $15, updated_at = $16 \
-                     WHERE client_id = $17",
+                     redirect_uris = $13, public = $14, first_party = $15, \
+                     previous_secret_hash = $16, previous_secret_until = $17, updated_at = $18 \
+                     WHERE client_id = $19",
                 );
                 bind_client(q, &c, now)
                     .bind(client_id)
@@ -129,6 +135,54 @@ macro_rules! sql_store {
                     .await
                     .map_err(db_err)?;
                 tx.commit().await.map_err(db_err)
+            }
+
+            async fn list_clients_page(&self, f: &ClientFilter) -> StoreResult<Vec<Client>> {
+                list_clients_page(self.read_pool(), f).await
+            }
+
+            async fn delete_client(&self, client_id: &str) -> StoreResult<()> {
+                delete_client(self.write_pool(), client_id).await
+            }
+
+            async fn list_users_page(
+                &self,
+                after: Option<&str>,
+                limit: u32,
+            ) -> StoreResult<Vec<User>> {
+                list_users_page(self.read_pool(), after, limit).await
+            }
+
+            async fn update_user(
+                &self,
+                username: &str,
+                update: &UserUpdate,
+                now: i64,
+            ) -> StoreResult<()> {
+                update_user(self.write_pool(), username, update, now).await
+            }
+
+            async fn add_usage(
+                &self,
+                calls: &[CallUsage],
+                tokens: &[TokenUsage],
+            ) -> StoreResult<()> {
+                add_usage(self.write_pool(), calls, tokens).await
+            }
+
+            async fn usage(
+                &self,
+                q: &UsageQuery,
+            ) -> StoreResult<(Vec<CallUsage>, Vec<TokenUsage>)> {
+                usage(self.read_pool(), q).await
+            }
+
+            async fn append_audit(&self, r: &AuditRecord) -> StoreResult<()> {
+                append_audit(self.write_pool(), r).await
+            }
+
+            async fn audit_log(&self, q: &AuditQuery) -> StoreResult<Vec<AuditRecord>> {
+                audit_log(self.read_pool(), q).await
             }
 
             async fn create_user(&self, u: &User) -> StoreResult<()> {

@@ -20,6 +20,8 @@ use crate::{AppState, Clock};
 #[derive(Debug)]
 pub struct Spawned {
     pub base: String,
+    /// With `admin_listen` set: the admin API's own address.
+    pub admin_base: Option<String>,
     pub state: AppState,
     pub db_path: PathBuf,
     shutdown: Option<oneshot::Sender<()>>,
@@ -50,16 +52,33 @@ pub async fn spawn(clock: Clock, tweak: impl FnOnce(&mut FileConfig)) -> Spawned
     let listener = tokio::net::TcpListener::bind(wanted).await.expect("bind");
     let local = listener.local_addr().expect("local addr");
     file.listen = Some(local);
+    let admin = match file.admin_listen {
+        Some(addr) => Some(
+            tokio::net::TcpListener::bind(addr)
+                .await
+                .expect("bind admin"),
+        ),
+        None => None,
+    };
+    let admin_base = admin
+        .as_ref()
+        .map(|l| format!("http://{}", l.local_addr().expect("admin addr")));
     let config = Config::try_from(file).expect("valid test config");
     let base = format!("http://{local}");
     let store = crate::store::open(&config.database).await.expect("store");
     let state = AppState::new(config, store, clock).expect("state");
     let (tx, rx) = oneshot::channel::<()>();
-    let task = tokio::spawn(crate::run(listener, state.clone(), async {
-        let _ = rx.await;
-    }));
+    let task = tokio::spawn(crate::run_with_admin(
+        listener,
+        admin,
+        state.clone(),
+        async {
+            let _ = rx.await;
+        },
+    ));
     Spawned {
         base,
+        admin_base,
         state,
         db_path,
         shutdown: Some(tx),

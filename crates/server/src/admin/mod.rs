@@ -1,6 +1,18 @@
-//! Registering and managing clients and users: the operations behind
-//! `tollgate admin`, and the demo seed. They work on any store, so a running
-//! server sharing the database sees the changes at once.
+//! Registering and managing clients, users and signing keys: the
+//! operations behind the admin API, `tollgate admin`, and the demo seed.
+//! They work on any store, so a running server sharing the database sees
+//! the changes within its poll interval.
+//!
+//! The free functions here make one change each. [`Admin`] is who makes
+//! it and when: its methods (in `clients`, `users`, `signing_keys`) take and give
+//! the admin API's wire types, check them as the free functions do, and
+//! write every change to the audit log (`audit`).
+
+mod audit;
+mod clients;
+mod signing_keys;
+mod users;
+mod views;
 
 use std::collections::BTreeSet;
 
@@ -8,7 +20,9 @@ use tollgate_proto::{GrantType, Scope};
 
 use crate::config::{SigningAlg, TokenFormat};
 use crate::oauth::{keys, password::Passwords, secret};
-use crate::store::{AuthMethod, Client, ClientUpdate, SigningKey, Store, StoreError, User};
+use crate::store::{
+    AuthMethod, Client, ClientUpdate, PreviousSecret, SigningKey, Store, StoreError, User,
+};
 use crate::Error;
 
 #[derive(Debug, thiserror::Error)]
@@ -19,6 +33,35 @@ pub enum AdminError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Server(#[from] Error),
+}
+
+impl From<AdminError> for Error {
+    fn from(e: AdminError) -> Self {
+        match e {
+            AdminError::Invalid(m) => Error::invalid_request(m),
+            AdminError::Store(StoreError::NotFound(what)) => {
+                Error::NotFound(format!("{what} not found"))
+            }
+            AdminError::Store(StoreError::Conflict(what)) => {
+                Error::Conflict(format!("{what} already exists"))
+            }
+            AdminError::Store(e) => Error::from(e),
+            AdminError::Server(e) => e,
+        }
+    }
+}
+
+/// The scope a token needs to reach the admin API.
+pub const ADMIN_SCOPE: &str = "tollgate:admin";
+
+/// Who changes what, and when: the audit log's actor and time.
+#[derive(Debug, Clone, Copy)]
+pub struct Admin<'a> {
+    pub store: &'a dyn Store,
+    /// Unix seconds.
+    pub now: i64,
+    /// `client:ID` through the admin API, `cli:USER` through `tollgate admin`.
+    pub actor: &'a str,
 }
 
 /// What `client create` asks for.
@@ -75,36 +118,6 @@ pub async fn create_client(
         }
         (None, _) => secret::new_client_secret()?,
     };
-    if new.public {
-        let allowed = [GrantType::AuthorizationCode, GrantType::RefreshToken];
-        if !new.grants.iter().all(|g| allowed.contains(g)) {
-            return Err(AdminError::Invalid(
-                "a public client may have only the authorization_code and refresh_token grants"
-                    .into(),
-            ));
-        }
-    }
-    for uri in &new.redirect_uris {
-        check_redirect_uri(uri)?;
-    }
-    if new.grants.contains(&GrantType::AuthorizationCode) && new.redirect_uris.is_empty() {
-        return Err(AdminError::Invalid(
-            "the authorization_code grant needs at least one --redirect-uri".into(),
-        ));
-    }
-    if new.grants.is_empty() {
-        return Err(AdminError::Invalid(
-            "a client needs at least one grant".into(),
-        ));
-    }
-    if new.token_ttl == Some(0) {
-        return Err(AdminError::Invalid(
-            "--token-ttl must be at least 1 second".into(),
-        ));
-    }
-    if let Some(aud) = &new.audience {
-        check_text("audience", aud)?;
-    }
     let client = Client {
         client_id,
         name: new.name,
@@ -123,23 +136,75 @@ pub async fn create_client(
         redirect_uris: new.redirect_uris,
         public: new.public,
         first_party: new.first_party,
+        previous_secret: None,
     };
+    check_client(&client)?;
     store.create_client(&client).await?;
     // A public client's secret digest is of a value nobody was given.
     let shown = if client.public { String::new() } else { secret };
     Ok((client, shown))
 }
 
+/// Whether a client's settings hang together: what creation and every
+/// update must leave true.
+pub fn check_client(c: &Client) -> Result<(), AdminError> {
+    check_text("client name", &c.name)?;
+    if c.grants.is_empty() {
+        return Err(AdminError::Invalid(
+            "a client needs at least one grant".into(),
+        ));
+    }
+    if c.public {
+        let allowed = [GrantType::AuthorizationCode, GrantType::RefreshToken];
+        if !c.grants.iter().all(|g| allowed.contains(g)) {
+            return Err(AdminError::Invalid(
+                "a public client may have only the authorization_code and refresh_token grants"
+                    .into(),
+            ));
+        }
+    }
+    for uri in &c.redirect_uris {
+        check_redirect_uri(uri)?;
+    }
+    if c.grants.contains(&GrantType::AuthorizationCode) && c.redirect_uris.is_empty() {
+        return Err(AdminError::Invalid(
+            "the authorization_code grant needs at least one redirect URI".into(),
+        ));
+    }
+    if c.token_ttl == Some(0) {
+        return Err(AdminError::Invalid(
+            "the token lifetime must be at least 1 second".into(),
+        ));
+    }
+    if let Some(aud) = &c.audience {
+        check_text("audience", aud)?;
+    }
+    Ok(())
+}
+
 /// Replaces a client's secret with a new generated one and returns it. The
-/// old secret stops working at once; issued tokens stay valid.
+/// old secret keeps working for `grace_secs` (0: it stops at once); issued
+/// tokens stay valid.
 pub async fn rotate_secret(
     store: &dyn Store,
     client_id: &str,
     now: i64,
+    grace_secs: u64,
 ) -> Result<String, AdminError> {
+    let Some(client) = store.get_client(client_id).await? else {
+        return Err(StoreError::NotFound(format!("client `{client_id}`")).into());
+    };
+    if client.public {
+        return Err(AdminError::Invalid("a public client has no secret".into()));
+    }
     let secret = secret::new_client_secret()?;
+    let previous = (grace_secs > 0).then(|| PreviousSecret {
+        hash: client.secret_hash,
+        until: now.saturating_add(i64::try_from(grace_secs).unwrap_or(i64::MAX)),
+    });
     let update = ClientUpdate {
         secret_hash: Some(secret::digest(&secret)),
+        previous_secret: Some(previous),
         ..ClientUpdate::default()
     };
     store.update_client(client_id, &update, now).await?;
@@ -271,7 +336,7 @@ pub fn check_redirect_uri(uri: &str) -> Result<(), AdminError> {
     }
 }
 
-fn check_text(what: &str, value: &str) -> Result<(), AdminError> {
+pub(crate) fn check_text(what: &str, value: &str) -> Result<(), AdminError> {
     if value.is_empty() || value.len() > 255 {
         return Err(AdminError::Invalid(format!(
             "the {what} must be 1 to 255 bytes long"
@@ -285,7 +350,7 @@ fn check_text(what: &str, value: &str) -> Result<(), AdminError> {
     Ok(())
 }
 
-fn check_password(password: &str) -> Result<(), AdminError> {
+pub(crate) fn check_password(password: &str) -> Result<(), AdminError> {
     if password.is_empty() {
         return Err(AdminError::Invalid("the password must not be empty".into()));
     }

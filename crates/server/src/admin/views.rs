@@ -1,0 +1,75 @@
+//! Records as the admin API shows them (`tollgate_proto::admin`): every
+//! field but secret digests and private keys.
+
+use tollgate_proto::admin::{AuditEntry, ClientInfo, KeyInfo, UserInfo};
+
+use crate::config::TokenFormat;
+use crate::store::{AuditRecord, Client, SigningKey, User};
+
+impl From<&Client> for ClientInfo {
+    fn from(c: &Client) -> Self {
+        ClientInfo {
+            client_id: c.client_id.clone(),
+            client_name: c.name.clone(),
+            enabled: c.enabled,
+            scope: c.scopes.to_string(),
+            grant_types: c.grants.iter().copied().collect(),
+            auth_method: c.auth_method.as_str().to_owned(),
+            token_ttl: c.token_ttl,
+            qps: c.qps,
+            per_day: c.per_day,
+            introspect_any: c.introspect_any,
+            token_format: c.token_format.map(|f| TokenFormat::as_str(f).to_owned()),
+            audience: c.audience.clone(),
+            redirect_uris: c.redirect_uris.clone(),
+            public: c.public,
+            first_party: c.first_party,
+            created_at: c.created_at,
+            previous_secret_until: c.previous_secret.map(|p| p.until),
+        }
+    }
+}
+
+impl From<&User> for UserInfo {
+    fn from(u: &User) -> Self {
+        UserInfo {
+            username: u.username.clone(),
+            enabled: u.enabled,
+            full_name: u.full_name.clone(),
+            email: u.email.clone(),
+            created_at: u.created_at,
+        }
+    }
+}
+
+/// A key and what it does at `now`.
+pub fn key_info(k: &SigningKey, now: i64) -> KeyInfo {
+    let state = match (k.retired_at, k.published_until) {
+        (Some(_), Some(until)) if until <= now => "retired",
+        (Some(_), _) => "published",
+        (None, _) if k.signs_from > now => "pending",
+        (None, _) => "signing",
+    };
+    KeyInfo {
+        kid: k.kid.clone(),
+        alg: k.alg.as_str().to_owned(),
+        state: state.to_owned(),
+        created_at: k.created_at,
+        signs_from: k.signs_from,
+        retired_at: k.retired_at,
+        published_until: k.published_until,
+    }
+}
+
+impl From<AuditRecord> for AuditEntry {
+    fn from(r: AuditRecord) -> Self {
+        AuditEntry {
+            id: r.id,
+            at: r.at,
+            actor: r.actor,
+            action: r.action,
+            target: r.target,
+            detail: serde_json::from_str(&r.detail).unwrap_or(serde_json::Value::Null),
+        }
+    }
+}

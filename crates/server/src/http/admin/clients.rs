@@ -1,0 +1,77 @@
+//! `/admin/v1/clients`: register, list (paged, filtered), read, change,
+//! delete, and rotate a secret with a grace period.
+
+use axum::extract::{Path, Query};
+use axum::response::Response;
+use axum::Json;
+use serde::Deserialize;
+use tollgate_proto::admin::{ClientPatch, ClientRegistration, SecretRotation};
+use tollgate_proto::GrantType;
+
+use super::{created, no_content, ok, page_size, Caller, PREFIX};
+use crate::store::ClientFilter;
+use crate::Error;
+
+/// `GET /admin/v1/clients?limit=&after=&enabled=&name=&grant_type=`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    limit: Option<u32>,
+    /// The `next` of the previous page.
+    after: Option<String>,
+    enabled: Option<bool>,
+    /// Part of the name, any case.
+    name: Option<String>,
+    grant_type: Option<GrantType>,
+}
+
+pub async fn list(caller: Caller, Query(q): Query<ListQuery>) -> Result<Response, Error> {
+    let filter = ClientFilter {
+        limit: page_size(q.limit)?,
+        after: q.after,
+        enabled: q.enabled,
+        name: q.name,
+        grant: q.grant_type,
+    };
+    Ok(ok(&caller.admin().list_clients(filter).await?))
+}
+
+pub async fn create(
+    caller: Caller,
+    Json(reg): Json<ClientRegistration>,
+) -> Result<Response, Error> {
+    let c = caller.admin().register_client(reg).await?;
+    Ok(created(&format!("{PREFIX}/clients/{}", c.client_id), &c))
+}
+
+pub async fn show(caller: Caller, Path(client_id): Path<String>) -> Result<Response, Error> {
+    Ok(ok(&caller.admin().client(&client_id).await?))
+}
+
+pub async fn update(
+    caller: Caller,
+    Path(client_id): Path<String>,
+    Json(patch): Json<ClientPatch>,
+) -> Result<Response, Error> {
+    Ok(ok(&caller.admin().update_client(&client_id, patch).await?))
+}
+
+pub async fn delete(caller: Caller, Path(client_id): Path<String>) -> Result<Response, Error> {
+    caller.admin().delete_client(&client_id).await?;
+    Ok(no_content())
+}
+
+/// `POST /admin/v1/clients/{id}/secret` with `{"grace_secs": N}` (or no
+/// body): the new secret, shown once.
+pub async fn rotate_secret(
+    caller: Caller,
+    Path(client_id): Path<String>,
+    body: Option<Json<SecretRotation>>,
+) -> Result<Response, Error> {
+    let rotation = body.map(|Json(r)| r).unwrap_or_default();
+    let creds = caller
+        .admin()
+        .rotate_client_secret(&client_id, rotation)
+        .await?;
+    Ok(ok(&creds))
+}

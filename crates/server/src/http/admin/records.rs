@@ -1,0 +1,97 @@
+//! `/admin/v1/keys` (list, rotate, retire), `/admin/v1/usage` (per
+//! client, day and route) and `/admin/v1/audit` (newest first).
+
+use axum::extract::{Path, Query};
+use axum::response::Response;
+use axum::Json;
+use serde::Deserialize;
+use tollgate_proto::admin::{KeyRotation, UsageReport};
+
+use super::{created, ok, page_size, Caller, PREFIX};
+use crate::clock::{day_of, iso_day, parse_iso_day};
+use crate::store::{AuditQuery, UsageQuery};
+use crate::Error;
+
+/// The longest span one usage query may cover, in days.
+const MAX_USAGE_DAYS: i64 = 366;
+
+pub async fn keys(caller: Caller) -> Result<Response, Error> {
+    Ok(ok(&caller.admin().keys().await?))
+}
+
+pub async fn rotate_key(
+    caller: Caller,
+    body: Option<Json<KeyRotation>>,
+) -> Result<Response, Error> {
+    let rotation = body.map(|Json(r)| r).unwrap_or_default();
+    let jwt = caller.state.config().jwt;
+    let key = caller.admin().rotate_key(&jwt, rotation).await?;
+    Ok(created(&format!("{PREFIX}/keys"), &key))
+}
+
+pub async fn retire_key(caller: Caller, Path(kid): Path<String>) -> Result<Response, Error> {
+    let config = caller.state.config();
+    let (server_ttl, leeway) = (config.token_ttl, config.jwt.leeway_secs);
+    let key = caller
+        .admin()
+        .retire_key_after_tokens(&kid, server_ttl, leeway)
+        .await?;
+    Ok(ok(&key))
+}
+
+/// `GET /admin/v1/usage?client_id=&from=YYYY-MM-DD&to=YYYY-MM-DD`; both
+/// days default to today (UTC) and are included.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UsageParams {
+    client_id: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+}
+
+pub async fn usage(caller: Caller, Query(q): Query<UsageParams>) -> Result<Response, Error> {
+    let today = day_of(caller.state.clock().now_ms());
+    let day = |v: Option<&str>, name: &str| match v {
+        None => Ok(today),
+        Some(s) => parse_iso_day(s)
+            .ok_or_else(|| Error::invalid_request(format!("`{name}` must be a date, YYYY-MM-DD"))),
+    };
+    let (from, to) = (day(q.from.as_deref(), "from")?, day(q.to.as_deref(), "to")?);
+    if to < from || to - from >= MAX_USAGE_DAYS {
+        return Err(Error::invalid_request(format!(
+            "`to` must be on or after `from`, and at most {MAX_USAGE_DAYS} days later"
+        )));
+    }
+    let query = UsageQuery {
+        client_id: q.client_id.clone(),
+        from: iso_day(from),
+        to: iso_day(to),
+    };
+    let (calls, token_requests) = caller.state.store().usage(&query).await?;
+    Ok(ok(&UsageReport {
+        from: query.from,
+        to: query.to,
+        client_id: q.client_id,
+        calls,
+        token_requests,
+    }))
+}
+
+/// `GET /admin/v1/audit?limit=&before=&target=`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditParams {
+    limit: Option<u32>,
+    /// The `next` of the previous page.
+    before: Option<i64>,
+    target: Option<String>,
+}
+
+pub async fn audit(caller: Caller, Query(q): Query<AuditParams>) -> Result<Response, Error> {
+    let query = AuditQuery {
+        limit: page_size(q.limit)?,
+        before: q.before,
+        target: q.target,
+    };
+    Ok(ok(&caller.admin().audit_log(query).await?))
+}

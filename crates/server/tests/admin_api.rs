@@ -1,0 +1,656 @@
+//! The admin API over HTTP (`/admin/v1`), on SQLite and on PostgreSQL:
+//! who may reach it, problem details, clients (paging, filters, updates,
+//! deletion, secret rotation with a grace period), users, signing keys,
+//! the audit log, usage records flushed by the server, and a client's own
+//! quota at `GET /oauth2/quota`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Reply, TestServer};
+use serde_json::{json, Value};
+use tollgate_proto::basic::BasicEncoding;
+use tollgate_proto::{BasicCredentials, GrantType};
+use tollgate_server::admin::NewClient;
+use tollgate_server::config::FileConfig;
+use tollgate_server::testing::{within, Postgres};
+
+const CC: &str = "grant_type=client_credentials";
+
+/// A request to the admin API with a bearer token (or none).
+async fn call(
+    s: &TestServer,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> Reply {
+    let url = s.url(&format!("/admin/v1{path}"));
+    let mut req = s.http.request(method.parse().unwrap(), url);
+    if let Some(t) = token {
+        req = req.header("authorization", format!("Bearer {t}"));
+    }
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    reply(req.send().await.unwrap()).await
+}
+
+async fn reply(resp: reqwest::Response) -> Reply {
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    let body = resp.text().await.unwrap();
+    let json = serde_json::from_str(&body).unwrap_or(Value::Null);
+    Reply {
+        status,
+        headers,
+        body,
+        json,
+    }
+}
+
+/// Asserts an RFC 9457 problem with this status and error code.
+fn assert_problem(r: &Reply, status: u16, code: &str) {
+    assert_eq!(r.status, status, "{r:?}");
+    assert_eq!(
+        r.header("content-type"),
+        "application/problem+json",
+        "{r:?}"
+    );
+    assert_eq!(r.json["status"], status, "{r:?}");
+    assert_eq!(r.json["type"], "about:blank", "{r:?}");
+    assert_eq!(r.json["error"], code, "{r:?}");
+    assert!(
+        r.json["title"].is_string() && r.json["detail"].is_string(),
+        "{r:?}"
+    );
+}
+
+/// An admin client and a token of it with `tollgate:admin`.
+async fn admin_token(s: &TestServer) -> (String, String) {
+    let (id, secret) = s
+        .client(&[GrantType::ClientCredentials], "tollgate:admin")
+        .await;
+    let token = s
+        .access_token(
+            &id,
+            &secret,
+            "grant_type=client_credentials&scope=tollgate:admin",
+        )
+        .await;
+    (id, token)
+}
+
+fn config(f: &mut FileConfig) {
+    f.demo_apis = Some(true);
+    f.usage_flush_ms = Some(50);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_api_on_sqlite() {
+    let s = TestServer::start_with(config).await;
+    flow(&s).await;
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_api_on_postgres() {
+    let Some(pg) = Postgres::start() else { return };
+    let url = pg.fresh_database().await.expect("database");
+    let s = TestServer::start_with(|f| {
+        config(f);
+        f.database = Some(url);
+    })
+    .await;
+    flow(&s).await;
+    s.stop().await;
+}
+
+async fn flow(s: &TestServer) {
+    access(s).await;
+    let (admin_id, token) = admin_token(s).await;
+    clients(s, &token).await;
+    grace_period(s, &token).await;
+    users(s, &token).await;
+    keys(s, &token).await;
+    audit(s, &token, &admin_id).await;
+    usage_and_quota(s, &token).await;
+}
+
+/// Nothing reaches the API without a token with `tollgate:admin`.
+async fn access(s: &TestServer) {
+    let r = call(s, "GET", "/clients", None, None).await;
+    assert_problem(&r, 401, "unauthorized");
+    assert!(r.header("www-authenticate").starts_with("Bearer"), "{r:?}");
+    let (id, secret) = s
+        .client(&[GrantType::ClientCredentials], "locations:read")
+        .await;
+    let plain = s.access_token(&id, &secret, CC).await;
+    let r = call(s, "GET", "/clients", Some(&plain), None).await;
+    assert_problem(&r, 403, "insufficient_scope");
+    assert!(
+        r.header("www-authenticate")
+            .contains("scope=\"tollgate:admin\""),
+        "{r:?}"
+    );
+    let r = call(s, "GET", "/clients", Some("made-up"), None).await;
+    assert_problem(&r, 401, "invalid_token");
+    // Asking for the scope without being registered for it gets nothing.
+    let r = s
+        .token(
+            &id,
+            &secret,
+            "grant_type=client_credentials&scope=tollgate:admin",
+        )
+        .await;
+    r.assert_error(400, "invalid_scope");
+}
+
+async fn clients(s: &TestServer, token: &str) {
+    let t = Some(token);
+    let new = json!({"client_name": "Billing batch", "scope": "locations:read", "qps": 5});
+    let r = call(s, "POST", "/clients", t, Some(new)).await;
+    assert_eq!(r.status, 201, "{r:?}");
+    assert_eq!(r.header("cache-control"), "no-store");
+    let id = r.json["client_id"].as_str().unwrap().to_owned();
+    let secret = r.json["client_secret"].as_str().unwrap().to_owned();
+    assert_eq!(r.header("location"), format!("/admin/v1/clients/{id}"));
+    assert_eq!(
+        r.json["client"]["grant_types"],
+        json!(["client_credentials"])
+    );
+    assert_eq!(r.json["client"]["qps"], 5);
+    s.access_token(&id, &secret, CC).await;
+
+    // Read back: never the secret, nor its digest.
+    let r = call(s, "GET", &format!("/clients/{id}"), t, None).await;
+    assert_eq!(
+        (r.status, r.json["client_name"].as_str()),
+        (200, Some("Billing batch"))
+    );
+    assert!(
+        !r.body.contains(&secret) && !r.body.contains("secret_hash"),
+        "{r:?}"
+    );
+    assert_problem(
+        &call(s, "GET", "/clients/nope", t, None).await,
+        404,
+        "not_found",
+    );
+
+    // Bad input is a 400 (or the framework's 4xx) problem, never a 500.
+    for (body, status) in [
+        (
+            json!({"client_name": "x", "grant_types": ["authorization_code"]}),
+            400,
+        ),
+        (json!({"client_name": "x", "scope": "a\"b"}), 400),
+        (json!({"client_name": "x", "colour": "red"}), 422),
+        (json!({"client_name": ""}), 400),
+        (json!({"client_name": "x", "token_ttl": 0}), 400),
+        (json!({"client_name": "x", "auth_method": "magic"}), 400),
+    ] {
+        let r = call(s, "POST", "/clients", t, Some(body.clone())).await;
+        assert_eq!(r.status, status, "{body}: {r:?}");
+        assert_eq!(
+            r.header("content-type"),
+            "application/problem+json",
+            "{body}: {r:?}"
+        );
+    }
+    let r = s
+        .http
+        .post(s.url("/admin/v1/clients"))
+        .header("authorization", format!("Bearer {token}"))
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_problem(&reply(r).await, 400, "bad_request");
+
+    // An imported id that exists is a conflict.
+    let dup = json!({"client_name": "x", "client_id": id, "client_secret": "s3cret-imported"});
+    assert_problem(
+        &call(s, "POST", "/clients", t, Some(dup)).await,
+        409,
+        "conflict",
+    );
+
+    // Update: what is named changes, the rest stays; an update that leaves
+    // an invalid client is refused whole.
+    let patch = json!({"scope": "locations:read users:read", "qps": null, "per_day": 1000});
+    let r = call(s, "PATCH", &format!("/clients/{id}"), t, Some(patch)).await;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.json["scope"], "locations:read users:read");
+    assert_eq!(
+        (r.json["qps"].clone(), r.json["per_day"].clone()),
+        (Value::Null, json!(1000))
+    );
+    assert_eq!(r.json["client_name"], "Billing batch");
+    let bad = json!({"grant_types": []});
+    assert_problem(
+        &call(s, "PATCH", &format!("/clients/{id}"), t, Some(bad)).await,
+        400,
+        "invalid_request",
+    );
+
+    // Paging and filters.
+    for name in ["Page A", "Page B", "Other"] {
+        let r = call(s, "POST", "/clients", t, Some(json!({"client_name": name}))).await;
+        assert_eq!(r.status, 201, "{r:?}");
+    }
+    let mut seen = Vec::new();
+    let mut after = String::new();
+    loop {
+        let q = if after.is_empty() {
+            "/clients?limit=2".to_owned()
+        } else {
+            format!("/clients?limit=2&after={after}")
+        };
+        let r = call(s, "GET", &q, t, None).await;
+        assert_eq!(r.status, 200, "{r:?}");
+        let items = r.json["items"].as_array().unwrap();
+        assert!(items.len() <= 2);
+        seen.extend(
+            items
+                .iter()
+                .map(|c| c["client_id"].as_str().unwrap().to_owned()),
+        );
+        match r.json["next"].as_str() {
+            Some(n) => after = n.to_owned(),
+            None => break,
+        }
+    }
+    let mut sorted = seen.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(seen, sorted, "each client once, in id order");
+    assert!(seen.len() >= 6, "{seen:?}");
+    let r = call(s, "GET", "/clients?name=page", t, None).await;
+    assert_eq!(r.json["items"].as_array().unwrap().len(), 2, "{r:?}");
+    assert_problem(
+        &call(s, "GET", "/clients?limit=0", t, None).await,
+        400,
+        "invalid_request",
+    );
+    assert_problem(
+        &call(s, "GET", "/clients?limit=x", t, None).await,
+        400,
+        "bad_request",
+    );
+
+    // Disable: its credentials stop at once; enable brings them back.
+    let off = json!({"enabled": false});
+    assert_eq!(
+        call(s, "PATCH", &format!("/clients/{id}"), t, Some(off))
+            .await
+            .status,
+        200
+    );
+    within(
+        Duration::from_secs(2),
+        "disabled client refused",
+        || async { s.token(&id, &secret, CC).await.status == 401 },
+    )
+    .await;
+    let r = call(s, "GET", "/clients?enabled=false", t, None).await;
+    assert_eq!(r.json["items"][0]["client_id"], json!(id), "{r:?}");
+    assert_eq!(
+        call(
+            s,
+            "PATCH",
+            &format!("/clients/{id}"),
+            t,
+            Some(json!({"enabled": true}))
+        )
+        .await
+        .status,
+        200
+    );
+    within(
+        Duration::from_secs(2),
+        "enabled client accepted",
+        || async { s.token(&id, &secret, CC).await.status == 200 },
+    )
+    .await;
+
+    // Delete: gone, with its tokens.
+    let tok = s.access_token(&id, &secret, CC).await;
+    let r = call(s, "DELETE", &format!("/clients/{id}"), t, None).await;
+    assert_eq!((r.status, r.body.as_str()), (204, ""), "{r:?}");
+    assert_problem(
+        &call(s, "GET", &format!("/clients/{id}"), t, None).await,
+        404,
+        "not_found",
+    );
+    assert_problem(
+        &call(s, "DELETE", &format!("/clients/{id}"), t, None).await,
+        404,
+        "not_found",
+    );
+    within(
+        Duration::from_secs(2),
+        "deleted client's token refused",
+        || async { s.api("/locations", Some(&tok)).await.status == 401 },
+    )
+    .await;
+    let r = call(s, "PUT", "/clients", t, None).await;
+    assert_problem(&r, 405, "method_not_allowed");
+}
+
+/// A rotated secret: the new one works at once; the old one until the
+/// grace period ends, then never.
+async fn grace_period(s: &TestServer, token: &str) {
+    let t = Some(token);
+    let r = call(
+        s,
+        "POST",
+        "/clients",
+        t,
+        Some(json!({"client_name": "fleet"})),
+    )
+    .await;
+    let id = r.json["client_id"].as_str().unwrap().to_owned();
+    let old = r.json["client_secret"].as_str().unwrap().to_owned();
+    let r = call(
+        s,
+        "POST",
+        &format!("/clients/{id}/secret"),
+        t,
+        Some(json!({"grace_secs": 60})),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let new = r.json["client_secret"].as_str().unwrap().to_owned();
+    assert_ne!(new, old);
+    assert!(r.json["client"]["previous_secret_until"].is_i64(), "{r:?}");
+    s.access_token(&id, &new, CC).await;
+    s.access_token(&id, &old, CC).await;
+    s.state.clock().advance(Duration::from_secs(61));
+    s.token(&id, &old, CC)
+        .await
+        .assert_error(401, "invalid_client");
+    s.access_token(&id, &new, CC).await;
+    // Without a body: no grace, the old secret stops at once.
+    let r = call(s, "POST", &format!("/clients/{id}/secret"), t, None).await;
+    let newest = r.json["client_secret"].as_str().unwrap().to_owned();
+    within(
+        Duration::from_secs(2),
+        "replaced secret refused",
+        || async { s.token(&id, &new, CC).await.status == 401 },
+    )
+    .await;
+    s.access_token(&id, &newest, CC).await;
+}
+
+async fn users(s: &TestServer, token: &str) {
+    let t = Some(token);
+    let new = json!({"username": "ann", "password": "first-pass", "full_name": "Ann Example"});
+    let r = call(s, "POST", "/users", t, Some(new)).await;
+    assert_eq!(r.status, 201, "{r:?}");
+    assert_eq!(r.header("location"), "/admin/v1/users/ann");
+    assert!(
+        !r.body.contains("first-pass") && !r.body.contains("argon2"),
+        "{r:?}"
+    );
+    let dup = json!({"username": "ann", "password": "x"});
+    assert_problem(
+        &call(s, "POST", "/users", t, Some(dup)).await,
+        409,
+        "conflict",
+    );
+    let empty = json!({"username": "bob", "password": ""});
+    assert_problem(
+        &call(s, "POST", "/users", t, Some(empty)).await,
+        400,
+        "invalid_request",
+    );
+    let r = call(
+        s,
+        "PATCH",
+        "/users/ann",
+        t,
+        Some(json!({"email": "ann@example.com", "full_name": null})),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(
+        (r.json["email"].as_str(), r.json["full_name"].clone()),
+        (Some("ann@example.com"), Value::Null)
+    );
+    let r = call(
+        s,
+        "PUT",
+        "/users/ann/password",
+        t,
+        Some(json!({"password": "second-pass"})),
+    )
+    .await;
+    assert_eq!(r.status, 204, "{r:?}");
+    let (pid, psecret) = s.client(&[GrantType::Password], "").await;
+    s.access_token(
+        &pid,
+        &psecret,
+        "grant_type=password&username=ann&password=second-pass",
+    )
+    .await;
+    let r = call(s, "GET", "/users?limit=10", t, None).await;
+    assert_eq!(r.json["items"][0]["username"], "ann", "{r:?}");
+    assert_problem(
+        &call(s, "GET", "/users/ghost", t, None).await,
+        404,
+        "not_found",
+    );
+    assert_problem(
+        &call(
+            s,
+            "PUT",
+            "/users/ghost/password",
+            t,
+            Some(json!({"password": "x"})),
+        )
+        .await,
+        404,
+        "not_found",
+    );
+}
+
+async fn keys(s: &TestServer, token: &str) {
+    let t = Some(token);
+    let before = call(s, "GET", "/keys", t, None).await;
+    assert_eq!(before.status, 200, "{before:?}");
+    let n = before.json.as_array().unwrap().len();
+    let r = call(s, "POST", "/keys", t, Some(json!({"alg": "EdDSA"}))).await;
+    assert_eq!(r.status, 201, "{r:?}");
+    assert_eq!(
+        (r.json["alg"].as_str(), r.json["state"].as_str()),
+        (Some("EdDSA"), Some("pending"))
+    );
+    assert!(!r.body.contains("private"), "{r:?}");
+    let after = call(s, "GET", "/keys", t, None).await;
+    assert_eq!(after.json.as_array().unwrap().len(), n + 1);
+    let r = call(s, "POST", "/keys", t, Some(json!({"alg": "HS256"}))).await;
+    assert_problem(&r, 400, "invalid_request");
+    let kid = r.json["kid"].as_str().unwrap_or("nope").to_owned();
+    assert_problem(
+        &call(s, "POST", &format!("/keys/{kid}/retire"), t, None).await,
+        404,
+        "not_found",
+    );
+}
+
+/// Every change is in the log, with who made it, and no secret.
+async fn audit(s: &TestServer, token: &str, admin_id: &str) {
+    let r = call(s, "GET", "/audit?limit=500", t(token), None).await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let entries = r.json["items"].as_array().unwrap();
+    let actions: Vec<&str> = entries
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    for a in [
+        "client.create",
+        "client.update",
+        "client.disable",
+        "client.enable",
+        "client.delete",
+        "client.rotate_secret",
+        "user.create",
+        "user.update",
+        "user.set_password",
+        "key.rotate",
+    ] {
+        assert!(actions.contains(&a), "{a} missing from {actions:?}");
+    }
+    assert!(
+        entries
+            .iter()
+            .all(|e| e["actor"] == format!("client:{admin_id}")),
+        "{r:?}"
+    );
+    assert!(
+        !r.body.contains("second-pass") && !r.body.contains("client_secret\":\""),
+        "{r:?}"
+    );
+    let page = call(s, "GET", "/audit?limit=2", t(token), None).await;
+    let next = page.json["next"].as_str().unwrap();
+    let older = call(
+        s,
+        "GET",
+        &format!("/audit?limit=2&before={next}"),
+        t(token),
+        None,
+    )
+    .await;
+    assert!(older.json["items"][0]["id"].as_i64() < page.json["items"][1]["id"].as_i64());
+}
+
+fn t(token: &str) -> Option<&str> {
+    Some(token)
+}
+
+/// Calls and token requests show up in the usage records once flushed;
+/// `/oauth2/quota` reads a client's standing without spending it.
+async fn usage_and_quota(s: &TestServer, token: &str) {
+    let (id, secret) = s
+        .register(NewClient {
+            name: "metered".into(),
+            scopes: "locations:read".parse().unwrap(),
+            grants: [GrantType::ClientCredentials].into(),
+            qps: Some(2),
+            per_day: Some(100),
+            ..NewClient::default()
+        })
+        .await;
+    let api = s
+        .access_token(
+            &id,
+            &secret,
+            "grant_type=client_credentials&scope=locations:read",
+        )
+        .await;
+    let statuses: Vec<u16> = {
+        let mut v = Vec::new();
+        for _ in 0..5 {
+            v.push(s.api("/locations", Some(&api)).await.status);
+        }
+        v
+    };
+    let admitted = statuses.iter().filter(|&&c| c == 200).count() as u64;
+    let refused = statuses.iter().filter(|&&c| c == 429).count() as u64;
+    assert_eq!(admitted + refused, 5, "{statuses:?}");
+    assert!(refused >= 1, "{statuses:?}");
+
+    let path = format!("/usage?client_id={id}");
+    let r = within(Duration::from_secs(3), "usage flushed", || async {
+        let r = call(s, "GET", &path, Some(token), None).await;
+        r.json["calls"][0]["admitted"] == admitted
+    })
+    .await;
+    assert!(r < Duration::from_secs(3));
+    let r = call(s, "GET", &path, Some(token), None).await;
+    let row = &r.json["calls"][0];
+    assert_eq!(row["route"], "/locations", "{r:?}");
+    assert_eq!(row["rejected_per_second"], refused, "{r:?}");
+    assert_eq!(r.json["token_requests"][0]["outcome"], "issued", "{r:?}");
+    assert_eq!(
+        r.json["token_requests"][0]["grant_type"],
+        "client_credentials"
+    );
+    assert_problem(
+        &call(s, "GET", "/usage?from=2026-13-01", Some(token), None).await,
+        400,
+        "invalid_request",
+    );
+    assert_problem(
+        &call(
+            s,
+            "GET",
+            "/usage?from=2026-11-02&to=2026-11-01",
+            Some(token),
+            None,
+        )
+        .await,
+        400,
+        "invalid_request",
+    );
+
+    // Quota: with the token or with Basic credentials, and reading spends nothing.
+    let quota = |auth: String| async move {
+        let r = s
+            .http
+            .get(s.url("/oauth2/quota"))
+            .header("authorization", auth)
+            .send()
+            .await
+            .unwrap();
+        reply(r).await
+    };
+    let first = quota(format!("Bearer {api}")).await;
+    assert_eq!(first.status, 200, "{first:?}");
+    assert_eq!(first.json["client_id"], json!(id));
+    assert_eq!(first.json["per_day"]["limit"], 100);
+    assert_eq!(first.json["per_day"]["used"], admitted, "{first:?}");
+    assert_eq!(first.json["per_second"]["limit"], 2);
+    let basic = BasicCredentials::new(&id, &secret).header_value(BasicEncoding::Raw);
+    let again = quota(basic).await;
+    assert_eq!(again.json["per_day"], first.json["per_day"], "{again:?}");
+    let bad = BasicCredentials::new(&id, "wrong").header_value(BasicEncoding::Raw);
+    quota(bad).await.assert_error(401, "invalid_client");
+    let r = s.http.get(s.url("/oauth2/quota")).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_admin_api_can_be_off_or_on_its_own_listener() {
+    let off = TestServer::start_with(|f| f.admin_api = Some(false)).await;
+    let (_, token) = admin_token(&off).await;
+    let r = call(&off, "GET", "/clients", Some(&token), None).await;
+    assert_eq!(r.status, 404, "{r:?}");
+    off.stop().await;
+
+    let split = TestServer::start_with(|f| f.admin_listen = Some(([127, 0, 0, 1], 0).into())).await;
+    let (_, token) = admin_token(&split).await;
+    let r = call(&split, "GET", "/clients", Some(&token), None).await;
+    assert_eq!(r.status, 404, "not on the main listener: {r:?}");
+    let admin = split.admin_base.clone().unwrap();
+    let r = split
+        .http
+        .get(format!("{admin}/admin/v1/clients"))
+        .header("authorization", format!("Bearer {token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = split
+        .http
+        .get(format!("{admin}/oauth2/token"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404, "only the admin API there");
+    split.stop().await;
+}
