@@ -527,3 +527,72 @@ async fn quota_store_errors_counted(s: &Server) -> bool {
     m.lines()
         .any(|l| l.starts_with("tollgate_quota_store_errors_total ") && !l.ends_with(" 0"))
 }
+
+/// Usage counted by two instances adds up in the shared database, and a
+/// secret rotated with a grace period through one instance's admin API
+/// works on the other until the period ends, then is refused there too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instances_add_up_usage_and_share_a_secret_grace_period() {
+    let Some(c) = Cluster::start().await else {
+        return;
+    };
+    let config = c.config("usage.toml", "usage_flush_ms = 100");
+    let servers = c.serve_many(2, &config);
+    let (a, b) = (&servers[0], &servers[1]);
+    let (id, secret) = c.client(&["--scope", "locations:read"]);
+    let tok = access_token(a, &id, &secret).await;
+    for (s, n) in [(a, 3), (b, 2)] {
+        for _ in 0..n {
+            assert_eq!(locations(s, &tok).await, 200);
+        }
+    }
+    let (ops, ops_secret) = c.client(&["--scope", "tollgate:admin"]);
+    let (status, v) = token(
+        a,
+        &ops,
+        &ops_secret,
+        "grant_type=client_credentials&scope=tollgate%3Aadmin",
+    )
+    .await;
+    assert_eq!(status, 200, "{v}");
+    let admin = v["access_token"].as_str().unwrap().to_owned();
+    let started = Instant::now();
+    loop {
+        let r = get(b, &format!("/admin/v1/usage?client_id={id}"), &admin).await;
+        let report: serde_json::Value = r.json().await.unwrap();
+        let admitted: u64 = report["calls"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|row| row["admitted"].as_u64().unwrap())
+            .sum();
+        if admitted == 5 {
+            break;
+        }
+        assert!(admitted < 5, "{report}");
+        assert!(started.elapsed() < Duration::from_secs(5), "{report}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    let rotated: serde_json::Value = reqwest::Client::new()
+        .post(a.url(&format!("/admin/v1/clients/{id}/secret")))
+        .bearer_auth(&admin)
+        .json(&serde_json::json!({ "grace_secs": 2 }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let new_secret = rotated["client_secret"].as_str().unwrap().to_owned();
+    let cc = "grant_type=client_credentials";
+    assert_eq!(token(b, &id, &secret, cc).await.0, 200, "old, in its grace");
+    assert_eq!(token(b, &id, &new_secret, cc).await.0, 200, "new, at once");
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    assert_eq!(token(b, &id, &secret, cc).await.0, 401, "old, after it");
+    assert_eq!(token(a, &id, &secret, cc).await.0, 401);
+    assert_eq!(token(b, &id, &new_secret, cc).await.0, 200);
+    for s in servers {
+        assert!(s.stop());
+    }
+}
