@@ -75,9 +75,13 @@ async fn readme_quick_start_works_against_the_demo() {
     // The banner's own commands, pasted as printed.
     let pasted: Vec<&str> = banner
         .lines()
-        .filter(|l| l.starts_with("  curl") || l.starts_with("  TOKEN="))
+        .filter(|l| {
+            ["  curl", "  TOKEN=", "  ADMIN="]
+                .iter()
+                .any(|p| l.starts_with(p))
+        })
         .collect();
-    assert_eq!(pasted.len(), 6, "{banner}");
+    assert_eq!(pasted.len(), 9, "{banner}");
     let out = Command::new("bash")
         .args(["-euc", &pasted.join("\n")])
         .output()
@@ -90,13 +94,19 @@ async fn readme_quick_start_works_against_the_demo() {
         .collect();
     assert_eq!(
         answers.len(),
-        5,
-        "two tokens, locations, an introspection, a revocation: {stdout}"
+        7,
+        "two tokens, locations, an introspection, a revocation, clients, usage: {stdout}"
     );
     assert!(answers[0]["access_token"].is_string() && answers[1]["refresh_token"].is_string());
     assert!(answers[2]["items"].is_array());
     assert_eq!(answers[3]["active"], true);
     assert_eq!(answers[4], serde_json::json!({}));
+    let clients = answers[5]["items"].as_array().unwrap();
+    assert!(
+        clients.iter().any(|c| c["client_id"] == "demo-client"),
+        "{stdout}"
+    );
+    assert!(answers[6]["calls"].is_array(), "{stdout}");
     assert!(server.stop(), "clean exit on SIGTERM");
 }
 

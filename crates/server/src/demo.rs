@@ -10,6 +10,9 @@ use crate::store::StoreError;
 pub const CLIENT_ID: &str = "demo-client";
 pub const CLIENT_SECRET: &str = "demo-secret";
 pub const SCOPES: &str = "locations:read users:read";
+/// A client for the admin API (`tollgate:admin`), client_credentials only.
+pub const ADMIN_CLIENT_ID: &str = "demo-admin";
+pub const ADMIN_CLIENT_SECRET: &str = "demo-admin-secret";
 pub const USERNAME: &str = "demo";
 pub const PASSWORD: &str = "demo-password";
 pub const REDIRECT_URIS: [&str; 3] = [
@@ -37,6 +40,21 @@ pub async fn seed(state: &AppState) -> Result<(), AdminError> {
     };
     ignore_conflict(
         admin::create_client(state.store().as_ref(), now, client)
+            .await
+            .map(drop),
+    )?;
+    let operator = NewClient {
+        name: "Demo admin".into(),
+        client_id: Some(ADMIN_CLIENT_ID.into()),
+        secret: Some(ADMIN_CLIENT_SECRET.into()),
+        scopes: admin::ADMIN_SCOPE
+            .parse()
+            .map_err(|e| AdminError::Invalid(format!("{e}")))?,
+        grants: [GrantType::ClientCredentials].into(),
+        ..NewClient::default()
+    };
+    ignore_conflict(
+        admin::create_client(state.store().as_ref(), now, operator)
             .await
             .map(drop),
     )?;
@@ -81,6 +99,11 @@ Keep a token, call the demo API with it, introspect it, revoke it:
   curl -s -w '\n' -H "Authorization: Bearer $TOKEN" {base_url}/locations
   curl -s -w '\n' -u {CLIENT_ID}:{CLIENT_SECRET} -H 'api-key: {CLIENT_ID}' -d "token=$TOKEN" {base_url}/oauth2/introspect.oauth2
   curl -s -w '\n' -u {CLIENT_ID}:{CLIENT_SECRET} -d "token=$TOKEN" {base_url}/oauth2/revoke.oauth2
+
+Administer it (the admin API under /admin/v1, scope tollgate:admin; {ADMIN_CLIENT_ID} / {ADMIN_CLIENT_SECRET}):
+  ADMIN=$(curl -s -u {ADMIN_CLIENT_ID}:{ADMIN_CLIENT_SECRET} -d grant_type=client_credentials -d scope=tollgate:admin {base_url}/oauth2/token.oauth2 | sed -E 's/.*"access_token":"([^"]+)".*/\1/')
+  curl -s -w '\n' -H "Authorization: Bearer $ADMIN" {base_url}/admin/v1/clients
+  curl -s -w '\n' -H "Authorization: Bearer $ADMIN" {base_url}/admin/v1/usage
 "#
     )
 }
