@@ -13,6 +13,7 @@ use crate::GrantType;
 
 /// A registered client, as the API shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ClientInfo {
     pub client_id: String,
     pub client_name: String,
@@ -44,8 +45,10 @@ pub struct ClientInfo {
 
 /// `POST /admin/v1/clients`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ClientRegistration {
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 255))]
     pub client_name: String,
     /// Import an existing id instead of having one generated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -83,6 +86,7 @@ pub struct ClientRegistration {
 /// The answer to a registration or a secret rotation: the only time the
 /// secret is shown (none for a public client).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ClientCredentials {
     pub client_id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -92,6 +96,7 @@ pub struct ClientCredentials {
 
 /// `PATCH /admin/v1/clients/{id}`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ClientPatch {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -144,6 +149,7 @@ pub struct ClientPatch {
 
 /// `POST /admin/v1/clients/{id}/secret`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SecretRotation {
     /// Seconds the old secret keeps working beside the new one (default 0:
@@ -154,6 +160,7 @@ pub struct SecretRotation {
 
 /// A user (a resource owner), as the API shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UserInfo {
     pub username: String,
     pub enabled: bool,
@@ -164,9 +171,12 @@ pub struct UserInfo {
 
 /// `POST /admin/v1/users`. `Debug` leaves the password out.
 #[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct UserRegistration {
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 255))]
     pub username: String,
+    #[cfg_attr(feature = "openapi", schema(min_length = 1))]
     pub password: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub full_name: Option<String>,
@@ -184,6 +194,7 @@ impl std::fmt::Debug for UserRegistration {
 
 /// `PATCH /admin/v1/users/{username}`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct UserPatch {
     #[serde(
@@ -204,8 +215,10 @@ pub struct UserPatch {
 
 /// `PUT /admin/v1/users/{username}/password`. `Debug` leaves it out.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PasswordChange {
+    #[cfg_attr(feature = "openapi", schema(min_length = 1))]
     pub password: String,
 }
 
@@ -217,6 +230,7 @@ impl std::fmt::Debug for PasswordChange {
 
 /// A signing key, as the API shows it: never its private part.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct KeyInfo {
     pub kid: String,
     pub alg: String,
@@ -231,6 +245,7 @@ pub struct KeyInfo {
 
 /// `POST /admin/v1/keys`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct KeyRotation {
     /// `ES256`, `EdDSA` or `RS256`; default: the server's `jwt.algorithm`.
@@ -243,6 +258,7 @@ pub struct KeyRotation {
 
 /// One page of a list, and the cursor of the next (`after=`), if any.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Page<T> {
     pub items: Vec<T>,
     pub next: Option<String>,
@@ -250,6 +266,7 @@ pub struct Page<T> {
 
 /// API calls of one client on one UTC day to one route.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CallUsage {
     pub client_id: String,
     /// `YYYY-MM-DD`.
@@ -265,6 +282,7 @@ pub struct CallUsage {
 /// Token requests of one client on one UTC day, by grant and outcome
 /// (`issued`, or the OAuth error code).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TokenUsage {
     pub client_id: String,
     pub day: String,
@@ -275,6 +293,7 @@ pub struct TokenUsage {
 
 /// `GET /admin/v1/usage`: the days `from..=to`, every client or one.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UsageReport {
     pub from: String,
     pub to: String,
@@ -285,6 +304,7 @@ pub struct UsageReport {
 
 /// One change in the audit log.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AuditEntry {
     pub id: i64,
     /// Unix seconds.
@@ -299,6 +319,7 @@ pub struct AuditEntry {
 
 /// `GET /oauth2/quota`: where a client stands, read without spending.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct QuotaStatus {
     pub client_id: String,
     /// `null`: no per-second limit.
@@ -308,6 +329,7 @@ pub struct QuotaStatus {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct QuotaWindow {
     /// Requests the window allows (per second: rate plus burst).
     pub limit: u64,

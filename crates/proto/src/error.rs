@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 /// An OAuth 2.0 error code as it appears in the `error` field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     InvalidRequest,
@@ -85,6 +86,7 @@ impl FromStr for ErrorCode {
 
 /// The JSON body of an OAuth error response (RFC 6749 §5.2).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorResponse {
     pub error: ErrorCode,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -9,6 +9,7 @@ use crate::{GrantType, ProtoError, Scope};
 
 /// The `token_type_hint` form field (RFC 7009 §2.1, RFC 7662 §2.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum TokenTypeHint {
     AccessToken,
@@ -45,6 +46,7 @@ impl FromStr for TokenTypeHint {
 /// An introspection answer. An inactive token is exactly `{"active":false}`;
 /// an active refresh token carries only `active` and `exp` (as in the seed).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct IntrospectionResponse {
     pub active: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -6,6 +6,7 @@ use crate::GrantType;
 
 /// The document served at `/.well-known/oauth-authorization-server`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AuthorizationServerMetadata {
     pub issuer: String,
     /// Where browsers are sent for the authorization code grant.

@@ -106,6 +106,20 @@ impl<'de> Deserialize<'de> for Scope {
     }
 }
 
+/// On the wire a scope is one string of space-separated tokens (RFC 6749 §3.3).
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for Scope {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .description(Some("space-separated scope tokens (RFC 6749 §3.3)"))
+            .into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for Scope {}
+
 #[cfg(test)]
 mod tests {
     use super::*;

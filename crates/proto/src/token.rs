@@ -10,6 +10,7 @@ use crate::Scope;
 /// as in the seed. Lenient parsing of other servers' responses lives in the
 /// client, which needs to tolerate more than this type emits.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TokenResponse {
     pub access_token: String,
     pub token_type: String,

@@ -8,10 +8,12 @@ use axum::extract::{FromRef, Path, State};
 use axum::http::StatusCode;
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, MethodRouter};
-use axum::{Extension, Json, Router};
+use axum::routing::MethodRouter;
+use axum::{Extension, Json};
 use serde_json::json;
 use tollgate_proto::ErrorCode;
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter};
+use utoipa_axum::routes;
 
 use crate::resource::{bearer_check, Guarded, Principal, Resource};
 use crate::store::Store;
@@ -25,34 +27,46 @@ pub const READ_ANY_USER: &str = "users:read:any";
 
 /// The demo routes behind `resource`'s bearer check; the user details
 /// are read from the state's store.
-pub fn routes<S>(resource: &Arc<Resource>) -> Router<S>
+pub fn routes<S>(resource: &Arc<Resource>) -> OpenApiRouter<S>
 where
     S: Clone + Send + Sync + 'static,
     Arc<dyn Store>: FromRef<S>,
 {
-    let protect = |path: &'static str, scopes: &str, route: MethodRouter<S>| {
-        let guarded = Guarded {
-            route: path,
-            needed: scopes.parse().unwrap_or_default(),
+    let protect =
+        |path: &'static str, scopes: &str, (schemas, paths, route): UtoipaMethodRouter<S>| {
+            let guarded = Guarded {
+                route: path,
+                needed: scopes.parse().unwrap_or_default(),
+            };
+            let route: MethodRouter<S> = route.layer(middleware::from_fn_with_state(
+                (resource.clone(), Arc::new(guarded)),
+                bearer_check,
+            ));
+            (schemas, paths, route)
         };
-        route.layer(middleware::from_fn_with_state(
-            (resource.clone(), Arc::new(guarded)),
-            bearer_check,
-        ))
-    };
-    Router::new()
-        .route(
+    OpenApiRouter::new()
+        .routes(protect(
             LOCATIONS_PATH,
-            protect(LOCATIONS_PATH, "locations:read", get(locations_get)),
-        )
-        .route(
-            USER_DETAILS_PATH,
-            protect(USER_DETAILS_PATH, "", get(user_details_get)),
-        )
+            "locations:read",
+            routes!(locations_get),
+        ))
+        .routes(protect(USER_DETAILS_PATH, "", routes!(user_details_get)))
 }
 
 /// A few auction locations, the seed's example resource: built once, then
 /// served as the same bytes (it never changes).
+#[utoipa::path(
+    get,
+    path = "/locations",
+    tag = "demo",
+    security(("bearer" = ["locations:read"])),
+    responses(
+        (status = 200, description = "auction locations (Manheim's example)", body = Object),
+        (status = 401, description = "no or an invalid access token", body = crate::error::Body),
+        (status = 403, description = "insufficient_scope", body = crate::error::Body),
+        (status = 429, description = "over the client's quota", body = crate::error::Body),
+    )
+)]
 async fn locations_get() -> Response {
     static BODY: std::sync::OnceLock<axum::body::Bytes> = std::sync::OnceLock::new();
     let body = BODY.get_or_init(|| serde_json::to_vec(&locations()).unwrap_or_default().into());
@@ -82,6 +96,20 @@ fn locations() -> serde_json::Value {
 
 /// A user's details: only for a token of that same user, or one with
 /// `users:read:any`. Never the password hash.
+#[utoipa::path(
+    get,
+    path = "/organization/api/organization/user/allDetails/userId/{user_id}",
+    tag = "demo",
+    params(("user_id" = String, Path, description = "the username")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "the user's details (Manhattan Active's example)", body = Object),
+        (status = 401, description = "no or an invalid access token", body = crate::error::Body),
+        (status = 403, description = "another user's details without users:read:any", body = crate::error::Body),
+        (status = 404, description = "no such user", body = crate::error::Body),
+        (status = 429, description = "over the client's quota", body = crate::error::Body),
+    )
+)]
 async fn user_details_get(
     State(store): State<Arc<dyn Store>>,
     Extension(Principal(caller)): Extension<Principal>,

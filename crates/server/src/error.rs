@@ -82,11 +82,14 @@ pub enum TooLarge {
 #[derive(Debug, Clone, Copy)]
 pub struct Proxied;
 
-/// The JSON body of every error. `error` is an OAuth code where one applies.
-#[derive(Debug, Serialize)]
-struct Body<'a> {
+/// The JSON body of every error (RFC 6749 §5.2): `error` is an OAuth code
+/// where one applies, else a name for the status.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = OAuthError)]
+pub struct Body<'a> {
     error: &'a str,
     error_description: &'a str,
+    /// With `quota_exceeded`: `per_second` or `per_day`.
     #[serde(skip_serializing_if = "Option::is_none")]
     limit: Option<&'static str>,
 }
@@ -269,8 +272,9 @@ struct ReadBody {
 }
 
 /// RFC 9457 problem details: the admin API's error body.
-#[derive(Debug, Serialize)]
-struct Problem<'a> {
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Problem<'a> {
+    /// Always `about:blank`: the status says it all.
     #[serde(rename = "type")]
     kind: &'static str,
     title: &'a str,

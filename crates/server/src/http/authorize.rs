@@ -41,6 +41,17 @@ const CARRIED: [&str; 9] = [
     "response_mode",
 ];
 
+#[utoipa::path(
+    get,
+    path = "/oauth2/authorize",
+    tag = "sign-in",
+    params(super::openapi::AuthorizeParams),
+    responses(
+        (status = 200, description = "the sign-in or consent page", content_type = "text/html", body = String),
+        (status = 302, description = "back to the client with a code or an error"),
+        (status = 400, description = "an error page: the request cannot be sent back", content_type = "text/html", body = String),
+    )
+)]
 pub async fn authorize_get(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -54,6 +65,17 @@ pub async fn authorize_get(
 }
 
 /// OpenID Connect §3.1.2.1: the same request as a form.
+#[utoipa::path(
+    post,
+    path = "/oauth2/authorize",
+    tag = "sign-in",
+    request_body(content = super::openapi::AuthorizeParams, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "the sign-in or consent page", content_type = "text/html", body = String),
+        (status = 302, description = "back to the client with a code or an error"),
+        (status = 400, description = "an error page", content_type = "text/html", body = String),
+    )
+)]
 pub async fn authorize_post(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -65,6 +87,18 @@ pub async fn authorize_post(
     }
 }
 
+#[utoipa::path(
+    post,
+    path = "/oauth2/authorize/sign-in",
+    tag = "sign-in",
+    request_body(content = std::collections::HashMap<String, String>, description = "the sign-in form (username, password, csrf, and the request carried)", content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "the next page", content_type = "text/html", body = String),
+        (status = 302, description = "back to the client with a code or an error"),
+        (status = 400, description = "an error page", content_type = "text/html", body = String),
+        (status = 403, description = "the CSRF check failed", content_type = "text/html", body = String),
+    )
+)]
 pub async fn sign_in_post(
     State(state): State<AppState>,
     Source(source): Source,
@@ -93,6 +127,18 @@ pub async fn sign_in_post(
     resp
 }
 
+#[utoipa::path(
+    post,
+    path = "/oauth2/authorize/consent",
+    tag = "sign-in",
+    request_body(content = std::collections::HashMap<String, String>, description = "the consent form (decision, csrf, and the request carried)", content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "the next page", content_type = "text/html", body = String),
+        (status = 302, description = "back to the client with a code or an error"),
+        (status = 400, description = "an error page", content_type = "text/html", body = String),
+        (status = 403, description = "the CSRF check failed", content_type = "text/html", body = String),
+    )
+)]
 pub async fn consent_post(
     State(state): State<AppState>,
     headers: HeaderMap,

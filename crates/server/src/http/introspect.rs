@@ -17,6 +17,20 @@ use crate::oauth::{self, client_auth::authenticate};
 use crate::state::AppState;
 use crate::Error;
 
+#[utoipa::path(
+    post,
+    path = "/oauth2/introspect.oauth2",
+    tag = "oauth",
+    request_body(content = super::openapi::TokenReference, content_type = "application/x-www-form-urlencoded"),
+    params(("api-key" = Option<String>, Header, description = "the caller's own client id (the seed's header)")),
+    security(("basic" = [])),
+    responses(
+        (status = 200, description = "the token's state (RFC 7662 §2.2)", body = tollgate_proto::IntrospectionResponse),
+        (status = 400, description = "invalid_request", body = super::openapi::OAuthError),
+        (status = 401, description = "invalid_client", body = super::openapi::OAuthError),
+        (status = 403, description = "the api-key header is not the caller's client id", body = super::openapi::OAuthError),
+    )
+)]
 pub async fn introspect_post(
     State(state): State<AppState>,
     Source(source): Source,

@@ -12,6 +12,12 @@ use crate::state::AppState;
 
 /// `GET /.well-known/jwks.json`: the public keys of signed access tokens,
 /// cacheable for `jwt.jwks_max_age_secs`.
+#[utoipa::path(
+    get,
+    path = "/.well-known/jwks.json",
+    tag = "discovery",
+    responses((status = 200, description = "the public keys of signed access tokens (RFC 7517)", body = Object))
+)]
 pub async fn jwks_get(State(state): State<AppState>) -> axum::response::Response {
     use axum::response::IntoResponse;
     let keys = state.tokens().keys();
@@ -23,6 +29,12 @@ pub async fn jwks_get(State(state): State<AppState>) -> axum::response::Response
         .into_response()
 }
 
+#[utoipa::path(
+    get,
+    path = "/.well-known/oauth-authorization-server",
+    tag = "discovery",
+    responses((status = 200, description = "RFC 8414 metadata; the same at /.well-known/openid-configuration", body = AuthorizationServerMetadata))
+)]
 pub async fn metadata_get(State(state): State<AppState>) -> Json<AuthorizationServerMetadata> {
     let issuer = &state.config().issuer;
     let methods = || {

@@ -12,6 +12,7 @@ mod form;
 mod guard;
 mod introspect;
 mod metadata;
+pub mod openapi;
 mod ops;
 mod pages;
 mod quota;
@@ -19,10 +20,15 @@ mod revoke;
 mod token;
 mod userinfo;
 
+use std::sync::{Arc, OnceLock};
+
 use axum::extract::DefaultBodyLimit;
 use axum::middleware;
 use axum::routing::{get, post};
-use axum::Router;
+use axum::{Extension, Router};
+use utoipa::OpenApi;
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter};
+use utoipa_axum::routes;
 
 use crate::state::AppState;
 use crate::{demo_api, gateway};
@@ -43,48 +49,54 @@ pub struct ClientId(pub String);
 
 /// All routes, each behind the one [guard](guard::guard) middleware
 /// (in-flight slot, head limits, JSON for framework errors, access log).
+/// Handlers are registered with their OpenAPI description (`routes!`), so
+/// `/openapi.json` lists exactly what is served here.
 pub fn router(state: AppState) -> Router {
     let form_limit = DefaultBodyLimit::max(state.config().limits.max_form_bytes);
-    let mut r = Router::new();
-    for path in TOKEN_PATHS {
-        r = r.route(path, post(token::token_post).layer(form_limit));
-    }
-    r = r
-        .route(
-            INTROSPECT_PATH,
-            post(introspect::introspect_post).layer(form_limit),
-        )
-        .route(REVOKE_PATH, post(revoke::revoke_post).layer(form_limit))
-        .route(METADATA_PATH, get(metadata::metadata_get))
-        .route(JWKS_PATH, get(metadata::jwks_get))
-        .route(OPENID_CONFIGURATION_PATH, get(metadata::metadata_get))
-        .route(
-            USERINFO_PATH,
-            get(userinfo::userinfo).post(userinfo::userinfo),
-        )
-        .route(
-            AUTHORIZE_PATH,
-            get(authorize::authorize_get).post(authorize::authorize_post),
-        )
-        .route(
-            "/oauth2/authorize/sign-in",
-            post(authorize::sign_in_post).layer(form_limit),
-        )
-        .route(
-            "/oauth2/authorize/consent",
-            post(authorize::consent_post).layer(form_limit),
-        )
-        .route(quota::QUOTA_PATH, get(quota::quota_get))
-        .route(pages::STYLE_PATH, get(pages::style_get))
-        .route("/healthz", get(ops::healthz_get))
-        .route("/readyz", get(ops::readyz_get))
-        .route("/metrics", get(ops::metrics_get));
+    let limited =
+        |(schemas, paths, m): UtoipaMethodRouter<AppState>| (schemas, paths, m.layer(form_limit));
+    let document = Arc::new(OnceLock::new());
+    let served = |(schemas, paths, m): UtoipaMethodRouter<AppState>| {
+        (schemas, paths, m.layer(Extension(document.clone())))
+    };
+    let mut api = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .routes(limited(routes!(token::token_post)))
+        .routes(limited(routes!(introspect::introspect_post)))
+        .routes(limited(routes!(revoke::revoke_post)))
+        .routes(routes!(metadata::metadata_get))
+        .routes(routes!(metadata::jwks_get))
+        .routes(routes!(userinfo::userinfo))
+        .routes(routes!(authorize::authorize_get, authorize::authorize_post))
+        .routes(limited(routes!(authorize::sign_in_post)))
+        .routes(limited(routes!(authorize::consent_post)))
+        .routes(routes!(quota::quota_get))
+        .routes(routes!(pages::style_get))
+        .routes(routes!(ops::healthz_get))
+        .routes(routes!(ops::readyz_get))
+        .routes(routes!(ops::metrics_get))
+        .routes(served(routes!(openapi::openapi_get)));
     if state.config().demo_apis {
-        r = r.merge(demo_api::routes(state.resource()));
+        api = api.merge(demo_api::routes(state.resource()));
     }
     if state.config().admin_api && state.config().admin_listen.is_none() {
-        r = r.merge(admin::routes(&state));
+        api = api.merge(admin::routes(&state));
     }
+    let (mut r, mut doc) = api.split_for_parts();
+    // The same handlers under other names: described as their first name.
+    for (alias, of) in [
+        (TOKEN_PATHS[1], TOKEN_PATHS[0]),
+        (TOKEN_PATHS[2], TOKEN_PATHS[0]),
+        (OPENID_CONFIGURATION_PATH, METADATA_PATH),
+    ] {
+        if let Some(item) = doc.paths.paths.get(of).cloned() {
+            doc.paths.paths.insert(alias.to_owned(), item);
+        }
+    }
+    r = r
+        .route(TOKEN_PATHS[1], post(token::token_post).layer(form_limit))
+        .route(TOKEN_PATHS[2], post(token::token_post).layer(form_limit))
+        .route(OPENID_CONFIGURATION_PATH, get(metadata::metadata_get));
+    let _ = document.set(openapi::Document::new(doc));
     r.fallback(gateway::gateway)
         .layer(middleware::from_fn_with_state(state.clone(), guard::guard))
         .with_state(state)
@@ -93,16 +105,17 @@ pub fn router(state: AppState) -> Router {
 /// The admin API alone, for its own listener (`admin_listen`), behind the
 /// same guard; every other path is a 404.
 pub fn admin_router(state: AppState) -> Router {
-    admin::routes(&state)
-        .fallback(|| async { crate::Error::NotFound("not an admin API path".into()) })
+    let (r, _) = admin::routes(&state).split_for_parts();
+    r.fallback(|| async { crate::Error::NotFound("not an admin API path".into()) })
         .layer(middleware::from_fn_with_state(state.clone(), guard::guard))
         .with_state(state)
 }
 
 /// A bounded-cardinality name for the route a path belongs to.
 fn route_label<'a>(state: &'a AppState, path: &'a str) -> &'a str {
-    const FIXED: [&str; 17] = [
+    const FIXED: [&str; 18] = [
         quota::QUOTA_PATH,
+        openapi::OPENAPI_PATH,
         TOKEN_PATHS[0],
         TOKEN_PATHS[1],
         TOKEN_PATHS[2],

@@ -9,11 +9,21 @@ use crate::metrics;
 use crate::state::AppState;
 
 /// The process is up.
+#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, description = "the process is up", content_type = "text/plain", body = String)))]
 pub async fn healthz_get() -> &'static str {
     "ok"
 }
 
 /// The store answers: the instance can serve tokens.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "operations",
+    responses(
+        (status = 200, description = "ready: the store answers: {\"status\": \"ready\"}", body = Object),
+        (status = 503, description = "not ready: {\"status\": \"not ready\", \"reason\": ...}", body = Object),
+    )
+)]
 pub async fn readyz_get(State(state): State<AppState>) -> Response {
     match state.store().revision().await {
         Ok(_) => json_response(StatusCode::OK, &serde_json::json!({"status": "ready"})),
@@ -33,6 +43,7 @@ pub async fn readyz_get(State(state): State<AppState>) -> Response {
 }
 
 /// The metrics, for Prometheus (OpenMetrics text).
+#[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "OpenMetrics text", content_type = "application/openmetrics-text", body = String)))]
 pub async fn metrics_get(State(state): State<AppState>) -> Response {
     let body = state.metrics().render();
     ([(header::CONTENT_TYPE, metrics::CONTENT_TYPE)], body).into_response()

@@ -26,6 +26,7 @@ ul.scopes{padding-left:1.2rem}\
 .muted{color:#606770;font-size:.9rem}";
 
 /// The style sheet, cacheable.
+#[utoipa::path(get, path = "/oauth2/static/tollgate.css", tag = "sign-in", responses((status = 200, description = "the pages' style sheet", content_type = "text/css", body = String)))]
 pub async fn style_get() -> Response {
     (
         [

@@ -17,6 +17,17 @@ use crate::Error;
 
 pub const QUOTA_PATH: &str = "/oauth2/quota";
 
+#[utoipa::path(
+    get,
+    path = "/oauth2/quota",
+    tag = "oauth",
+    security(("bearer" = []), ("basic" = [])),
+    responses(
+        (status = 200, description = "where the client stands; nothing is spent", body = QuotaStatus),
+        (status = 400, description = "invalid_request", body = super::openapi::OAuthError),
+        (status = 401, description = "invalid_client or invalid_token", body = super::openapi::OAuthError),
+    )
+)]
 pub async fn quota_get(
     State(state): State<AppState>,
     Source(source): Source,

@@ -16,6 +16,18 @@ use crate::oauth::{self, client_auth::authenticate};
 use crate::state::AppState;
 use crate::Error;
 
+#[utoipa::path(
+    post,
+    path = "/oauth2/revoke.oauth2",
+    tag = "oauth",
+    request_body(content = super::openapi::TokenReference, content_type = "application/x-www-form-urlencoded"),
+    security(("basic" = [])),
+    responses(
+        (status = 200, description = "revoked, or nothing to revoke (RFC 7009 §2.2)", body = Object),
+        (status = 400, description = "invalid_request or unsupported_token_type", body = super::openapi::OAuthError),
+        (status = 401, description = "invalid_client", body = super::openapi::OAuthError),
+    )
+)]
 pub async fn revoke_post(
     State(state): State<AppState>,
     Source(source): Source,

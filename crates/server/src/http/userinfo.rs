@@ -12,6 +12,17 @@ use crate::oauth::oidc;
 use crate::state::AppState;
 use crate::Error;
 
+#[utoipa::path(
+    method(get, post),
+    path = "/userinfo",
+    tag = "oauth",
+    security(("bearer" = ["openid"])),
+    responses(
+        (status = 200, description = "the user's claims (OpenID Connect Core §5.3)", body = Object),
+        (status = 401, description = "no or an invalid access token", body = super::openapi::OAuthError),
+        (status = 403, description = "insufficient_scope", body = super::openapi::OAuthError),
+    )
+)]
 pub async fn userinfo(
     State(state): State<AppState>,
     headers: HeaderMap,

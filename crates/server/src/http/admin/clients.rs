@@ -5,7 +5,9 @@ use axum::extract::{Path, Query};
 use axum::response::Response;
 use axum::Json;
 use serde::Deserialize;
-use tollgate_proto::admin::{ClientPatch, ClientRegistration, SecretRotation};
+use tollgate_proto::admin::{
+    ClientCredentials, ClientInfo, ClientPatch, ClientRegistration, Page, SecretRotation,
+};
 use tollgate_proto::GrantType;
 
 use super::{created, no_content, ok, page_size, Caller, PREFIX};
@@ -13,7 +15,8 @@ use crate::store::ClientFilter;
 use crate::Error;
 
 /// `GET /admin/v1/clients?limit=&after=&enabled=&name=&grant_type=`
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     limit: Option<u32>,
@@ -25,6 +28,19 @@ pub struct ListQuery {
     grant_type: Option<GrantType>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/admin/v1/clients",
+    tag = "admin",
+    security(("bearer" = ["tollgate:admin"])),
+    params(ListQuery),
+    responses(
+        (status = 200, description = "a page of clients by id", body = Page<ClientInfo>),
+        (status = 400, description = "invalid input", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "no or an invalid token", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "the token lacks tollgate:admin", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+    )
+)]
 pub async fn list(caller: Caller, Query(q): Query<ListQuery>) -> Result<Response, Error> {
     let filter = ClientFilter {
         limit: page_size(q.limit)?,
@@ -36,6 +52,20 @@ pub async fn list(caller: Caller, Query(q): Query<ListQuery>) -> Result<Response
     Ok(ok(&caller.admin().list_clients(filter).await?))
 }
 
+#[utoipa::path(
+    post,
+    path = "/admin/v1/clients",
+    tag = "admin",
+    security(("bearer" = ["tollgate:admin"])),
+    request_body(content = ClientRegistration, content_type = "application/json"),
+    responses(
+        (status = 201, description = "registered; the secret, shown once", body = ClientCredentials),
+        (status = 400, description = "invalid input", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "no or an invalid token", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "the token lacks tollgate:admin", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "it exists already", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+    )
+)]
 pub async fn create(
     caller: Caller,
     Json(reg): Json<ClientRegistration>,
@@ -44,10 +74,38 @@ pub async fn create(
     Ok(created(&format!("{PREFIX}/clients/{}", c.client_id), &c))
 }
 
+#[utoipa::path(
+    get,
+    path = "/admin/v1/clients/{client_id}",
+    tag = "admin",
+    security(("bearer" = ["tollgate:admin"])),
+    params(("client_id" = String, Path, description = "the client id")),
+    responses(
+        (status = 200, description = "the client", body = ClientInfo),
+        (status = 401, description = "no or an invalid token", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "the token lacks tollgate:admin", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "no such resource", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+    )
+)]
 pub async fn show(caller: Caller, Path(client_id): Path<String>) -> Result<Response, Error> {
     Ok(ok(&caller.admin().client(&client_id).await?))
 }
 
+#[utoipa::path(
+    patch,
+    path = "/admin/v1/clients/{client_id}",
+    tag = "admin",
+    security(("bearer" = ["tollgate:admin"])),
+    params(("client_id" = String, Path, description = "the client id")),
+    request_body(content = ClientPatch, content_type = "application/json"),
+    responses(
+        (status = 200, description = "the client as changed", body = ClientInfo),
+        (status = 400, description = "invalid input", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "no or an invalid token", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "the token lacks tollgate:admin", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "no such resource", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+    )
+)]
 pub async fn update(
     caller: Caller,
     Path(client_id): Path<String>,
@@ -56,6 +114,19 @@ pub async fn update(
     Ok(ok(&caller.admin().update_client(&client_id, patch).await?))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/admin/v1/clients/{client_id}",
+    tag = "admin",
+    security(("bearer" = ["tollgate:admin"])),
+    params(("client_id" = String, Path, description = "the client id")),
+    responses(
+        (status = 204, description = "deleted, with its tokens"),
+        (status = 401, description = "no or an invalid token", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "the token lacks tollgate:admin", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "no such resource", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+    )
+)]
 pub async fn delete(caller: Caller, Path(client_id): Path<String>) -> Result<Response, Error> {
     caller.admin().delete_client(&client_id).await?;
     Ok(no_content())
@@ -63,6 +134,21 @@ pub async fn delete(caller: Caller, Path(client_id): Path<String>) -> Result<Res
 
 /// `POST /admin/v1/clients/{id}/secret` with `{"grace_secs": N}` (or no
 /// body): the new secret, shown once.
+#[utoipa::path(
+    post,
+    path = "/admin/v1/clients/{client_id}/secret",
+    tag = "admin",
+    security(("bearer" = ["tollgate:admin"])),
+    params(("client_id" = String, Path, description = "the client id")),
+    request_body(content = Option<SecretRotation>, content_type = "application/json"),
+    responses(
+        (status = 200, description = "the new secret, shown once", body = ClientCredentials),
+        (status = 400, description = "invalid input", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "no or an invalid token", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "the token lacks tollgate:admin", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "no such resource", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+    )
+)]
 pub async fn rotate_secret(
     caller: Caller,
     Path(client_id): Path<String>,

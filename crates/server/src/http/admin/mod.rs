@@ -13,10 +13,10 @@ use axum::extract::{DefaultBodyLimit, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::Response;
-use axum::routing::{get, post, put};
-use axum::Router;
 use serde::Serialize;
 use tollgate_proto::Scope;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::admin::{Admin, ADMIN_SCOPE};
 use crate::error::json_response;
@@ -29,32 +29,21 @@ pub const PREFIX: &str = "/admin/v1";
 const MAX_PAGE: u32 = 500;
 const DEFAULT_PAGE: u32 = 50;
 
-/// The admin API's routes (paths include [`PREFIX`]).
-pub fn routes(state: &AppState) -> Router<AppState> {
+/// The admin API's routes with their descriptions (paths include
+/// [`PREFIX`]).
+pub fn routes(state: &AppState) -> OpenApiRouter<AppState> {
     let limit = DefaultBodyLimit::max(state.config().limits.max_form_bytes);
-    let p = |s: &str| format!("{PREFIX}{s}");
-    Router::new()
-        .route(&p("/clients"), get(clients::list).post(clients::create))
-        .route(
-            &p("/clients/{client_id}"),
-            get(clients::show)
-                .patch(clients::update)
-                .delete(clients::delete),
-        )
-        .route(
-            &p("/clients/{client_id}/secret"),
-            post(clients::rotate_secret),
-        )
-        .route(&p("/users"), get(users::list).post(users::create))
-        .route(
-            &p("/users/{username}"),
-            get(users::show).patch(users::update),
-        )
-        .route(&p("/users/{username}/password"), put(users::set_password))
-        .route(&p("/keys"), get(records::keys).post(records::rotate_key))
-        .route(&p("/keys/{kid}/retire"), post(records::retire_key))
-        .route(&p("/usage"), get(records::usage))
-        .route(&p("/audit"), get(records::audit))
+    OpenApiRouter::new()
+        .routes(routes!(clients::list, clients::create))
+        .routes(routes!(clients::show, clients::update, clients::delete))
+        .routes(routes!(clients::rotate_secret))
+        .routes(routes!(users::list, users::create))
+        .routes(routes!(users::show, users::update))
+        .routes(routes!(users::set_password))
+        .routes(routes!(records::keys, records::rotate_key))
+        .routes(routes!(records::retire_key))
+        .routes(routes!(records::usage))
+        .routes(routes!(records::audit))
         .layer(limit)
 }
 

@@ -5,7 +5,7 @@ use axum::extract::{Path, Query};
 use axum::response::Response;
 use axum::Json;
 use serde::Deserialize;
-use tollgate_proto::admin::{KeyRotation, UsageReport};
+use tollgate_proto::admin::{AuditEntry, KeyInfo, KeyRotation, Page, UsageReport};
 
 use super::{created, ok, page_size, Caller, PREFIX};
 use crate::clock::{day_of, iso_day, parse_iso_day};
@@ -15,10 +15,34 @@ use crate::Error;
 /// The longest span one usage query may cover, in days.
 const MAX_USAGE_DAYS: i64 = 366;
 
+#[utoipa::path(
+    get,
+    path = "/admin/v1/keys",
+    tag = "admin",
+    security(("bearer" = ["tollgate:admin"])),
+    responses(
+        (status = 200, description = "every signing key and its state", body = Vec<KeyInfo>),
+        (status = 401, description = "no or an invalid token", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "the token lacks tollgate:admin", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+    )
+)]
 pub async fn keys(caller: Caller) -> Result<Response, Error> {
     Ok(ok(&caller.admin().keys().await?))
 }
 
+#[utoipa::path(
+    post,
+    path = "/admin/v1/keys",
+    tag = "admin",
+    security(("bearer" = ["tollgate:admin"])),
+    request_body(content = Option<KeyRotation>, content_type = "application/json"),
+    responses(
+        (status = 201, description = "the new key: published now, signing later", body = KeyInfo),
+        (status = 400, description = "invalid input", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "no or an invalid token", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "the token lacks tollgate:admin", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+    )
+)]
 pub async fn rotate_key(
     caller: Caller,
     body: Option<Json<KeyRotation>>,
@@ -29,6 +53,20 @@ pub async fn rotate_key(
     Ok(created(&format!("{PREFIX}/keys"), &key))
 }
 
+#[utoipa::path(
+    post,
+    path = "/admin/v1/keys/{kid}/retire",
+    tag = "admin",
+    security(("bearer" = ["tollgate:admin"])),
+    params(("kid" = String, Path, description = "the key id")),
+    responses(
+        (status = 200, description = "the key, retired", body = KeyInfo),
+        (status = 400, description = "invalid input", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "no or an invalid token", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "the token lacks tollgate:admin", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "no such resource", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+    )
+)]
 pub async fn retire_key(caller: Caller, Path(kid): Path<String>) -> Result<Response, Error> {
     let config = caller.state.config();
     let (server_ttl, leeway) = (config.token_ttl, config.jwt.leeway_secs);
@@ -41,7 +79,8 @@ pub async fn retire_key(caller: Caller, Path(kid): Path<String>) -> Result<Respo
 
 /// `GET /admin/v1/usage?client_id=&from=YYYY-MM-DD&to=YYYY-MM-DD`; both
 /// days default to today (UTC) and are included.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct UsageParams {
     client_id: Option<String>,
@@ -49,6 +88,19 @@ pub struct UsageParams {
     to: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/admin/v1/usage",
+    tag = "admin",
+    security(("bearer" = ["tollgate:admin"])),
+    params(UsageParams),
+    responses(
+        (status = 200, description = "usage over the days asked", body = UsageReport),
+        (status = 400, description = "invalid input", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "no or an invalid token", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "the token lacks tollgate:admin", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+    )
+)]
 pub async fn usage(caller: Caller, Query(q): Query<UsageParams>) -> Result<Response, Error> {
     let today = day_of(caller.state.clock().now_ms());
     let day = |v: Option<&str>, name: &str| match v {
@@ -78,7 +130,8 @@ pub async fn usage(caller: Caller, Query(q): Query<UsageParams>) -> Result<Respo
 }
 
 /// `GET /admin/v1/audit?limit=&before=&target=`
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AuditParams {
     limit: Option<u32>,
@@ -87,6 +140,19 @@ pub struct AuditParams {
     target: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/admin/v1/audit",
+    tag = "admin",
+    security(("bearer" = ["tollgate:admin"])),
+    params(AuditParams),
+    responses(
+        (status = 200, description = "a page of the audit log, newest first", body = Page<AuditEntry>),
+        (status = 400, description = "invalid input", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "no or an invalid token", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "the token lacks tollgate:admin", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+    )
+)]
 pub async fn audit(caller: Caller, Query(q): Query<AuditParams>) -> Result<Response, Error> {
     let query = AuditQuery {
         limit: page_size(q.limit)?,

@@ -5,19 +5,33 @@ use axum::extract::{Path, Query};
 use axum::response::Response;
 use axum::Json;
 use serde::Deserialize;
-use tollgate_proto::admin::{PasswordChange, UserPatch, UserRegistration};
+use tollgate_proto::admin::{Page, PasswordChange, UserInfo, UserPatch, UserRegistration};
 
 use super::{created, no_content, ok, page_size, Caller, PREFIX};
 use crate::Error;
 
 /// `GET /admin/v1/users?limit=&after=`
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     limit: Option<u32>,
     after: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/admin/v1/users",
+    tag = "admin",
+    security(("bearer" = ["tollgate:admin"])),
+    params(ListQuery),
+    responses(
+        (status = 200, description = "a page of users by username", body = Page<UserInfo>),
+        (status = 400, description = "invalid input", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "no or an invalid token", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "the token lacks tollgate:admin", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+    )
+)]
 pub async fn list(caller: Caller, Query(q): Query<ListQuery>) -> Result<Response, Error> {
     let limit = page_size(q.limit)?;
     Ok(ok(&caller
@@ -26,16 +40,58 @@ pub async fn list(caller: Caller, Query(q): Query<ListQuery>) -> Result<Response
         .await?))
 }
 
+#[utoipa::path(
+    post,
+    path = "/admin/v1/users",
+    tag = "admin",
+    security(("bearer" = ["tollgate:admin"])),
+    request_body(content = UserRegistration, content_type = "application/json"),
+    responses(
+        (status = 201, description = "registered", body = UserInfo),
+        (status = 400, description = "invalid input", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "no or an invalid token", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "the token lacks tollgate:admin", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "it exists already", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+    )
+)]
 pub async fn create(caller: Caller, Json(reg): Json<UserRegistration>) -> Result<Response, Error> {
     let passwords = caller.state.oauth().passwords();
     let user = caller.admin().register_user(passwords, reg).await?;
     Ok(created(&format!("{PREFIX}/users/{}", user.username), &user))
 }
 
+#[utoipa::path(
+    get,
+    path = "/admin/v1/users/{username}",
+    tag = "admin",
+    security(("bearer" = ["tollgate:admin"])),
+    params(("username" = String, Path, description = "the username")),
+    responses(
+        (status = 200, description = "the user", body = UserInfo),
+        (status = 401, description = "no or an invalid token", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "the token lacks tollgate:admin", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "no such resource", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+    )
+)]
 pub async fn show(caller: Caller, Path(username): Path<String>) -> Result<Response, Error> {
     Ok(ok(&caller.admin().user(&username).await?))
 }
 
+#[utoipa::path(
+    patch,
+    path = "/admin/v1/users/{username}",
+    tag = "admin",
+    security(("bearer" = ["tollgate:admin"])),
+    params(("username" = String, Path, description = "the username")),
+    request_body(content = UserPatch, content_type = "application/json"),
+    responses(
+        (status = 200, description = "the user as changed", body = UserInfo),
+        (status = 400, description = "invalid input", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "no or an invalid token", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "the token lacks tollgate:admin", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "no such resource", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+    )
+)]
 pub async fn update(
     caller: Caller,
     Path(username): Path<String>,
@@ -44,6 +100,21 @@ pub async fn update(
     Ok(ok(&caller.admin().update_user(&username, patch).await?))
 }
 
+#[utoipa::path(
+    put,
+    path = "/admin/v1/users/{username}/password",
+    tag = "admin",
+    security(("bearer" = ["tollgate:admin"])),
+    params(("username" = String, Path, description = "the username")),
+    request_body(content = PasswordChange, content_type = "application/json"),
+    responses(
+        (status = 204, description = "changed"),
+        (status = 400, description = "invalid input", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "no or an invalid token", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "the token lacks tollgate:admin", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "no such resource", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+    )
+)]
 pub async fn set_password(
     caller: Caller,
     Path(username): Path<String>,

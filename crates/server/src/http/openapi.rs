@@ -1,0 +1,173 @@
+//! The OpenAPI 3.1 document of every endpoint this server serves, at
+//! `GET /openapi.json`.
+//!
+//! It is generated from the code: each handler carries its
+//! `#[utoipa::path]` (method, path, parameters, bodies, responses), the
+//! wire types derive their schemas in `proto`, and the router registers
+//! handlers through `utoipa_axum`, so a route cannot be served without
+//! being described, and the document lists only what this instance serves
+//! (no demo APIs unless on; the admin API where it is mounted). This module
+//! adds what every operation shares: the error bodies, the answers the
+//! guard may give to any request (`default`), and the security schemes.
+
+use std::sync::{Arc, OnceLock};
+
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::Extension;
+use utoipa::openapi::path::Operation;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, OpenApi, Ref, ResponseBuilder};
+use utoipa::{Modify, ToSchema};
+
+pub const OPENAPI_PATH: &str = "/openapi.json";
+
+pub use crate::error::{Body as OAuthError, Problem};
+
+/// The form of introspection (RFC 7662 §2.1) and revocation (RFC 7009 §2.1).
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)]
+pub struct TokenReference {
+    pub token: String,
+    pub token_type_hint: Option<tollgate_proto::TokenTypeHint>,
+}
+
+/// The token request's form (RFC 6749 §4): `grant_type` says which of the
+/// other fields it needs. Client credentials go in HTTP Basic, or here as
+/// `client_id` and `client_secret`.
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)]
+pub struct TokenForm {
+    pub grant_type: tollgate_proto::GrantType,
+    pub scope: Option<String>,
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub refresh_token: Option<String>,
+    pub code: Option<String>,
+    pub redirect_uri: Option<String>,
+    pub code_verifier: Option<String>,
+}
+
+/// An authorization request (RFC 6749 §4.1.1, RFC 7636, OpenID Connect),
+/// in the query (GET) or a form (POST).
+#[derive(Debug, ToSchema, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct AuthorizeParams {
+    pub response_type: Option<String>,
+    pub client_id: Option<String>,
+    pub redirect_uri: Option<String>,
+    pub scope: Option<String>,
+    pub state: Option<String>,
+    pub code_challenge: Option<String>,
+    pub code_challenge_method: Option<String>,
+    pub nonce: Option<String>,
+}
+
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(
+        title = "tollgate",
+        description = "OAuth 2.0 authorization server, API gateway and admin API."
+    ),
+    components(schemas(OAuthError, Problem)),
+    modifiers(&Shared)
+)]
+#[derive(Debug)]
+pub struct ApiDoc;
+
+/// Security schemes, and the `default` error answer on every operation.
+#[derive(Debug)]
+struct Shared;
+
+impl Modify for Shared {
+    fn modify(&self, doc: &mut OpenApi) {
+        let components = doc.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "basic",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Basic).build()),
+        );
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// Adds to every operation a `default` response: whatever else the guard
+/// may answer any request with (503 when overloaded, 414, 431, 405, 413),
+/// as the JSON error body, or a problem under the admin API.
+pub fn finish(doc: &mut OpenApi) {
+    for (path, item) in doc.paths.paths.iter_mut() {
+        let schema = if path.starts_with(super::admin::PREFIX) {
+            ("application/problem+json", "Problem")
+        } else {
+            ("application/json", "OAuthError")
+        };
+        for op in operations(item) {
+            let default = ResponseBuilder::new()
+                .description("an error, with the JSON error body")
+                .content(
+                    schema.0,
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name(schema.1)))
+                        .build(),
+                )
+                .build();
+            op.responses
+                .responses
+                .entry("default".into())
+                .or_insert(default.into());
+        }
+    }
+}
+
+fn operations(item: &mut utoipa::openapi::PathItem) -> impl Iterator<Item = &mut Operation> {
+    [
+        item.get.as_mut(),
+        item.put.as_mut(),
+        item.post.as_mut(),
+        item.delete.as_mut(),
+        item.options.as_mut(),
+        item.head.as_mut(),
+        item.patch.as_mut(),
+        item.trace.as_mut(),
+    ]
+    .into_iter()
+    .flatten()
+}
+
+/// The document as served: serialised once, with the router.
+#[derive(Debug, Clone)]
+pub struct Document(pub axum::body::Bytes);
+
+impl Document {
+    pub fn new(mut doc: OpenApi) -> Self {
+        finish(&mut doc);
+        Self(serde_json::to_vec(&doc).unwrap_or_default().into())
+    }
+}
+
+/// The OpenAPI document of this server.
+#[utoipa::path(
+    get,
+    path = "/openapi.json",
+    tag = "operations",
+    responses((status = 200, description = "the OpenAPI 3.1 document", content_type = "application/json"))
+)]
+pub async fn openapi_get(Extension(doc): Extension<Arc<OnceLock<Document>>>) -> Response {
+    use axum::http::header;
+    use axum::response::IntoResponse;
+    let body = doc.get().map(|d| d.0.clone()).unwrap_or_default();
+    (
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        body,
+    )
+        .into_response()
+}
