@@ -1,20 +1,23 @@
-//! `tollgate admin`: clients and users, straight on the database. A server
-//! running on the same database sees every change at once.
+//! `tollgate admin`: clients, users and signing keys, straight on the
+//! database (a server running on it sees every change within its poll
+//! interval), or with `--url` through a server's admin API. Every change is
+//! written to the audit log.
 
 use std::collections::BTreeSet;
+use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand, ValueEnum};
 use serde::Serialize;
 use tollgate_proto::admin::ClientPatch;
+use tollgate_proto::admin::{ClientRegistration, UserPatch, UserRegistration};
 use tollgate_proto::{GrantType, Scope};
-use tollgate_server::admin::{self as ops, NewClient, NewUser};
-use tollgate_server::config::{Argon2Params, FileConfig, TokenFormat, DEFAULT_DATABASE};
-use tollgate_server::oauth::password::Passwords;
-use tollgate_server::store::{self, AuthMethod, Client, ClientUpdate, Store, User};
+use tollgate_server::config::{FileConfig, TokenFormat, DEFAULT_DATABASE};
+use tollgate_server::store::{self, AuthMethod};
 use tollgate_server::Clock;
 
+use crate::admin_backend::{Backend, Local, Remote};
 use crate::admin_keys::KeysCommand;
 use crate::secret_input;
 
@@ -38,6 +41,22 @@ pub struct AdminArgs {
         global = true
     )]
     config: Option<PathBuf>,
+    /// Work through this server's admin API instead of on a database, e.g.
+    /// https://auth.example.com. As the client TOLLGATE_CLIENT_ID (or the
+    /// profile's client_id) with TOLLGATE_CLIENT_SECRET (or a prompt): a
+    /// client registered with scope tollgate:admin. --database is then
+    /// not used.
+    #[arg(
+        long,
+        env = "TOLLGATE_ADMIN_URL",
+        hide_env_values = true,
+        value_name = "URL",
+        global = true
+    )]
+    url: Option<String>,
+    /// With --url: the profile whose client_id and token_url to use.
+    #[arg(long, env = "TOLLGATE_PROFILE", hide_env_values = true, global = true)]
+    profile: Option<String>,
     #[command(subcommand)]
     command: AdminCommand,
 }
@@ -201,6 +220,8 @@ enum ClientCommand {
     Disable { client_id: String },
     /// Let a disabled client back in; its unexpired tokens work again.
     Enable { client_id: String },
+    /// Delete a client and its tokens, codes and consents.
+    Delete { client_id: String },
     /// Replace the client's secret and print the new one.
     RotateSecret {
         client_id: String,
@@ -256,51 +277,75 @@ enum UserCommand {
 }
 
 pub async fn run(args: AdminArgs) -> Result<()> {
+    let backend = backend(&args).await?;
+    let result = match args.command {
+        AdminCommand::Client(cmd) => client(&backend, cmd).await,
+        AdminCommand::User(cmd) => user(&backend, cmd).await,
+        AdminCommand::Keys(cmd) => crate::admin_keys::run(&backend, cmd).await,
+    };
+    backend.close().await;
+    result
+}
+
+/// The database, or with `--url` the server's admin API.
+async fn backend(args: &AdminArgs) -> Result<Backend> {
     let file = match &args.config {
         Some(path) => FileConfig::load(path)?,
         None => FileConfig::default(),
     };
+    if let Some(url) = &args.url {
+        return remote(url, args.profile.as_deref());
+    }
     let url = args
         .database
+        .clone()
         .or_else(|| file.database.clone())
         .unwrap_or_else(|| DEFAULT_DATABASE.to_owned());
     let store = store::open_with(&url, &file.postgres.clone().unwrap_or_default())
         .await
         .with_context(|| format!("cannot open the database {url}"))?;
-    let argon2 = file.argon2.unwrap_or_default();
-    let result = match args.command {
-        AdminCommand::Client(cmd) => client(store.as_ref(), cmd).await,
-        AdminCommand::User(cmd) => user(store.as_ref(), argon2, cmd).await,
-        AdminCommand::Keys(cmd) => crate::admin_keys::run(store.as_ref(), &file, cmd).await,
+    Ok(Backend::Local(Local::new(
+        store,
+        file.argon2.unwrap_or_default(),
+        file.jwt.unwrap_or_default(),
+        file.token_ttl.unwrap_or(3600),
+    )))
+}
+
+/// The admin API at `url`, as the client TOLLGATE_CLIENT_ID (or the
+/// profile's) with the secret from TOLLGATE_CLIENT_SECRET or a prompt.
+fn remote(url: &str, profile: Option<&str>) -> Result<Backend> {
+    let profile = match profile {
+        Some(name) => crate::profile::load(name)?,
+        None => crate::profile::Profile::default(),
     };
-    store.close().await;
-    result
+    let client_id = std::env::var("TOLLGATE_CLIENT_ID")
+        .ok()
+        .filter(|v| !v.is_empty())
+        .or(profile.client_id.clone());
+    let Some(client_id) = client_id else {
+        bail!("no client id for the admin API: set TOLLGATE_CLIENT_ID or use --profile NAME (a client with scope tollgate:admin)");
+    };
+    let secret = match std::env::var("TOLLGATE_CLIENT_SECRET")
+        .ok()
+        .filter(|v| !v.is_empty())
+    {
+        Some(s) => s,
+        None if std::io::stdin().is_terminal() => secret_input::prompt("Client secret: ")?,
+        None => bail!("no client secret for the admin API: set TOLLGATE_CLIENT_SECRET"),
+    };
+    let http = tollgate_client::http_client_trusting(None)?;
+    Ok(Backend::Remote(Remote::new(
+        http,
+        url,
+        profile.token_url.clone(),
+        client_id,
+        secret,
+    )))
 }
 
 pub(crate) fn now() -> i64 {
     Clock::system().now_secs()
-}
-
-/// Who `tollgate admin` acts as in the audit log.
-fn cli_actor() -> String {
-    let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
-    format!("cli:{user}")
-}
-
-/// Writes a change made here to the audit log, as `cli:$USER`.
-pub(crate) async fn audit(
-    store: &dyn Store,
-    action: &str,
-    target: &str,
-    detail: serde_json::Value,
-) {
-    let actor = cli_actor();
-    let admin = ops::Admin {
-        store,
-        now: now(),
-        actor: &actor,
-    };
-    admin.record(action, target, detail).await;
 }
 
 fn parse_scope(s: &str) -> Result<Scope> {
@@ -312,11 +357,12 @@ fn ttl(v: u64) -> Option<u64> {
     (v > 0).then_some(v)
 }
 
-fn grant_set(grants: &[GrantArg]) -> BTreeSet<GrantType> {
-    grants.iter().map(|&g| g.into()).collect()
+fn grant_list(grants: &[GrantArg]) -> Vec<GrantType> {
+    let set: BTreeSet<GrantType> = grants.iter().map(|&g| g.into()).collect();
+    set.into_iter().collect()
 }
 
-async fn client(store: &dyn Store, cmd: ClientCommand) -> Result<()> {
+async fn client(backend: &Backend, cmd: ClientCommand) -> Result<()> {
     match cmd {
         ClientCommand::Create {
             name,
@@ -327,86 +373,78 @@ async fn client(store: &dyn Store, cmd: ClientCommand) -> Result<()> {
             secret_stdin,
             json,
         } => {
-            let secret = if secret_stdin {
+            let client_secret = if secret_stdin {
                 Some(secret_input::from_stdin("client secret")?)
             } else {
                 None
             };
-            let mut grants = grant_set(&settings.grants);
-            if grants.is_empty() {
-                grants.insert(GrantType::ClientCredentials);
-            }
-            let new = NewClient {
-                name,
+            let scope = settings.scope.clone().unwrap_or_default();
+            parse_scope(&scope)?;
+            let reg = ClientRegistration {
+                client_name: name,
                 client_id,
-                secret,
-                scopes: parse_scope(settings.scope.as_deref().unwrap_or(""))?,
-                grants,
-                auth_method: settings.auth_method.map(Into::into).unwrap_or_default(),
+                client_secret,
+                scope,
+                grant_types: grant_list(&settings.grants),
+                auth_method: settings.auth_method.map(auth_method),
                 token_ttl: settings.token_ttl,
                 qps: settings.qps,
                 per_day: settings.per_day,
                 introspect_any,
-                token_format: settings.token_format.and_then(TokenFormatArg::format),
+                token_format: settings
+                    .token_format
+                    .and_then(TokenFormatArg::format)
+                    .map(|f| f.as_str().to_owned()),
                 audience: settings.audience.as_deref().and_then(audience),
                 redirect_uris: settings.redirect_uris.clone(),
                 public,
                 first_party: settings.first_party.unwrap_or(false),
             };
-            let (client, secret) = ops::create_client(store, now(), new).await?;
-            let info = tollgate_proto::admin::ClientInfo::from(&client);
-            audit(
-                store,
-                "client.create",
-                &client.client_id,
-                serde_json::json!({ "client": info }),
-            )
-            .await;
-            print_credentials(&client.client_id, &secret, json)
+            let created = backend.register_client(reg).await?;
+            let secret = created.client_secret.unwrap_or_default();
+            print_credentials(&created.client_id, &secret, json)
         }
         ClientCommand::List { json } => {
-            let views: Vec<ClientView> = store
-                .list_clients()
-                .await?
-                .iter()
-                .map(ClientView::from)
-                .collect();
+            let clients = backend.clients().await?;
             if json {
-                return print_json(&views);
+                return print_json(&clients);
             }
-            for v in views {
+            for c in clients {
                 crate::out::line(format_args!(
                     "{}\t{}\t{}\t{}",
-                    v.client_id,
-                    if v.enabled { "enabled" } else { "disabled" },
-                    v.name,
-                    v.scope
+                    c.client_id,
+                    if c.enabled { "enabled" } else { "disabled" },
+                    c.client_name,
+                    c.scope
                 ))?;
             }
             Ok(())
         }
         ClientCommand::Show { client_id, json } => {
-            let Some(c) = store.get_client(&client_id).await? else {
-                bail!("no client `{client_id}`")
-            };
-            let v = ClientView::from(&c);
+            let c = backend.client(&client_id).await?;
             if json {
-                return print_json(&v);
+                return print_json(&c);
             }
-            let text = toml::to_string(&v).context("formatting the client")?;
+            let text = toml::to_string(&c).context("formatting the client")?;
             crate::out::text(format_args!("{text}"))?;
             Ok(())
         }
-        ClientCommand::Disable { client_id } => set_client_enabled(store, &client_id, false).await,
-        ClientCommand::Enable { client_id } => set_client_enabled(store, &client_id, true).await,
+        ClientCommand::Disable { client_id } => {
+            set_client_enabled(backend, &client_id, false).await
+        }
+        ClientCommand::Enable { client_id } => set_client_enabled(backend, &client_id, true).await,
+        ClientCommand::Delete { client_id } => {
+            backend.delete_client(&client_id).await?;
+            eprintln!("client {client_id} deleted, with its tokens");
+            Ok(())
+        }
         ClientCommand::RotateSecret {
             client_id,
             grace,
             json,
         } => {
-            let secret = ops::rotate_secret(store, &client_id, now(), grace).await?;
-            let detail = serde_json::json!({ "grace_secs": grace });
-            audit(store, "client.rotate_secret", &client_id, detail).await;
+            let rotated = backend.rotate_secret(&client_id, grace).await?;
+            let secret = rotated.client_secret.unwrap_or_default();
             print_credentials(&client_id, &secret, json)
         }
         ClientCommand::Update {
@@ -421,11 +459,8 @@ async fn client(store: &dyn Store, cmd: ClientCommand) -> Result<()> {
             let patch = ClientPatch {
                 client_name: name,
                 scope: settings.scope.clone(),
-                grant_types: (!settings.grants.is_empty())
-                    .then(|| grant_set(&settings.grants).into_iter().collect()),
-                auth_method: settings
-                    .auth_method
-                    .map(|a| AuthMethod::from(a).as_str().to_owned()),
+                grant_types: (!settings.grants.is_empty()).then(|| grant_list(&settings.grants)),
+                auth_method: settings.auth_method.map(auth_method),
                 token_ttl: settings.token_ttl.map(ttl),
                 qps: settings.qps.map(Some),
                 per_day: settings.per_day.map(Some),
@@ -439,31 +474,23 @@ async fn client(store: &dyn Store, cmd: ClientCommand) -> Result<()> {
                 first_party: settings.first_party,
                 enabled: None,
             };
-            let actor = cli_actor();
-            let admin = ops::Admin {
-                store,
-                now: now(),
-                actor: &actor,
-            };
-            admin.update_client(&client_id, patch).await?;
+            backend.update_client(&client_id, patch).await?;
             eprintln!("client {client_id} updated");
             Ok(())
         }
     }
 }
 
-async fn set_client_enabled(store: &dyn Store, client_id: &str, enabled: bool) -> Result<()> {
-    let update = ClientUpdate {
+fn auth_method(a: AuthMethodArg) -> String {
+    AuthMethod::from(a).as_str().to_owned()
+}
+
+async fn set_client_enabled(backend: &Backend, client_id: &str, enabled: bool) -> Result<()> {
+    let patch = ClientPatch {
         enabled: Some(enabled),
-        ..ClientUpdate::default()
+        ..ClientPatch::default()
     };
-    store.update_client(client_id, &update, now()).await?;
-    let action = if enabled {
-        "client.enable"
-    } else {
-        "client.disable"
-    };
-    audit(store, action, client_id, serde_json::json!({})).await;
+    backend.update_client(client_id, patch).await?;
     eprintln!(
         "client {client_id} {}",
         if enabled { "enabled" } else { "disabled" }
@@ -490,7 +517,7 @@ fn print_credentials(client_id: &str, secret: &str, json: bool) -> Result<()> {
     Ok(())
 }
 
-async fn user(store: &dyn Store, argon2: Argon2Params, cmd: UserCommand) -> Result<()> {
+async fn user(backend: &Backend, cmd: UserCommand) -> Result<()> {
     match cmd {
         UserCommand::Create {
             username,
@@ -499,58 +526,51 @@ async fn user(store: &dyn Store, argon2: Argon2Params, cmd: UserCommand) -> Resu
             email,
         } => {
             let password = secret_input::new_password(password_stdin)?;
-            let passwords = Passwords::new(argon2)?;
-            let new = NewUser {
+            let reg = UserRegistration {
                 username,
                 password,
                 full_name,
                 email,
             };
-            let user = ops::create_user(store, &passwords, now(), new).await?;
-            audit(store, "user.create", &user.username, serde_json::json!({})).await;
+            let user = backend.register_user(reg).await?;
             eprintln!("user {} created", user.username);
             Ok(())
         }
         UserCommand::List { json } => {
-            let views: Vec<UserView> = store
-                .list_users()
-                .await?
-                .iter()
-                .map(UserView::from)
-                .collect();
+            let users = backend.users().await?;
             if json {
-                return print_json(&views);
+                return print_json(&users);
             }
-            for v in views {
-                let state = if v.enabled { "enabled" } else { "disabled" };
+            for u in users {
+                let state = if u.enabled { "enabled" } else { "disabled" };
                 crate::out::line(format_args!(
                     "{}\t{state}\t{}",
-                    v.username,
-                    v.full_name.unwrap_or_default()
+                    u.username,
+                    u.full_name.unwrap_or_default()
                 ))?;
             }
             Ok(())
         }
-        UserCommand::Disable { username } => set_user_enabled(store, &username, false).await,
-        UserCommand::Enable { username } => set_user_enabled(store, &username, true).await,
+        UserCommand::Disable { username } => set_user_enabled(backend, &username, false).await,
+        UserCommand::Enable { username } => set_user_enabled(backend, &username, true).await,
         UserCommand::SetPassword {
             username,
             password_stdin,
         } => {
             let password = secret_input::new_password(password_stdin)?;
-            let passwords = Passwords::new(argon2)?;
-            ops::set_password(store, &passwords, &username, password, now()).await?;
-            audit(store, "user.set_password", &username, serde_json::json!({})).await;
+            backend.set_password(&username, password).await?;
             eprintln!("password of {username} changed");
             Ok(())
         }
     }
 }
 
-async fn set_user_enabled(store: &dyn Store, username: &str, enabled: bool) -> Result<()> {
-    store.set_user_enabled(username, enabled, now()).await?;
-    let detail = serde_json::json!({ "changes": { "enabled": enabled } });
-    audit(store, "user.update", username, detail).await;
+async fn set_user_enabled(backend: &Backend, username: &str, enabled: bool) -> Result<()> {
+    let patch = UserPatch {
+        enabled: Some(enabled),
+        ..UserPatch::default()
+    };
+    backend.update_user(username, patch).await?;
     eprintln!(
         "user {username} {}",
         if enabled { "enabled" } else { "disabled" }
@@ -562,77 +582,4 @@ pub(crate) fn print_json(value: &impl Serialize) -> Result<()> {
     let text = serde_json::to_string(value).context("formatting JSON")?;
     crate::out::line(format_args!("{text}"))?;
     Ok(())
-}
-
-/// A client as shown to operators: everything but the secret digest.
-#[derive(Debug, Serialize)]
-struct ClientView {
-    client_id: String,
-    name: String,
-    enabled: bool,
-    scope: String,
-    grants: Vec<GrantType>,
-    auth_method: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    token_ttl: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    qps: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    per_day: Option<u64>,
-    introspect_any: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    token_format: Option<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    audience: Option<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    redirect_uris: Vec<String>,
-    public: bool,
-    first_party: bool,
-    created_at: i64,
-}
-
-impl From<&Client> for ClientView {
-    fn from(c: &Client) -> Self {
-        Self {
-            client_id: c.client_id.clone(),
-            name: c.name.clone(),
-            enabled: c.enabled,
-            scope: c.scopes.to_string(),
-            grants: c.grants.iter().copied().collect(),
-            auth_method: c.auth_method.as_str(),
-            token_ttl: c.token_ttl,
-            qps: c.qps,
-            per_day: c.per_day,
-            introspect_any: c.introspect_any,
-            token_format: c.token_format.map(TokenFormat::as_str),
-            audience: c.audience.clone(),
-            redirect_uris: c.redirect_uris.clone(),
-            public: c.public,
-            first_party: c.first_party,
-            created_at: c.created_at,
-        }
-    }
-}
-
-#[derive(Debug, Serialize)]
-struct UserView {
-    username: String,
-    enabled: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    full_name: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    email: Option<String>,
-    created_at: i64,
-}
-
-impl From<&User> for UserView {
-    fn from(u: &User) -> Self {
-        Self {
-            username: u.username.clone(),
-            enabled: u.enabled,
-            full_name: u.full_name.clone(),
-            email: u.email.clone(),
-            created_at: u.created_at,
-        }
-    }
 }

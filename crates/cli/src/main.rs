@@ -3,6 +3,7 @@
 //! its outcome into an exit code; each subcommand lives in its own module.
 
 mod admin;
+mod admin_backend;
 mod admin_keys;
 mod cache_cmd;
 mod call;
@@ -40,7 +41,8 @@ struct Cli {
 enum Command {
     /// Run the authorization server and gateway.
     Serve(serve::ServeArgs),
-    /// Manage clients and users in the server's database.
+    /// Manage clients, users and signing keys: in the server's database,
+    /// or with --url through its admin API.
     Admin(admin::AdminArgs),
     /// Print an access token (cached on disk until it expires).
     Token(token_cmd::TokenArgs),

@@ -51,7 +51,7 @@ fn bad_admin_input_is_a_clear_error_not_a_panic() {
             "",
             "scope",
         ),
-        (&["client", "show", "nope"][..], "", "no client"),
+        (&["client", "show", "nope"][..], "", "not found"),
         (&["client", "disable", "nope"][..], "", "not found"),
         (
             &[
@@ -339,5 +339,151 @@ async fn admin_changes_reach_a_running_server() {
         active(&server, &rs, &rs_secret, &cc).await
     })
     .await;
+    assert!(server.stop());
+}
+
+/// `tollgate admin --url`: the same commands through a server's admin API,
+/// as a client with `tollgate:admin` whose credentials come from the
+/// environment.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_through_the_api_with_url() {
+    let ws = Workspace::new();
+    let server = ws.serve(&[]);
+    let (ops, ops_secret) = ws.create_client(&["--scope", "tollgate:admin"]);
+    let remote = |args: &[&str], stdin: &str, secret: &str| {
+        let mut cmd = std::process::Command::new(common::BIN);
+        cmd.arg("admin")
+            .args(["--url", &server.base])
+            .args(args)
+            .env("TOLLGATE_CLIENT_ID", &ops)
+            .env("TOLLGATE_CLIENT_SECRET", secret)
+            .env_remove("TOLLGATE_DATABASE");
+        common::run_with_stdin(cmd, stdin)
+    };
+    let ok = |args: &[&str], stdin: &str| {
+        let out = remote(args, stdin, &ops_secret);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+
+    let created = ok(
+        &[
+            "client", "create", "--name", "remote", "--scope", "a", "--json",
+        ],
+        "",
+    );
+    let v: serde_json::Value = serde_json::from_str(&created).unwrap();
+    let (id, secret) = (
+        v["client_id"].as_str().unwrap().to_owned(),
+        v["client_secret"].as_str().unwrap().to_owned(),
+    );
+    assert_eq!(
+        token(&server, &id, &secret, "grant_type=client_credentials")
+            .await
+            .0,
+        200
+    );
+    assert!(ok(&["client", "list"], "").contains(&format!("{id}\tenabled\tremote\ta")));
+    ok(
+        &["client", "update", &id, "--scope", "a b", "--qps", "7"],
+        "",
+    );
+    let shown: serde_json::Value =
+        serde_json::from_str(&ok(&["client", "show", &id, "--json"], "")).unwrap();
+    assert_eq!(
+        (shown["scope"].as_str(), shown["qps"].as_u64()),
+        (Some("a b"), Some(7))
+    );
+    let rotated = ok(
+        &["client", "rotate-secret", &id, "--grace", "600", "--json"],
+        "",
+    );
+    let new_secret = serde_json::from_str::<serde_json::Value>(&rotated).unwrap()["client_secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for s in [&secret, &new_secret] {
+        assert_eq!(
+            token(&server, &id, s, "grant_type=client_credentials")
+                .await
+                .0,
+            200
+        );
+    }
+    ok(&["client", "disable", &id], "");
+    within(SECOND, "disabled through the API", || async {
+        token(&server, &id, &new_secret, "grant_type=client_credentials")
+            .await
+            .0
+            == 401
+    })
+    .await;
+    ok(
+        &["user", "create", "--username", "rita", "--password-stdin"],
+        "pw-remote\n",
+    );
+    assert!(ok(&["user", "list"], "").contains("rita\tenabled"));
+    ok(
+        &["user", "set-password", "rita", "--password-stdin"],
+        "pw-two\n",
+    );
+    let kid = ok(&["keys", "rotate", "--alg", "EdDSA"], "");
+    assert!(ok(&["keys", "list"], "").contains(kid.trim()));
+    ok(&["client", "delete", &id], "");
+
+    // Clear errors: a missing resource, wrong credentials.
+    let out = remote(&["client", "show", "nope"], "", &ops_secret);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("404") && err.contains("not found"),
+        "{err}"
+    );
+    let out = remote(&["client", "list"], "", "wrong-secret");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("invalid_client"),
+        "{err}"
+    );
+
+    // Every change through the API is audited as the API client.
+    let (_, t) = token(
+        &server,
+        &ops,
+        &ops_secret,
+        "grant_type=client_credentials&scope=tollgate:admin",
+    )
+    .await;
+    let log: serde_json::Value = reqwest::Client::new()
+        .get(server.url(&format!("/admin/v1/audit?target={id}")))
+        .bearer_auth(t["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let items = log["items"].as_array().unwrap();
+    let actions: Vec<&str> = items
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "client.delete",
+            "client.disable",
+            "client.rotate_secret",
+            "client.update",
+            "client.create"
+        ]
+    );
+    assert!(
+        items.iter().all(|e| e["actor"] == format!("client:{ops}")),
+        "{log}"
+    );
     assert!(server.stop());
 }
