@@ -407,6 +407,74 @@ async fn no_secret_in_any_log_line() {
     )
     .await;
 
+    // The admin API: a registration (the secret in the answer), a secret
+    // rotation, a user with a password, a password change, the quota.
+    let (ops, ops_secret) = ws.create_client(&["--scope", "tollgate:admin"]);
+    needles.push(ops_secret.clone());
+    let (_, a) = token(
+        &server,
+        &ops,
+        &ops_secret,
+        "grant_type=client_credentials&scope=tollgate:admin",
+    )
+    .await;
+    let admin = a["access_token"].as_str().unwrap().to_owned();
+    needles.push(admin.clone());
+    let call = |method: reqwest::Method, path: &str, body: serde_json::Value| {
+        http.request(method, server.url(&format!("/admin/v1{path}")))
+            .bearer_auth(&admin)
+            .json(&body)
+            .send()
+    };
+    let reg: serde_json::Value = call(
+        reqwest::Method::POST,
+        "/clients",
+        serde_json::json!({"client_name": "n"}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let new_id = reg["client_id"].as_str().unwrap().to_owned();
+    needles.push(reg["client_secret"].as_str().unwrap().to_owned());
+    let rot: serde_json::Value = call(
+        reqwest::Method::POST,
+        &format!("/clients/{new_id}/secret"),
+        serde_json::json!({"grace_secs": 5}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    needles.push(rot["client_secret"].as_str().unwrap().to_owned());
+    let admin_pw = "Admin-set-pw-needle";
+    call(
+        reqwest::Method::POST,
+        "/users",
+        serde_json::json!({"username": "bob", "password": admin_pw}),
+    )
+    .await
+    .unwrap()
+    .error_for_status()
+    .unwrap();
+    call(
+        reqwest::Method::PUT,
+        "/users/bob/password",
+        serde_json::json!({"password": "Changed-pw-needle"}),
+    )
+    .await
+    .unwrap()
+    .error_for_status()
+    .unwrap();
+    needles.extend([admin_pw.to_owned(), "Changed-pw-needle".to_owned()]);
+    http.get(server.url("/oauth2/quota"))
+        .header("authorization", basic(&id, &secret))
+        .send()
+        .await
+        .unwrap();
+
     let logs = {
         let s = server;
         std::thread::sleep(Duration::from_millis(200));
