@@ -98,28 +98,39 @@ impl Modify for Shared {
 
 /// Adds to every operation a `default` response: whatever else the guard
 /// may answer any request with (503 when overloaded, 414, 431, 405, 413),
-/// as the JSON error body, or a problem under the admin API.
+/// as the JSON error body, or a problem under the admin API, where every
+/// operation also says 401 and 403 (no token, or one without
+/// `tollgate:admin`).
 pub fn finish(doc: &mut OpenApi) {
     for (path, item) in doc.paths.paths.iter_mut() {
-        let schema = if path.starts_with(super::admin::PREFIX) {
+        let admin = path.starts_with(super::admin::PREFIX);
+        let (media, schema) = if admin {
             ("application/problem+json", "Problem")
         } else {
             ("application/json", "OAuthError")
         };
-        for op in operations(item) {
-            let default = ResponseBuilder::new()
-                .description("an error, with the JSON error body")
-                .content(
-                    schema.0,
-                    ContentBuilder::new()
-                        .schema(Some(Ref::from_schema_name(schema.1)))
-                        .build(),
-                )
+        let error = |description: &str| {
+            let content = ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name(schema)))
                 .build();
-            op.responses
-                .responses
+            ResponseBuilder::new()
+                .description(description)
+                .content(media, content)
+                .build()
+        };
+        for op in operations(item) {
+            let responses = &mut op.responses.responses;
+            if admin {
+                responses
+                    .entry("401".into())
+                    .or_insert(error("no or an invalid access token").into());
+                responses
+                    .entry("403".into())
+                    .or_insert(error("the token lacks scope tollgate:admin").into());
+            }
+            responses
                 .entry("default".into())
-                .or_insert(default.into());
+                .or_insert(error("an error, with the JSON error body").into());
         }
     }
 }

@@ -37,8 +37,6 @@ pub struct ListQuery {
     responses(
         (status = 200, description = "a page of clients by id", body = Page<ClientInfo>),
         (status = 400, description = "invalid input", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "no or an invalid token", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "the token lacks tollgate:admin", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn list(caller: Caller, Query(q): Query<ListQuery>) -> Result<Response, Error> {
@@ -61,8 +59,6 @@ pub async fn list(caller: Caller, Query(q): Query<ListQuery>) -> Result<Response
     responses(
         (status = 201, description = "registered; the secret, shown once", body = ClientCredentials),
         (status = 400, description = "invalid input", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "no or an invalid token", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "the token lacks tollgate:admin", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
         (status = 409, description = "it exists already", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
     )
 )]
@@ -82,8 +78,6 @@ pub async fn create(
     params(("client_id" = String, Path, description = "the client id")),
     responses(
         (status = 200, description = "the client", body = ClientInfo),
-        (status = 401, description = "no or an invalid token", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "the token lacks tollgate:admin", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
         (status = 404, description = "no such resource", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
     )
 )]
@@ -101,8 +95,6 @@ pub async fn show(caller: Caller, Path(client_id): Path<String>) -> Result<Respo
     responses(
         (status = 200, description = "the client as changed", body = ClientInfo),
         (status = 400, description = "invalid input", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "no or an invalid token", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "the token lacks tollgate:admin", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
         (status = 404, description = "no such resource", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
     )
 )]
@@ -122,8 +114,6 @@ pub async fn update(
     params(("client_id" = String, Path, description = "the client id")),
     responses(
         (status = 204, description = "deleted, with its tokens"),
-        (status = 401, description = "no or an invalid token", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "the token lacks tollgate:admin", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
         (status = 404, description = "no such resource", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
     )
 )]
@@ -144,8 +134,6 @@ pub async fn delete(caller: Caller, Path(client_id): Path<String>) -> Result<Res
     responses(
         (status = 200, description = "the new secret, shown once", body = ClientCredentials),
         (status = 400, description = "invalid input", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "no or an invalid token", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "the token lacks tollgate:admin", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
         (status = 404, description = "no such resource", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
     )
 )]

@@ -22,8 +22,6 @@ const MAX_USAGE_DAYS: i64 = 366;
     security(("bearer" = ["tollgate:admin"])),
     responses(
         (status = 200, description = "every signing key and its state", body = Vec<KeyInfo>),
-        (status = 401, description = "no or an invalid token", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "the token lacks tollgate:admin", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn keys(caller: Caller) -> Result<Response, Error> {
@@ -39,8 +37,6 @@ pub async fn keys(caller: Caller) -> Result<Response, Error> {
     responses(
         (status = 201, description = "the new key: published now, signing later", body = KeyInfo),
         (status = 400, description = "invalid input", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "no or an invalid token", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "the token lacks tollgate:admin", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn rotate_key(
@@ -62,8 +58,6 @@ pub async fn rotate_key(
     responses(
         (status = 200, description = "the key, retired", body = KeyInfo),
         (status = 400, description = "invalid input", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "no or an invalid token", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "the token lacks tollgate:admin", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
         (status = 404, description = "no such resource", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
     )
 )]
@@ -97,8 +91,6 @@ pub struct UsageParams {
     responses(
         (status = 200, description = "usage over the days asked", body = UsageReport),
         (status = 400, description = "invalid input", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "no or an invalid token", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "the token lacks tollgate:admin", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn usage(caller: Caller, Query(q): Query<UsageParams>) -> Result<Response, Error> {
@@ -149,8 +141,6 @@ pub struct AuditParams {
     responses(
         (status = 200, description = "a page of the audit log, newest first", body = Page<AuditEntry>),
         (status = 400, description = "invalid input", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "no or an invalid token", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "the token lacks tollgate:admin", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn audit(caller: Caller, Query(q): Query<AuditParams>) -> Result<Response, Error> {

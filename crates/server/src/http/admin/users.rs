@@ -28,8 +28,6 @@ pub struct ListQuery {
     responses(
         (status = 200, description = "a page of users by username", body = Page<UserInfo>),
         (status = 400, description = "invalid input", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "no or an invalid token", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "the token lacks tollgate:admin", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn list(caller: Caller, Query(q): Query<ListQuery>) -> Result<Response, Error> {
@@ -49,8 +47,6 @@ pub async fn list(caller: Caller, Query(q): Query<ListQuery>) -> Result<Response
     responses(
         (status = 201, description = "registered", body = UserInfo),
         (status = 400, description = "invalid input", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "no or an invalid token", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "the token lacks tollgate:admin", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
         (status = 409, description = "it exists already", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
     )
 )]
@@ -68,8 +64,6 @@ pub async fn create(caller: Caller, Json(reg): Json<UserRegistration>) -> Result
     params(("username" = String, Path, description = "the username")),
     responses(
         (status = 200, description = "the user", body = UserInfo),
-        (status = 401, description = "no or an invalid token", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "the token lacks tollgate:admin", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
         (status = 404, description = "no such resource", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
     )
 )]
@@ -87,8 +81,6 @@ pub async fn show(caller: Caller, Path(username): Path<String>) -> Result<Respon
     responses(
         (status = 200, description = "the user as changed", body = UserInfo),
         (status = 400, description = "invalid input", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "no or an invalid token", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "the token lacks tollgate:admin", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
         (status = 404, description = "no such resource", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
     )
 )]
@@ -110,8 +102,6 @@ pub async fn update(
     responses(
         (status = 204, description = "changed"),
         (status = 400, description = "invalid input", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "no or an invalid token", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "the token lacks tollgate:admin", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
         (status = 404, description = "no such resource", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
     )
 )]
