@@ -652,5 +652,21 @@ async fn the_admin_api_can_be_off_or_on_its_own_listener() {
         .await
         .unwrap();
     assert_eq!(r.status(), 404, "only the admin API there");
+    // Each listener documents what it serves.
+    let doc: Value = split
+        .http
+        .get(format!("{admin}/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let paths = doc["paths"].as_object().unwrap();
+    assert!(paths.contains_key("/admin/v1/clients"), "{doc}");
+    assert!(!paths.contains_key("/oauth2/token.oauth2"), "{doc}");
+    let main = split.api("/openapi.json", None).await;
+    let main_paths = main.json["paths"].as_object().unwrap();
+    assert!(!main_paths.keys().any(|p| p.starts_with("/admin/")));
     split.stop().await;
 }

@@ -103,9 +103,19 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// The admin API alone, for its own listener (`admin_listen`), behind the
-/// same guard; every other path is a 404.
+/// same guard, with its own `/openapi.json`; every other path is a 404.
 pub fn admin_router(state: AppState) -> Router {
-    let (r, _) = admin::routes(&state).split_for_parts();
+    let document = Arc::new(OnceLock::new());
+    let (schemas, paths, openapi_route) = routes!(openapi::openapi_get);
+    let (r, doc) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .routes((
+            schemas,
+            paths,
+            openapi_route.layer(Extension(document.clone())),
+        ))
+        .merge(admin::routes(&state))
+        .split_for_parts();
+    let _ = document.set(openapi::Document::new(doc));
     r.fallback(|| async { crate::Error::NotFound("not an admin API path".into()) })
         .layer(middleware::from_fn_with_state(state.clone(), guard::guard))
         .with_state(state)
