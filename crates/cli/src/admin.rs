@@ -245,6 +245,23 @@ enum ClientCommand {
     },
 }
 
+/// A user's role in the console.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum RoleArg {
+    Admin,
+    Developer,
+}
+
+fn role_names(roles: &[RoleArg]) -> Vec<String> {
+    roles
+        .iter()
+        .map(|r| match r {
+            RoleArg::Admin => "admin".to_owned(),
+            RoleArg::Developer => "developer".to_owned(),
+        })
+        .collect()
+}
+
 #[derive(Debug, Subcommand)]
 enum UserCommand {
     /// Register a user; the password is prompted for, or read with --password-stdin.
@@ -258,6 +275,10 @@ enum UserCommand {
         full_name: Option<String>,
         #[arg(long)]
         email: Option<String>,
+        /// A role in the console (repeat for both): admin sees and changes
+        /// everything; developer registers and watches their own apps.
+        #[arg(long = "role", value_enum, value_name = "ROLE")]
+        roles: Vec<RoleArg>,
     },
     /// List users.
     List {
@@ -268,6 +289,12 @@ enum UserCommand {
     Disable { username: String },
     /// Let a disabled user back in.
     Enable { username: String },
+    /// Replace a user's roles (none given: no role).
+    SetRoles {
+        username: String,
+        #[arg(long = "role", value_enum, value_name = "ROLE")]
+        roles: Vec<RoleArg>,
+    },
     /// Set a new password (prompted for, or read with --password-stdin).
     SetPassword {
         username: String,
@@ -524,6 +551,7 @@ async fn user(backend: &Backend, cmd: UserCommand) -> Result<()> {
             password_stdin,
             full_name,
             email,
+            roles,
         } => {
             let password = secret_input::new_password(password_stdin)?;
             let reg = UserRegistration {
@@ -531,6 +559,7 @@ async fn user(backend: &Backend, cmd: UserCommand) -> Result<()> {
                 password,
                 full_name,
                 email,
+                roles: role_names(&roles),
             };
             let user = backend.register_user(reg).await?;
             eprintln!("user {} created", user.username);
@@ -544,15 +573,25 @@ async fn user(backend: &Backend, cmd: UserCommand) -> Result<()> {
             for u in users {
                 let state = if u.enabled { "enabled" } else { "disabled" };
                 crate::out::line(format_args!(
-                    "{}\t{state}\t{}",
+                    "{}\t{state}\t{}\t{}",
                     u.username,
-                    u.full_name.unwrap_or_default()
+                    u.full_name.unwrap_or_default(),
+                    u.roles.join(",")
                 ))?;
             }
             Ok(())
         }
         UserCommand::Disable { username } => set_user_enabled(backend, &username, false).await,
         UserCommand::Enable { username } => set_user_enabled(backend, &username, true).await,
+        UserCommand::SetRoles { username, roles } => {
+            let patch = UserPatch {
+                roles: Some(role_names(&roles)),
+                ..UserPatch::default()
+            };
+            let user = backend.update_user(&username, patch).await?;
+            eprintln!("roles of {username}: {}", user.roles.join(", "));
+            Ok(())
+        }
         UserCommand::SetPassword {
             username,
             password_stdin,

@@ -423,10 +423,31 @@ async fn admin_through_the_api_with_url() {
     })
     .await;
     ok(
-        &["user", "create", "--username", "rita", "--password-stdin"],
+        &[
+            "user",
+            "create",
+            "--username",
+            "rita",
+            "--role",
+            "developer",
+            "--password-stdin",
+        ],
         "pw-remote\n",
     );
-    assert!(ok(&["user", "list"], "").contains("rita\tenabled"));
+    assert!(ok(&["user", "list"], "").contains("rita\tenabled\t\tdeveloper"));
+    ok(
+        &[
+            "user",
+            "set-roles",
+            "rita",
+            "--role",
+            "admin",
+            "--role",
+            "developer",
+        ],
+        "",
+    );
+    assert!(ok(&["user", "list"], "").contains("rita\tenabled\t\tadmin,developer"));
     ok(
         &["user", "set-password", "rita", "--password-stdin"],
         "pw-two\n",

@@ -167,6 +167,9 @@ pub struct UserInfo {
     pub full_name: Option<String>,
     pub email: Option<String>,
     pub created_at: i64,
+    /// `admin`, `developer`: what the person sees in the console.
+    #[serde(default)]
+    pub roles: Vec<String>,
 }
 
 /// `POST /admin/v1/users`. `Debug` leaves the password out.
@@ -182,6 +185,9 @@ pub struct UserRegistration {
     pub full_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
+    /// `admin`, `developer`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub roles: Vec<String>,
 }
 
 impl std::fmt::Debug for UserRegistration {
@@ -211,6 +217,9 @@ pub struct UserPatch {
     pub email: Option<Option<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
+    /// Replaces the roles.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub roles: Option<Vec<String>>,
 }
 
 /// `PUT /admin/v1/users/{username}/password`. `Debug` leaves it out.

@@ -14,6 +14,9 @@ pub const SCOPES: &str = "locations:read users:read";
 pub const ADMIN_CLIENT_ID: &str = "demo-admin";
 pub const ADMIN_CLIENT_SECRET: &str = "demo-admin-secret";
 pub const USERNAME: &str = "demo";
+/// A person with the `admin` role (the demo user is a `developer`).
+pub const ADMIN_USERNAME: &str = "demo-admin";
+pub const ADMIN_PASSWORD: &str = "demo-admin-password";
 pub const PASSWORD: &str = "demo-password";
 pub const REDIRECT_URIS: [&str; 3] = [
     "http://127.0.0.1/callback",
@@ -58,17 +61,30 @@ pub async fn seed(state: &AppState) -> Result<(), AdminError> {
             .await
             .map(drop),
     )?;
-    let user = NewUser {
-        username: USERNAME.into(),
-        password: PASSWORD.into(),
-        full_name: Some("Demo User".into()),
-        email: Some("demo@example.com".into()),
-    };
-    ignore_conflict(
-        admin::create_user(state.store().as_ref(), state.oauth().passwords(), now, user)
-            .await
-            .map(drop),
-    )
+    let people = [
+        NewUser {
+            username: USERNAME.into(),
+            password: PASSWORD.into(),
+            full_name: Some("Demo User".into()),
+            email: Some("demo@example.com".into()),
+            roles: vec!["developer".into()],
+        },
+        NewUser {
+            username: ADMIN_USERNAME.into(),
+            password: ADMIN_PASSWORD.into(),
+            full_name: Some("Demo Admin".into()),
+            email: Some("admin@example.com".into()),
+            roles: vec!["admin".into()],
+        },
+    ];
+    for user in people {
+        ignore_conflict(
+            admin::create_user(state.store().as_ref(), state.oauth().passwords(), now, user)
+                .await
+                .map(drop),
+        )?;
+    }
+    Ok(())
 }
 
 fn ignore_conflict(r: Result<(), AdminError>) -> Result<(), AdminError> {
@@ -86,7 +102,8 @@ pub fn banner(base_url: &str) -> String {
   client_id      {CLIENT_ID}
   client_secret  {CLIENT_SECRET}
   scopes         {SCOPES}
-  user           {USERNAME} / {PASSWORD}
+  user           {USERNAME} / {PASSWORD}  (role developer)
+  admin user     {ADMIN_USERNAME} / {ADMIN_PASSWORD}  (role admin)
 
 Get a token (client credentials):
   curl -s -w '\n' -u {CLIENT_ID}:{CLIENT_SECRET} -d grant_type=client_credentials -d scope=locations:read {base_url}/oauth2/token.oauth2

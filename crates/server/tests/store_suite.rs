@@ -117,6 +117,7 @@ fn user(name: &str) -> User {
         email: None,
         enabled: true,
         created_at: 1000,
+        roles: vec!["developer".into()],
     }
 }
 
@@ -701,13 +702,28 @@ async fn admin_pages_and_deletion(s: Arc<dyn Store>) {
         names(s.list_users_page(Some("u2"), 2).await.unwrap()),
         ["u3"]
     );
+    assert_eq!(
+        s.get_user("u1").await.unwrap().unwrap().roles,
+        ["developer"]
+    );
     let update = UserUpdate {
         email: Some(Some("u1@example.com".into())),
         full_name: Some(None),
         enabled: None,
+        roles: None,
     };
     s.update_user("u1", &update, 7).await.unwrap();
     let u1 = s.get_user("u1").await.unwrap().unwrap();
+    assert_eq!(u1.roles, ["developer"], "untouched roles stay");
+    let promote = UserUpdate {
+        roles: Some(vec!["admin".into(), "developer".into()]),
+        ..UserUpdate::default()
+    };
+    s.update_user("u2", &promote, 8).await.unwrap();
+    assert_eq!(
+        s.get_user("u2").await.unwrap().unwrap().roles,
+        ["admin", "developer"]
+    );
     assert_eq!(
         (u1.email.as_deref(), u1.full_name, u1.enabled),
         (Some("u1@example.com"), None, true)

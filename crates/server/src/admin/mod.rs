@@ -51,6 +51,24 @@ impl From<AdminError> for Error {
     }
 }
 
+/// The roles a user may have: what each person sees in the console.
+pub const ROLES: [&str; 2] = ["admin", "developer"];
+
+/// The roles, each one of [`ROLES`], once each, in a stable order.
+pub fn check_roles(roles: Vec<String>) -> Result<Vec<String>, AdminError> {
+    if let Some(bad) = roles.iter().find(|r| !ROLES.contains(&r.as_str())) {
+        return Err(AdminError::Invalid(format!(
+            "unknown role `{bad}`: expected {}",
+            ROLES.join(" or ")
+        )));
+    }
+    Ok(ROLES
+        .iter()
+        .filter(|r| roles.iter().any(|x| x == *r))
+        .map(|r| (*r).to_owned())
+        .collect())
+}
+
 /// The scope a token needs to reach the admin API.
 pub const ADMIN_SCOPE: &str = "tollgate:admin";
 
@@ -218,6 +236,8 @@ pub struct NewUser {
     pub password: String,
     pub full_name: Option<String>,
     pub email: Option<String>,
+    /// [`ROLES`] only.
+    pub roles: Vec<String>,
 }
 
 impl std::fmt::Debug for NewUser {
@@ -236,7 +256,9 @@ pub async fn create_user(
 ) -> Result<User, AdminError> {
     check_text("username", &new.username)?;
     check_password(&new.password)?;
+    let roles = check_roles(new.roles)?;
     let user = User {
+        roles,
         password_hash: passwords.hash(new.password).await?,
         username: new.username,
         full_name: new.full_name,

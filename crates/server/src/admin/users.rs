@@ -4,7 +4,7 @@
 use serde_json::json;
 use tollgate_proto::admin::{Page, UserInfo, UserPatch, UserRegistration};
 
-use super::{check_text, create_user, set_password, Admin, AdminError, NewUser};
+use super::{check_roles, check_text, create_user, set_password, Admin, AdminError, NewUser};
 use crate::oauth::password::Passwords;
 use crate::store::{StoreError, UserUpdate};
 
@@ -19,6 +19,7 @@ impl Admin<'_> {
             password: reg.password,
             full_name: reg.full_name,
             email: reg.email,
+            roles: reg.roles,
         };
         let user = create_user(self.store, passwords, self.now, new).await?;
         let info = UserInfo::from(&user);
@@ -63,6 +64,7 @@ impl Admin<'_> {
             full_name: patch.full_name.clone(),
             email: patch.email.clone(),
             enabled: patch.enabled,
+            roles: patch.roles.clone().map(check_roles).transpose()?,
         };
         self.store.update_user(username, &update, self.now).await?;
         self.record("user.update", username, json!({ "changes": patch }))

@@ -38,6 +38,7 @@ impl From<&User> for UserInfo {
             full_name: u.full_name.clone(),
             email: u.email.clone(),
             created_at: u.created_at,
+            roles: u.roles.clone(),
         }
     }
 }

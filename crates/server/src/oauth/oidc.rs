@@ -107,6 +107,7 @@ mod tests {
             email: Some("jdoe@example.com".into()),
             enabled: true,
             created_at: 0,
+            roles: Vec::new(),
         }
     }
 

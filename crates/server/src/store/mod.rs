@@ -128,6 +128,8 @@ pub struct User {
     pub email: Option<String>,
     pub enabled: bool,
     pub created_at: i64,
+    /// What the person may do in the console: `admin`, `developer`.
+    pub roles: Vec<String>,
 }
 
 impl std::fmt::Debug for User {
@@ -137,6 +139,7 @@ impl std::fmt::Debug for User {
             .field("full_name", &self.full_name)
             .field("email", &self.email)
             .field("enabled", &self.enabled)
+            .field("roles", &self.roles)
             .finish_non_exhaustive()
     }
 }
@@ -236,6 +239,7 @@ pub struct UserUpdate {
     pub full_name: Option<Option<String>>,
     pub email: Option<Option<String>>,
     pub enabled: Option<bool>,
+    pub roles: Option<Vec<String>>,
 }
 
 /// Usage of every client, or one, over the days `from..=to` (`YYYY-MM-DD`).

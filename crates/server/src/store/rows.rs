@@ -207,6 +207,7 @@ pub(super) struct UserRow {
     email: Option<String>,
     enabled: bool,
     created_at: i64,
+    roles: String,
 }
 
 impl TryFrom<UserRow> for User {
@@ -220,6 +221,7 @@ impl TryFrom<UserRow> for User {
             email: r.email,
             enabled: r.enabled,
             created_at: r.created_at,
+            roles: r.roles.split_whitespace().map(str::to_owned).collect(),
         })
     }
 }
@@ -327,6 +329,7 @@ impl UserUpdate {
         user.full_name = u.full_name.unwrap_or(std::mem::take(&mut user.full_name));
         user.email = u.email.unwrap_or(std::mem::take(&mut user.email));
         user.enabled = u.enabled.unwrap_or(user.enabled);
+        user.roles = u.roles.unwrap_or(std::mem::take(&mut user.roles));
     }
 }
 

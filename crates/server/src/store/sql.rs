@@ -188,7 +188,7 @@ macro_rules! sql_store {
             async fn create_user(&self, u: &User) -> StoreResult<()> {
                 sqlx::query(
                     "INSERT INTO users (username, password_hash, full_name, email, enabled, \
-                     created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $6)",
+                     created_at, updated_at, roles) VALUES ($1, $2, $3, $4, $5, $6, $6, $7)",
                 )
                 .bind(&u.username)
                 .bind(&u.password_hash)
@@ -196,6 +196,7 @@ macro_rules! sql_store {
                 .bind(&u.email)
                 .bind(u.enabled)
                 .bind(u.created_at)
+                .bind(u.roles.join(" "))
                 .execute(self.write_pool())
                 .await
                 .map_err(|e| conflict_or(e, || format!("user `{}`", u.username), db_err))?;

@@ -72,7 +72,8 @@ macro_rules! sql_records {
                 "UPDATE users SET \
                  full_name = CASE WHEN $1 THEN $2 ELSE full_name END, \
                  email = CASE WHEN $3 THEN $4 ELSE email END, \
-                 enabled = COALESCE($5, enabled), updated_at = $6 WHERE username = $7",
+                 enabled = COALESCE($5, enabled), updated_at = $6, \
+                 roles = COALESCE($8, roles) WHERE username = $7",
             )
             .bind(u.full_name.is_some())
             .bind(u.full_name.clone().flatten())
@@ -81,6 +82,7 @@ macro_rules! sql_records {
             .bind(u.enabled)
             .bind(now)
             .bind(username)
+            .bind(u.roles.as_ref().map(|r| r.join(" ")))
             .execute(pool)
             .await
             .map_err(db_err)?;

@@ -113,6 +113,7 @@ impl Spawned {
             password: password.into(),
             full_name: Some(full_name.into()),
             email: None,
+            roles: Vec::new(),
         };
         admin::create_user(
             self.state.store().as_ref(),
