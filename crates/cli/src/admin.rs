@@ -4,7 +4,6 @@
 //! written to the audit log.
 
 use std::collections::BTreeSet;
-use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
@@ -353,13 +352,10 @@ fn remote(url: &str, profile: Option<&str>) -> Result<Backend> {
     let Some(client_id) = client_id else {
         bail!("no client id for the admin API: set TOLLGATE_CLIENT_ID or use --profile NAME (a client with scope tollgate:admin)");
     };
-    let secret = match std::env::var("TOLLGATE_CLIENT_SECRET")
-        .ok()
-        .filter(|v| !v.is_empty())
-    {
-        Some(s) => s,
-        None if std::io::stdin().is_terminal() => secret_input::prompt("Client secret: ")?,
-        None => bail!("no client secret for the admin API: set TOLLGATE_CLIENT_SECRET"),
+    let Some(secret) =
+        secret_input::from_env_or_prompt("TOLLGATE_CLIENT_SECRET", "Client secret: ")?
+    else {
+        bail!("no client secret for the admin API: set TOLLGATE_CLIENT_SECRET");
     };
     let http = tollgate_client::http_client_trusting(None)?;
     Ok(Backend::Remote(Remote::new(

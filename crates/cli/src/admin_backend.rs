@@ -157,19 +157,32 @@ impl Remote {
 
     /// Every item of a paged list.
     async fn all<T: DeserializeOwned>(&self, path: &str) -> Result<Vec<T>> {
-        let mut items = Vec::new();
-        let mut after: Option<String> = None;
-        loop {
-            let query = match &after {
+        every(|after| async move {
+            let query = match after {
                 None => format!("{path}?limit={PAGE}"),
-                Some(a) => format!("{path}?limit={PAGE}&after={}", encode(a)),
+                Some(a) => format!("{path}?limit={PAGE}&after={}", encode(&a)),
             };
-            let page: Page<T> = self.get(&query).await?;
-            items.extend(page.items);
-            match page.next {
-                Some(n) => after = Some(n),
-                None => return Ok(items),
-            }
+            self.get::<Page<T>>(&query).await
+        })
+        .await
+    }
+}
+
+/// Every item of a paged list: `fetch` gets each page after the cursor
+/// (none for the first) until a page has no `next`.
+async fn every<T, F, Fut>(mut fetch: F) -> Result<Vec<T>>
+where
+    F: FnMut(Option<String>) -> Fut,
+    Fut: std::future::Future<Output = Result<Page<T>>>,
+{
+    let mut items = Vec::new();
+    let mut after = None;
+    loop {
+        let page = fetch(after).await?;
+        items.extend(page.items);
+        match page.next {
+            Some(n) => after = Some(n),
+            None => return Ok(items),
         }
     }
 }
@@ -189,21 +202,15 @@ impl Backend {
     pub async fn clients(&self) -> Result<Vec<ClientInfo>> {
         match self {
             Self::Local(l) => {
-                let mut items = Vec::new();
-                let mut after = None;
-                loop {
+                every(|after| async move {
                     let filter = ClientFilter {
                         after,
                         limit: PAGE,
                         ..ClientFilter::default()
                     };
-                    let page = l.admin().list_clients(filter).await?;
-                    items.extend(page.items);
-                    match page.next {
-                        Some(n) => after = Some(n),
-                        None => return Ok(items),
-                    }
-                }
+                    Ok(l.admin().list_clients(filter).await?)
+                })
+                .await
             }
             Self::Remote(r) => r.all("/clients").await,
         }
@@ -259,16 +266,10 @@ impl Backend {
     pub async fn users(&self) -> Result<Vec<UserInfo>> {
         match self {
             Self::Local(l) => {
-                let mut items = Vec::new();
-                let mut after: Option<String> = None;
-                loop {
-                    let page = l.admin().list_users(after.as_deref(), PAGE).await?;
-                    items.extend(page.items);
-                    match page.next {
-                        Some(n) => after = Some(n),
-                        None => return Ok(items),
-                    }
-                }
+                every(
+                    |after| async move { Ok(l.admin().list_users(after.as_deref(), PAGE).await?) },
+                )
+                .await
             }
             Self::Remote(r) => r.all("/users").await,
         }

@@ -7,7 +7,6 @@
 //! `--password-stdin`, `TOLLGATE_PASSWORD` or a prompt. Without any of them
 //! and without a terminal, the command fails at once rather than hang.
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
@@ -214,14 +213,10 @@ impl AuthArgs {
         if self.client_secret_stdin {
             return secret_input::from_stdin("client secret");
         }
-        if let Some(v) = std::env::var("TOLLGATE_CLIENT_SECRET")
-            .ok()
-            .filter(|v| !v.is_empty())
+        if let Some(v) =
+            secret_input::from_env_or_prompt("TOLLGATE_CLIENT_SECRET", "Client secret: ")?
         {
             return Ok(v);
-        }
-        if std::io::stdin().is_terminal() {
-            return secret_input::prompt("Client secret: ");
         }
         bail!("no client secret: set TOLLGATE_CLIENT_SECRET, or pass --client-secret-stdin or --client-secret-file FILE")
     }
@@ -230,15 +225,9 @@ impl AuthArgs {
         if self.password_stdin {
             return secret_input::from_stdin("password").map(SecretString::from);
         }
-        if let Some(v) = std::env::var("TOLLGATE_PASSWORD")
-            .ok()
-            .filter(|v| !v.is_empty())
-        {
+        let label = format!("Password for {username}: ");
+        if let Some(v) = secret_input::from_env_or_prompt("TOLLGATE_PASSWORD", &label)? {
             return Ok(SecretString::from(v));
-        }
-        if std::io::stdin().is_terminal() {
-            return secret_input::prompt(&format!("Password for {username}: "))
-                .map(SecretString::from);
         }
         bail!("no password for {username}: set TOLLGATE_PASSWORD or pass --password-stdin")
     }

@@ -28,6 +28,19 @@ pub fn prompt(label: &str) -> Result<String> {
     Ok(value)
 }
 
+/// The value of the environment variable `var` when set and not empty,
+/// else a no-echo prompt with `label` on a terminal, else `None` (the
+/// caller says what to pass instead).
+pub fn from_env_or_prompt(var: &str, label: &str) -> Result<Option<String>> {
+    if let Some(v) = std::env::var(var).ok().filter(|v| !v.is_empty()) {
+        return Ok(Some(v));
+    }
+    if std::io::stdin().is_terminal() {
+        return prompt(label).map(Some);
+    }
+    Ok(None)
+}
+
 /// From stdin when `use_stdin`, else from a prompt typed twice.
 pub fn new_password(use_stdin: bool) -> Result<String> {
     if use_stdin {

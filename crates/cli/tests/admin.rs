@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use tollgate_server::testing::within;
 
-use common::{active, token, Workspace};
+use common::{active, admin_get, admin_token, token, Workspace};
 
 const SECOND: Duration = Duration::from_secs(1);
 
@@ -290,22 +290,8 @@ async fn admin_changes_reach_a_running_server() {
 
     // Every change above is in the audit log, as this command's user.
     let (ops, ops_secret) = ws.create_client(&["--scope", "tollgate:admin"]);
-    let (_, t) = token(
-        &server,
-        &ops,
-        &ops_secret,
-        "grant_type=client_credentials&scope=tollgate:admin",
-    )
-    .await;
-    let log: serde_json::Value = reqwest::Client::new()
-        .get(server.url("/admin/v1/audit?limit=500"))
-        .bearer_auth(t["access_token"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let admin = admin_token(&server, &ops, &ops_secret).await;
+    let log = admin_get(&server, &admin, "/audit?limit=500").await;
     let items = log["items"].as_array().unwrap();
     let done: Vec<&str> = items
         .iter()
@@ -471,22 +457,8 @@ async fn admin_through_the_api_with_url() {
     );
 
     // Every change through the API is audited as the API client.
-    let (_, t) = token(
-        &server,
-        &ops,
-        &ops_secret,
-        "grant_type=client_credentials&scope=tollgate:admin",
-    )
-    .await;
-    let log: serde_json::Value = reqwest::Client::new()
-        .get(server.url(&format!("/admin/v1/audit?target={id}")))
-        .bearer_auth(t["access_token"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let admin = admin_token(&server, &ops, &ops_secret).await;
+    let log = admin_get(&server, &admin, &format!("/audit?target={id}")).await;
     let items = log["items"].as_array().unwrap();
     let actions: Vec<&str> = items
         .iter()

@@ -8,7 +8,7 @@ mod common;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{active, basic, post_form, token, Server, BIN};
+use common::{active, admin_get, admin_token, basic, post_form, token, Server, BIN};
 use tollgate_server::testing::{Postgres, Redis};
 
 struct Cluster {
@@ -547,19 +547,10 @@ async fn instances_add_up_usage_and_share_a_secret_grace_period() {
         }
     }
     let (ops, ops_secret) = c.client(&["--scope", "tollgate:admin"]);
-    let (status, v) = token(
-        a,
-        &ops,
-        &ops_secret,
-        "grant_type=client_credentials&scope=tollgate%3Aadmin",
-    )
-    .await;
-    assert_eq!(status, 200, "{v}");
-    let admin = v["access_token"].as_str().unwrap().to_owned();
+    let admin = admin_token(a, &ops, &ops_secret).await;
     let started = Instant::now();
     loop {
-        let r = get(b, &format!("/admin/v1/usage?client_id={id}"), &admin).await;
-        let report: serde_json::Value = r.json().await.unwrap();
+        let report = admin_get(b, &admin, &format!("/usage?client_id={id}")).await;
         let admitted: u64 = report["calls"]
             .as_array()
             .unwrap()

@@ -8,7 +8,7 @@ mod common;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{active, basic, post_form, repo_root, token, Server, Workspace, BIN};
+use common::{active, admin_token, basic, post_form, repo_root, token, Server, Workspace, BIN};
 
 /// The README's quick-start blocks, pasted into bash against `serve --demo`,
 /// and the commands the demo banner prints.
@@ -411,14 +411,7 @@ async fn no_secret_in_any_log_line() {
     // rotation, a user with a password, a password change, the quota.
     let (ops, ops_secret) = ws.create_client(&["--scope", "tollgate:admin"]);
     needles.push(ops_secret.clone());
-    let (_, a) = token(
-        &server,
-        &ops,
-        &ops_secret,
-        "grant_type=client_credentials&scope=tollgate:admin",
-    )
-    .await;
-    let admin = a["access_token"].as_str().unwrap().to_owned();
+    let admin = admin_token(&server, &ops, &ops_secret).await;
     needles.push(admin.clone());
     let call = |method: reqwest::Method, path: &str, body: serde_json::Value| {
         http.request(method, server.url(&format!("/admin/v1{path}")))

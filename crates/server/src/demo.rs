@@ -24,7 +24,7 @@ pub const REDIRECT_URIS: [&str; 3] = [
     "http://localhost/callback",
 ];
 
-/// Registers the demo client and user unless they exist. Safe when several
+/// Registers the demo clients and users unless they exist. Safe when several
 /// instances sharing one database start at once.
 pub async fn seed(state: &AppState) -> Result<(), AdminError> {
     let now = state.clock().now_secs();
@@ -41,11 +41,6 @@ pub async fn seed(state: &AppState) -> Result<(), AdminError> {
         redirect_uris: REDIRECT_URIS.iter().map(|u| (*u).to_owned()).collect(),
         ..NewClient::default()
     };
-    ignore_conflict(
-        admin::create_client(state.store().as_ref(), now, client)
-            .await
-            .map(drop),
-    )?;
     let operator = NewClient {
         name: "Demo admin".into(),
         client_id: Some(ADMIN_CLIENT_ID.into()),
@@ -56,11 +51,13 @@ pub async fn seed(state: &AppState) -> Result<(), AdminError> {
         grants: [GrantType::ClientCredentials].into(),
         ..NewClient::default()
     };
-    ignore_conflict(
-        admin::create_client(state.store().as_ref(), now, operator)
-            .await
-            .map(drop),
-    )?;
+    for new in [client, operator] {
+        ignore_conflict(
+            admin::create_client(state.store().as_ref(), now, new)
+                .await
+                .map(drop),
+        )?;
+    }
     let people = [
         NewUser {
             username: USERNAME.into(),

@@ -69,44 +69,15 @@ impl Usage {
     /// Counts one API call of `client_id` to `route`.
     pub fn call(&self, client_id: &str, route: &str, what: Call) {
         let day = day_of(self.clock.now_ms());
-        self.with_tally(client_id, |t| {
-            let i = match t
-                .calls
-                .iter()
-                .position(|c| c.day == day && c.route == route)
-            {
-                Some(i) => i,
-                None => {
-                    t.calls.push(CallTally {
-                        day,
-                        route: route.to_owned(),
-                        counts: [0; 3],
-                    });
-                    t.calls.len() - 1
-                }
-            };
-            t.calls[i].counts[what as usize] += 1;
-        });
+        let mut counts = [0; 3];
+        counts[what as usize] = 1;
+        self.with_tally(client_id, |t| t.add_call(day, route, counts));
     }
 
     /// Counts one token request of `client_id`.
     pub fn token(&self, client_id: &str, grant: &'static str, outcome: &'static str) {
         let day = day_of(self.clock.now_ms());
-        self.with_tally(client_id, |t| {
-            match t
-                .tokens
-                .iter_mut()
-                .find(|x| x.day == day && x.grant == grant && x.outcome == outcome)
-            {
-                Some(x) => x.n += 1,
-                None => t.tokens.push(TokenTally {
-                    day,
-                    grant,
-                    outcome,
-                    n: 1,
-                }),
-            }
-        });
+        self.with_tally(client_id, |t| t.add_token(day, grant, outcome, 1));
     }
 
     fn with_tally(&self, client_id: &str, f: impl FnOnce(&mut Tally)) {
@@ -125,11 +96,7 @@ impl Usage {
     /// Moves the counts into the store; returns how many rows were written.
     /// On failure the counts are kept for the next flush.
     pub async fn flush(&self, store: &dyn Store) -> StoreResult<usize> {
-        let taken: Vec<HashMap<String, Tally>> = self
-            .shards
-            .iter()
-            .map(|s| std::mem::take(&mut *s.lock().unwrap_or_else(|p| p.into_inner())))
-            .collect();
+        let taken = self.take();
         let (calls, tokens) = records(&taken);
         if calls.is_empty() && tokens.is_empty() {
             return Ok(0);
@@ -146,27 +113,56 @@ impl Usage {
     fn put_back(&self, taken: Vec<HashMap<String, Tally>>) {
         for (client_id, tally) in taken.into_iter().flatten() {
             self.with_tally(&client_id, |t| {
-                for c in tally.calls {
-                    match t
-                        .calls
-                        .iter_mut()
-                        .find(|x| x.day == c.day && x.route == c.route)
-                    {
-                        Some(x) => (0..3).for_each(|i| x.counts[i] += c.counts[i]),
-                        None => t.calls.push(c),
-                    }
+                for c in &tally.calls {
+                    t.add_call(c.day, &c.route, c.counts);
                 }
-                for k in tally.tokens {
-                    match t
-                        .tokens
-                        .iter_mut()
-                        .find(|x| x.day == k.day && x.grant == k.grant && x.outcome == k.outcome)
-                    {
-                        Some(x) => x.n += k.n,
-                        None => t.tokens.push(k),
-                    }
+                for k in &tally.tokens {
+                    t.add_token(k.day, k.grant, k.outcome, k.n);
                 }
             });
+        }
+    }
+
+    /// Every shard's counts, leaving them empty.
+    fn take(&self) -> Vec<HashMap<String, Tally>> {
+        self.shards
+            .iter()
+            .map(|s| std::mem::take(&mut *s.lock().unwrap_or_else(|p| p.into_inner())))
+            .collect()
+    }
+}
+
+impl Tally {
+    /// Adds `counts` to the row of (`day`, `route`), made when missing.
+    fn add_call(&mut self, day: i64, route: &str, counts: [u64; 3]) {
+        match self
+            .calls
+            .iter_mut()
+            .find(|c| c.day == day && c.route == route)
+        {
+            Some(c) => c.counts.iter_mut().zip(counts).for_each(|(a, b)| *a += b),
+            None => self.calls.push(CallTally {
+                day,
+                route: route.to_owned(),
+                counts,
+            }),
+        }
+    }
+
+    /// Adds `n` to the row of (`day`, `grant`, `outcome`), made when missing.
+    fn add_token(&mut self, day: i64, grant: &'static str, outcome: &'static str, n: u64) {
+        match self
+            .tokens
+            .iter_mut()
+            .find(|x| x.day == day && x.grant == grant && x.outcome == outcome)
+        {
+            Some(x) => x.n += n,
+            None => self.tokens.push(TokenTally {
+                day,
+                grant,
+                outcome,
+                n,
+            }),
         }
     }
 }
@@ -232,11 +228,7 @@ mod tests {
         u.token("a", "client_credentials", "issued");
         clock.advance(std::time::Duration::from_secs(86_400));
         u.call("a", "/locations", Call::Admitted);
-        let taken: Vec<_> = u
-            .shards
-            .iter()
-            .map(|s| std::mem::take(&mut *s.lock().unwrap_or_else(|p| p.into_inner())))
-            .collect();
+        let taken = u.take();
         let (mut calls, tokens) = records(&taken);
         calls.sort_by(|x, y| (&x.client_id, &x.day).cmp(&(&y.client_id, &y.day)));
         let summary: Vec<_> = calls

@@ -257,3 +257,24 @@ pub fn repo_root() -> &'static Path {
         .parent()
         .unwrap()
 }
+
+/// An access token with scope `tollgate:admin` for this client.
+pub async fn admin_token(server: &Server, id: &str, secret: &str) -> String {
+    let body = "grant_type=client_credentials&scope=tollgate%3Aadmin";
+    let (status, v) = token(server, id, secret, body).await;
+    assert_eq!(status, 200, "{v}");
+    v["access_token"].as_str().unwrap().to_owned()
+}
+
+/// `GET /admin/v1{path}` with an admin token, read as JSON.
+pub async fn admin_get(server: &Server, admin: &str, path: &str) -> serde_json::Value {
+    reqwest::Client::new()
+        .get(server.url(&format!("/admin/v1{path}")))
+        .bearer_auth(admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}

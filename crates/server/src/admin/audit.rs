@@ -4,7 +4,7 @@
 use serde_json::Value;
 use tollgate_proto::admin::{AuditEntry, Page};
 
-use super::{Admin, AdminError};
+use super::{page, Admin, AdminError};
 use crate::store::{AuditQuery, AuditRecord};
 
 impl Admin<'_> {
@@ -30,14 +30,12 @@ impl Admin<'_> {
 
     /// A page of the log, newest first; `next` is the `before` of the next.
     pub async fn audit_log(&self, query: AuditQuery) -> Result<Page<AuditEntry>, AdminError> {
-        let limit = query.limit;
         let records = self.store.audit_log(&query).await?;
-        let next = (records.len() == limit as usize)
-            .then(|| records.last().map(|r| r.id.to_string()))
-            .flatten();
-        Ok(Page {
-            items: records.into_iter().map(AuditEntry::from).collect(),
-            next,
-        })
+        Ok(page(
+            records,
+            query.limit,
+            |r| r.id.to_string(),
+            AuditEntry::from,
+        ))
     }
 }

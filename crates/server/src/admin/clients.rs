@@ -7,7 +7,7 @@ use tollgate_proto::admin::{
 };
 use tollgate_proto::{GrantType, Scope};
 
-use super::{check_client, create_client, rotate_secret, Admin, AdminError, NewClient};
+use super::{check_client, create_client, page, rotate_secret, Admin, AdminError, NewClient};
 use crate::config::TokenFormat;
 use crate::store::{AuthMethod, Client, ClientFilter, ClientUpdate, StoreError};
 
@@ -60,15 +60,13 @@ impl Admin<'_> {
 
     /// A page of clients by id, and the cursor of the next.
     pub async fn list_clients(&self, filter: ClientFilter) -> Result<Page<ClientInfo>, AdminError> {
-        let limit = filter.limit as usize;
         let clients = self.store.list_clients_page(&filter).await?;
-        let next = (clients.len() == limit)
-            .then(|| clients.last().map(|c| c.client_id.clone()))
-            .flatten();
-        Ok(Page {
-            items: clients.iter().map(ClientInfo::from).collect(),
-            next,
-        })
+        Ok(page(
+            clients,
+            filter.limit,
+            |c| c.client_id.clone(),
+            |c| ClientInfo::from(&c),
+        ))
     }
 
     pub async fn client(&self, client_id: &str) -> Result<ClientInfo, AdminError> {

@@ -72,6 +72,22 @@ pub fn check_roles(roles: Vec<String>) -> Result<Vec<String>, AdminError> {
 /// The scope a token needs to reach the admin API.
 pub const ADMIN_SCOPE: &str = "tollgate:admin";
 
+/// A page of `limit` rows asked for, as the API shows it: a full page
+/// gets a `next` cursor (`cursor` of its last row), a short one is the last.
+fn page<R, T>(
+    rows: Vec<R>,
+    limit: u32,
+    cursor: impl Fn(&R) -> String,
+    view: impl Fn(R) -> T,
+) -> tollgate_proto::admin::Page<T> {
+    let full = rows.len() == limit as usize;
+    let next = rows.last().filter(|_| full).map(cursor);
+    tollgate_proto::admin::Page {
+        items: rows.into_iter().map(view).collect(),
+        next,
+    }
+}
+
 /// Who changes what, and when: the audit log's actor and time.
 #[derive(Debug, Clone, Copy)]
 pub struct Admin<'a> {

@@ -4,7 +4,7 @@
 use serde_json::json;
 use tollgate_proto::admin::{Page, UserInfo, UserPatch, UserRegistration};
 
-use super::{check_roles, check_text, create_user, set_password, Admin, AdminError, NewUser};
+use super::{check_roles, check_text, create_user, page, set_password, Admin, AdminError, NewUser};
 use crate::oauth::password::Passwords;
 use crate::store::{StoreError, UserUpdate};
 
@@ -35,13 +35,12 @@ impl Admin<'_> {
         limit: u32,
     ) -> Result<Page<UserInfo>, AdminError> {
         let users = self.store.list_users_page(after, limit).await?;
-        let next = (users.len() == limit as usize)
-            .then(|| users.last().map(|u| u.username.clone()))
-            .flatten();
-        Ok(Page {
-            items: users.iter().map(UserInfo::from).collect(),
-            next,
-        })
+        Ok(page(
+            users,
+            limit,
+            |u| u.username.clone(),
+            |u| UserInfo::from(&u),
+        ))
     }
 
     pub async fn user(&self, username: &str) -> Result<UserInfo, AdminError> {
