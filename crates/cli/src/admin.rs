@@ -153,6 +153,13 @@ struct ClientSettings {
     /// Trusted: its users are not asked to consent.
     #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
     first_party: Option<bool>,
+    /// The person it belongs to (a username): it shows in their developer
+    /// portal at /console.
+    #[arg(long, value_name = "USERNAME")]
+    owner: Option<String>,
+    /// What it is for, as shown in the console.
+    #[arg(long, value_name = "TEXT")]
+    description: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -422,6 +429,8 @@ async fn client(backend: &Backend, cmd: ClientCommand) -> Result<()> {
                 redirect_uris: settings.redirect_uris.clone(),
                 public,
                 first_party: settings.first_party.unwrap_or(false),
+                owner: settings.owner.clone(),
+                description: settings.description.clone().unwrap_or_default(),
             };
             let created = backend.register_client(reg).await?;
             let secret = created.client_secret.unwrap_or_default();
@@ -496,6 +505,9 @@ async fn client(backend: &Backend, cmd: ClientCommand) -> Result<()> {
                     .then(|| settings.redirect_uris.clone()),
                 first_party: settings.first_party,
                 enabled: None,
+                owner: settings.owner.clone().map(Some),
+                description: settings.description.clone(),
+                requested_scope: None,
             };
             backend.update_client(&client_id, patch).await?;
             eprintln!("client {client_id} updated");

@@ -41,6 +41,15 @@ pub struct ClientInfo {
     pub created_at: i64,
     /// While a rotated-away secret still works: until when (Unix seconds).
     pub previous_secret_until: Option<i64>,
+    /// The person who registered it in the developer portal, if one did.
+    #[serde(default)]
+    pub owner: Option<String>,
+    /// What it is for, in its developer's words.
+    #[serde(default)]
+    pub description: String,
+    /// Scopes asked for in the portal, awaiting an admin's approval.
+    #[serde(default)]
+    pub requested_scope: String,
 }
 
 /// `POST /admin/v1/clients`.
@@ -81,6 +90,12 @@ pub struct ClientRegistration {
     pub public: bool,
     #[serde(default)]
     pub first_party: bool,
+    /// The person it belongs to (a username): it shows in their portal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    #[cfg_attr(feature = "openapi", schema(max_length = 1000))]
+    pub description: String,
 }
 
 /// The answer to a registration or a secret rotation: the only time the
@@ -145,6 +160,18 @@ pub struct ClientPatch {
     pub first_party: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Scopes awaiting approval (space-separated); `""` clears them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested_scope: Option<String>,
+    /// The person it belongs to; `null`: nobody's.
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub owner: Option<Option<String>>,
 }
 
 /// `POST /admin/v1/clients/{id}/secret`.

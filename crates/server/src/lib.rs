@@ -63,6 +63,7 @@ pub async fn run_with_admin(
     if let Err(e) = state.tokens().keys().ensure().await {
         tracing::warn!(error = %e, "cannot read or make the signing keys yet; trying again when a JWT is issued");
     }
+    http::prepare_console(&state).await;
     let sweeper = tokio::spawn(sweep_loop(state.clone()));
     let usage = tokio::spawn(usage::flush_loop(
         state.usage().clone(),

@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use tollgate_proto::GrantType;
+use tollgate_proto::{GrantType, Scope};
 use tollgate_server::config::{SigningAlg, TokenFormat};
 use tollgate_server::store::{
     self, AuditQuery, AuditRecord, AuthCode, AuthMethod, CallUsage, Client, ClientFilter,
@@ -106,6 +106,9 @@ fn client(id: &str) -> Client {
         public: false,
         first_party: true,
         previous_secret: None,
+        owner: Some("dev".into()),
+        description: "for <tests>".into(),
+        requested_scopes: "c".parse().unwrap(),
     }
 }
 
@@ -613,6 +616,10 @@ async fn admin_pages_and_deletion(s: Arc<dyn Store>) {
         } else {
             GrantType::ClientCredentials
         }]);
+        if id == "b2" {
+            c.owner = None;
+            c.requested_scopes = Scope::empty();
+        }
         s.create_client(&c).await.unwrap();
     }
     fn ids(v: Vec<Client>) -> Vec<String> {
@@ -655,6 +662,39 @@ async fn admin_pages_and_deletion(s: Arc<dyn Store>) {
         ..ClientFilter::default()
     };
     assert_eq!(by(grant).await, ["c3"]);
+    let owned = |o: &str| ClientFilter {
+        owner: Some(o.into()),
+        limit: 10,
+        ..ClientFilter::default()
+    };
+    assert_eq!(by(owned("dev")).await, ["a1", "c3"], "a developer's own");
+    assert!(by(owned("de")).await.is_empty(), "the whole name");
+    let pending = ClientFilter {
+        pending: true,
+        limit: 10,
+        ..ClientFilter::default()
+    };
+    assert_eq!(by(pending).await, ["a1", "c3"], "scopes awaiting approval");
+    // The portal's fields round-trip and can be changed.
+    let a1 = s.get_client("a1").await.unwrap().unwrap();
+    assert_eq!(
+        (a1.owner.as_deref(), a1.description.as_str()),
+        (Some("dev"), "for <tests>")
+    );
+    assert_eq!(a1.requested_scopes.to_string(), "c");
+    let approved = ClientUpdate {
+        requested_scopes: Some(Scope::empty()),
+        description: Some(String::new()),
+        owner: Some(Some("other".into())),
+        ..ClientUpdate::default()
+    };
+    s.update_client("a1", &approved, 5).await.unwrap();
+    let a1 = s.get_client("a1").await.unwrap().unwrap();
+    assert_eq!(
+        (a1.owner.as_deref(), a1.description.as_str()),
+        (Some("other"), "")
+    );
+    assert!(a1.requested_scopes.is_empty());
 
     // A previous secret round-trips; deletion takes the client's tokens too.
     let grace = ClientUpdate {

@@ -42,6 +42,9 @@ impl Admin<'_> {
             redirect_uris: reg.redirect_uris,
             public: reg.public,
             first_party: reg.first_party,
+            owner: reg.owner,
+            description: reg.description,
+            requested_scopes: Scope::default(),
         };
         let (client, secret) = create_client(self.store, self.now, new).await?;
         let info = ClientInfo::from(&client);
@@ -158,6 +161,9 @@ fn client_update(p: &ClientPatch) -> Result<ClientUpdate, AdminError> {
         audience: p.audience.clone(),
         redirect_uris: p.redirect_uris.clone(),
         first_party: p.first_party,
+        requested_scopes: p.requested_scope.as_deref().map(scope).transpose()?,
+        owner: p.owner.clone(),
+        description: p.description.clone(),
         ..ClientUpdate::default()
     })
 }

@@ -98,6 +98,9 @@ pub struct Admin<'a> {
     pub actor: &'a str,
 }
 
+/// The longest client description, in bytes.
+pub const MAX_DESCRIPTION: usize = 1000;
+
 /// What `client create` asks for.
 #[derive(Debug, Clone, Default)]
 pub struct NewClient {
@@ -123,6 +126,12 @@ pub struct NewClient {
     pub public: bool,
     /// Its users see no consent page.
     pub first_party: bool,
+    /// The person who registered it in the developer portal.
+    pub owner: Option<String>,
+    /// What it is for (may be empty).
+    pub description: String,
+    /// Scopes asked for that await an admin's approval.
+    pub requested_scopes: Scope,
 }
 
 /// Registers a client; returns it with its secret, the only time the secret
@@ -171,6 +180,9 @@ pub async fn create_client(
         public: new.public,
         first_party: new.first_party,
         previous_secret: None,
+        owner: new.owner,
+        description: new.description,
+        requested_scopes: new.requested_scopes,
     };
     check_client(&client)?;
     store.create_client(&client).await?;
@@ -212,6 +224,14 @@ pub fn check_client(c: &Client) -> Result<(), AdminError> {
     }
     if let Some(aud) = &c.audience {
         check_text("audience", aud)?;
+    }
+    if let Some(owner) = &c.owner {
+        check_text("owner", owner)?;
+    }
+    if c.description.len() > MAX_DESCRIPTION {
+        return Err(AdminError::Invalid(format!(
+            "the description must be at most {MAX_DESCRIPTION} bytes long"
+        )));
     }
     Ok(())
 }

@@ -26,6 +26,9 @@ impl From<&Client> for ClientInfo {
             first_party: c.first_party,
             created_at: c.created_at,
             previous_secret_until: c.previous_secret.map(|p| p.until),
+            owner: c.owner.clone(),
+            description: c.description.clone(),
+            requested_scope: c.requested_scopes.to_string(),
         }
     }
 }

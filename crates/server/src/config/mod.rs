@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use axum::http::Uri;
 use serde::Deserialize;
+use tollgate_proto::Scope;
 
 mod jwt;
 mod route;
@@ -318,6 +319,12 @@ pub struct FileConfig {
     pub admin_listen: Option<SocketAddr>,
     /// Milliseconds between flushes of usage counts to the store.
     pub usage_flush_ms: Option<u64>,
+    /// Serve the developer portal and admin console at /console (default true).
+    pub console: Option<bool>,
+    /// Scopes developers may give their own apps in the portal without an
+    /// admin's approval (default: the demo API's `locations:read` when the
+    /// demo APIs are on, else none).
+    pub self_service_scopes: Option<Vec<String>>,
 }
 
 impl FileConfig {
@@ -366,6 +373,8 @@ impl FileConfig {
             admin_api: top.admin_api.or(self.admin_api),
             admin_listen: top.admin_listen.or(self.admin_listen),
             usage_flush_ms: top.usage_flush_ms.or(self.usage_flush_ms),
+            console: top.console.or(self.console),
+            self_service_scopes: top.self_service_scopes.or(self.self_service_scopes),
         }
     }
 }
@@ -405,6 +414,10 @@ pub struct Config {
     /// The admin API's own listener; `None`: it shares `listen`.
     pub admin_listen: Option<SocketAddr>,
     pub usage_flush: std::time::Duration,
+    /// Serve /console.
+    pub console: bool,
+    /// Scopes granted at once when a developer asks for them in the portal.
+    pub self_service_scopes: Scope,
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -510,7 +523,17 @@ impl TryFrom<FileConfig> for Config {
                 "must differ from listen (leave it out to serve the admin API on listen)",
             ));
         }
+        let demo_apis = f.demo_apis.unwrap_or(demo);
+        let self_service_scopes = match &f.self_service_scopes {
+            Some(list) => list.join(" ").parse().map_err(|_| {
+                invalid("self_service_scopes", "each entry must be one scope token")
+            })?,
+            None if demo_apis => Scope::from_iter(["locations:read"]),
+            None => Scope::default(),
+        };
         Ok(Config {
+            console: f.console.unwrap_or(true),
+            self_service_scopes,
             admin_api,
             admin_listen: f.admin_listen,
             usage_flush: std::time::Duration::from_millis(positive(
@@ -528,7 +551,7 @@ impl TryFrom<FileConfig> for Config {
                 f.upstream_timeout,
                 30,
             )?),
-            demo_apis: f.demo_apis.unwrap_or(demo),
+            demo_apis,
             cache_max_entries: f.cache_max_entries.unwrap_or(100_000).max(1),
             change_poll: std::time::Duration::from_millis(positive(
                 "change_poll_ms",

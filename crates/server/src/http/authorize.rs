@@ -12,21 +12,20 @@ use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use cookie::{Cookie, SameSite};
 use tollgate_proto::{ErrorCode, FormParams};
 
 use super::client_auth::Source;
 use super::form::read_form;
 use super::pages::{self, Consent, SignIn};
+use super::session::{self, TTL_SECS as SESSION_TTL_SECS};
 use crate::oauth::authorize::{self, AuthorizationRequest, Refusal};
 use crate::oauth::secret;
 use crate::state::AppState;
 use crate::store::Session;
 use crate::Error;
 
-const SESSION_COOKIE: &str = "tollgate_session";
+const SESSION_COOKIE: &str = session::SIGN_IN_COOKIE;
 const CSRF_COOKIE: &str = "tollgate_csrf";
-const SESSION_TTL_SECS: i64 = 8 * 3600;
 
 /// The authorization request's parameters, carried through the forms.
 const CARRIED: [&str; 9] = [
@@ -373,52 +372,19 @@ fn carried(params: &FormParams) -> Vec<(String, String)> {
 }
 
 async fn current_session(state: &AppState, headers: &HeaderMap) -> Option<Session> {
-    let value = cookie_value(headers, SESSION_COOKIE)?;
-    let session = state
-        .store()
-        .get_session(&secret::token_key(&value))
+    session::current(state, headers, SESSION_COOKIE)
         .await
-        .ok()
-        .flatten()?;
-    (session.expires_at > state.clock().now_secs()).then_some(session)
+        .map(|(_, s)| s)
 }
 
 async fn start_session(state: &AppState, username: &str) -> Result<(String, Session), Error> {
-    let value = secret::new_code()?;
-    let now = state.clock().now_secs();
-    let session = Session {
-        username: username.to_owned(),
-        auth_time: now,
-        expires_at: now + SESSION_TTL_SECS,
-    };
-    state
-        .store()
-        .create_session(&secret::token_key(&value), &session)
-        .await?;
-    Ok((value, session))
+    session::start(state, username, state.clock().now_secs()).await
 }
 
 fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(Cookie::split_parse)
-        .filter_map(Result::ok)
-        .find(|c| c.name() == name)
-        .map(|c| c.value().to_owned())
+    session::value(headers, name)
 }
 
 fn set_cookie(state: &AppState, resp: &mut Response, name: &str, value: &str, max_age: i64) {
-    let secure = !state.config().issuer.starts_with("http://");
-    let c = Cookie::build((name, value))
-        .path("/oauth2")
-        .http_only(true)
-        .same_site(SameSite::Lax)
-        .secure(secure)
-        .max_age(cookie::time::Duration::seconds(max_age))
-        .build();
-    if let Ok(v) = HeaderValue::from_str(&c.to_string()) {
-        resp.headers_mut().append(header::SET_COOKIE, v);
-    }
+    session::set(state, resp, "/oauth2", name, value, max_age);
 }

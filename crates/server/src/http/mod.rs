@@ -8,6 +8,7 @@
 pub mod admin;
 mod authorize;
 mod client_auth;
+mod console;
 mod form;
 mod guard;
 mod introspect;
@@ -17,6 +18,7 @@ mod ops;
 mod pages;
 mod quota;
 mod revoke;
+mod session;
 mod token;
 mod userinfo;
 
@@ -97,9 +99,21 @@ pub fn router(state: AppState) -> Router {
         .route(TOKEN_PATHS[2], post(token::token_post).layer(form_limit))
         .route(OPENID_CONFIGURATION_PATH, get(metadata::metadata_get));
     let _ = document.set(openapi::Document::new(doc));
+    if state.config().console {
+        r = r.merge(console::routes(&state));
+    }
     r.fallback(gateway::gateway)
         .layer(middleware::from_fn_with_state(state.clone(), guard::guard))
         .with_state(state)
+}
+
+/// Registers the console's own client when the console is on.
+pub async fn prepare_console(state: &AppState) {
+    if state.config().console {
+        if let Err(e) = console::ensure_client(state).await {
+            tracing::warn!(error = %e, "cannot register the console's client: /console cannot sign anyone in");
+        }
+    }
 }
 
 /// The admin API alone, for its own listener (`admin_listen`), behind the
@@ -148,6 +162,9 @@ fn route_label<'a>(state: &'a AppState, path: &'a str) -> &'a str {
     }
     if path.starts_with(admin::PREFIX) {
         return admin::PREFIX;
+    }
+    if state.config().console && (path == console::PREFIX || path.starts_with("/console/")) {
+        return console::PREFIX;
     }
     if state.config().demo_apis {
         if path == demo_api::LOCATIONS_PATH {

@@ -80,6 +80,9 @@ mod tests {
             public: false,
             first_party: false,
             previous_secret: None,
+            owner: None,
+            description: String::new(),
+            requested_scopes: tollgate_proto::Scope::empty(),
         })
     }
 

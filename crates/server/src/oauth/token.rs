@@ -14,7 +14,7 @@ use super::revoke::revoke_family;
 use super::AuthServer;
 use super::{authorize, is_active, oidc, secret, throttle};
 use crate::config::TokenFormat;
-use crate::store::{Client, CodeUse, Rotation, TokenKind, TokenRecord};
+use crate::store::{AuthCode, Client, CodeUse, Rotation, TokenKind, TokenRecord, User};
 use crate::Error;
 
 /// Handles a token request from an authenticated client.
@@ -247,16 +247,18 @@ fn bad_code(why: &str) -> Error {
     )
 }
 
-/// The authorization_code grant (RFC 6749 §4.1.3, RFC 7636 §4.6): a fresh
-/// code of this client, its redirect URI, its PKCE verifier. A code
-/// presented twice revokes everything issued from it (§4.1.2).
-async fn exchange_code(
+/// Uses up an authorization code: a fresh code of this client, its
+/// redirect URI, its PKCE verifier; gives the code and its (enabled) user.
+/// A code presented twice revokes everything issued from it (§4.1.2). The
+/// console, a client of this server in the same process, signs people in
+/// with it.
+pub async fn redeem_code(
     server: &AuthServer,
     client: &Client,
     code: &str,
     redirect_uri: Option<String>,
     verifier: Option<String>,
-) -> Result<TokenResponse, Error> {
+) -> Result<(AuthCode, User), Error> {
     let now = server.clock.now_secs();
     let c = match server.store.use_code(&secret::token_key(code), now).await? {
         CodeUse::Unknown => return Err(bad_code("is unknown")),
@@ -297,6 +299,19 @@ async fn exchange_code(
     else {
         return Err(bad_code("belongs to a user who can no longer sign in"));
     };
+    Ok((c, user))
+}
+
+/// The authorization_code grant (RFC 6749 §4.1.3, RFC 7636 §4.6): the
+/// code redeemed, then tokens for its user.
+async fn exchange_code(
+    server: &AuthServer,
+    client: &Client,
+    code: &str,
+    redirect_uri: Option<String>,
+    verifier: Option<String>,
+) -> Result<TokenResponse, Error> {
+    let (c, user) = redeem_code(server, client, code, redirect_uri, verifier).await?;
     let Minted {
         records,
         mut response,

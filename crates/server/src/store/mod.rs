@@ -107,6 +107,13 @@ pub struct Client {
     pub first_party: bool,
     /// The secret it had before its last rotation, while still accepted.
     pub previous_secret: Option<PreviousSecret>,
+    /// The person who registered it in the developer portal; `None` for a
+    /// client an admin made.
+    pub owner: Option<String>,
+    /// What it is for, in its developer's words (may be empty).
+    pub description: String,
+    /// Scopes asked for in the portal that an admin has yet to approve.
+    pub requested_scopes: Scope,
 }
 
 /// A replaced client secret that keeps working for a grace period, so a
@@ -219,6 +226,9 @@ pub struct ClientUpdate {
     pub redirect_uris: Option<Vec<String>>,
     pub first_party: Option<bool>,
     pub previous_secret: Option<Option<PreviousSecret>>,
+    pub owner: Option<Option<String>>,
+    pub description: Option<String>,
+    pub requested_scopes: Option<Scope>,
 }
 
 /// Which clients a page of the list holds: those after `after` (by id),
@@ -231,6 +241,10 @@ pub struct ClientFilter {
     /// Part of the name, any case.
     pub name: Option<String>,
     pub grant: Option<GrantType>,
+    /// Only this person's clients.
+    pub owner: Option<String>,
+    /// Only clients with scopes awaiting approval.
+    pub pending: bool,
 }
 
 /// Changes to a user; `None` leaves a field as it is.

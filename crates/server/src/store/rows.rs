@@ -34,6 +34,9 @@ pub(super) struct ClientRow {
     first_party: bool,
     previous_secret_hash: Option<Vec<u8>>,
     previous_secret_until: Option<i64>,
+    owner: Option<String>,
+    description: String,
+    requested_scopes: String,
 }
 
 impl TryFrom<ClientRow> for Client {
@@ -45,6 +48,9 @@ impl TryFrom<ClientRow> for Client {
                 .ok_or_else(|| StoreError::Corrupt(format!("auth_method `{}`", r.auth_method)))?,
             secret_hash: digest(r.secret_hash)?,
             scopes: parse_scope(&r.scopes)?,
+            requested_scopes: parse_scope(&r.requested_scopes)?,
+            owner: r.owner,
+            description: r.description,
             grants: grants_from_string(&r.grants)?,
             client_id: r.client_id,
             name: r.name,
@@ -319,6 +325,11 @@ impl ClientUpdate {
             .unwrap_or(std::mem::take(&mut c.redirect_uris));
         c.first_party = u.first_party.unwrap_or(c.first_party);
         c.previous_secret = u.previous_secret.unwrap_or(c.previous_secret);
+        c.owner = u.owner.unwrap_or(std::mem::take(&mut c.owner));
+        c.description = u.description.unwrap_or(std::mem::take(&mut c.description));
+        c.requested_scopes = u
+            .requested_scopes
+            .unwrap_or(std::mem::take(&mut c.requested_scopes));
     }
 }
 

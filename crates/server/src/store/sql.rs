@@ -23,7 +23,8 @@ macro_rules! sql_store {
 
         super::sql_records::sql_records!($db);
 
-        /// Binds a client's settable columns, then `updated_at`, as $1..$18.
+        /// Binds a client's settable columns as $1..$17, `updated_at` as $18,
+        /// then `owner`, `requested_scopes` and `description` as $19..$21.
         fn bind_client<'q>(q: Query<'q>, c: &'q Client, updated_at: i64) -> Query<'q> {
             q.bind(&c.name)
                 .bind(&c.secret_hash[..])
@@ -43,6 +44,9 @@ macro_rules! sql_store {
                 .bind(c.previous_secret.as_ref().map(|p| p.hash.to_vec()))
                 .bind(c.previous_secret.as_ref().map(|p| p.until))
                 .bind(updated_at)
+                .bind(c.owner.as_deref())
+                .bind(c.requested_scopes.to_string())
+                .bind(&c.description)
         }
 
         /// One row by key, converted.
@@ -83,9 +87,10 @@ macro_rules! sql_store {
                     "INSERT INTO clients (name, secret_hash, scopes, grants, auth_method, \
                      token_ttl, qps, per_day, introspect_any, enabled, token_format, audience, \
                      redirect_uris, public, first_party, previous_secret_hash, \
-                     previous_secret_until, updated_at, created_at, client_id) \
+                     previous_secret_until, updated_at, owner, requested_scopes, description, \
+                     created_at, client_id) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
-                     $16, $17, $18, $19, $20)",
+                     $16, $17, $18, $19, $20, $21, $22, $23)",
                 );
                 bind_client(q, c, c.created_at)
                     .bind(c.created_at)
@@ -126,8 +131,9 @@ macro_rules! sql_store {
                      auth_method = $5, token_ttl = $6, qps = $7, per_day = $8, \
                      introspect_any = $9, enabled = $10, token_format = $11, audience = $12, \
                      redirect_uris = $13, public = $14, first_party = $15, \
-                     previous_secret_hash = $16, previous_secret_until = $17, updated_at = $18 \
-                     WHERE client_id = $19",
+                     previous_secret_hash = $16, previous_secret_until = $17, updated_at = $18, \
+                     owner = $19, requested_scopes = $20, description = $21 \
+                     WHERE client_id = $22",
                 );
                 bind_client(q, &c, now)
                     .bind(client_id)

@@ -16,6 +16,8 @@ macro_rules! sql_records {
                  AND ($2 IS NULL OR enabled = $2) \
                  AND ($3 IS NULL OR lower(name) LIKE $3 ESCAPE '\\') \
                  AND ($4 IS NULL OR (' ' || grants || ' ') LIKE $4 ESCAPE '\\') \
+                 AND ($6 IS NULL OR owner = $6) \
+                 AND (NOT $7 OR requested_scopes <> '') \
                  ORDER BY client_id LIMIT $5",
             )
             .bind(f.after.as_deref().unwrap_or(""))
@@ -23,6 +25,8 @@ macro_rules! sql_records {
             .bind(f.name.as_deref().map(contains_pattern))
             .bind(grant)
             .bind(i64::from(f.limit))
+            .bind(f.owner.as_deref())
+            .bind(f.pending)
             .fetch_all(pool)
             .await
             .map_err(db_err)?;

@@ -106,14 +106,19 @@ impl Spawned {
     }
 
     /// Registers a user.
-    #[allow(clippy::expect_used)]
     pub async fn user(&self, username: &str, password: &str, full_name: &str) {
+        self.person(username, password, full_name, &[]).await;
+    }
+
+    /// Registers a user with console roles (`admin`, `developer`).
+    #[allow(clippy::expect_used)]
+    pub async fn person(&self, username: &str, password: &str, full_name: &str, roles: &[&str]) {
         let new = NewUser {
             username: username.into(),
             password: password.into(),
             full_name: Some(full_name.into()),
             email: None,
-            roles: Vec::new(),
+            roles: roles.iter().map(|r| (*r).to_owned()).collect(),
         };
         admin::create_user(
             self.state.store().as_ref(),

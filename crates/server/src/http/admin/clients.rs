@@ -26,6 +26,10 @@ pub struct ListQuery {
     /// Part of the name, any case.
     name: Option<String>,
     grant_type: Option<GrantType>,
+    /// Only the clients this person registered.
+    owner: Option<String>,
+    /// Only clients with scopes awaiting approval.
+    pending: Option<bool>,
 }
 
 #[utoipa::path(
@@ -46,6 +50,8 @@ pub async fn list(caller: Caller, Query(q): Query<ListQuery>) -> Result<Response
         enabled: q.enabled,
         name: q.name,
         grant: q.grant_type,
+        owner: q.owner,
+        pending: q.pending.unwrap_or(false),
     };
     Ok(ok(&caller.admin().list_clients(filter).await?))
 }

@@ -1,0 +1,511 @@
+//! The developer portal: a developer's own apps. Register one (its key and
+//! secret shown once, with commands ready to paste), see its quota and
+//! usage, rotate its secret, disable, enable or delete it. Another
+//! person's app answers as if it did not exist.
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use maud::{html, Markup};
+use serde::Deserialize;
+use tollgate_proto::admin::{ClientInfo, ClientPatch, ClientRegistration, SecretRotation};
+use tollgate_proto::{FormParams, GrantType, Scope};
+
+use super::auth::Visitor;
+use super::reports::{client_usage, enc};
+use super::views::{self, when, Detour, Nav};
+use super::{admin, changed, redirect};
+use crate::state::AppState;
+use crate::store::ClientFilter;
+
+const DEVELOPER: &str = "developer";
+/// Apps on one page of the list.
+const PAGE: u32 = 50;
+
+/// `GET /console`: the first page each role needs.
+pub async fn home(v: Visitor) -> Response {
+    if v.is(DEVELOPER) {
+        redirect("/console/apps")
+    } else if v.is("admin") {
+        redirect("/console/admin/clients")
+    } else {
+        views::respond(
+            StatusCode::FORBIDDEN,
+            views::message(
+                &v,
+                Nav::None,
+                "No console role yet",
+                "Your account has neither the developer nor the admin role. Ask an administrator for one.",
+            ),
+        )
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ListParams {
+    after: Option<String>,
+}
+
+/// `GET /console/apps`
+pub async fn list(
+    State(state): State<AppState>,
+    v: Visitor,
+    Query(q): Query<ListParams>,
+) -> Result<Response, Detour> {
+    v.require(DEVELOPER)?;
+    let actor = actor(&v);
+    let filter = ClientFilter {
+        after: q.after,
+        limit: PAGE,
+        owner: Some(v.username.clone()),
+        ..ClientFilter::default()
+    };
+    let page = admin(&state, &actor)
+        .list_clients(filter)
+        .await
+        .map_err(|e| views::failed(&v, Nav::Apps, e))?;
+    let body = html! {
+        div.heading {
+            h1 { "My apps" }
+            a.button href="/console/apps/new" { "Register an app" }
+        }
+        @if page.items.is_empty() {
+            p { "You have no apps yet. Register one to receive a key and secret for the APIs." }
+        } @else {
+            div.table-wrap {
+                table {
+                    thead { tr { th { "Name" } th { "Key (client id)" } th { "Scopes" } th { "State" } th { "Registered" } } }
+                    tbody {
+                        @for c in &page.items {
+                            tr {
+                                td { a href=(app_path(&c.client_id)) { (c.client_name) } }
+                                td { code { (c.client_id) } }
+                                td { (c.scope) @if !c.requested_scope.is_empty() { " " span.badge { "awaiting approval: " (c.requested_scope) } } }
+                                td { (state_label(c)) }
+                                td { (when(c.created_at)) }
+                            }
+                        }
+                    }
+                }
+            }
+            @if let Some(next) = &page.next {
+                p { a href=(format!("/console/apps?after={}", enc(next))) { "More apps" } }
+            }
+        }
+    };
+    Ok(views::respond(
+        StatusCode::OK,
+        views::layout(&v, Nav::Apps, "My apps", body),
+    ))
+}
+
+/// `GET /console/apps/new`
+pub async fn new_form(State(state): State<AppState>, v: Visitor) -> Result<Response, Detour> {
+    v.require(DEVELOPER)?;
+    Ok(registration_page(
+        &state,
+        &v,
+        StatusCode::OK,
+        &FormParams::default(),
+        None,
+    ))
+}
+
+fn registration_page(
+    state: &AppState,
+    v: &Visitor,
+    status: StatusCode,
+    form: &FormParams,
+    error: Option<&str>,
+) -> Response {
+    let offered = &state.config().self_service_scopes;
+    let body = html! {
+        h1 { "Register an app" }
+        @if let Some(e) = error { p.error role="alert" { (e) } }
+        form.stacked method="post" action="/console/apps" {
+            (views::csrf(v))
+            label for="name" { "Name" }
+            input #name type="text" name="name" required maxlength="255" value=[form.get("name")]
+                autofocus aria-describedby="name-help";
+            p #name-help .help { "How the app is shown to you, to admins, and to people who sign in through it." }
+            label for="description" { "Description " span.muted { "(optional)" } }
+            textarea #description name="description" maxlength="1000" rows="3" { (form.get("description").unwrap_or("")) }
+            fieldset {
+                legend { "Scopes" }
+                @if offered.is_empty() {
+                    p.muted { "No scope is open for self-service here; ask for what you need below." }
+                }
+                @for s in offered.iter() {
+                    @let field = format!("scope:{s}");
+                    div.check {
+                        input id=(field) type="checkbox" name=(field) value="on" checked[form.get(&field).is_some()];
+                        label for=(field) { code { (s) } }
+                    }
+                }
+                label for="requested" { "Other scopes to ask an admin for " span.muted { "(optional, space-separated)" } }
+                input #requested type="text" name="requested" maxlength="255" value=[form.get("requested")];
+            }
+            label for="redirect_uris" { "Redirect URIs " span.muted { "(optional: for apps people sign in through; one per line)" } }
+            textarea #redirect_uris name="redirect_uris" rows="2" placeholder="https://app.example.com/callback" {
+                (form.get("redirect_uris").unwrap_or(""))
+            }
+            button type="submit" { "Register" }
+        }
+    };
+    views::respond(status, views::layout(v, Nav::Apps, "Register an app", body))
+}
+
+/// `POST /console/apps`: registered → its key and secret, once.
+pub async fn create(
+    State(state): State<AppState>,
+    v: Visitor,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Response, Detour> {
+    v.require(DEVELOPER)?;
+    let form = v.form(&state, &headers, &body)?;
+    let again =
+        |why: &str| registration_page(&state, &v, StatusCode::BAD_REQUEST, &form, Some(why));
+    let (reg, requested) = match registration(&state, &v, &form) {
+        Ok(r) => r,
+        Err(why) => return Err(again(&why).into()),
+    };
+    let actor = actor(&v);
+    let ops = admin(&state, &actor);
+    let creds = match ops.register_client(reg).await {
+        Ok(c) => c,
+        Err(crate::admin::AdminError::Invalid(why)) => return Err(again(&why).into()),
+        Err(e) => return Err(views::failed(&v, Nav::Apps, e)),
+    };
+    if !requested.is_empty() {
+        let patch = ClientPatch {
+            requested_scope: Some(requested.to_string()),
+            ..ClientPatch::default()
+        };
+        ops.update_client(&creds.client_id, patch)
+            .await
+            .map_err(|e| views::failed(&v, Nav::Apps, e))?;
+    }
+    let secret = creds.client_secret.unwrap_or_default();
+    Ok(credentials_page(
+        &state,
+        &v,
+        &creds.client,
+        &secret,
+        "Your app is registered",
+    ))
+}
+
+/// The registration a form asks for, and the scopes to ask an admin for.
+fn registration(
+    state: &AppState,
+    v: &Visitor,
+    form: &FormParams,
+) -> Result<(ClientRegistration, Scope), String> {
+    let name = form.get("name").unwrap_or("").trim();
+    if name.is_empty() {
+        return Err("Give the app a name.".into());
+    }
+    let offered = &state.config().self_service_scopes;
+    let scope: Scope = offered
+        .iter()
+        .filter(|s| form.get(&format!("scope:{s}")).is_some())
+        .collect();
+    let asked: Scope = form.get("requested").unwrap_or("").parse().map_err(|_| {
+        "Scopes are words without quotes or backslashes, separated by spaces.".to_owned()
+    })?;
+    let requested: Scope = asked.iter().filter(|s| !offered.contains(s)).collect();
+    let scope: Scope = scope
+        .iter()
+        .chain(asked.iter().filter(|s| offered.contains(s)))
+        .collect();
+    let redirect_uris: Vec<String> = form
+        .get("redirect_uris")
+        .unwrap_or("")
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect();
+    let mut grant_types = vec![GrantType::ClientCredentials];
+    if !redirect_uris.is_empty() {
+        grant_types.extend([GrantType::AuthorizationCode, GrantType::RefreshToken]);
+    }
+    Ok((
+        ClientRegistration {
+            client_name: name.to_owned(),
+            description: form.get("description").unwrap_or("").trim().to_owned(),
+            scope: scope.to_string(),
+            grant_types,
+            redirect_uris,
+            owner: Some(v.username.clone()),
+            ..ClientRegistration::default()
+        },
+        requested,
+    ))
+}
+
+/// The key and the secret, shown this once, with commands to try them.
+fn credentials_page(
+    state: &AppState,
+    v: &Visitor,
+    c: &ClientInfo,
+    secret: &str,
+    title: &str,
+) -> Response {
+    let body = html! {
+        h1 { (title) }
+        p.notice role="status" {
+            strong { "Copy the secret now." }
+            " It is shown only this once: tollgate keeps only a hash of it. If you lose it, rotate it on the app's page."
+        }
+        dl.facts {
+            dt { "App" } dd { (c.client_name) }
+            dt { "Key (client id)" }
+            dd { code #client-id { (c.client_id) } " " (copy("client-id")) }
+            dt { "Secret" }
+            dd { code #client-secret { (secret) } " " (copy("client-secret")) }
+        }
+        (commands(state, c, Some(secret)))
+        p { a.button href=(app_path(&c.client_id)) { "Go to the app's page" } }
+    };
+    views::respond(StatusCode::OK, views::layout(v, Nav::Apps, title, body))
+}
+
+/// A copy button for the text of element `id` (shown by the script).
+fn copy(id: &str) -> Markup {
+    html! { button.copy type="button" data-copy=(id) hidden { "Copy" } }
+}
+
+/// Ready-to-paste commands: a token with curl, an API call with tollgate.
+fn commands(state: &AppState, c: &ClientInfo, secret: Option<&str>) -> Markup {
+    let base = state.config().issuer.trim_end_matches('/');
+    let token_url = format!("{base}/oauth2/token.oauth2");
+    let scope_arg = if c.scope.is_empty() {
+        String::new()
+    } else {
+        format!(" -d 'scope={}'", c.scope)
+    };
+    let api = if state.config().demo_apis {
+        format!("{base}/locations")
+    } else {
+        state
+            .config()
+            .routes
+            .first()
+            .map_or_else(|| format!("{base}/"), |r| format!("{base}{}", r.prefix))
+    };
+    let scopes: String = c
+        .scope
+        .split(' ')
+        .filter(|s| !s.is_empty())
+        .map(|s| format!(" --scope {s}"))
+        .collect();
+    let export = match secret {
+        Some(s) => format!("export TOLLGATE_CLIENT_SECRET='{s}'\n"),
+        None => "export TOLLGATE_CLIENT_SECRET='…the secret you saved…'\n".to_owned(),
+    };
+    let curl = format!(
+        "{export}curl -s -u \"{}:$TOLLGATE_CLIENT_SECRET\" -d grant_type=client_credentials{scope_arg} {token_url}",
+        c.client_id
+    );
+    let call = format!(
+        "{export}tollgate call --token-url {token_url} --client-id {}{scopes} {api}",
+        c.client_id
+    );
+    html! {
+        h2 { "Try it" }
+        p { "Get an access token with curl:" }
+        div.command { pre { code #curl-command { (curl) } } (copy("curl-command")) }
+        p { "Or call an API with the " code { "tollgate" } " CLI, which gets and caches the token for you:" }
+        div.command { pre { code #call-command { (call) } } (copy("call-command")) }
+    }
+}
+
+/// `GET /console/apps/{id}`
+pub async fn show(
+    State(state): State<AppState>,
+    v: Visitor,
+    Path(id): Path<String>,
+) -> Result<Response, Detour> {
+    let c = owned(&state, &v, &id).await?;
+    let usage = client_usage(&state, &c).await;
+    let body = html! {
+        div.heading {
+            h1 { (c.client_name) }
+            span.badge { (state_label(&c)) }
+        }
+        @if !c.description.is_empty() { p { (c.description) } }
+        dl.facts {
+            dt { "Key (client id)" } dd { code #client-id { (c.client_id) } " " (copy("client-id")) }
+            dt { "Scopes" } dd { @if c.scope.is_empty() { span.muted { "none" } } @else { (c.scope) } }
+            @if !c.requested_scope.is_empty() {
+                dt { "Awaiting approval" } dd { (c.requested_scope) }
+            }
+            dt { "Grants" } dd { (c.grant_types.iter().map(|g| g.as_str()).collect::<Vec<_>>().join(", ")) }
+            @if !c.redirect_uris.is_empty() {
+                dt { "Redirect URIs" } dd { @for u in &c.redirect_uris { code { (u) } br; } }
+            }
+            dt { "Registered" } dd { (when(c.created_at)) }
+            @if let Some(until) = c.previous_secret_until {
+                dt { "Previous secret" } dd { "still accepted until " (when(until)) }
+            }
+        }
+        (usage)
+        (commands(&state, &c, None))
+        section aria-labelledby="manage-h" {
+            h2 #manage-h { "Manage" }
+            form.stacked method="post" action=(format!("{}/secret", app_path(&c.client_id))) {
+                (views::csrf(&v))
+                label for="grace" { "Rotate the secret; the old one keeps working for" }
+                select #grace name="grace_secs" {
+                    option value="0" { "no time: stop it now" }
+                    option value="3600" { "one hour" }
+                    option value="86400" { "one day" }
+                }
+                button type="submit" { "Rotate the secret" }
+            }
+            form.inline method="post" action=(format!("{}/enabled", app_path(&c.client_id))) {
+                (views::csrf(&v))
+                @if c.enabled {
+                    input type="hidden" name="enabled" value="false";
+                    button.secondary type="submit" { "Disable the app" }
+                    span.muted { " Its tokens stop working; nothing is deleted." }
+                } @else {
+                    input type="hidden" name="enabled" value="true";
+                    button type="submit" { "Enable the app" }
+                }
+            }
+            form.inline method="post" action=(format!("{}/delete", app_path(&c.client_id))) {
+                (views::csrf(&v))
+                div.check {
+                    input #confirm type="checkbox" name="confirm" value="yes" required;
+                    label for="confirm" { "Delete " (c.client_name) " and its tokens, for good" }
+                }
+                button.danger type="submit" { "Delete the app" }
+            }
+        }
+    };
+    Ok(views::respond(
+        StatusCode::OK,
+        views::layout(&v, Nav::Apps, &c.client_name, body),
+    ))
+}
+
+/// `POST /console/apps/{id}/secret`
+pub async fn rotate(
+    State(state): State<AppState>,
+    v: Visitor,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Response, Detour> {
+    let c = owned(&state, &v, &id).await?;
+    let form = v.form(&state, &headers, &body)?;
+    let grace_secs = match form.get("grace_secs").unwrap_or("0") {
+        g @ ("0" | "3600" | "86400") => g.parse().unwrap_or(0),
+        _ => {
+            return Err(views::failed(
+                &v,
+                Nav::Apps,
+                crate::admin::AdminError::Invalid(
+                    "Choose how long the old secret keeps working from the list.".into(),
+                ),
+            ))
+        }
+    };
+    let actor = actor(&v);
+    let creds = admin(&state, &actor)
+        .rotate_client_secret(&c.client_id, SecretRotation { grace_secs })
+        .await
+        .map_err(|e| views::failed(&v, Nav::Apps, e))?;
+    changed(&state);
+    let secret = creds.client_secret.unwrap_or_default();
+    Ok(credentials_page(
+        &state,
+        &v,
+        &creds.client,
+        &secret,
+        "A new secret",
+    ))
+}
+
+/// `POST /console/apps/{id}/enabled` (`enabled=true|false`)
+pub async fn set_enabled(
+    State(state): State<AppState>,
+    v: Visitor,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Response, Detour> {
+    let c = owned(&state, &v, &id).await?;
+    let form = v.form(&state, &headers, &body)?;
+    let enabled = form.get("enabled") == Some("true");
+    let actor = actor(&v);
+    let patch = ClientPatch {
+        enabled: Some(enabled),
+        ..ClientPatch::default()
+    };
+    admin(&state, &actor)
+        .update_client(&c.client_id, patch)
+        .await
+        .map_err(|e| views::failed(&v, Nav::Apps, e))?;
+    changed(&state);
+    Ok(redirect(&app_path(&c.client_id)))
+}
+
+/// `POST /console/apps/{id}/delete` (`confirm=yes`)
+pub async fn delete(
+    State(state): State<AppState>,
+    v: Visitor,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Response, Detour> {
+    let c = owned(&state, &v, &id).await?;
+    let form = v.form(&state, &headers, &body)?;
+    if form.get("confirm") != Some("yes") {
+        return Err(views::failed(
+            &v,
+            Nav::Apps,
+            crate::admin::AdminError::Invalid("Tick the box to confirm the deletion.".into()),
+        ));
+    }
+    let actor = actor(&v);
+    admin(&state, &actor)
+        .delete_client(&c.client_id)
+        .await
+        .map_err(|e| views::failed(&v, Nav::Apps, e))?;
+    changed(&state);
+    Ok(redirect("/console/apps"))
+}
+
+/// The app, if it is this developer's; else the page that says there is
+/// no such app (the same page whether it exists or not).
+async fn owned(state: &AppState, v: &Visitor, id: &str) -> Result<ClientInfo, Detour> {
+    v.require(DEVELOPER)?;
+    let actor = actor(v);
+    match admin(state, &actor).client(id).await {
+        Ok(c) if c.owner.as_deref() == Some(v.username.as_str()) => Ok(c),
+        Ok(_) | Err(crate::admin::AdminError::Store(crate::store::StoreError::NotFound(_))) => {
+            Err(views::not_found(v, Nav::Apps))
+        }
+        Err(e) => Err(views::failed(v, Nav::Apps, e)),
+    }
+}
+
+fn actor(v: &Visitor) -> String {
+    format!("console:{}", v.username)
+}
+
+fn app_path(id: &str) -> String {
+    format!("/console/apps/{}", enc(id))
+}
+
+fn state_label(c: &ClientInfo) -> &'static str {
+    if c.enabled {
+        "enabled"
+    } else {
+        "disabled"
+    }
+}

@@ -1,0 +1,541 @@
+//! The admin console's clients and users: search and page through them,
+//! change a client's scopes, grants, quotas and state, approve the scopes
+//! developers asked for, rotate secrets and delete; create users, give
+//! them roles, disable them, set passwords. Admins only.
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use maud::html;
+use serde::Deserialize;
+use tollgate_proto::admin::{ClientInfo, ClientPatch, UserPatch, UserRegistration};
+use tollgate_proto::{FormParams, GrantType, Scope};
+
+use super::auth::Visitor;
+use super::reports::{client_usage, enc};
+use super::views::{self, limit, when, Detour, Nav};
+use super::{admin, changed, redirect};
+use crate::admin::{AdminError, ROLES};
+use crate::state::AppState;
+use crate::store::ClientFilter;
+
+const ADMIN: &str = "admin";
+const PAGE: u32 = 50;
+
+#[derive(Debug, Deserialize)]
+pub struct ClientSearch {
+    q: Option<String>,
+    /// `enabled`, `disabled`, `pending` or empty.
+    show: Option<String>,
+    after: Option<String>,
+}
+
+/// `GET /console/admin/clients?q=&show=&after=`
+pub async fn clients(
+    State(state): State<AppState>,
+    v: Visitor,
+    Query(s): Query<ClientSearch>,
+) -> Result<Response, Detour> {
+    v.require(ADMIN)?;
+    let q = s.q.clone().filter(|q| !q.trim().is_empty());
+    let show = s.show.clone().unwrap_or_default();
+    let filter = ClientFilter {
+        after: s.after.clone(),
+        limit: PAGE,
+        name: q.clone(),
+        enabled: match show.as_str() {
+            "enabled" => Some(true),
+            "disabled" => Some(false),
+            _ => None,
+        },
+        pending: show == "pending",
+        ..ClientFilter::default()
+    };
+    let actor = actor(&v);
+    let page = admin(&state, &actor)
+        .list_clients(filter)
+        .await
+        .map_err(|e| views::failed(&v, Nav::Clients, e))?;
+    let next = page.next.as_ref().map(|next| {
+        let mut more = form_urlencoded::Serializer::new(String::new());
+        more.append_pair("after", next);
+        if let Some(q) = &q {
+            more.append_pair("q", q);
+        }
+        more.append_pair("show", &show);
+        format!("/console/admin/clients?{}", more.finish())
+    });
+    let body = html! {
+        h1 { "Clients" }
+        form.inline role="search" method="get" action="/console/admin/clients" {
+            label for="q" { "Name contains" }
+            input #q type="search" name="q" value=[q.as_deref()];
+            label for="show" { "Show" }
+            select #show name="show" {
+                @for (value, text) in [("", "all"), ("enabled", "enabled"), ("disabled", "disabled"), ("pending", "awaiting scope approval")] {
+                    option value=(value) selected[show == value] { (text) }
+                }
+            }
+            button type="submit" { "Search" }
+        }
+        div.table-wrap {
+            table {
+                thead { tr { th { "Name" } th { "Client id" } th { "Owner" } th { "Scopes" } th { "Quota" } th { "State" } } }
+                tbody {
+                    @for c in &page.items {
+                        tr {
+                            td { a href=(client_path(&c.client_id)) { (c.client_name) } }
+                            td { code { (c.client_id) } }
+                            td { (c.owner.as_deref().unwrap_or("—")) }
+                            td { (c.scope) @if !c.requested_scope.is_empty() { " " span.badge { "asks for " (c.requested_scope) } } }
+                            td { (quota_text(&state, c)) }
+                            td { @if c.enabled { "enabled" } @else { "disabled" } }
+                        }
+                    }
+                }
+            }
+        }
+        @if page.items.is_empty() { p.muted { "No client matches." } }
+        @if let Some(next) = next { p { a href=(next) { "Next page" } } }
+    };
+    Ok(views::respond(
+        StatusCode::OK,
+        views::layout(&v, Nav::Clients, "Clients", body),
+    ))
+}
+
+fn quota_text(state: &AppState, c: &ClientInfo) -> String {
+    let d = state.config().quota.defaults();
+    format!(
+        "{}; {}",
+        limit(c.qps.unwrap_or(d.qps), "/s"),
+        limit(c.per_day.unwrap_or(d.per_day), "/day")
+    )
+}
+
+/// `GET /console/admin/clients/{id}`
+pub async fn client(
+    State(state): State<AppState>,
+    v: Visitor,
+    Path(id): Path<String>,
+) -> Result<Response, Detour> {
+    v.require(ADMIN)?;
+    let actor = actor(&v);
+    let c = admin(&state, &actor)
+        .client(&id)
+        .await
+        .map_err(|e| views::failed(&v, Nav::Clients, e))?;
+    Ok(client_page(&state, &v, &c, StatusCode::OK, None).await)
+}
+
+async fn client_page(
+    state: &AppState,
+    v: &Visitor,
+    c: &ClientInfo,
+    status: StatusCode,
+    error: Option<&str>,
+) -> Response {
+    let usage = client_usage(state, c).await;
+    let path = client_path(&c.client_id);
+    let num = |n: Option<u64>| n.map(|n| n.to_string());
+    let body = html! {
+        h1 { (c.client_name) }
+        p.muted {
+            code { (c.client_id) } " · registered " (when(c.created_at))
+            @if let Some(o) = &c.owner { " by " (o) }
+        }
+        @if !c.description.is_empty() { p { (c.description) } }
+        @if let Some(e) = error { p.error role="alert" { (e) } }
+        @if !c.requested_scope.is_empty() {
+            section.pending aria-labelledby="pending-h" {
+                h2 #pending-h { "Scopes awaiting approval" }
+                p { "The developer asks for " strong { (c.requested_scope) } "." }
+                form.inline method="post" action=(format!("{path}/approve")) {
+                    (views::csrf(v))
+                    button type="submit" name="decision" value="approve" { "Approve" }
+                    button.secondary type="submit" name="decision" value="reject" { "Reject" }
+                }
+            }
+        }
+        section aria-labelledby="settings-h" {
+            h2 #settings-h { "Settings" }
+            form.stacked method="post" action=(path) {
+                (views::csrf(v))
+                label for="client_name" { "Name" }
+                input #client_name type="text" name="client_name" value=(c.client_name) required maxlength="255";
+                label for="scope" { "Scopes " span.muted { "(space-separated)" } }
+                input #scope type="text" name="scope" value=(c.scope);
+                fieldset {
+                    legend { "Grants" }
+                    @for g in GrantType::ALL {
+                        @let field = format!("grant:{}", g.as_str());
+                        div.check {
+                            input id=(field) type="checkbox" name=(field) value="on" checked[c.grant_types.contains(&g)];
+                            label for=(field) { code { (g.as_str()) } }
+                        }
+                    }
+                }
+                label for="qps" { "Calls per second " span.muted { "(0: unlimited; empty: the server's default)" } }
+                input #qps type="number" name="qps" min="0" value=[num(c.qps)];
+                label for="per_day" { "Calls per day " span.muted { "(0: unlimited; empty: the server's default)" } }
+                input #per_day type="number" name="per_day" min="0" value=[num(c.per_day)];
+                label for="token_ttl" { "Token lifetime, seconds " span.muted { "(empty: the server's default)" } }
+                input #token_ttl type="number" name="token_ttl" min="1" value=[num(c.token_ttl)];
+                label for="redirect_uris" { "Redirect URIs " span.muted { "(one per line)" } }
+                textarea #redirect_uris name="redirect_uris" rows="2" { (c.redirect_uris.join("\n")) }
+                div.check {
+                    input #enabled type="checkbox" name="enabled" value="on" checked[c.enabled];
+                    label for="enabled" { "Enabled" }
+                }
+                button type="submit" { "Save" }
+            }
+        }
+        (usage)
+    };
+    views::respond(status, views::layout(v, Nav::Clients, &c.client_name, body))
+}
+
+/// `POST /console/admin/clients/{id}`: the settings form.
+pub async fn update_client(
+    State(state): State<AppState>,
+    v: Visitor,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Response, Detour> {
+    v.require(ADMIN)?;
+    let form = v.form(&state, &headers, &body)?;
+    let actor = actor(&v);
+    let ops = admin(&state, &actor);
+    let outcome = match client_patch(&form) {
+        Ok(patch) => ops.update_client(&id, patch).await,
+        Err(e) => Err(e),
+    };
+    match outcome {
+        Ok(_) => {
+            changed(&state);
+            Ok(redirect(&client_path(&id)))
+        }
+        Err(AdminError::Invalid(why)) => {
+            let c = ops
+                .client(&id)
+                .await
+                .map_err(|e| views::failed(&v, Nav::Clients, e))?;
+            Err(
+                client_page(&state, &v, &c, StatusCode::BAD_REQUEST, Some(&why))
+                    .await
+                    .into(),
+            )
+        }
+        Err(e) => Err(views::failed(&v, Nav::Clients, e)),
+    }
+}
+
+/// The patch a settings form asks for: every field set.
+fn client_patch(form: &FormParams) -> Result<ClientPatch, AdminError> {
+    let number = |name: &str| -> Result<Option<u64>, AdminError> {
+        match form.get(name).map(str::trim) {
+            None | Some("") => Ok(None),
+            Some(n) => n.parse().map(Some).map_err(|_| {
+                AdminError::Invalid(format!("`{name}` must be a whole number, 0 or more"))
+            }),
+        }
+    };
+    Ok(ClientPatch {
+        client_name: Some(form.get("client_name").unwrap_or("").trim().to_owned()),
+        scope: Some(form.get("scope").unwrap_or("").trim().to_owned()),
+        grant_types: Some(
+            GrantType::ALL
+                .into_iter()
+                .filter(|g| form.get(&format!("grant:{}", g.as_str())).is_some())
+                .collect(),
+        ),
+        qps: Some(number("qps")?),
+        per_day: Some(number("per_day")?),
+        token_ttl: Some(number("token_ttl")?),
+        redirect_uris: Some(
+            form.get("redirect_uris")
+                .unwrap_or("")
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .map(str::to_owned)
+                .collect(),
+        ),
+        enabled: Some(form.get("enabled").is_some()),
+        ..ClientPatch::default()
+    })
+}
+
+/// `POST /console/admin/clients/{id}/approve` (`decision=approve|reject`)
+pub async fn approve(
+    State(state): State<AppState>,
+    v: Visitor,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Response, Detour> {
+    v.require(ADMIN)?;
+    let form = v.form(&state, &headers, &body)?;
+    let actor = actor(&v);
+    let ops = admin(&state, &actor);
+    let c = ops
+        .client(&id)
+        .await
+        .map_err(|e| views::failed(&v, Nav::Clients, e))?;
+    let scope = match form.get("decision") {
+        Some("approve") => Some(
+            c.scope
+                .split(' ')
+                .chain(c.requested_scope.split(' '))
+                .filter(|s| !s.is_empty())
+                .collect::<Scope>()
+                .to_string(),
+        ),
+        _ => None,
+    };
+    let patch = ClientPatch {
+        scope,
+        requested_scope: Some(String::new()),
+        ..ClientPatch::default()
+    };
+    ops.update_client(&id, patch)
+        .await
+        .map_err(|e| views::failed(&v, Nav::Clients, e))?;
+    changed(&state);
+    Ok(redirect(&client_path(&id)))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct UserList {
+    after: Option<String>,
+}
+
+/// `GET /console/admin/users?after=`
+pub async fn users(
+    State(state): State<AppState>,
+    v: Visitor,
+    Query(q): Query<UserList>,
+) -> Result<Response, Detour> {
+    v.require(ADMIN)?;
+    Ok(users_page(&state, &v, q.after.as_deref(), StatusCode::OK, None).await)
+}
+
+async fn users_page(
+    state: &AppState,
+    v: &Visitor,
+    after: Option<&str>,
+    status: StatusCode,
+    error: Option<&str>,
+) -> Response {
+    let actor = actor(v);
+    let page = match admin(state, &actor).list_users(after, PAGE).await {
+        Ok(p) => p,
+        Err(e) => return views::failed(v, Nav::Users, e).into_response(),
+    };
+    let body = html! {
+        h1 { "Users" }
+        @if let Some(e) = error { p.error role="alert" { (e) } }
+        div.table-wrap {
+            table {
+                thead { tr { th { "Username" } th { "Name" } th { "Roles and state" } th { "Password" } } }
+                tbody {
+                    @for u in &page.items {
+                        @let path = format!("/console/admin/users/{}", enc(&u.username));
+                        @let id = |what: &str| format!("{what}-{}", enc(&u.username));
+                        tr {
+                            td { (u.username) }
+                            td { (u.full_name.as_deref().unwrap_or("")) @if let Some(e) = &u.email { br; span.muted { (e) } } }
+                            td {
+                                form.inline method="post" action=(path) {
+                                    (views::csrf(v))
+                                    @for role in ROLES {
+                                        @let field = id(role);
+                                        span.check {
+                                            input id=(field) type="checkbox" name=(format!("role:{role}")) value="on" checked[u.roles.iter().any(|r| r == role)];
+                                            label for=(field) { (role) }
+                                        }
+                                    }
+                                    @let field = id("enabled");
+                                    span.check {
+                                        input id=(field) type="checkbox" name="enabled" value="on" checked[u.enabled];
+                                        label for=(field) { "enabled" }
+                                    }
+                                    button.secondary type="submit" { "Save" span.visually-hidden { " " (u.username) } }
+                                }
+                            }
+                            td {
+                                form.inline method="post" action=(format!("{path}/password")) {
+                                    (views::csrf(v))
+                                    @let field = id("password");
+                                    label.visually-hidden for=(field) { "New password for " (u.username) }
+                                    input id=(field) type="password" name="password" autocomplete="new-password" required placeholder="new password";
+                                    button.secondary type="submit" { "Set" span.visually-hidden { " the password of " (u.username) } }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        @if let Some(next) = &page.next {
+            p { a href=(format!("/console/admin/users?after={}", enc(next))) { "Next page" } }
+        }
+        section aria-labelledby="new-user-h" {
+            h2 #new-user-h { "Add a user" }
+            form.stacked method="post" action="/console/admin/users" {
+                (views::csrf(v))
+                label for="username" { "Username" }
+                input #username type="text" name="username" required maxlength="255" autocomplete="off";
+                label for="full_name" { "Full name " span.muted { "(optional)" } }
+                input #full_name type="text" name="full_name" maxlength="255";
+                label for="email" { "Email " span.muted { "(optional)" } }
+                input #email type="email" name="email" maxlength="255";
+                label for="password" { "Password" }
+                input #password type="password" name="password" required autocomplete="new-password";
+                fieldset {
+                    legend { "Roles" }
+                    @for role in ROLES {
+                        @let field = format!("new-role-{role}");
+                        div.check {
+                            input id=(field) type="checkbox" name=(format!("role:{role}")) value="on";
+                            label for=(field) { (role) }
+                        }
+                    }
+                }
+                button type="submit" { "Add the user" }
+            }
+        }
+    };
+    views::respond(status, views::layout(v, Nav::Users, "Users", body))
+}
+
+fn roles_in(form: &FormParams) -> Vec<String> {
+    ROLES
+        .iter()
+        .filter(|r| form.get(&format!("role:{r}")).is_some())
+        .map(|r| (*r).to_owned())
+        .collect()
+}
+
+/// `POST /console/admin/users`: a new user.
+pub async fn create_user(
+    State(state): State<AppState>,
+    v: Visitor,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Response, Detour> {
+    v.require(ADMIN)?;
+    let form = v.form(&state, &headers, &body)?;
+    let optional = |name: &str| {
+        form.get(name)
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+    };
+    let reg = UserRegistration {
+        username: form.get("username").unwrap_or("").trim().to_owned(),
+        password: form.get("password").unwrap_or("").to_owned(),
+        full_name: optional("full_name"),
+        email: optional("email"),
+        roles: roles_in(&form),
+    };
+    let actor = actor(&v);
+    users_answer(
+        &state,
+        &v,
+        admin(&state, &actor)
+            .register_user(state.oauth().passwords(), reg)
+            .await
+            .map(|_| ()),
+    )
+    .await
+}
+
+/// `POST /console/admin/users/{name}`: roles and state.
+pub async fn update_user(
+    State(state): State<AppState>,
+    v: Visitor,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Response, Detour> {
+    v.require(ADMIN)?;
+    let form = v.form(&state, &headers, &body)?;
+    let enabled = form.get("enabled").is_some();
+    if name == v.username && (!enabled || !roles_in(&form).iter().any(|r| r == ADMIN)) {
+        let why =
+            "You cannot disable yourself or take away your own admin role here: ask another admin.";
+        return Err(
+            users_page(&state, &v, None, StatusCode::BAD_REQUEST, Some(why))
+                .await
+                .into(),
+        );
+    }
+    let patch = UserPatch {
+        enabled: Some(enabled),
+        roles: Some(roles_in(&form)),
+        ..UserPatch::default()
+    };
+    let actor = actor(&v);
+    users_answer(
+        &state,
+        &v,
+        admin(&state, &actor)
+            .update_user(&name, patch)
+            .await
+            .map(|_| ()),
+    )
+    .await
+}
+
+/// `POST /console/admin/users/{name}/password`
+pub async fn set_password(
+    State(state): State<AppState>,
+    v: Visitor,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Response, Detour> {
+    v.require(ADMIN)?;
+    let form = v.form(&state, &headers, &body)?;
+    let password = form.get("password").unwrap_or("").to_owned();
+    let actor = actor(&v);
+    let done = admin(&state, &actor)
+        .set_user_password(state.oauth().passwords(), &name, password)
+        .await;
+    users_answer(&state, &v, done).await
+}
+
+/// Back to the users page, or the page again with what was wrong.
+async fn users_answer(
+    state: &AppState,
+    v: &Visitor,
+    outcome: Result<(), AdminError>,
+) -> Result<Response, Detour> {
+    match outcome {
+        Ok(()) => Ok(redirect("/console/admin/users")),
+        Err(AdminError::Invalid(why)) => {
+            Err(
+                users_page(state, v, None, StatusCode::BAD_REQUEST, Some(&why))
+                    .await
+                    .into(),
+            )
+        }
+        Err(AdminError::Store(crate::store::StoreError::Conflict(what))) => {
+            let why = format!("{what} already exists");
+            Err(users_page(state, v, None, StatusCode::CONFLICT, Some(&why))
+                .await
+                .into())
+        }
+        Err(e) => Err(views::failed(v, Nav::Users, e)),
+    }
+}
+
+fn actor(v: &Visitor) -> String {
+    format!("console:{}", v.username)
+}
+
+fn client_path(id: &str) -> String {
+    format!("/console/admin/clients/{}", enc(id))
+}

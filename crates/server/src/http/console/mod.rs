@@ -1,0 +1,182 @@
+//! The web console at `/console`: the developer portal (register an app,
+//! get its key and secret, watch its usage against its quota) and the
+//! admin console (clients, users, usage, audit log, signing keys), for the
+//! two roles on the user record.
+//!
+//! Server-rendered HTML (maud) that works without script; one small script
+//! adds copy buttons. The style sheet and script are compiled into the
+//! binary and served from here, so the CSP allows nothing else. People sign
+//! in through this server's own authorization code + PKCE flow ([`auth`]);
+//! every change goes through [`crate::admin::Admin`], so it is checked the
+//! same way as through the admin API and written to the audit log as
+//! `console:USERNAME`.
+
+mod apps;
+mod auth;
+mod chart;
+mod manage;
+mod reports;
+mod views;
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use tollgate_proto::{GrantType, Scope};
+
+use crate::admin::{self, Admin, AdminError, NewClient};
+use crate::state::AppState;
+use crate::store::{AuthMethod, ClientUpdate, StoreError};
+
+pub use auth::redirect_uri;
+
+/// Where the console lives.
+pub const PREFIX: &str = "/console";
+/// The console's own client at this server.
+pub const CLIENT_ID: &str = "tollgate-console";
+const STYLE_PATH: &str = "/console/static/console.css";
+const SCRIPT_PATH: &str = "/console/static/console.js";
+
+const STYLE: &str = include_str!("../../../assets/console.css");
+const SCRIPT: &str = include_str!("../../../assets/console.js");
+
+/// The console's routes (paths include [`PREFIX`]); requests for any other
+/// path under it get an HTML 404.
+pub fn routes(state: &AppState) -> Router<AppState> {
+    let limit = axum::extract::DefaultBodyLimit::max(state.config().limits.max_form_bytes);
+    Router::new()
+        .route(PREFIX, get(apps::home))
+        .route("/console/", get(apps::home))
+        .route("/console/sign-in", get(auth::sign_in))
+        .route("/console/callback", get(auth::callback))
+        .route("/console/sign-out", post(auth::sign_out))
+        .route(STYLE_PATH, get(style))
+        .route(SCRIPT_PATH, get(script))
+        .route("/console/apps", get(apps::list).post(apps::create))
+        .route("/console/apps/new", get(apps::new_form))
+        .route("/console/apps/{id}", get(apps::show))
+        .route("/console/apps/{id}/secret", post(apps::rotate))
+        .route("/console/apps/{id}/enabled", post(apps::set_enabled))
+        .route("/console/apps/{id}/delete", post(apps::delete))
+        .route("/console/admin/clients", get(manage::clients))
+        .route(
+            "/console/admin/clients/{id}",
+            get(manage::client).post(manage::update_client),
+        )
+        .route("/console/admin/clients/{id}/approve", post(manage::approve))
+        .route(
+            "/console/admin/users",
+            get(manage::users).post(manage::create_user),
+        )
+        .route("/console/admin/users/{name}", post(manage::update_user))
+        .route(
+            "/console/admin/users/{name}/password",
+            post(manage::set_password),
+        )
+        .route("/console/admin/usage", get(reports::usage))
+        .route("/console/admin/audit", get(reports::audit))
+        .route(
+            "/console/admin/keys",
+            get(reports::keys).post(reports::rotate_key),
+        )
+        .route(
+            "/console/admin/keys/{kid}/retire",
+            post(reports::retire_key),
+        )
+        .route("/console/{*rest}", get(not_found).post(not_found))
+        .layer(limit)
+}
+
+async fn not_found() -> Response {
+    views::signed_out_page(
+        StatusCode::NOT_FOUND,
+        "There is no such page in the console.",
+    )
+}
+
+async fn style() -> Response {
+    asset("text/css; charset=utf-8", STYLE)
+}
+
+async fn script() -> Response {
+    asset("text/javascript; charset=utf-8", SCRIPT)
+}
+
+fn asset(content_type: &'static str, body: &'static str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// `303 See Other` to `location` (after a form, or to sign in).
+fn redirect(location: &str) -> Response {
+    let mut resp = StatusCode::SEE_OTHER.into_response();
+    if let Ok(v) = HeaderValue::from_str(location) {
+        resp.headers_mut().insert(header::LOCATION, v);
+    }
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
+}
+
+/// The operations, done by `actor` now.
+fn admin<'a>(state: &'a AppState, actor: &'a str) -> Admin<'a> {
+    Admin {
+        store: state.store().as_ref(),
+        now: state.clock().now_secs(),
+        actor,
+    }
+}
+
+/// After a change to a client: this instance forgets the clients it had
+/// cached, so the change applies here at once (others follow within
+/// `change_poll_ms`).
+fn changed(state: &AppState) {
+    state.oauth().forget_cached();
+}
+
+/// Registers the console's client, or brings its redirect URI up to date
+/// with the issuer: a public, first-party client (no consent page) with the
+/// authorization code grant only. Called at start; idempotent, so several
+/// instances may all call it.
+pub async fn ensure_client(state: &AppState) -> Result<(), AdminError> {
+    let uri = redirect_uri(&state.config().issuer);
+    let store = state.store().as_ref();
+    let now = state.clock().now_secs();
+    match store.get_client(CLIENT_ID).await? {
+        Some(c) if c.redirect_uris == [uri.clone()] && c.public && c.first_party => Ok(()),
+        Some(_) => {
+            let update = ClientUpdate {
+                redirect_uris: Some(vec![uri]),
+                first_party: Some(true),
+                grants: Some([GrantType::AuthorizationCode].into()),
+                ..ClientUpdate::default()
+            };
+            Ok(store.update_client(CLIENT_ID, &update, now).await?)
+        }
+        None => {
+            let new = NewClient {
+                name: "tollgate console".into(),
+                client_id: Some(CLIENT_ID.into()),
+                scopes: Scope::default(),
+                grants: [GrantType::AuthorizationCode].into(),
+                auth_method: AuthMethod::default(),
+                redirect_uris: vec![uri],
+                public: true,
+                first_party: true,
+                description: "The web console: signs people in to /console.".into(),
+                ..NewClient::default()
+            };
+            match admin::create_client(store, now, new).await {
+                Err(AdminError::Store(StoreError::Conflict(_))) | Ok(_) => Ok(()),
+                Err(e) => Err(e),
+            }
+        }
+    }
+}
