@@ -101,6 +101,7 @@ pub fn banner(base_url: &str) -> String {
   scopes         {SCOPES}
   user           {USERNAME} / {PASSWORD}  (role developer)
   admin user     {ADMIN_USERNAME} / {ADMIN_PASSWORD}  (role admin)
+  console        {base_url}/console  (sign in as either user)
 
 Get a token (client credentials):
   curl -s -w '\n' -u {CLIENT_ID}:{CLIENT_SECRET} -d grant_type=client_credentials -d scope=locations:read {base_url}/oauth2/token.oauth2

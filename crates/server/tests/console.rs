@@ -446,6 +446,85 @@ async fn an_admin_approves_scopes_and_lowers_a_quota() {
     assert_eq!(invalid.status, 400, "{}", invalid.body);
     assert!(invalid.body.contains("whole number"), "{}", invalid.body);
 
+    // An admin registers a client for a developer, rotates its secret, deletes it.
+    let made = ada
+        .post(
+            "/console/admin/clients",
+            &[
+                ("csrf", &csrf),
+                ("client_name", "For Evan"),
+                ("owner", "evan"),
+                ("scope", "locations:read"),
+                ("grant:client_credentials", "on"),
+                ("per_day", "100"),
+            ],
+        )
+        .await;
+    assert_eq!(made.status, 200, "{}", made.body);
+    let evans = by_id(&made.body, "client-id");
+    let evans_secret = by_id(&made.body, "client-secret");
+    let mut evan = Person::new(&s);
+    let (_, evan_apps) = evan
+        .open_signed_in("/console/apps", "evan", "evan-password")
+        .await;
+    assert!(evan_apps.body.contains("For Evan"), "{}", evan_apps.body);
+    let rotated = ada
+        .post(
+            &format!("/console/admin/clients/{evans}/secret"),
+            &[("csrf", &csrf), ("grace_secs", "3600")],
+        )
+        .await;
+    assert_eq!(rotated.status, 200, "{}", rotated.body);
+    let both = [
+        s.token(&evans, &evans_secret, "grant_type=client_credentials")
+            .await
+            .status,
+        s.token(
+            &evans,
+            &by_id(&rotated.body, "client-secret"),
+            "grant_type=client_credentials",
+        )
+        .await
+        .status,
+    ];
+    assert_eq!(both, [200, 200], "the old secret has an hour's grace");
+    let bad_grace = ada
+        .post(
+            &format!("/console/admin/clients/{evans}/secret"),
+            &[("csrf", &csrf), ("grace_secs", "99999999")],
+        )
+        .await;
+    assert_eq!(bad_grace.status, 400);
+    let no_redirect = ada
+        .post(
+            "/console/admin/clients",
+            &[
+                ("csrf", &csrf),
+                ("client_name", "Browser app"),
+                ("grant:authorization_code", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(no_redirect.status, 400, "{}", no_redirect.body);
+    assert!(
+        no_redirect.body.contains("redirect URI"),
+        "{}",
+        no_redirect.body
+    );
+    let deleted = ada
+        .post(
+            &format!("/console/admin/clients/{evans}/delete"),
+            &[("csrf", &csrf), ("confirm", "yes")],
+        )
+        .await;
+    assert_eq!(deleted.status, 303);
+    assert_eq!(
+        ada.get(&format!("/console/admin/clients/{evans}"))
+            .await
+            .status,
+        404
+    );
+
     // Users: roles, and the admin cannot lock themself out.
     let users = ada.get("/console/admin/users").await;
     assert!(users.body.contains("nora"), "{}", users.body);

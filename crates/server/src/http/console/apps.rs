@@ -6,12 +6,13 @@
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use maud::{html, Markup};
+use maud::html;
 use serde::Deserialize;
 use tollgate_proto::admin::{ClientInfo, ClientPatch, ClientRegistration, SecretRotation};
 use tollgate_proto::{FormParams, GrantType, Scope};
 
 use super::auth::Visitor;
+use super::credentials;
 use super::reports::{client_usage, enc};
 use super::views::{self, when, Detour, Nav};
 use super::{admin, changed, redirect};
@@ -187,12 +188,15 @@ pub async fn create(
             .map_err(|e| views::failed(&v, Nav::Apps, e))?;
     }
     let secret = creds.client_secret.unwrap_or_default();
-    Ok(credentials_page(
+    let back = app_path(&creds.client.client_id);
+    Ok(credentials::page(
         &state,
         &v,
+        Nav::Apps,
         &creds.client,
         &secret,
         "Your app is registered",
+        &back,
     ))
 }
 
@@ -245,83 +249,6 @@ fn registration(
     ))
 }
 
-/// The key and the secret, shown this once, with commands to try them.
-fn credentials_page(
-    state: &AppState,
-    v: &Visitor,
-    c: &ClientInfo,
-    secret: &str,
-    title: &str,
-) -> Response {
-    let body = html! {
-        h1 { (title) }
-        p.notice role="status" {
-            strong { "Copy the secret now." }
-            " It is shown only this once: tollgate keeps only a hash of it. If you lose it, rotate it on the app's page."
-        }
-        dl.facts {
-            dt { "App" } dd { (c.client_name) }
-            dt { "Key (client id)" }
-            dd { code #client-id { (c.client_id) } " " (copy("client-id")) }
-            dt { "Secret" }
-            dd { code #client-secret { (secret) } " " (copy("client-secret")) }
-        }
-        (commands(state, c, Some(secret)))
-        p { a.button href=(app_path(&c.client_id)) { "Go to the app's page" } }
-    };
-    views::respond(StatusCode::OK, views::layout(v, Nav::Apps, title, body))
-}
-
-/// A copy button for the text of element `id` (shown by the script).
-fn copy(id: &str) -> Markup {
-    html! { button.copy type="button" data-copy=(id) hidden { "Copy" } }
-}
-
-/// Ready-to-paste commands: a token with curl, an API call with tollgate.
-fn commands(state: &AppState, c: &ClientInfo, secret: Option<&str>) -> Markup {
-    let base = state.config().issuer.trim_end_matches('/');
-    let token_url = format!("{base}/oauth2/token.oauth2");
-    let scope_arg = if c.scope.is_empty() {
-        String::new()
-    } else {
-        format!(" -d 'scope={}'", c.scope)
-    };
-    let api = if state.config().demo_apis {
-        format!("{base}/locations")
-    } else {
-        state
-            .config()
-            .routes
-            .first()
-            .map_or_else(|| format!("{base}/"), |r| format!("{base}{}", r.prefix))
-    };
-    let scopes: String = c
-        .scope
-        .split(' ')
-        .filter(|s| !s.is_empty())
-        .map(|s| format!(" --scope {s}"))
-        .collect();
-    let export = match secret {
-        Some(s) => format!("export TOLLGATE_CLIENT_SECRET='{s}'\n"),
-        None => "export TOLLGATE_CLIENT_SECRET='…the secret you saved…'\n".to_owned(),
-    };
-    let curl = format!(
-        "{export}curl -s -u \"{}:$TOLLGATE_CLIENT_SECRET\" -d grant_type=client_credentials{scope_arg} {token_url}",
-        c.client_id
-    );
-    let call = format!(
-        "{export}tollgate call --token-url {token_url} --client-id {}{scopes} {api}",
-        c.client_id
-    );
-    html! {
-        h2 { "Try it" }
-        p { "Get an access token with curl:" }
-        div.command { pre { code #curl-command { (curl) } } (copy("curl-command")) }
-        p { "Or call an API with the " code { "tollgate" } " CLI, which gets and caches the token for you:" }
-        div.command { pre { code #call-command { (call) } } (copy("call-command")) }
-    }
-}
-
 /// `GET /console/apps/{id}`
 pub async fn show(
     State(state): State<AppState>,
@@ -337,7 +264,7 @@ pub async fn show(
         }
         @if !c.description.is_empty() { p { (c.description) } }
         dl.facts {
-            dt { "Key (client id)" } dd { code #client-id { (c.client_id) } " " (copy("client-id")) }
+            dt { "Key (client id)" } dd { code #client-id { (c.client_id) } " " (credentials::copy("client-id")) }
             dt { "Scopes" } dd { @if c.scope.is_empty() { span.muted { "none" } } @else { (c.scope) } }
             @if !c.requested_scope.is_empty() {
                 dt { "Awaiting approval" } dd { (c.requested_scope) }
@@ -352,7 +279,7 @@ pub async fn show(
             }
         }
         (usage)
-        (commands(&state, &c, None))
+        (credentials::commands(&state, &c, None))
         section aria-labelledby="manage-h" {
             h2 #manage-h { "Manage" }
             form.stacked method="post" action=(format!("{}/secret", app_path(&c.client_id))) {
@@ -402,18 +329,7 @@ pub async fn rotate(
 ) -> Result<Response, Detour> {
     let c = owned(&state, &v, &id).await?;
     let form = v.form(&state, &headers, &body)?;
-    let grace_secs = match form.get("grace_secs").unwrap_or("0") {
-        g @ ("0" | "3600" | "86400") => g.parse().unwrap_or(0),
-        _ => {
-            return Err(views::failed(
-                &v,
-                Nav::Apps,
-                crate::admin::AdminError::Invalid(
-                    "Choose how long the old secret keeps working from the list.".into(),
-                ),
-            ))
-        }
-    };
+    let grace_secs = credentials::grace(&form).map_err(|e| views::failed(&v, Nav::Apps, e))?;
     let actor = actor(&v);
     let creds = admin(&state, &actor)
         .rotate_client_secret(&c.client_id, SecretRotation { grace_secs })
@@ -421,12 +337,15 @@ pub async fn rotate(
         .map_err(|e| views::failed(&v, Nav::Apps, e))?;
     changed(&state);
     let secret = creds.client_secret.unwrap_or_default();
-    Ok(credentials_page(
+    let back = app_path(&creds.client.client_id);
+    Ok(credentials::page(
         &state,
         &v,
+        Nav::Apps,
         &creds.client,
         &secret,
         "A new secret",
+        &back,
     ))
 }
 
@@ -464,13 +383,7 @@ pub async fn delete(
 ) -> Result<Response, Detour> {
     let c = owned(&state, &v, &id).await?;
     let form = v.form(&state, &headers, &body)?;
-    if form.get("confirm") != Some("yes") {
-        return Err(views::failed(
-            &v,
-            Nav::Apps,
-            crate::admin::AdminError::Invalid("Tick the box to confirm the deletion.".into()),
-        ));
-    }
+    credentials::confirmed(&form).map_err(|e| views::failed(&v, Nav::Apps, e))?;
     let actor = actor(&v);
     admin(&state, &actor)
         .delete_client(&c.client_id)

@@ -8,10 +8,13 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use maud::html;
 use serde::Deserialize;
-use tollgate_proto::admin::{ClientInfo, ClientPatch, UserPatch, UserRegistration};
+use tollgate_proto::admin::{
+    ClientInfo, ClientPatch, ClientRegistration, SecretRotation, UserPatch, UserRegistration,
+};
 use tollgate_proto::{FormParams, GrantType, Scope};
 
 use super::auth::Visitor;
+use super::credentials;
 use super::reports::{client_usage, enc};
 use super::views::{self, limit, when, Detour, Nav};
 use super::{admin, changed, redirect};
@@ -66,7 +69,10 @@ pub async fn clients(
         format!("/console/admin/clients?{}", more.finish())
     });
     let body = html! {
-        h1 { "Clients" }
+        div.heading {
+            h1 { "Clients" }
+            a.button href="/console/admin/clients/new" { "Register a client" }
+        }
         form.inline role="search" method="get" action="/console/admin/clients" {
             label for="q" { "Name contains" }
             input #q type="search" name="q" value=[q.as_deref()];
@@ -138,6 +144,8 @@ async fn client_page(
     let usage = client_usage(state, c).await;
     let path = client_path(&c.client_id);
     let num = |n: Option<u64>| n.map(|n| n.to_string());
+    let defaults = state.config().quota.defaults();
+    let default_ttl = state.config().token_ttl;
     let body = html! {
         h1 { (c.client_name) }
         p.muted {
@@ -176,11 +184,11 @@ async fn client_page(
                     }
                 }
                 label for="qps" { "Calls per second " span.muted { "(0: unlimited; empty: the server's default)" } }
-                input #qps type="number" name="qps" min="0" value=[num(c.qps)];
+                input #qps type="number" name="qps" min="0" value=[num(c.qps)] placeholder=(format!("default: {}", defaults.qps));
                 label for="per_day" { "Calls per day " span.muted { "(0: unlimited; empty: the server's default)" } }
-                input #per_day type="number" name="per_day" min="0" value=[num(c.per_day)];
+                input #per_day type="number" name="per_day" min="0" value=[num(c.per_day)] placeholder=(format!("default: {}", defaults.per_day));
                 label for="token_ttl" { "Token lifetime, seconds " span.muted { "(empty: the server's default)" } }
-                input #token_ttl type="number" name="token_ttl" min="1" value=[num(c.token_ttl)];
+                input #token_ttl type="number" name="token_ttl" min="1" value=[num(c.token_ttl)] placeholder=(format!("default: {default_ttl}"));
                 label for="redirect_uris" { "Redirect URIs " span.muted { "(one per line)" } }
                 textarea #redirect_uris name="redirect_uris" rows="2" { (c.redirect_uris.join("\n")) }
                 div.check {
@@ -191,6 +199,29 @@ async fn client_page(
             }
         }
         (usage)
+        section aria-labelledby="danger-h" {
+            h2 #danger-h { "Secret and deletion" }
+            @if !c.public {
+                form.stacked method="post" action=(format!("{path}/secret")) {
+                    (views::csrf(v))
+                    label for="grace" { "Rotate the secret; the old one keeps working for" }
+                    select #grace name="grace_secs" {
+                        option value="0" { "no time: stop it now" }
+                        option value="3600" { "one hour" }
+                        option value="86400" { "one day" }
+                    }
+                    button type="submit" { "Rotate the secret" }
+                }
+            }
+            form.inline method="post" action=(format!("{path}/delete")) {
+                (views::csrf(v))
+                div.check {
+                    input #confirm type="checkbox" name="confirm" value="yes" required;
+                    label for="confirm" { "Delete this client, its tokens and consents, for good" }
+                }
+                button.danger type="submit" { "Delete the client" }
+            }
+        }
     };
     views::respond(status, views::layout(v, Nav::Clients, &c.client_name, body))
 }
@@ -538,4 +569,166 @@ fn actor(v: &Visitor) -> String {
 
 fn client_path(id: &str) -> String {
     format!("/console/admin/clients/{}", enc(id))
+}
+
+/// `GET /console/admin/clients/new`
+pub async fn new_client(State(state): State<AppState>, v: Visitor) -> Result<Response, Detour> {
+    v.require(ADMIN)?;
+    Ok(new_client_page(
+        &state,
+        &v,
+        StatusCode::OK,
+        &FormParams::default(),
+        None,
+    ))
+}
+
+fn new_client_page(
+    state: &AppState,
+    v: &Visitor,
+    status: StatusCode,
+    form: &FormParams,
+    error: Option<&str>,
+) -> Response {
+    let defaults = state.config().quota.defaults();
+    let body = html! {
+        h1 { "Register a client" }
+        @if let Some(e) = error { p.error role="alert" { (e) } }
+        form.stacked method="post" action="/console/admin/clients" {
+            (views::csrf(v))
+            label for="client_name" { "Name" }
+            input #client_name type="text" name="client_name" required maxlength="255" value=[form.get("client_name")] autofocus;
+            label for="description" { "Description " span.muted { "(optional)" } }
+            textarea #description name="description" maxlength="1000" rows="2" { (form.get("description").unwrap_or("")) }
+            label for="owner" { "Owner " span.muted { "(optional: a developer's username; it shows in their portal)" } }
+            input #owner type="text" name="owner" maxlength="255" value=[form.get("owner")];
+            label for="scope" { "Scopes " span.muted { "(space-separated)" } }
+            input #scope type="text" name="scope" value=[form.get("scope")];
+            fieldset {
+                legend { "Grants" }
+                @for g in GrantType::ALL {
+                    @let field = format!("grant:{}", g.as_str());
+                    div.check {
+                        input id=(field) type="checkbox" name=(field) value="on"
+                            checked[form.get(&field).is_some() || (g == GrantType::ClientCredentials && form.get("client_name").is_none())];
+                        label for=(field) { code { (g.as_str()) } }
+                    }
+                }
+            }
+            label for="qps" { "Calls per second " span.muted { "(0: unlimited; empty: the server's default)" } }
+            input #qps type="number" name="qps" min="0" value=[form.get("qps")] placeholder=(format!("default: {}", defaults.qps));
+            label for="per_day" { "Calls per day " span.muted { "(0: unlimited; empty: the server's default)" } }
+            input #per_day type="number" name="per_day" min="0" value=[form.get("per_day")] placeholder=(format!("default: {}", defaults.per_day));
+            label for="redirect_uris" { "Redirect URIs " span.muted { "(one per line; needed for authorization_code)" } }
+            textarea #redirect_uris name="redirect_uris" rows="2" { (form.get("redirect_uris").unwrap_or("")) }
+            button type="submit" { "Register" }
+        }
+    };
+    views::respond(
+        status,
+        views::layout(v, Nav::Clients, "Register a client", body),
+    )
+}
+
+/// `POST /console/admin/clients`: registered → its key and secret, once.
+pub async fn create_client(
+    State(state): State<AppState>,
+    v: Visitor,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Response, Detour> {
+    v.require(ADMIN)?;
+    let form = v.form(&state, &headers, &body)?;
+    let actor = actor(&v);
+    let outcome = match client_patch(&form) {
+        Ok(p) => {
+            let optional = |name: &str| {
+                form.get(name)
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+            };
+            let reg = ClientRegistration {
+                client_name: p.client_name.unwrap_or_default(),
+                description: form.get("description").unwrap_or("").trim().to_owned(),
+                owner: optional("owner"),
+                scope: p.scope.unwrap_or_default(),
+                grant_types: p.grant_types.unwrap_or_default(),
+                qps: p.qps.flatten(),
+                per_day: p.per_day.flatten(),
+                redirect_uris: p.redirect_uris.unwrap_or_default(),
+                ..ClientRegistration::default()
+            };
+            admin(&state, &actor).register_client(reg).await
+        }
+        Err(e) => Err(e),
+    };
+    match outcome {
+        Ok(creds) => {
+            let secret = creds.client_secret.unwrap_or_default();
+            let back = client_path(&creds.client_id);
+            Ok(credentials::page(
+                &state,
+                &v,
+                Nav::Clients,
+                &creds.client,
+                &secret,
+                "Client registered",
+                &back,
+            ))
+        }
+        Err(AdminError::Invalid(why)) => {
+            Err(new_client_page(&state, &v, StatusCode::BAD_REQUEST, &form, Some(&why)).into())
+        }
+        Err(e) => Err(views::failed(&v, Nav::Clients, e)),
+    }
+}
+
+/// `POST /console/admin/clients/{id}/secret`
+pub async fn rotate_secret(
+    State(state): State<AppState>,
+    v: Visitor,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Response, Detour> {
+    v.require(ADMIN)?;
+    let form = v.form(&state, &headers, &body)?;
+    let grace_secs = credentials::grace(&form).map_err(|e| views::failed(&v, Nav::Clients, e))?;
+    let actor = actor(&v);
+    let creds = admin(&state, &actor)
+        .rotate_client_secret(&id, SecretRotation { grace_secs })
+        .await
+        .map_err(|e| views::failed(&v, Nav::Clients, e))?;
+    changed(&state);
+    let secret = creds.client_secret.unwrap_or_default();
+    Ok(credentials::page(
+        &state,
+        &v,
+        Nav::Clients,
+        &creds.client,
+        &secret,
+        "A new secret",
+        &client_path(&id),
+    ))
+}
+
+/// `POST /console/admin/clients/{id}/delete` (`confirm=yes`)
+pub async fn delete_client(
+    State(state): State<AppState>,
+    v: Visitor,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Response, Detour> {
+    v.require(ADMIN)?;
+    let form = v.form(&state, &headers, &body)?;
+    credentials::confirmed(&form).map_err(|e| views::failed(&v, Nav::Clients, e))?;
+    let actor = actor(&v);
+    admin(&state, &actor)
+        .delete_client(&id)
+        .await
+        .map_err(|e| views::failed(&v, Nav::Clients, e))?;
+    changed(&state);
+    Ok(redirect("/console/admin/clients"))
 }

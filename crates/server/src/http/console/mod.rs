@@ -14,6 +14,7 @@
 mod apps;
 mod auth;
 mod chart;
+mod credentials;
 mod manage;
 mod reports;
 mod views;
@@ -58,7 +59,19 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route("/console/apps/{id}/secret", post(apps::rotate))
         .route("/console/apps/{id}/enabled", post(apps::set_enabled))
         .route("/console/apps/{id}/delete", post(apps::delete))
-        .route("/console/admin/clients", get(manage::clients))
+        .route(
+            "/console/admin/clients",
+            get(manage::clients).post(manage::create_client),
+        )
+        .route("/console/admin/clients/new", get(manage::new_client))
+        .route(
+            "/console/admin/clients/{id}/secret",
+            post(manage::rotate_secret),
+        )
+        .route(
+            "/console/admin/clients/{id}/delete",
+            post(manage::delete_client),
+        )
         .route(
             "/console/admin/clients/{id}",
             get(manage::client).post(manage::update_client),

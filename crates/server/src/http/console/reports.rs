@@ -160,8 +160,16 @@ pub async fn usage(
         *calls_by.entry(&c.client_id).or_default() += c.admitted;
         *refused_by.entry(&c.client_id).or_default() += c.rejected_per_second + c.rejected_per_day;
     }
-    let top_calls = largest_first(calls_by.into_iter().map(|(k, n)| (k.to_owned(), n)));
-    let top_refused = largest_first(refused_by.into_iter().map(|(k, n)| (k.to_owned(), n)));
+    let top_calls = named(
+        &state,
+        largest_first(calls_by.into_iter().map(|(k, n)| (k.to_owned(), n))),
+    )
+    .await;
+    let top_refused = named(
+        &state,
+        largest_first(refused_by.into_iter().map(|(k, n)| (k.to_owned(), n))),
+    )
+    .await;
     let body = html! {
         h1 { "Usage across all clients" }
         form.inline method="get" action="/console/admin/usage" {
@@ -175,10 +183,10 @@ pub async fn usage(
         }
         h2 { "Top clients by calls admitted" }
         @if top_calls.is_empty() { p.muted { "No calls in this period." } }
-        @else { (chart::bars(&top_calls, "Top clients by calls admitted", "admitted")) (client_links(&top_calls)) }
+        @else { (chart::bars(&labels(&top_calls), "Top clients by calls admitted", "admitted")) (client_links(&top_calls)) }
         h2 { "Top clients by quota refusals" }
         @if top_refused.is_empty() { p.muted { "No refusals in this period." } }
-        @else { (chart::bars(&top_refused, "Top clients by calls refused by a quota", "refused")) (client_links(&top_refused)) }
+        @else { (chart::bars(&labels(&top_refused), "Top clients by calls refused by a quota", "refused")) (client_links(&top_refused)) }
     };
     Ok(views::respond(
         StatusCode::OK,
@@ -186,11 +194,44 @@ pub async fn usage(
     ))
 }
 
-fn client_links(items: &[(String, u64)]) -> Markup {
+/// A client on a top list: its id, its name (when it still exists), its count.
+struct Ranked {
+    id: String,
+    name: Option<String>,
+    count: u64,
+}
+
+/// The clients' names, looked up (at most ten).
+async fn named(state: &AppState, items: Vec<(String, u64)>) -> Vec<Ranked> {
+    let mut out = Vec::with_capacity(items.len());
+    for (id, count) in items {
+        let name = state
+            .store()
+            .get_client(&id)
+            .await
+            .ok()
+            .flatten()
+            .map(|c| c.name);
+        out.push(Ranked { id, name, count });
+    }
+    out
+}
+
+fn labels(items: &[Ranked]) -> Vec<(String, u64)> {
+    items
+        .iter()
+        .map(|r| (r.name.clone().unwrap_or_else(|| r.id.clone()), r.count))
+        .collect()
+}
+
+fn client_links(items: &[Ranked]) -> Markup {
     html! {
         ul.links {
-            @for (id, n) in items {
-                li { a href=(format!("/console/admin/clients/{}", enc(id))) { (id) } " · " (count(*n)) }
+            @for r in items {
+                li {
+                    a href=(format!("/console/admin/clients/{}", enc(&r.id))) { (r.name.as_deref().unwrap_or("(deleted)")) }
+                    " " code { (r.id) } " · " (count(r.count))
+                }
             }
         }
     }
