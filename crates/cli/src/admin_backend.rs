@@ -266,9 +266,9 @@ impl Backend {
     pub async fn users(&self) -> Result<Vec<UserInfo>> {
         match self {
             Self::Local(l) => {
-                every(
-                    |after| async move { Ok(l.admin().list_users(after.as_deref(), PAGE).await?) },
-                )
+                every(|after| async move {
+                    Ok(l.admin().list_users(after.as_deref(), PAGE, None).await?)
+                })
                 .await
             }
             Self::Remote(r) => r.all("/users").await,

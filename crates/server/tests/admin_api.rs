@@ -396,6 +396,14 @@ async fn users(s: &TestServer, token: &str) {
         !r.body.contains("first-pass") && !r.body.contains("argon2"),
         "{r:?}"
     );
+    let found = call(s, "GET", "/users?name=EXAMPLE", t, None).await;
+    let names: Vec<&str> = found.json["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|u| u["username"].as_str())
+        .collect();
+    assert_eq!(names, ["ann"], "by full name: {found:?}");
     let dup = json!({"username": "ann", "password": "x"});
     assert_problem(
         &call(s, "POST", "/users", t, Some(dup)).await,

@@ -272,8 +272,31 @@ async fn a_developer_signs_in_registers_an_app_and_uses_its_secret() {
     assert!(app.body.contains("<svg class=\"chart\""), "a chart");
     assert!(app.body.contains("users:read"), "awaiting approval shown");
 
-    // Rotation: a new secret; the old one stops at once.
+    // Settings: a new name, redirect URIs (and so the code grant), more scopes.
     let csrf = Person::csrf(&app);
+    let edited = dana
+        .post(
+            &page,
+            &[
+                ("csrf", &csrf),
+                ("name", "Inventory v2"),
+                ("description", ""),
+                ("requested", "orders:write"),
+                ("redirect_uris", "http://127.0.0.1/cb\n"),
+            ],
+        )
+        .await;
+    assert_eq!(edited.status, 303, "{}", edited.body);
+    let c = s.state.store().get_client(&id).await.unwrap().unwrap();
+    assert_eq!(c.name, "Inventory v2");
+    assert_eq!(c.requested_scopes.to_string(), "orders:write users:read");
+    assert_eq!(c.scopes.to_string(), "locations:read");
+    assert!(c
+        .grants
+        .contains(&tollgate_proto::GrantType::AuthorizationCode));
+    assert_eq!(c.redirect_uris, ["http://127.0.0.1/cb"]);
+
+    // Rotation: a new secret; the old one stops at once.
     let rotated = dana
         .post(
             &format!("{page}/secret"),
@@ -528,6 +551,12 @@ async fn an_admin_approves_scopes_and_lowers_a_quota() {
     // Users: roles, and the admin cannot lock themself out.
     let users = ada.get("/console/admin/users").await;
     assert!(users.body.contains("nora"), "{}", users.body);
+    let found = ada.get("/console/admin/users?q=NOBODY").await;
+    assert!(
+        found.body.contains("Nora Nobody") && !found.body.contains("Dana Dev"),
+        "{}",
+        found.body
+    );
     let made = ada
         .post(
             "/console/admin/users/nora",

@@ -735,12 +735,29 @@ async fn admin_pages_and_deletion(s: Arc<dyn Store>) {
     }
     let names = |v: Vec<User>| v.into_iter().map(|u| u.username).collect::<Vec<_>>();
     assert_eq!(
-        names(s.list_users_page(None, 2).await.unwrap()),
+        names(s.list_users_page(None, 2, None).await.unwrap()),
         ["u1", "u2"]
     );
     assert_eq!(
-        names(s.list_users_page(Some("u2"), 2).await.unwrap()),
+        names(s.list_users_page(Some("u2"), 2, None).await.unwrap()),
         ["u3"]
+    );
+    assert_eq!(
+        names(s.list_users_page(None, 10, Some("U2")).await.unwrap()),
+        ["u2"],
+        "by username, any case"
+    );
+    assert_eq!(
+        names(s.list_users_page(None, 10, Some("zo")).await.unwrap()),
+        ["u1", "u2", "u3"],
+        "by full name"
+    );
+    assert!(
+        s.list_users_page(None, 10, Some("%"))
+            .await
+            .unwrap()
+            .is_empty(),
+        "wildcards are literal"
     );
     assert_eq!(
         s.get_user("u1").await.unwrap().unwrap().roles,

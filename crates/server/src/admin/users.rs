@@ -28,13 +28,15 @@ impl Admin<'_> {
         Ok(info)
     }
 
-    /// A page of users by username, and the cursor of the next.
+    /// A page of users by username (those whose username or full name
+    /// contains `name`, any case, when given), and the cursor of the next.
     pub async fn list_users(
         &self,
         after: Option<&str>,
         limit: u32,
+        name: Option<&str>,
     ) -> Result<Page<UserInfo>, AdminError> {
-        let users = self.store.list_users_page(after, limit).await?;
+        let users = self.store.list_users_page(after, limit, name).await?;
         Ok(page(
             users,
             limit,

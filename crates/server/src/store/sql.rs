@@ -155,8 +155,9 @@ macro_rules! sql_store {
                 &self,
                 after: Option<&str>,
                 limit: u32,
+                name: Option<&str>,
             ) -> StoreResult<Vec<User>> {
-                list_users_page(self.read_pool(), after, limit).await
+                list_users_page(self.read_pool(), after, limit, name).await
             }
 
             async fn update_user(

@@ -53,12 +53,17 @@ macro_rules! sql_records {
             pool: &Pool,
             after: Option<&str>,
             limit: u32,
+            name: Option<&str>,
         ) -> StoreResult<Vec<User>> {
             let rows: Vec<UserRow> = sqlx::query_as(
-                "SELECT * FROM users WHERE username > $1 ORDER BY username LIMIT $2",
+                "SELECT * FROM users WHERE username > $1 \
+                 AND ($3 IS NULL OR lower(username) LIKE $3 ESCAPE '\\' \
+                      OR lower(coalesce(full_name, '')) LIKE $3 ESCAPE '\\') \
+                 ORDER BY username LIMIT $2",
             )
             .bind(after.unwrap_or(""))
             .bind(i64::from(limit))
+            .bind(name.map(contains_pattern))
             .fetch_all(pool)
             .await
             .map_err(db_err)?;

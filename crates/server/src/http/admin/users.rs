@@ -17,6 +17,8 @@ use crate::Error;
 pub struct ListQuery {
     limit: Option<u32>,
     after: Option<String>,
+    /// Part of the username or full name, any case.
+    name: Option<String>,
 }
 
 #[utoipa::path(
@@ -34,7 +36,7 @@ pub async fn list(caller: Caller, Query(q): Query<ListQuery>) -> Result<Response
     let limit = page_size(q.limit)?;
     Ok(ok(&caller
         .admin()
-        .list_users(q.after.as_deref(), limit)
+        .list_users(q.after.as_deref(), limit, q.name.as_deref())
         .await?))
 }
 

@@ -16,6 +16,7 @@ use super::credentials;
 use super::reports::{client_usage, enc};
 use super::views::{self, when, Detour, Nav};
 use super::{admin, changed, redirect};
+use crate::admin::AdminError;
 use crate::state::AppState;
 use crate::store::ClientFilter;
 
@@ -223,14 +224,7 @@ fn registration(
         .iter()
         .chain(asked.iter().filter(|s| offered.contains(s)))
         .collect();
-    let redirect_uris: Vec<String> = form
-        .get("redirect_uris")
-        .unwrap_or("")
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .map(str::to_owned)
-        .collect();
+    let redirect_uris = lines(form.get("redirect_uris").unwrap_or(""));
     let mut grant_types = vec![GrantType::ClientCredentials];
     if !redirect_uris.is_empty() {
         grant_types.extend([GrantType::AuthorizationCode, GrantType::RefreshToken]);
@@ -280,6 +274,21 @@ pub async fn show(
         }
         (usage)
         (credentials::commands(&state, &c, None))
+        section aria-labelledby="edit-h" {
+            h2 #edit-h { "Settings" }
+            form.stacked method="post" action=(app_path(&c.client_id)) {
+                (views::csrf(&v))
+                label for="name" { "Name" }
+                input #name type="text" name="name" required maxlength="255" value=(c.client_name);
+                label for="description" { "Description" }
+                textarea #description name="description" maxlength="1000" rows="2" { (c.description) }
+                label for="requested" { "More scopes " span.muted { "(space-separated; self-service ones are granted at once, others wait for an admin)" } }
+                input #requested type="text" name="requested" maxlength="255";
+                label for="redirect_uris" { "Redirect URIs " span.muted { "(one per line)" } }
+                textarea #redirect_uris name="redirect_uris" rows="2" { (c.redirect_uris.join("\n")) }
+                button type="submit" { "Save" }
+            }
+        }
         section aria-labelledby="manage-h" {
             h2 #manage-h { "Manage" }
             form.stacked method="post" action=(format!("{}/secret", app_path(&c.client_id))) {
@@ -317,6 +326,92 @@ pub async fn show(
         StatusCode::OK,
         views::layout(&v, Nav::Apps, &c.client_name, body),
     ))
+}
+
+/// `POST /console/apps/{id}`: the developer's settings form.
+pub async fn edit(
+    State(state): State<AppState>,
+    v: Visitor,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Response, Detour> {
+    let c = owned(&state, &v, &id).await?;
+    let form = v.form(&state, &headers, &body)?;
+    let patch = settings_patch(&state, &c, &form).map_err(|e| views::failed(&v, Nav::Apps, e))?;
+    let actor = actor(&v);
+    admin(&state, &actor)
+        .update_client(&c.client_id, patch)
+        .await
+        .map_err(|e| views::failed(&v, Nav::Apps, e))?;
+    changed(&state);
+    Ok(redirect(&app_path(&c.client_id)))
+}
+
+/// What a developer may change: name, description, redirect URIs (which
+/// bring the authorization code grant, or take it away), and more scopes
+/// (self-service ones at once, the rest to ask an admin for).
+fn settings_patch(
+    state: &AppState,
+    c: &ClientInfo,
+    form: &FormParams,
+) -> Result<ClientPatch, AdminError> {
+    let offered = &state.config().self_service_scopes;
+    let asked: Scope = form.get("requested").unwrap_or("").parse().map_err(|_| {
+        AdminError::Invalid(
+            "Scopes are words without quotes or backslashes, separated by spaces.".into(),
+        )
+    })?;
+    let words = |s: &str| {
+        s.split(' ')
+            .filter(|w| !w.is_empty())
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    };
+    let scope: Scope = words(&c.scope)
+        .into_iter()
+        .chain(
+            asked
+                .iter()
+                .filter(|s| offered.contains(s))
+                .map(str::to_owned),
+        )
+        .collect();
+    let pending: Scope = words(&c.requested_scope)
+        .into_iter()
+        .chain(
+            asked
+                .iter()
+                .filter(|s| !offered.contains(s) && !scope.contains(s))
+                .map(str::to_owned),
+        )
+        .collect();
+    let redirect_uris = lines(form.get("redirect_uris").unwrap_or(""));
+    let mut grants: Vec<GrantType> = c.grant_types.clone();
+    let browser = [GrantType::AuthorizationCode, GrantType::RefreshToken];
+    if redirect_uris.is_empty() {
+        grants.retain(|g| *g != GrantType::AuthorizationCode);
+    } else {
+        grants.extend(browser.iter().filter(|g| !c.grant_types.contains(g)));
+    }
+    Ok(ClientPatch {
+        client_name: Some(form.get("name").unwrap_or("").trim().to_owned()),
+        description: Some(form.get("description").unwrap_or("").trim().to_owned()),
+        scope: Some(scope.to_string()),
+        requested_scope: Some(pending.to_string()),
+        redirect_uris: Some(redirect_uris),
+        grant_types: Some(grants),
+        ..ClientPatch::default()
+    })
+}
+
+/// The non-empty lines of a text area, trimmed.
+pub fn lines(text: &str) -> Vec<String> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 /// `POST /console/apps/{id}/secret`

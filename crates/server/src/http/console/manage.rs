@@ -284,15 +284,7 @@ fn client_patch(form: &FormParams) -> Result<ClientPatch, AdminError> {
         qps: Some(number("qps")?),
         per_day: Some(number("per_day")?),
         token_ttl: Some(number("token_ttl")?),
-        redirect_uris: Some(
-            form.get("redirect_uris")
-                .unwrap_or("")
-                .lines()
-                .map(str::trim)
-                .filter(|l| !l.is_empty())
-                .map(str::to_owned)
-                .collect(),
-        ),
+        redirect_uris: Some(super::apps::lines(form.get("redirect_uris").unwrap_or(""))),
         enabled: Some(form.get("enabled").is_some()),
         ..ClientPatch::default()
     })
@@ -340,6 +332,7 @@ pub async fn approve(
 #[derive(Debug, Deserialize)]
 pub struct UserList {
     after: Option<String>,
+    q: Option<String>,
 }
 
 /// `GET /console/admin/users?after=`
@@ -349,24 +342,43 @@ pub async fn users(
     Query(q): Query<UserList>,
 ) -> Result<Response, Detour> {
     v.require(ADMIN)?;
-    Ok(users_page(&state, &v, q.after.as_deref(), StatusCode::OK, None).await)
+    let search = Search {
+        after: q.after.as_deref(),
+        q: q.q.as_deref().map(str::trim).filter(|q| !q.is_empty()),
+    };
+    Ok(users_page(&state, &v, search, StatusCode::OK, None).await)
+}
+
+/// Which page of users: after a username, matching a search.
+#[derive(Debug, Clone, Copy, Default)]
+struct Search<'a> {
+    after: Option<&'a str>,
+    q: Option<&'a str>,
 }
 
 async fn users_page(
     state: &AppState,
     v: &Visitor,
-    after: Option<&str>,
+    search: Search<'_>,
     status: StatusCode,
     error: Option<&str>,
 ) -> Response {
     let actor = actor(v);
-    let page = match admin(state, &actor).list_users(after, PAGE).await {
+    let page = match admin(state, &actor)
+        .list_users(search.after, PAGE, search.q)
+        .await
+    {
         Ok(p) => p,
         Err(e) => return views::failed(v, Nav::Users, e).into_response(),
     };
     let body = html! {
         h1 { "Users" }
         @if let Some(e) = error { p.error role="alert" { (e) } }
+        form.inline role="search" method="get" action="/console/admin/users" {
+            label for="q" { "Username or name contains" }
+            input #q type="search" name="q" value=[search.q];
+            button type="submit" { "Search" }
+        }
         div.table-wrap {
             table {
                 thead { tr { th { "Username" } th { "Name" } th { "Roles and state" } th { "Password" } } }
@@ -409,8 +421,13 @@ async fn users_page(
                 }
             }
         }
+        @if page.items.is_empty() { p.muted { "No user matches." } }
         @if let Some(next) = &page.next {
-            p { a href=(format!("/console/admin/users?after={}", enc(next))) { "Next page" } }
+            @let more = match search.q {
+                Some(q) => format!("/console/admin/users?after={}&q={}", enc(next), enc(q)),
+                None => format!("/console/admin/users?after={}", enc(next)),
+            };
+            p { a href=(more) { "Next page" } }
         }
         section aria-labelledby="new-user-h" {
             h2 #new-user-h { "Add a user" }
@@ -497,11 +514,15 @@ pub async fn update_user(
     if name == v.username && (!enabled || !roles_in(&form).iter().any(|r| r == ADMIN)) {
         let why =
             "You cannot disable yourself or take away your own admin role here: ask another admin.";
-        return Err(
-            users_page(&state, &v, None, StatusCode::BAD_REQUEST, Some(why))
-                .await
-                .into(),
-        );
+        return Err(users_page(
+            &state,
+            &v,
+            Search::default(),
+            StatusCode::BAD_REQUEST,
+            Some(why),
+        )
+        .await
+        .into());
     }
     let patch = UserPatch {
         enabled: Some(enabled),
@@ -546,18 +567,26 @@ async fn users_answer(
 ) -> Result<Response, Detour> {
     match outcome {
         Ok(()) => Ok(redirect("/console/admin/users")),
-        Err(AdminError::Invalid(why)) => {
-            Err(
-                users_page(state, v, None, StatusCode::BAD_REQUEST, Some(&why))
-                    .await
-                    .into(),
-            )
-        }
+        Err(AdminError::Invalid(why)) => Err(users_page(
+            state,
+            v,
+            Search::default(),
+            StatusCode::BAD_REQUEST,
+            Some(&why),
+        )
+        .await
+        .into()),
         Err(AdminError::Store(crate::store::StoreError::Conflict(what))) => {
             let why = format!("{what} already exists");
-            Err(users_page(state, v, None, StatusCode::CONFLICT, Some(&why))
-                .await
-                .into())
+            Err(users_page(
+                state,
+                v,
+                Search::default(),
+                StatusCode::CONFLICT,
+                Some(&why),
+            )
+            .await
+            .into())
         }
         Err(e) => Err(views::failed(v, Nav::Users, e)),
     }

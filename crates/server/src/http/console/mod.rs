@@ -55,7 +55,7 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route(SCRIPT_PATH, get(script))
         .route("/console/apps", get(apps::list).post(apps::create))
         .route("/console/apps/new", get(apps::new_form))
-        .route("/console/apps/{id}", get(apps::show))
+        .route("/console/apps/{id}", get(apps::show).post(apps::edit))
         .route("/console/apps/{id}/secret", post(apps::rotate))
         .route("/console/apps/{id}/enabled", post(apps::set_enabled))
         .route("/console/apps/{id}/delete", post(apps::delete))

@@ -43,6 +43,7 @@ pub fn layout(v: &Visitor, nav: Nav, title: &str, body: Markup) -> Markup {
     document(
         title,
         html! {
+            a.skip href="#main" { "Skip to the page" }
             header.top {
                 a.brand href=(PREFIX) { "tollgate" span.muted { " console" } }
                 nav aria-label="Console" {
@@ -60,7 +61,7 @@ pub fn layout(v: &Visitor, nav: Nav, title: &str, body: Markup) -> Markup {
                     button.link type="submit" { "Sign out" }
                 }
             }
-            main { (body) }
+            main #main tabindex="-1" { (body) }
         },
     )
 }
