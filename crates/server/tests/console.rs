@@ -27,6 +27,7 @@ struct Person {
 struct Page {
     status: u16,
     location: Option<String>,
+    csp: Option<String>,
     body: String,
 }
 
@@ -65,6 +66,10 @@ impl Person {
                 .headers()
                 .get(LOCATION)
                 .map(|l| l.to_str().unwrap().to_owned()),
+            csp: resp
+                .headers()
+                .get("content-security-policy")
+                .map(|v| v.to_str().unwrap().to_owned()),
             body: resp.text().await.unwrap(),
         }
     }
@@ -209,10 +214,27 @@ async fn a_developer_signs_in_registers_an_app_and_uses_its_secret() {
         .await;
     assert!(at.ends_with("/console/apps"), "{at}");
     assert!(apps.body.contains("You have no apps yet"), "{}", apps.body);
+    let csp = apps.csp.clone().unwrap();
     assert!(
-        apps.body.contains("Content-Security-Policy") || apps.status == 200,
-        "a page"
+        csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"),
+        "{csp}"
     );
+    for (asset, kind) in [
+        ("console.css", "text/css"),
+        ("console.js", "text/javascript"),
+    ] {
+        let r = s
+            .http
+            .get(s.url(&format!("/console/static/{asset}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        assert!(r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with(kind));
+    }
     let created = register(&mut dana, &apps, "Inventory <script>alert(1)</script>").await;
     assert!(
         !created.body.contains("<script>alert"),

@@ -139,17 +139,31 @@ fn page(title: &str, body: Markup) -> Markup {
 /// An HTML response with the headers every page gets: no caching, no
 /// framing, no inline script or style, no referrer.
 pub fn respond(status: StatusCode, markup: Markup) -> Response {
+    respond_with(
+        status,
+        markup,
+        "default-src 'none'; style-src 'self'; img-src 'self'; frame-ancestors 'none'; base-uri 'none'",
+        "no-referrer",
+    )
+}
+
+/// An HTML response under this Content-Security-Policy and referrer
+/// policy, with the other headers every page gets (no caching, no framing,
+/// no sniffing).
+pub fn respond_with(
+    status: StatusCode,
+    markup: Markup,
+    csp: &'static str,
+    referrer: &'static str,
+) -> Response {
     let mut resp = (status, markup.into_string()).into_response();
     let h = resp.headers_mut();
     let set = [
         (header::CONTENT_TYPE, "text/html; charset=utf-8"),
         (header::CACHE_CONTROL, "no-store"),
-        (
-            header::CONTENT_SECURITY_POLICY,
-            "default-src 'none'; style-src 'self'; img-src 'self'; frame-ancestors 'none'; base-uri 'none'",
-        ),
+        (header::CONTENT_SECURITY_POLICY, csp),
         (header::X_FRAME_OPTIONS, "DENY"),
-        (header::REFERRER_POLICY, "no-referrer"),
+        (header::REFERRER_POLICY, referrer),
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
     ];
     for (name, value) in set {

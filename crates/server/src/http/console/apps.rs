@@ -4,18 +4,18 @@
 //! person's app answers as if it did not exist.
 
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
 use maud::html;
 use serde::Deserialize;
 use tollgate_proto::admin::{ClientInfo, ClientPatch, ClientRegistration, SecretRotation};
 use tollgate_proto::{FormParams, GrantType, Scope};
 
-use super::auth::Visitor;
+use super::auth::{Posted, Visitor};
 use super::credentials;
 use super::reports::{client_usage, enc};
 use super::views::{self, when, Detour, Nav};
-use super::{admin, changed, redirect};
+use super::{changed, redirect};
 use crate::admin::AdminError;
 use crate::state::AppState;
 use crate::store::ClientFilter;
@@ -55,14 +55,14 @@ pub async fn list(
     Query(q): Query<ListParams>,
 ) -> Result<Response, Detour> {
     v.require(DEVELOPER)?;
-    let actor = actor(&v);
     let filter = ClientFilter {
         after: q.after,
         limit: PAGE,
         owner: Some(v.username.clone()),
         ..ClientFilter::default()
     };
-    let page = admin(&state, &actor)
+    let page = v
+        .admin(&state)
         .list_clients(filter)
         .await
         .map_err(|e| views::failed(&v, Nav::Apps, e))?;
@@ -160,20 +160,16 @@ fn registration_page(
 /// `POST /console/apps`: registered → its key and secret, once.
 pub async fn create(
     State(state): State<AppState>,
-    v: Visitor,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
+    Posted { v, form }: Posted,
 ) -> Result<Response, Detour> {
     v.require(DEVELOPER)?;
-    let form = v.form(&state, &headers, &body)?;
     let again =
         |why: &str| registration_page(&state, &v, StatusCode::BAD_REQUEST, &form, Some(why));
     let (reg, requested) = match registration(&state, &v, &form) {
         Ok(r) => r,
         Err(why) => return Err(again(&why).into()),
     };
-    let actor = actor(&v);
-    let ops = admin(&state, &actor);
+    let ops = v.admin(&state);
     let creds = match ops.register_client(reg).await {
         Ok(c) => c,
         Err(crate::admin::AdminError::Invalid(why)) => return Err(again(&why).into()),
@@ -188,14 +184,12 @@ pub async fn create(
             .await
             .map_err(|e| views::failed(&v, Nav::Apps, e))?;
     }
-    let secret = creds.client_secret.unwrap_or_default();
     let back = app_path(&creds.client.client_id);
     Ok(credentials::page(
         &state,
         &v,
         Nav::Apps,
-        &creds.client,
-        &secret,
+        &creds,
         "Your app is registered",
         &back,
     ))
@@ -331,16 +325,12 @@ pub async fn show(
 /// `POST /console/apps/{id}`: the developer's settings form.
 pub async fn edit(
     State(state): State<AppState>,
-    v: Visitor,
     Path(id): Path<String>,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
+    Posted { v, form }: Posted,
 ) -> Result<Response, Detour> {
     let c = owned(&state, &v, &id).await?;
-    let form = v.form(&state, &headers, &body)?;
     let patch = settings_patch(&state, &c, &form).map_err(|e| views::failed(&v, Nav::Apps, e))?;
-    let actor = actor(&v);
-    admin(&state, &actor)
+    v.admin(&state)
         .update_client(&c.client_id, patch)
         .await
         .map_err(|e| views::failed(&v, Nav::Apps, e))?;
@@ -417,28 +407,23 @@ pub fn lines(text: &str) -> Vec<String> {
 /// `POST /console/apps/{id}/secret`
 pub async fn rotate(
     State(state): State<AppState>,
-    v: Visitor,
     Path(id): Path<String>,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
+    Posted { v, form }: Posted,
 ) -> Result<Response, Detour> {
     let c = owned(&state, &v, &id).await?;
-    let form = v.form(&state, &headers, &body)?;
     let grace_secs = credentials::grace(&form).map_err(|e| views::failed(&v, Nav::Apps, e))?;
-    let actor = actor(&v);
-    let creds = admin(&state, &actor)
+    let creds = v
+        .admin(&state)
         .rotate_client_secret(&c.client_id, SecretRotation { grace_secs })
         .await
         .map_err(|e| views::failed(&v, Nav::Apps, e))?;
     changed(&state);
-    let secret = creds.client_secret.unwrap_or_default();
     let back = app_path(&creds.client.client_id);
     Ok(credentials::page(
         &state,
         &v,
         Nav::Apps,
-        &creds.client,
-        &secret,
+        &creds,
         "A new secret",
         &back,
     ))
@@ -447,20 +432,16 @@ pub async fn rotate(
 /// `POST /console/apps/{id}/enabled` (`enabled=true|false`)
 pub async fn set_enabled(
     State(state): State<AppState>,
-    v: Visitor,
     Path(id): Path<String>,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
+    Posted { v, form }: Posted,
 ) -> Result<Response, Detour> {
     let c = owned(&state, &v, &id).await?;
-    let form = v.form(&state, &headers, &body)?;
     let enabled = form.get("enabled") == Some("true");
-    let actor = actor(&v);
     let patch = ClientPatch {
         enabled: Some(enabled),
         ..ClientPatch::default()
     };
-    admin(&state, &actor)
+    v.admin(&state)
         .update_client(&c.client_id, patch)
         .await
         .map_err(|e| views::failed(&v, Nav::Apps, e))?;
@@ -471,16 +452,12 @@ pub async fn set_enabled(
 /// `POST /console/apps/{id}/delete` (`confirm=yes`)
 pub async fn delete(
     State(state): State<AppState>,
-    v: Visitor,
     Path(id): Path<String>,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
+    Posted { v, form }: Posted,
 ) -> Result<Response, Detour> {
     let c = owned(&state, &v, &id).await?;
-    let form = v.form(&state, &headers, &body)?;
     credentials::confirmed(&form).map_err(|e| views::failed(&v, Nav::Apps, e))?;
-    let actor = actor(&v);
-    admin(&state, &actor)
+    v.admin(&state)
         .delete_client(&c.client_id)
         .await
         .map_err(|e| views::failed(&v, Nav::Apps, e))?;
@@ -492,18 +469,13 @@ pub async fn delete(
 /// no such app (the same page whether it exists or not).
 async fn owned(state: &AppState, v: &Visitor, id: &str) -> Result<ClientInfo, Detour> {
     v.require(DEVELOPER)?;
-    let actor = actor(v);
-    match admin(state, &actor).client(id).await {
+    match v.admin(state).client(id).await {
         Ok(c) if c.owner.as_deref() == Some(v.username.as_str()) => Ok(c),
         Ok(_) | Err(crate::admin::AdminError::Store(crate::store::StoreError::NotFound(_))) => {
             Err(views::not_found(v, Nav::Apps))
         }
         Err(e) => Err(views::failed(v, Nav::Apps, e)),
     }
-}
-
-fn actor(v: &Visitor) -> String {
-    format!("console:{}", v.username)
 }
 
 fn app_path(id: &str) -> String {

@@ -12,7 +12,8 @@
 //! token their forms must carry (derived from the session, so it cannot be
 //! guessed without the `HttpOnly` cookie).
 
-use axum::extract::{FromRequestParts, Query, State};
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Query, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -24,6 +25,7 @@ use tollgate_proto::FormParams;
 
 use super::views::{self, Detour, Nav};
 use super::{redirect, CLIENT_ID, PREFIX};
+use crate::admin::Admin;
 use crate::http::form::read_form;
 use crate::http::session;
 use crate::oauth::{secret, token};
@@ -46,6 +48,8 @@ pub struct Visitor {
     pub roles: Vec<String>,
     /// Every form's `csrf` field must hold this.
     pub csrf: String,
+    /// Who the audit log names: `console:USERNAME`.
+    actor: String,
     /// The cookie's value, to end the session.
     session: String,
 }
@@ -73,8 +77,17 @@ impl Visitor {
         )))
     }
 
+    /// The operations, done by this person now (and audited as such).
+    pub fn admin<'a>(&'a self, state: &'a AppState) -> Admin<'a> {
+        Admin {
+            store: state.store().as_ref(),
+            now: state.clock().now_secs(),
+            actor: &self.actor,
+        }
+    }
+
     /// A posted form, if it carries this session's CSRF token.
-    pub fn form(
+    fn form(
         &self,
         state: &AppState,
         headers: &HeaderMap,
@@ -114,6 +127,7 @@ impl FromRequestParts<AppState> for Visitor {
         match (signed_in, user) {
             (Some((value, s)), Some(user)) if user.enabled => Ok(Visitor {
                 csrf: csrf_for(&value),
+                actor: format!("console:{}", s.username),
                 username: s.username,
                 roles: user.roles,
                 session: value,
@@ -130,6 +144,32 @@ impl FromRequestParts<AppState> for Visitor {
                 Err(redirect(&format!("{PREFIX}/sign-in?{}", query.finish())))
             }
         }
+    }
+}
+
+/// A form posted by a signed-in person, its CSRF token checked (before
+/// anything else is looked at).
+#[derive(Debug)]
+pub struct Posted {
+    pub v: Visitor,
+    pub form: FormParams,
+}
+
+impl FromRequest<AppState> for Posted {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Response> {
+        let (mut parts, body) = req.into_parts();
+        let v = Visitor::from_request_parts(&mut parts, state).await?;
+        let req = Request::from_parts(parts, body);
+        let headers = req.headers().clone();
+        let body = Bytes::from_request(req, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let form = v
+            .form(state, &headers, &body)
+            .map_err(IntoResponse::into_response)?;
+        Ok(Posted { v, form })
     }
 }
 

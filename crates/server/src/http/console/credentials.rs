@@ -5,7 +5,7 @@
 use axum::http::StatusCode;
 use axum::response::Response;
 use maud::{html, Markup};
-use tollgate_proto::admin::ClientInfo;
+use tollgate_proto::admin::{ClientCredentials, ClientInfo};
 use tollgate_proto::FormParams;
 
 use super::auth::Visitor;
@@ -18,11 +18,12 @@ pub fn page(
     state: &AppState,
     v: &Visitor,
     nav: Nav,
-    c: &ClientInfo,
-    secret: &str,
+    creds: &ClientCredentials,
     title: &str,
     back: &str,
 ) -> Response {
+    let c = &creds.client;
+    let secret = creds.client_secret.as_deref().unwrap_or_default();
     let body = html! {
         h1 { (title) }
         p.notice role="status" {

@@ -4,7 +4,7 @@
 //! them roles, disable them, set passwords. Admins only.
 
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use maud::html;
 use serde::Deserialize;
@@ -13,11 +13,11 @@ use tollgate_proto::admin::{
 };
 use tollgate_proto::{FormParams, GrantType, Scope};
 
-use super::auth::Visitor;
+use super::auth::{Posted, Visitor};
 use super::credentials;
 use super::reports::{client_usage, enc};
 use super::views::{self, limit, when, Detour, Nav};
-use super::{admin, changed, redirect};
+use super::{changed, redirect};
 use crate::admin::{AdminError, ROLES};
 use crate::state::AppState;
 use crate::store::ClientFilter;
@@ -54,8 +54,8 @@ pub async fn clients(
         pending: show == "pending",
         ..ClientFilter::default()
     };
-    let actor = actor(&v);
-    let page = admin(&state, &actor)
+    let page = v
+        .admin(&state)
         .list_clients(filter)
         .await
         .map_err(|e| views::failed(&v, Nav::Clients, e))?;
@@ -126,8 +126,8 @@ pub async fn client(
     Path(id): Path<String>,
 ) -> Result<Response, Detour> {
     v.require(ADMIN)?;
-    let actor = actor(&v);
-    let c = admin(&state, &actor)
+    let c = v
+        .admin(&state)
         .client(&id)
         .await
         .map_err(|e| views::failed(&v, Nav::Clients, e))?;
@@ -229,15 +229,11 @@ async fn client_page(
 /// `POST /console/admin/clients/{id}`: the settings form.
 pub async fn update_client(
     State(state): State<AppState>,
-    v: Visitor,
     Path(id): Path<String>,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
+    Posted { v, form }: Posted,
 ) -> Result<Response, Detour> {
     v.require(ADMIN)?;
-    let form = v.form(&state, &headers, &body)?;
-    let actor = actor(&v);
-    let ops = admin(&state, &actor);
+    let ops = v.admin(&state);
     let outcome = match client_patch(&form) {
         Ok(patch) => ops.update_client(&id, patch).await,
         Err(e) => Err(e),
@@ -293,15 +289,11 @@ fn client_patch(form: &FormParams) -> Result<ClientPatch, AdminError> {
 /// `POST /console/admin/clients/{id}/approve` (`decision=approve|reject`)
 pub async fn approve(
     State(state): State<AppState>,
-    v: Visitor,
     Path(id): Path<String>,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
+    Posted { v, form }: Posted,
 ) -> Result<Response, Detour> {
     v.require(ADMIN)?;
-    let form = v.form(&state, &headers, &body)?;
-    let actor = actor(&v);
-    let ops = admin(&state, &actor);
+    let ops = v.admin(&state);
     let c = ops
         .client(&id)
         .await
@@ -363,8 +355,8 @@ async fn users_page(
     status: StatusCode,
     error: Option<&str>,
 ) -> Response {
-    let actor = actor(v);
-    let page = match admin(state, &actor)
+    let page = match v
+        .admin(state)
         .list_users(search.after, PAGE, search.q)
         .await
     {
@@ -469,12 +461,9 @@ fn roles_in(form: &FormParams) -> Vec<String> {
 /// `POST /console/admin/users`: a new user.
 pub async fn create_user(
     State(state): State<AppState>,
-    v: Visitor,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
+    Posted { v, form }: Posted,
 ) -> Result<Response, Detour> {
     v.require(ADMIN)?;
-    let form = v.form(&state, &headers, &body)?;
     let optional = |name: &str| {
         form.get(name)
             .map(str::trim)
@@ -488,11 +477,10 @@ pub async fn create_user(
         email: optional("email"),
         roles: roles_in(&form),
     };
-    let actor = actor(&v);
     users_answer(
         &state,
         &v,
-        admin(&state, &actor)
+        v.admin(&state)
             .register_user(state.oauth().passwords(), reg)
             .await
             .map(|_| ()),
@@ -503,13 +491,10 @@ pub async fn create_user(
 /// `POST /console/admin/users/{name}`: roles and state.
 pub async fn update_user(
     State(state): State<AppState>,
-    v: Visitor,
     Path(name): Path<String>,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
+    Posted { v, form }: Posted,
 ) -> Result<Response, Detour> {
     v.require(ADMIN)?;
-    let form = v.form(&state, &headers, &body)?;
     let enabled = form.get("enabled").is_some();
     if name == v.username && (!enabled || !roles_in(&form).iter().any(|r| r == ADMIN)) {
         let why =
@@ -529,14 +514,10 @@ pub async fn update_user(
         roles: Some(roles_in(&form)),
         ..UserPatch::default()
     };
-    let actor = actor(&v);
     users_answer(
         &state,
         &v,
-        admin(&state, &actor)
-            .update_user(&name, patch)
-            .await
-            .map(|_| ()),
+        v.admin(&state).update_user(&name, patch).await.map(|_| ()),
     )
     .await
 }
@@ -544,16 +525,13 @@ pub async fn update_user(
 /// `POST /console/admin/users/{name}/password`
 pub async fn set_password(
     State(state): State<AppState>,
-    v: Visitor,
     Path(name): Path<String>,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
+    Posted { v, form }: Posted,
 ) -> Result<Response, Detour> {
     v.require(ADMIN)?;
-    let form = v.form(&state, &headers, &body)?;
     let password = form.get("password").unwrap_or("").to_owned();
-    let actor = actor(&v);
-    let done = admin(&state, &actor)
+    let done = v
+        .admin(&state)
         .set_user_password(state.oauth().passwords(), &name, password)
         .await;
     users_answer(&state, &v, done).await
@@ -590,10 +568,6 @@ async fn users_answer(
         }
         Err(e) => Err(views::failed(v, Nav::Users, e)),
     }
-}
-
-fn actor(v: &Visitor) -> String {
-    format!("console:{}", v.username)
 }
 
 fn client_path(id: &str) -> String {
@@ -662,13 +636,9 @@ fn new_client_page(
 /// `POST /console/admin/clients`: registered → its key and secret, once.
 pub async fn create_client(
     State(state): State<AppState>,
-    v: Visitor,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
+    Posted { v, form }: Posted,
 ) -> Result<Response, Detour> {
     v.require(ADMIN)?;
-    let form = v.form(&state, &headers, &body)?;
-    let actor = actor(&v);
     let outcome = match client_patch(&form) {
         Ok(p) => {
             let optional = |name: &str| {
@@ -688,20 +658,18 @@ pub async fn create_client(
                 redirect_uris: p.redirect_uris.unwrap_or_default(),
                 ..ClientRegistration::default()
             };
-            admin(&state, &actor).register_client(reg).await
+            v.admin(&state).register_client(reg).await
         }
         Err(e) => Err(e),
     };
     match outcome {
         Ok(creds) => {
-            let secret = creds.client_secret.unwrap_or_default();
             let back = client_path(&creds.client_id);
             Ok(credentials::page(
                 &state,
                 &v,
                 Nav::Clients,
-                &creds.client,
-                &secret,
+                &creds,
                 "Client registered",
                 &back,
             ))
@@ -716,27 +684,22 @@ pub async fn create_client(
 /// `POST /console/admin/clients/{id}/secret`
 pub async fn rotate_secret(
     State(state): State<AppState>,
-    v: Visitor,
     Path(id): Path<String>,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
+    Posted { v, form }: Posted,
 ) -> Result<Response, Detour> {
     v.require(ADMIN)?;
-    let form = v.form(&state, &headers, &body)?;
     let grace_secs = credentials::grace(&form).map_err(|e| views::failed(&v, Nav::Clients, e))?;
-    let actor = actor(&v);
-    let creds = admin(&state, &actor)
+    let creds = v
+        .admin(&state)
         .rotate_client_secret(&id, SecretRotation { grace_secs })
         .await
         .map_err(|e| views::failed(&v, Nav::Clients, e))?;
     changed(&state);
-    let secret = creds.client_secret.unwrap_or_default();
     Ok(credentials::page(
         &state,
         &v,
         Nav::Clients,
-        &creds.client,
-        &secret,
+        &creds,
         "A new secret",
         &client_path(&id),
     ))
@@ -745,16 +708,12 @@ pub async fn rotate_secret(
 /// `POST /console/admin/clients/{id}/delete` (`confirm=yes`)
 pub async fn delete_client(
     State(state): State<AppState>,
-    v: Visitor,
     Path(id): Path<String>,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
+    Posted { v, form }: Posted,
 ) -> Result<Response, Detour> {
     v.require(ADMIN)?;
-    let form = v.form(&state, &headers, &body)?;
     credentials::confirmed(&form).map_err(|e| views::failed(&v, Nav::Clients, e))?;
-    let actor = actor(&v);
-    admin(&state, &actor)
+    v.admin(&state)
         .delete_client(&id)
         .await
         .map_err(|e| views::failed(&v, Nav::Clients, e))?;

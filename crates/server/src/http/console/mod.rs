@@ -25,7 +25,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use tollgate_proto::{GrantType, Scope};
 
-use crate::admin::{self, Admin, AdminError, NewClient};
+use crate::admin::{self, AdminError, NewClient};
 use crate::state::AppState;
 use crate::store::{AuthMethod, ClientUpdate, StoreError};
 
@@ -136,15 +136,6 @@ fn redirect(location: &str) -> Response {
     resp.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     resp
-}
-
-/// The operations, done by `actor` now.
-fn admin<'a>(state: &'a AppState, actor: &'a str) -> Admin<'a> {
-    Admin {
-        store: state.store().as_ref(),
-        now: state.clock().now_secs(),
-        actor,
-    }
 }
 
 /// After a change to a client: this instance forgets the clients it had

@@ -5,16 +5,16 @@
 use std::collections::BTreeMap;
 
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
 use maud::{html, Markup};
 use serde::Deserialize;
 use tollgate_proto::admin::{CallUsage, ClientInfo, KeyRotation};
 
-use super::auth::Visitor;
+use super::auth::{Posted, Visitor};
 use super::chart::{self, Day};
+use super::redirect;
 use super::views::{self, count, limit, when, Detour, Nav};
-use super::{admin, redirect};
 use crate::clock::{day_of, iso_day};
 use crate::state::AppState;
 use crate::store::{AuditQuery, UsageQuery};
@@ -257,14 +257,14 @@ pub async fn audit(
     Query(q): Query<AuditParams>,
 ) -> Result<Response, Detour> {
     v.require("admin")?;
-    let actor = format!("console:{}", v.username);
     let target = q.target.filter(|t| !t.is_empty());
     let query = AuditQuery {
         before: q.before,
         limit: 50,
         target: target.clone(),
     };
-    let page = admin(&state, &actor)
+    let page = v
+        .admin(&state)
         .audit_log(query)
         .await
         .map_err(|e| views::failed(&v, Nav::Audit, e))?;
@@ -312,8 +312,8 @@ pub async fn audit(
 
 pub async fn keys(State(state): State<AppState>, v: Visitor) -> Result<Response, Detour> {
     v.require("admin")?;
-    let actor = format!("console:{}", v.username);
-    let keys = admin(&state, &actor)
+    let keys = v
+        .admin(&state)
         .keys()
         .await
         .map_err(|e| views::failed(&v, Nav::Keys, e))?;
@@ -358,14 +358,10 @@ pub async fn keys(State(state): State<AppState>, v: Visitor) -> Result<Response,
 
 pub async fn rotate_key(
     State(state): State<AppState>,
-    v: Visitor,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
+    Posted { v, .. }: Posted,
 ) -> Result<Response, Detour> {
     v.require("admin")?;
-    v.form(&state, &headers, &body)?;
-    let actor = format!("console:{}", v.username);
-    admin(&state, &actor)
+    v.admin(&state)
         .rotate_key(&state.config().jwt, KeyRotation::default())
         .await
         .map_err(|e| views::failed(&v, Nav::Keys, e))?;
@@ -374,16 +370,12 @@ pub async fn rotate_key(
 
 pub async fn retire_key(
     State(state): State<AppState>,
-    v: Visitor,
     Path(kid): Path<String>,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
+    Posted { v, .. }: Posted,
 ) -> Result<Response, Detour> {
     v.require("admin")?;
-    v.form(&state, &headers, &body)?;
-    let actor = format!("console:{}", v.username);
     let config = state.config();
-    admin(&state, &actor)
+    v.admin(&state)
         .retire_key_after_tokens(&kid, config.token_ttl, config.jwt.leeway_secs)
         .await
         .map_err(|e| views::failed(&v, Nav::Keys, e))?;

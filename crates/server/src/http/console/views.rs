@@ -3,7 +3,7 @@
 //! (a CSP that allows only this origin's style sheet and script), and how a
 //! failed operation is told to the person. maud escapes every value.
 
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use maud::{html, Markup, DOCTYPE};
 
@@ -178,24 +178,13 @@ pub fn failed(v: &Visitor, nav: Nav, e: AdminError) -> Detour {
 /// An HTML response with the console's headers: no caching (pages show
 /// secrets once), no framing, scripts and styles from this origin only.
 pub fn respond(status: StatusCode, markup: Markup) -> Response {
-    let mut resp = (status, markup.into_string()).into_response();
-    let h = resp.headers_mut();
-    let set = [
-        (header::CONTENT_TYPE, "text/html; charset=utf-8"),
-        (header::CACHE_CONTROL, "no-store"),
-        (
-            header::CONTENT_SECURITY_POLICY,
-            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
-             form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-        ),
-        (header::X_FRAME_OPTIONS, "DENY"),
-        (header::REFERRER_POLICY, "same-origin"),
-        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-    ];
-    for (name, value) in set {
-        h.insert(name, HeaderValue::from_static(value));
-    }
-    resp
+    crate::http::pages::respond_with(
+        status,
+        markup,
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
+         form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        "same-origin",
+    )
 }
 
 /// Unix seconds as `YYYY-MM-DD HH:MM UTC`.
