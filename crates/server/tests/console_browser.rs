@@ -52,6 +52,9 @@ impl Camera {
     async fn shoot_page(&self, c: &Client, name: &str, console: bool) {
         for (label, (w, h)) in [("desktop", DESKTOP), ("phone", PHONE)] {
             c.set_window_size(w, h).await.unwrap();
+            if console {
+                check_page(c, name, w).await;
+            }
             let png = c.screenshot().await.unwrap();
             let file = self.dir.path().join(format!("{name}-{label}.png"));
             std::fs::write(&file, &png).unwrap();
@@ -63,6 +66,48 @@ impl Camera {
         }
         c.set_window_size(DESKTOP.0, DESKTOP.1).await.unwrap();
     }
+}
+
+/// What a person needs of every page: each control has a label, and at
+/// this width nothing makes the page scroll sideways (wide tables scroll in
+/// their own box).
+async fn check_page(c: &Client, name: &str, width: u32) {
+    let unlabelled = c
+        .execute(
+            "return [...document.querySelectorAll('input:not([type=hidden]),select,textarea')]\
+             .filter(e => e.labels.length === 0 && !e.getAttribute('aria-label'))\
+             .map(e => e.name || e.id)",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        unlabelled,
+        serde_json::json!([]),
+        "{name}: controls without a label"
+    );
+    let overflow = c
+        .execute(
+            "return document.documentElement.scrollWidth - document.documentElement.clientWidth",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let wide = c
+        .execute(
+            "const w = document.documentElement.clientWidth; \
+             return [...document.querySelectorAll('body *')]\
+             .filter(e => e.getBoundingClientRect().right > w + 1 && !e.closest('.table-wrap'))\
+             .map(e => e.tagName + '.' + e.className + '#' + e.id).slice(0, 8)",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        overflow,
+        serde_json::json!(0),
+        "{name} scrolls sideways at {width} px: {wide}"
+    );
 }
 
 /// A photo of a page with content: about the window's width, many colours,

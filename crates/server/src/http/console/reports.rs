@@ -86,7 +86,7 @@ pub async fn client_usage(state: &AppState, c: &ClientInfo) -> Markup {
         section aria-labelledby="usage-h" {
             h2 #usage-h { "Calls, last 30 days" }
             @match recent {
-                Some((from, calls)) => (usage_charts(from, &calls)),
+                Some((from, calls)) => (usage_charts(from, &calls, state.config().usage_flush.as_secs().max(1))),
                 None => p.notice { "Usage cannot be read now." },
             }
         }
@@ -94,7 +94,7 @@ pub async fn client_usage(state: &AppState, c: &ClientInfo) -> Markup {
 }
 
 /// Per-day columns and per-route bars of a set of call records.
-fn usage_charts(from: i64, calls: &[CallUsage]) -> Markup {
+fn usage_charts(from: i64, calls: &[CallUsage], flush_secs: u64) -> Markup {
     let mut by_day: BTreeMap<&str, (u64, u64)> = BTreeMap::new();
     let mut by_route: BTreeMap<&str, u64> = BTreeMap::new();
     for c in calls {
@@ -120,6 +120,7 @@ fn usage_charts(from: i64, calls: &[CallUsage]) -> Markup {
     let routes = largest_first(by_route.into_iter().map(|(r, n)| (r.to_owned(), n)));
     html! {
         p #usage-total { (count(total)) " calls admitted, " (count(refused)) " refused by a quota." }
+        p.muted { "Counts reach this page within " (flush_secs) " s; the quota above is live." }
         (chart::daily(&days, "Calls per day over the last 30 days: admitted, and refused by a quota"))
         p.legend { span.key.admitted {} "admitted " span.key.refused {} "refused by a quota" }
         h3 { "By route" }
