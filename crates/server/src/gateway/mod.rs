@@ -4,7 +4,6 @@
 //! token check and without touching an upstream.
 
 mod proxy;
-mod upstream;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,7 +17,7 @@ use crate::metrics::Metrics;
 use crate::path;
 use crate::resource::{self, Resource};
 use crate::Error;
-use upstream::Upstreams;
+use proxy::UpstreamClient;
 
 /// The routes, the bearer check in front of them, and the upstream client.
 #[derive(Debug)]
@@ -26,7 +25,7 @@ pub struct Gateway {
     /// Longest prefix first.
     routes: Vec<Arc<Route>>,
     resource: Arc<Resource>,
-    upstream: Arc<Upstreams>,
+    upstream: UpstreamClient,
     /// Longest wait for an upstream's response headers.
     timeout: Duration,
     metrics: Arc<Metrics>,
@@ -42,7 +41,7 @@ impl Gateway {
         Self {
             routes,
             resource,
-            upstream: Arc::default(),
+            upstream: proxy::upstream_client(),
             timeout,
             metrics,
         }
