@@ -197,6 +197,55 @@ async fn upstream_connections_are_pooled_and_kept_alive() {
     s.stop().await;
 }
 
+/// An upstream that answers once per connection and then closes it, without
+/// saying so (as one whose idle timeout just ran out): the gateway notices
+/// the closed pooled connection, or fails to send on it and sends again on
+/// a new one; every request is answered.
+#[tokio::test]
+async fn upstreams_that_close_idle_connections_are_retried_on_new_ones() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = accepted.clone();
+    tokio::spawn(async move {
+        loop {
+            let (mut sock, _) = listener.accept().await.unwrap();
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match sock.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => head.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let _ = sock
+                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+                    .await;
+                // Closed with the response: the connection is not reusable.
+            });
+        }
+    });
+    let s = gateway(vec![route("/once", &format!("http://{addr}"), &[], false)]).await;
+    let t = token(&s, "").await;
+    for i in 0..10 {
+        let r = s.api("/once", Some(&t)).await;
+        assert_eq!(
+            (r.status, r.body.as_str()),
+            (200, "ok"),
+            "request {i}: {r:?}"
+        );
+        if i % 3 == 0 {
+            // Time for the close to be seen, or not: both paths are taken.
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 10);
+    s.stop().await;
+}
+
 #[tokio::test]
 async fn refused_upstream_is_502() {
     let closed = std::net::TcpListener::bind("127.0.0.1:0")

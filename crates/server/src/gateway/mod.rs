@@ -4,6 +4,7 @@
 //! token check and without touching an upstream.
 
 mod proxy;
+mod upstream;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,7 +18,7 @@ use crate::metrics::Metrics;
 use crate::path;
 use crate::resource::{self, Resource};
 use crate::Error;
-use proxy::UpstreamClient;
+use upstream::Upstreams;
 
 /// The routes, the bearer check in front of them, and the upstream client.
 #[derive(Debug)]
@@ -25,7 +26,7 @@ pub struct Gateway {
     /// Longest prefix first.
     routes: Vec<Arc<Route>>,
     resource: Arc<Resource>,
-    upstream: UpstreamClient,
+    upstream: Arc<Upstreams>,
     /// Longest wait for an upstream's response headers.
     timeout: Duration,
     metrics: Arc<Metrics>,
@@ -41,7 +42,7 @@ impl Gateway {
         Self {
             routes,
             resource,
-            upstream: proxy::upstream_client(),
+            upstream: Arc::default(),
             timeout,
             metrics,
         }

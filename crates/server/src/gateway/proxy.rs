@@ -1,33 +1,28 @@
 //! Forwarding a request to its upstream and streaming the answer back.
 //!
 //! Bodies stream both ways (never buffered whole), connections to upstreams
-//! are pooled and kept alive. The upstream sees the caller's method, path
-//! (less the prefix with `strip_prefix`), query, headers and body, minus
-//! `Authorization`, hop-by-hop headers and any `X-Tollgate-*` the caller sent,
-//! plus who the caller is (`X-Tollgate-Client-Id`, `-Username`, `-Scope`)
+//! are pooled and kept alive ([`super::upstream`]). The upstream sees the
+//! caller's method, path (less the prefix with `strip_prefix`), query,
+//! headers and body, minus `Authorization`, hop-by-hop headers and any
+//! `X-Tollgate-*` the caller sent, plus who the caller is (`X-Tollgate-Client-Id`, `-Username`, `-Scope`)
 //! and `X-Forwarded-For`/`-Proto`/`-Host`.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request};
-use axum::http::{header, HeaderMap, HeaderName, HeaderValue};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Uri};
 use axum::response::Response;
 use http_body_util::BodyExt;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
 
 use super::Gateway;
 use crate::config::Route;
 use crate::error::Proxied;
 use crate::resource::Principal;
 use crate::Error;
-
-pub type UpstreamClient = Client<HttpConnector, Body>;
 
 /// Hop-by-hop headers (RFC 9110 §7.6.1), never forwarded.
 const HOP_BY_HOP: [&str; 9] = [
@@ -41,17 +36,6 @@ const HOP_BY_HOP: [&str; 9] = [
     "transfer-encoding",
     "upgrade",
 ];
-
-/// The pooled keep-alive client shared by all routes.
-pub fn upstream_client() -> UpstreamClient {
-    let mut connector = HttpConnector::new();
-    connector.set_nodelay(true);
-    connector.set_keepalive(Some(Duration::from_secs(60)));
-    Client::builder(TokioExecutor::new())
-        .pool_idle_timeout(Duration::from_secs(90))
-        .pool_max_idle_per_host(256)
-        .build(connector)
-}
 
 /// Sends `req` to `route`'s upstream at `path` (the canonical form of the
 /// request's path) on behalf of `principal`, and streams the answer back.
@@ -73,19 +57,30 @@ pub async fn forward(
     let uri = route
         .upstream_uri(path, parts.uri.query())
         .map_err(|e| Error::Internal(format!("building the upstream URI: {e}")))?;
+    // Origin form on the wire, the upstream named in `Host` (RFC 9112 §3.2).
+    let target = uri
+        .path_and_query()
+        .cloned()
+        .map_or_else(|| Uri::from_static("/"), Uri::from);
+    let upstream_host = HeaderValue::from_str(route.authority.as_str())
+        .map_err(|e| Error::Internal(format!("the upstream's host: {e}")))?;
     let original_host = parts.headers.get(header::HOST).cloned();
     let secure = parts.extensions.get::<crate::net::Secure>().is_some();
     strip_headers(&mut parts.headers);
     parts.headers.remove(header::AUTHORIZATION);
     parts.headers.remove(header::HOST);
     add_caller_headers(&mut parts.headers, principal, peer, original_host, secure);
-    parts.uri = uri;
+    parts.headers.insert(header::HOST, upstream_host);
+    parts.uri = target;
     parts.version = axum::http::Version::HTTP_11;
     let upstream_req = axum::http::Request::from_parts(parts, body);
 
     let started = Instant::now();
-    let outcome =
-        tokio::time::timeout(gateway.timeout, gateway.upstream.request(upstream_req)).await;
+    let outcome = tokio::time::timeout(
+        gateway.timeout,
+        gateway.upstream.send(&route.authority, upstream_req),
+    )
+    .await;
     gateway.metrics.upstream_latency(started.elapsed());
     let resp = match outcome {
         Err(_) => {
