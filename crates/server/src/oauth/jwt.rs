@@ -8,7 +8,7 @@
 //! the claims are then worth (client and user enabled, not revoked) is
 //! decided by [`super::tokens`], as for opaque tokens.
 
-use jsonwebtoken::{Algorithm, Header, Validation};
+use jsonwebtoken::{Algorithm, Validation};
 use serde::{Deserialize, Serialize};
 
 use super::keys::{Keys, Signer};
@@ -49,11 +49,7 @@ pub fn looks_like_jwt(token: &str) -> bool {
 
 /// Signs `claims` with `signer`.
 pub fn sign(claims: &AccessClaims, signer: &Signer) -> Result<String, Error> {
-    let mut header = Header::new(signer.alg);
-    header.typ = Some(TYP.to_owned());
-    header.kid = Some(signer.kid.clone());
-    jsonwebtoken::encode(&header, claims, &signer.key)
-        .map_err(|e| Error::Internal(format!("signing an access token: {e}")))
+    signer.sign(TYP, claims)
 }
 
 /// Why a presented JWT is not believed: the `invalid_token` description.

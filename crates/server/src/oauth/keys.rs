@@ -22,7 +22,7 @@ use jsonwebtoken::jwk::{
     KeyAlgorithm, OctetKeyPairParameters, OctetKeyPairType, PublicKeyUse, RSAKeyParameters,
     RSAKeyType,
 };
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey};
+use jsonwebtoken::{Algorithm, DecodingKey};
 use ring::rand::SystemRandom;
 use ring::signature::{self, KeyPair as _};
 
@@ -34,13 +34,85 @@ use crate::Error;
 /// Unknown `kid`s make the keys reload from the store at most this often.
 const RELOAD_FOR_UNKNOWN_KID_MS: i64 = 1000;
 
-/// A key that signs.
+/// A key that signs, parsed once when the keys are read (parsing the
+/// PKCS#8 document on every token cost as much as a third of the signature).
 pub struct Signer {
     pub kid: String,
     pub alg: Algorithm,
-    pub key: EncodingKey,
+    pair: KeyPair,
+    rng: SystemRandom,
     signs_from: i64,
     retired: bool,
+}
+
+/// A parsed private key, ready to sign.
+enum KeyPair {
+    Ecdsa(signature::EcdsaKeyPair),
+    Ed25519(signature::Ed25519KeyPair),
+    Rsa(signature::RsaKeyPair),
+}
+
+impl Signer {
+    /// The signer of a stored key, if its private part can be read.
+    fn parse(k: &SigningKey, alg: Algorithm) -> Result<Self, String> {
+        let rng = SystemRandom::new();
+        let der = k.private_der.as_slice();
+        let pair = match k.alg {
+            SigningAlg::ES256 => KeyPair::Ecdsa(
+                signature::EcdsaKeyPair::from_pkcs8(
+                    &signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+                    der,
+                    &rng,
+                )
+                .map_err(|e| e.to_string())?,
+            ),
+            SigningAlg::EdDSA => KeyPair::Ed25519(
+                signature::Ed25519KeyPair::from_pkcs8_maybe_unchecked(der)
+                    .map_err(|e| e.to_string())?,
+            ),
+            SigningAlg::RS256 => {
+                KeyPair::Rsa(signature::RsaKeyPair::from_der(der).map_err(|e| e.to_string())?)
+            }
+        };
+        Ok(Self {
+            kid: k.kid.clone(),
+            alg,
+            pair,
+            rng,
+            signs_from: k.signs_from,
+            retired: k.retired_at.is_some(),
+        })
+    }
+
+    /// A JWS in compact serialization (RFC 7515 §7.1) of `claims`, its
+    /// header naming this key, the algorithm and `typ`.
+    pub fn sign<T: serde::Serialize>(&self, typ: &str, claims: &T) -> Result<String, Error> {
+        let failed = |e: &dyn std::fmt::Display| Error::Internal(format!("signing a JWT: {e}"));
+        let mut header = jsonwebtoken::Header::new(self.alg);
+        header.typ = Some(typ.to_owned());
+        header.kid = Some(self.kid.clone());
+        let header = serde_json::to_vec(&header).map_err(|e| failed(&e))?;
+        let claims = serde_json::to_vec(claims).map_err(|e| failed(&e))?;
+        let mut jws = URL_SAFE_NO_PAD.encode(header);
+        jws.push('.');
+        URL_SAFE_NO_PAD.encode_string(claims, &mut jws);
+        let signature = self.signature(jws.as_bytes()).map_err(|e| failed(&e))?;
+        jws.push('.');
+        URL_SAFE_NO_PAD.encode_string(signature, &mut jws);
+        Ok(jws)
+    }
+
+    fn signature(&self, message: &[u8]) -> Result<Vec<u8>, ring::error::Unspecified> {
+        match &self.pair {
+            KeyPair::Ecdsa(pair) => Ok(pair.sign(&self.rng, message)?.as_ref().to_vec()),
+            KeyPair::Ed25519(pair) => Ok(pair.sign(message).as_ref().to_vec()),
+            KeyPair::Rsa(pair) => {
+                let mut out = vec![0; pair.public().modulus_len()];
+                pair.sign(&signature::RSA_PKCS1_SHA256, &self.rng, message, &mut out)?;
+                Ok(out)
+            }
+        }
+    }
 }
 
 impl std::fmt::Debug for Signer {
@@ -222,18 +294,12 @@ impl Ring {
                 },
             );
             ring.published.push((jwk, k.created_at, k.published_until));
-            let key = match k.alg {
-                SigningAlg::ES256 => EncodingKey::from_ec_der(&k.private_der),
-                SigningAlg::EdDSA => EncodingKey::from_ed_der(&k.private_der),
-                SigningAlg::RS256 => EncodingKey::from_rsa_der(&k.private_der),
-            };
-            ring.signers.push(Arc::new(Signer {
-                kid: k.kid.clone(),
-                alg,
-                key,
-                signs_from: k.signs_from,
-                retired: k.retired_at.is_some(),
-            }));
+            match Signer::parse(k, alg) {
+                Ok(signer) => ring.signers.push(Arc::new(signer)),
+                Err(e) => {
+                    tracing::error!(kid = %k.kid, error = %e, "a stored private key is unreadable: it does not sign");
+                }
+            }
         }
         ring
     }
@@ -352,17 +418,20 @@ mod tests {
             let k = generate(alg, 100, 100).unwrap_or_else(|e| unreachable!("{e}"));
             let ring = Ring::from_stored(std::slice::from_ref(&k));
             let signer = ring.current(100).unwrap_or_else(|| unreachable!());
-            let mut header = jsonwebtoken::Header::new(signer.alg);
-            header.kid = Some(signer.kid.clone());
             let claims = serde_json::json!({"sub": "x"});
-            let token = jsonwebtoken::encode(&header, &claims, &signer.key)
+            let token = signer
+                .sign("at+jwt", &claims)
                 .unwrap_or_else(|e| unreachable!("{alg:?}: {e}"));
+            let header =
+                jsonwebtoken::decode_header(&token).unwrap_or_else(|e| unreachable!("{e}"));
+            assert_eq!(header.typ.as_deref(), Some("at+jwt"));
+            assert_eq!(header.kid.as_deref(), Some(k.kid.as_str()));
             let v = &ring.verifiers[&k.kid];
             let mut validation = jsonwebtoken::Validation::new(v.alg);
             validation.validate_exp = false;
             validation.required_spec_claims.clear();
             let ok = jsonwebtoken::decode::<serde_json::Value>(&token, &v.key, &validation);
-            assert!(ok.is_ok(), "{alg:?}: {ok:?}");
+            assert_eq!(ok.map(|t| t.claims).ok(), Some(claims), "{alg:?}");
             assert!(
                 !k.public_jwk.contains("\"d\""),
                 "no private part in the JWK"
@@ -372,14 +441,17 @@ mod tests {
 
     #[test]
     fn the_newest_key_whose_time_has_come_signs() {
+        let pkcs8 = generate(SigningAlg::ES256, 0, 0).unwrap_or_else(|e| unreachable!("{e}"));
         let key = |kid: &str, from: i64, retired: bool| {
-            Arc::new(Signer {
+            let stored = SigningKey {
                 kid: kid.into(),
-                alg: Algorithm::ES256,
-                key: EncodingKey::from_ec_der(&[]),
                 signs_from: from,
-                retired,
-            })
+                retired_at: retired.then_some(from),
+                ..pkcs8.clone()
+            };
+            Arc::new(
+                Signer::parse(&stored, Algorithm::ES256).unwrap_or_else(|e| unreachable!("{e}")),
+            )
         };
         let ring = Ring {
             signers: vec![

@@ -5,7 +5,6 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use jsonwebtoken::Header;
 use serde_json::{json, Map, Value};
 use sha2::{Digest as _, Sha256, Sha512};
 use tollgate_proto::Scope;
@@ -52,11 +51,7 @@ pub async fn id_token(
         claims.insert("nonce".into(), json!(n));
     }
     claims.extend(user_claims(who.user, who.scope));
-    let mut header = Header::new(signer.alg);
-    header.typ = Some("JWT".to_owned());
-    header.kid = Some(signer.kid.clone());
-    jsonwebtoken::encode(&header, &Value::Object(claims), &signer.key)
-        .map_err(|e| Error::Internal(format!("signing an ID token: {e}")))
+    signer.sign("JWT", &Value::Object(claims))
 }
 
 /// The claims about `user` that `scope` lets a client see (OIDC Core §5.4):
