@@ -24,6 +24,11 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+/// mimalloc instead of glibc's malloc: the proxy path allocates and frees
+/// a few dozen small buffers per request, on every core (bench/RESULTS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// OAuth 2.0 authorization server, API gateway and client in one binary.
 ///
 /// Start here: `tollgate serve --demo` runs a server with a demo client and
