@@ -4,8 +4,9 @@
 //! are pooled and kept alive ([`super::upstream`]). The upstream sees the
 //! caller's method, path (less the prefix with `strip_prefix`), query,
 //! headers and body, minus `Authorization`, hop-by-hop headers and any
-//! `X-Tollgate-*` the caller sent, plus who the caller is (`X-Tollgate-Client-Id`, `-Username`, `-Scope`)
-//! and `X-Forwarded-For`/`-Proto`/`-Host`.
+//! `X-Tollgate-*` the caller sent, plus who the caller is
+//! (`X-Tollgate-Client-Id`, `-Username`, `-Scope`) and
+//! `X-Forwarded-For`/`-Proto`/`-Host`.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -54,7 +54,7 @@ enum KeyPair {
 
 impl Signer {
     /// The signer of a stored key, if its private part can be read.
-    fn parse(k: &SigningKey, alg: Algorithm) -> Result<Self, String> {
+    fn parse(k: &SigningKey) -> Result<Self, String> {
         let rng = SystemRandom::new();
         let der = k.private_der.as_slice();
         let pair = match k.alg {
@@ -76,7 +76,7 @@ impl Signer {
         };
         Ok(Self {
             kid: k.kid.clone(),
-            alg,
+            alg: algorithm(k.alg),
             pair,
             rng,
             signs_from: k.signs_from,
@@ -294,7 +294,7 @@ impl Ring {
                 },
             );
             ring.published.push((jwk, k.created_at, k.published_until));
-            match Signer::parse(k, alg) {
+            match Signer::parse(k) {
                 Ok(signer) => ring.signers.push(Arc::new(signer)),
                 Err(e) => {
                     tracing::error!(kid = %k.kid, error = %e, "a stored private key is unreadable: it does not sign");
@@ -449,9 +449,7 @@ mod tests {
                 retired_at: retired.then_some(from),
                 ..pkcs8.clone()
             };
-            Arc::new(
-                Signer::parse(&stored, Algorithm::ES256).unwrap_or_else(|e| unreachable!("{e}")),
-            )
+            Arc::new(Signer::parse(&stored).unwrap_or_else(|e| unreachable!("{e}")))
         };
         let ring = Ring {
             signers: vec![
