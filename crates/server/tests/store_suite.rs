@@ -27,6 +27,9 @@ fn cases() -> Vec<(&'static str, Case)> {
         ("rotation", |s| rotation(s).boxed()),
         ("concurrent_rotation", |s| concurrent_rotation(s).boxed()),
         ("concurrent_inserts", |s| concurrent_inserts(s).boxed()),
+        ("writes_during_token_load", |s| {
+            writes_during_token_load(s).boxed()
+        }),
         ("revision", |s| revision(s).boxed()),
         ("signing_keys", |s| signing_keys(s).boxed()),
         ("jwt_denylist", |s| jwt_denylist(s).boxed()),
@@ -277,6 +280,11 @@ async fn tokens(s: Arc<dyn Store>) {
         s.find_token(&[5; 32]).await.unwrap().is_none(),
         "batch is atomic"
     );
+    // A token of a client that does not exist is refused (foreign key).
+    assert!(s
+        .insert_tokens(vec![token(6, "ghost", None, "f6", TokenKind::Access, 5000)])
+        .await
+        .is_err());
     s.set_user_enabled("u", false, 1).await.unwrap();
     assert_eq!(
         s.find_token(&[2; 32]).await.unwrap().unwrap().user_enabled,
@@ -385,6 +393,67 @@ async fn concurrent_inserts(s: Arc<dyn Store>) {
         h[31] = 1;
         assert!(s.find_token(&h).await.unwrap().is_some(), "token {i} lost");
     }
+}
+
+/// Token inserts back to back (the hot write, group-committed) do not keep
+/// the other writes out: each of those succeeds while the inserts run, and
+/// every row of both kinds is there afterwards.
+async fn writes_during_token_load(s: Arc<dyn Store>) {
+    s.create_client(&client("c")).await.unwrap();
+    s.create_user(&user("u")).await.unwrap();
+    let loaders: Vec<_> = (0..8u8)
+        .map(|worker| {
+            let s = s.clone();
+            tokio::spawn(async move {
+                for i in 0..150u16 {
+                    let mut t = token(0, "c", None, "load", TokenKind::Access, 5000);
+                    t.hash[0] = worker;
+                    t.hash[1..3].copy_from_slice(&i.to_be_bytes());
+                    t.hash[31] = 2;
+                    s.insert_tokens(vec![t]).await.unwrap();
+                }
+            })
+        })
+        .collect();
+    for i in 0..40i64 {
+        let mut t = token(0, "c", Some("u"), "other", TokenKind::Refresh, 9000);
+        t.hash[0] = 200;
+        t.hash[1..9].copy_from_slice(&i.to_be_bytes());
+        s.insert_tokens(vec![t.clone()]).await.unwrap();
+        assert!(s.revoke_token(&t.hash, 10 + i).await.unwrap());
+        s.set_user_enabled("u", i % 2 == 0, 10 + i).await.unwrap();
+        s.append_audit(&AuditRecord {
+            id: 0,
+            at: i,
+            actor: "test".into(),
+            action: "write".into(),
+            target: format!("t{i}"),
+            detail: String::new(),
+        })
+        .await
+        .unwrap();
+    }
+    for l in loaders {
+        l.await.unwrap();
+    }
+    for worker in 0..8u8 {
+        for i in 0..150u16 {
+            let mut h = [0u8; 32];
+            h[0] = worker;
+            h[1..3].copy_from_slice(&i.to_be_bytes());
+            h[31] = 2;
+            assert!(
+                s.find_token(&h).await.unwrap().is_some(),
+                "token {worker}/{i} lost"
+            );
+        }
+    }
+    let page = AuditQuery {
+        limit: 100,
+        ..AuditQuery::default()
+    };
+    let audit = s.audit_log(&page).await.unwrap();
+    assert_eq!(audit.iter().filter(|r| r.actor == "test").count(), 40);
 }
 
 async fn revision(s: Arc<dyn Store>) {

@@ -1,11 +1,16 @@
 //! Group commit of token inserts, for both SQL backends.
 //!
 //! Token issuance is the hot write. Each request queues its rows and waits;
-//! one task takes everything queued at that moment (up to [`MAX_BATCH`]
-//! requests) and hands it to the backend's `flush`, which writes it with one
-//! statement. Every waiting request is then answered with that outcome, so
+//! the writer takes everything queued at that moment (up to [`MAX_BATCH`]
+//! requests) and hands it to the backend's `flush`, which writes it in one
+//! transaction. Every waiting request is then answered with that outcome, so
 //! a 200 still means "committed", while a burst of N requests costs one
-//! commit (one fsync) and one statement instead of N of each.
+//! commit (one fsync) instead of N.
+//!
+//! The writer is a task ([`GroupCommit::spawn`], PostgreSQL: the flush is
+//! async I/O) or a thread of its own ([`GroupCommit::spawn_thread`], SQLite:
+//! the flush is blocking calls into the library, made where they run, with
+//! no handoff to another thread per statement).
 
 use std::future::Future;
 
@@ -15,7 +20,7 @@ use super::{StoreError, StoreResult, TokenRecord};
 
 /// Most token requests one group commit takes.
 const MAX_BATCH: usize = 512;
-/// Queue length in front of the task; senders wait when it is full.
+/// Queue length in front of the writer; senders wait when it is full.
 const QUEUE: usize = 4096;
 type Done = oneshot::Sender<StoreResult<()>>;
 
@@ -31,15 +36,54 @@ pub struct GroupCommit {
 }
 
 impl GroupCommit {
-    /// Spawns the task; `flush` writes one batch in one transaction.
-    pub fn spawn<F, Fut>(flush: F) -> Self
+    /// Spawns the writer as a task; `flush` writes one batch in one transaction.
+    pub fn spawn<F, Fut>(mut flush: F) -> Self
     where
         F: FnMut(Vec<TokenRecord>) -> Fut + Send + 'static,
         Fut: Future<Output = StoreResult<()>> + Send + 'static,
     {
-        let (queue, rx) = mpsc::channel(QUEUE);
-        tokio::spawn(run(rx, flush));
+        let (queue, mut rx) = mpsc::channel(QUEUE);
+        tokio::spawn(async move {
+            let mut batch = Batch::default();
+            while let Some(first) = rx.recv().await {
+                batch.gather(first, &mut rx);
+                if !batch.waiting.is_empty() {
+                    let result = flush(std::mem::take(&mut batch.rows)).await;
+                    batch.answer(result);
+                }
+                if batch.close() {
+                    return;
+                }
+            }
+        });
         Self { queue }
+    }
+
+    /// Starts the writer on a thread of its own, named `name`; `flush` writes
+    /// one batch in one transaction, blocking.
+    pub fn spawn_thread<F>(name: &str, mut flush: F) -> StoreResult<Self>
+    where
+        F: FnMut(&[TokenRecord]) -> StoreResult<()> + Send + 'static,
+    {
+        let (queue, mut rx) = mpsc::channel(QUEUE);
+        std::thread::Builder::new()
+            .name(name.to_owned())
+            .spawn(move || {
+                let mut batch = Batch::default();
+                while let Some(first) = rx.blocking_recv() {
+                    batch.gather(first, &mut rx);
+                    if !batch.waiting.is_empty() {
+                        let result = flush(&batch.rows);
+                        batch.rows.clear();
+                        batch.answer(result);
+                    }
+                    if batch.close() {
+                        return;
+                    }
+                }
+            })
+            .map_err(|e| StoreError::Backend(format!("cannot start the token writer: {e}")))?;
+        Ok(Self { queue })
     }
 
     /// Queues `tokens` and waits until their batch is committed (or failed).
@@ -53,7 +97,7 @@ impl GroupCommit {
         answer.await.map_err(|_| closed())?
     }
 
-    /// Commits what is queued, then stops the task.
+    /// Commits what is queued, then stops the writer.
     pub async fn close(&self) {
         let (done, wait) = oneshot::channel();
         if self.queue.send(Msg::Close(done)).await.is_ok() {
@@ -62,42 +106,46 @@ impl GroupCommit {
     }
 }
 
-async fn run<F, Fut>(mut rx: mpsc::Receiver<Msg>, mut flush: F)
-where
-    F: FnMut(Vec<TokenRecord>) -> Fut,
-    Fut: Future<Output = StoreResult<()>>,
-{
-    let mut waiting: Vec<Done> = Vec::new();
-    let mut rows: Vec<TokenRecord> = Vec::new();
-    while let Some(first) = rx.recv().await {
-        let mut closing = None;
+/// What one turn of the writer took from the queue.
+#[derive(Default)]
+struct Batch {
+    rows: Vec<TokenRecord>,
+    waiting: Vec<Done>,
+    closing: Option<oneshot::Sender<()>>,
+}
+
+impl Batch {
+    /// Takes `first` and whatever else is queued now, up to [`MAX_BATCH`]
+    /// requests or a request to close.
+    fn gather(&mut self, first: Msg, rx: &mut mpsc::Receiver<Msg>) {
         let mut next = Some(first);
         while let Some(msg) = next.take() {
             match msg {
                 Msg::Insert(tokens, done) => {
-                    rows.extend(tokens);
-                    waiting.push(done);
+                    self.rows.extend(tokens);
+                    self.waiting.push(done);
                 }
-                Msg::Close(done) => closing = Some(done),
+                Msg::Close(done) => self.closing = Some(done),
             }
-            if closing.is_none() && waiting.len() < MAX_BATCH {
+            if self.closing.is_none() && self.waiting.len() < MAX_BATCH {
                 next = rx.try_recv().ok();
             }
         }
-        if !waiting.is_empty() {
-            let count = rows.len();
-            let result = flush(std::mem::take(&mut rows)).await;
-            if let Err(e) = &result {
-                tracing::error!(error = %e, tokens = count, "token batch not committed");
-            }
-            for done in waiting.drain(..) {
-                let _ = done.send(result.clone());
-            }
+    }
+
+    /// Answers every waiting request with the batch's outcome.
+    fn answer(&mut self, result: StoreResult<()>) {
+        if let Err(e) = &result {
+            tracing::error!(error = %e, requests = self.waiting.len(), "token batch not committed");
         }
-        if let Some(done) = closing {
-            let _ = done.send(());
-            return;
+        for done in self.waiting.drain(..) {
+            let _ = done.send(result.clone());
         }
+    }
+
+    /// Whether the writer was asked to stop (and is told it has).
+    fn close(&mut self) -> bool {
+        self.closing.take().map(|done| done.send(())).is_some()
     }
 }
 

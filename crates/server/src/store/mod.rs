@@ -14,6 +14,7 @@ mod rows;
 mod sql;
 mod sql_records;
 mod sqlite;
+mod sqlite_writer;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;

@@ -21,7 +21,7 @@ use super::rows::{
     AuditRow, CallUsageRow, ClientRow, CodeRow, JwtStateRow, LookupRow, SessionRow, SigningKeyRow,
     TokenUsageRow, UserRow,
 };
-use super::sql::sql_store;
+use super::sql::{sql_store, Writing};
 use super::{
     AuditQuery, AuditRecord, AuthCode, CallUsage, Client, ClientFilter, ClientUpdate, CodeUse,
     Digest, JwtState, Rotation, Session, SigningKey, Store, StoreError, StoreResult, TokenLookup,
@@ -106,8 +106,10 @@ impl PostgresStore {
         &self.pool
     }
 
-    fn write_pool(&self) -> &PgPool {
-        &self.pool
+    /// A connection to write through (PostgreSQL's own locks order writers).
+    async fn writing(&self) -> StoreResult<Writing<sqlx::Postgres>> {
+        let conn = self.pool.acquire().await.map_err(db_err)?;
+        Ok(Writing::new(conn, None))
     }
 
     async fn close_pools(&self) {

@@ -7,8 +7,9 @@
 //! concrete sqlx types, so there is no generic database code to satisfy.
 //! What differs stays in the backend's module, under names the macro calls:
 //!
-//! - `self.read_pool()` / `self.write_pool()`: SQLite writes through one
-//!   connection and reads through a pool; PostgreSQL uses one pool for both;
+//! - `self.read_pool()`: the pool reads go through;
+//! - `self.writing()`: a connection to write through ([`Writing`]); on
+//!   SQLite the one write connection, taken with the process's write turn;
 //! - `self.writer`: the group-commit task (`GroupCommit`) for token inserts;
 //! - `insert_tokens(executor, &rows)`: one statement for a batch of tokens
 //!   (a JSON array on SQLite, `UNNEST` on PostgreSQL);
@@ -95,7 +96,7 @@ macro_rules! sql_store {
                 bind_client(q, c, c.created_at)
                     .bind(c.created_at)
                     .bind(&c.client_id)
-                    .execute(self.write_pool())
+                    .execute(&mut *self.writing().await?)
                     .await
                     .map_err(|e| conflict_or(e, || format!("client `{}`", c.client_id), db_err))?;
                 Ok(())
@@ -117,7 +118,8 @@ macro_rules! sql_store {
                 u: &ClientUpdate,
                 now: i64,
             ) -> StoreResult<()> {
-                let mut tx = self.write_pool().begin().await.map_err(db_err)?;
+                let mut w = self.writing().await?;
+                let mut tx = sqlx::Connection::begin(&mut *w).await.map_err(db_err)?;
                 let row: ClientRow = sqlx::query_as(SELECT_CLIENT_FOR_UPDATE)
                     .bind(client_id)
                     .fetch_optional(&mut *tx)
@@ -148,7 +150,7 @@ macro_rules! sql_store {
             }
 
             async fn delete_client(&self, client_id: &str) -> StoreResult<()> {
-                delete_client(self.write_pool(), client_id).await
+                delete_client(&mut *self.writing().await?, client_id).await
             }
 
             async fn list_users_page(
@@ -166,7 +168,7 @@ macro_rules! sql_store {
                 update: &UserUpdate,
                 now: i64,
             ) -> StoreResult<()> {
-                update_user(self.write_pool(), username, update, now).await
+                update_user(&mut *self.writing().await?, username, update, now).await
             }
 
             async fn add_usage(
@@ -174,7 +176,7 @@ macro_rules! sql_store {
                 calls: &[CallUsage],
                 tokens: &[TokenUsage],
             ) -> StoreResult<()> {
-                add_usage(self.write_pool(), calls, tokens).await
+                add_usage(&mut *self.writing().await?, calls, tokens).await
             }
 
             async fn usage(
@@ -185,7 +187,7 @@ macro_rules! sql_store {
             }
 
             async fn append_audit(&self, r: &AuditRecord) -> StoreResult<()> {
-                append_audit(self.write_pool(), r).await
+                append_audit(&mut *self.writing().await?, r).await
             }
 
             async fn audit_log(&self, q: &AuditQuery) -> StoreResult<Vec<AuditRecord>> {
@@ -204,7 +206,7 @@ macro_rules! sql_store {
                 .bind(u.enabled)
                 .bind(u.created_at)
                 .bind(u.roles.join(" "))
-                .execute(self.write_pool())
+                .execute(&mut *self.writing().await?)
                 .await
                 .map_err(|e| conflict_or(e, || format!("user `{}`", u.username), db_err))?;
                 Ok(())
@@ -231,7 +233,7 @@ macro_rules! sql_store {
                     .bind(enabled)
                     .bind(now)
                     .bind(username)
-                    .execute(self.write_pool())
+                    .execute(&mut *self.writing().await?)
                     .await
                     .map_err(db_err)?;
                 found(done.rows_affected(), || format!("user `{username}`"))
@@ -248,7 +250,7 @@ macro_rules! sql_store {
                     .bind(hash)
                     .bind(now)
                     .bind(username)
-                    .execute(self.write_pool())
+                    .execute(&mut *self.writing().await?)
                     .await
                     .map_err(db_err)?;
                 found(done.rows_affected(), || format!("user `{username}`"))
@@ -278,7 +280,8 @@ macro_rules! sql_store {
                 now: i64,
                 successors: Vec<TokenRecord>,
             ) -> StoreResult<Rotation> {
-                let mut tx = self.write_pool().begin().await.map_err(db_err)?;
+                let mut w = self.writing().await?;
+                let mut tx = sqlx::Connection::begin(&mut *w).await.map_err(db_err)?;
                 let used = sqlx::query(
                     "UPDATE tokens SET rotated_at = $1 WHERE token_hash = $2 \
                      AND kind = 'refresh' AND rotated_at IS NULL AND revoked_at IS NULL",
@@ -302,7 +305,7 @@ macro_rules! sql_store {
                 let done = sqlx::query(sql)
                     .bind(now)
                     .bind(&hash[..])
-                    .execute(self.write_pool())
+                    .execute(&mut *self.writing().await?)
                     .await
                     .map_err(db_err)?;
                 Ok(done.rows_affected() > 0)
@@ -314,7 +317,7 @@ macro_rules! sql_store {
                 let done = sqlx::query(sql)
                     .bind(now)
                     .bind(family_id)
-                    .execute(self.write_pool())
+                    .execute(&mut *self.writing().await?)
                     .await
                     .map_err(db_err)?;
                 Ok(done.rows_affected())
@@ -330,7 +333,7 @@ macro_rules! sql_store {
                 ] {
                     let done = sqlx::query(sql)
                         .bind(before)
-                        .execute(self.write_pool())
+                        .execute(&mut *self.writing().await?)
                         .await
                         .map_err(db_err)?;
                     swept += done.rows_affected();
@@ -362,7 +365,7 @@ macro_rules! sql_store {
                 .bind(k.retired_at)
                 .bind(k.published_until)
                 .bind(auto_slot)
-                .execute(self.write_pool())
+                .execute(&mut *self.writing().await?)
                 .await
                 .map_err(|e| conflict_or(e, || format!("signing key `{}`", k.kid), db_err))?;
                 Ok(())
@@ -380,7 +383,7 @@ macro_rules! sql_store {
                     .bind(at)
                     .bind(published_until)
                     .bind(kid)
-                    .execute(self.write_pool())
+                    .execute(&mut *self.writing().await?)
                     .await
                     .map_err(db_err)?;
                 found(done.rows_affected(), || format!("signing key `{kid}` still in use"))
@@ -392,7 +395,7 @@ macro_rules! sql_store {
                 sqlx::query(sql)
                     .bind(id)
                     .bind(expires_at)
-                    .execute(self.write_pool())
+                    .execute(&mut *self.writing().await?)
                     .await
                     .map_err(db_err)?;
                 Ok(())
@@ -417,14 +420,15 @@ macro_rules! sql_store {
                 .bind(&c.family_id)
                 .bind(c.expires_at)
                 .bind(c.used_at)
-                .execute(self.write_pool())
+                .execute(&mut *self.writing().await?)
                 .await
                 .map_err(db_err)?;
                 Ok(())
             }
 
             async fn use_code(&self, hash: &Digest, now: i64) -> StoreResult<CodeUse> {
-                let mut tx = self.write_pool().begin().await.map_err(db_err)?;
+                let mut w = self.writing().await?;
+                let mut tx = sqlx::Connection::begin(&mut *w).await.map_err(db_err)?;
                 let marked = sqlx::query(
                     "UPDATE auth_codes SET used_at = $1 WHERE code_hash = $2 AND used_at IS NULL",
                 )
@@ -480,7 +484,7 @@ macro_rules! sql_store {
                 .bind(client_id)
                 .bind(scope.to_string())
                 .bind(now)
-                .execute(self.write_pool())
+                .execute(&mut *self.writing().await?)
                 .await
                 .map_err(db_err)?;
                 Ok(())
@@ -495,7 +499,7 @@ macro_rules! sql_store {
                 .bind(&s.username)
                 .bind(s.auth_time)
                 .bind(s.expires_at)
-                .execute(self.write_pool())
+                .execute(&mut *self.writing().await?)
                 .await
                 .map_err(db_err)?;
                 Ok(())
@@ -515,7 +519,7 @@ macro_rules! sql_store {
             async fn delete_session(&self, hash: &Digest) -> StoreResult<()> {
                 sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
                     .bind(&hash[..])
-                    .execute(self.write_pool())
+                    .execute(&mut *self.writing().await?)
                     .await
                     .map_err(db_err)?;
                 Ok(())
@@ -560,3 +564,36 @@ macro_rules! sql_store {
 }
 
 pub(super) use sql_store;
+
+/// A pooled connection to write through, and the process's write turn where
+/// the backend has one (SQLite, whose token writer thread takes the same
+/// turn); both are given back when this is dropped. Derefs to the
+/// connection, so `&mut *w` is an executor and can begin a transaction.
+#[derive(Debug)]
+pub(super) struct Writing<DB: sqlx::Database> {
+    conn: sqlx::pool::PoolConnection<DB>,
+    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl<DB: sqlx::Database> Writing<DB> {
+    pub(super) fn new(
+        conn: sqlx::pool::PoolConnection<DB>,
+        turn: Option<tokio::sync::OwnedMutexGuard<()>>,
+    ) -> Self {
+        Self { conn, _turn: turn }
+    }
+}
+
+impl<DB: sqlx::Database> std::ops::Deref for Writing<DB> {
+    type Target = DB::Connection;
+
+    fn deref(&self) -> &Self::Target {
+        &self.conn
+    }
+}
+
+impl<DB: sqlx::Database> std::ops::DerefMut for Writing<DB> {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.conn
+    }
+}

@@ -6,6 +6,7 @@
 macro_rules! sql_records {
     ($db:ty) => {
         type Pool = sqlx::Pool<$db>;
+        type Conn = <$db as sqlx::Database>::Connection;
 
         async fn list_clients_page(pool: &Pool, f: &ClientFilter) -> StoreResult<Vec<Client>> {
             let grant = f
@@ -33,8 +34,8 @@ macro_rules! sql_records {
             rows.into_iter().map(Client::try_from).collect()
         }
 
-        async fn delete_client(pool: &Pool, client_id: &str) -> StoreResult<()> {
-            let mut tx = pool.begin().await.map_err(db_err)?;
+        async fn delete_client(conn: &mut Conn, client_id: &str) -> StoreResult<()> {
+            let mut tx = sqlx::Connection::begin(conn).await.map_err(db_err)?;
             sqlx::query("DELETE FROM tokens WHERE client_id = $1")
                 .bind(client_id)
                 .execute(&mut *tx)
@@ -72,7 +73,7 @@ macro_rules! sql_records {
 
         /// One statement: fields not in `u` keep their stored values.
         async fn update_user(
-            pool: &Pool,
+            conn: &mut Conn,
             username: &str,
             u: &UserUpdate,
             now: i64,
@@ -92,18 +93,18 @@ macro_rules! sql_records {
             .bind(now)
             .bind(username)
             .bind(u.roles.as_ref().map(|r| r.join(" ")))
-            .execute(pool)
+            .execute(&mut *conn)
             .await
             .map_err(db_err)?;
             found(done.rows_affected(), || format!("user `{username}`"))
         }
 
         async fn add_usage(
-            pool: &Pool,
+            conn: &mut Conn,
             calls: &[CallUsage],
             tokens: &[TokenUsage],
         ) -> StoreResult<()> {
-            let mut tx = pool.begin().await.map_err(db_err)?;
+            let mut tx = sqlx::Connection::begin(conn).await.map_err(db_err)?;
             for c in calls {
                 sqlx::query(
                     "INSERT INTO usage_calls (client_id, day, route, admitted, over_qps, over_day) \
@@ -172,7 +173,7 @@ macro_rules! sql_records {
             ))
         }
 
-        async fn append_audit(pool: &Pool, r: &AuditRecord) -> StoreResult<()> {
+        async fn append_audit(conn: &mut Conn, r: &AuditRecord) -> StoreResult<()> {
             sqlx::query(
                 "INSERT INTO audit_log (at, actor, action, target, detail) \
                  VALUES ($1, $2, $3, $4, $5)",
@@ -182,7 +183,7 @@ macro_rules! sql_records {
             .bind(&r.action)
             .bind(&r.target)
             .bind(&r.detail)
-            .execute(pool)
+            .execute(&mut *conn)
             .await
             .map_err(db_err)?;
             Ok(())

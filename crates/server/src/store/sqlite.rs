@@ -10,10 +10,12 @@
 //! database of its own.
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::SqlitePool;
+use tokio::sync::Mutex;
 
 use tollgate_proto::Scope;
 
@@ -23,12 +25,16 @@ use super::rows::{
     AuditRow, CallUsageRow, ClientRow, CodeRow, JwtStateRow, LookupRow, SessionRow, SigningKeyRow,
     TokenUsageRow, UserRow,
 };
-use super::sql::sql_store;
+use super::sql::{sql_store, Writing};
+use super::sqlite_writer;
 use super::{
     AuditQuery, AuditRecord, AuthCode, CallUsage, Client, ClientFilter, ClientUpdate, CodeUse,
     Digest, JwtState, Rotation, Session, SigningKey, Store, StoreError, StoreResult, TokenLookup,
     TokenRecord, TokenUsage, UsageQuery, User, UserUpdate,
 };
+
+/// How long a connection waits for another's write lock before "busy".
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A SQLite database, file or in-memory.
 #[derive(Debug)]
@@ -36,6 +42,9 @@ pub struct SqliteStore {
     read: SqlitePool,
     write: SqlitePool,
     writer: GroupCommit,
+    /// The process's write turn: held by each write through `write` and by
+    /// the token writer thread for each batch.
+    turn: Arc<Mutex<()>>,
 }
 
 impl SqliteStore {
@@ -67,7 +76,8 @@ impl SqliteStore {
             .map_err(|_| StoreError::UnsupportedUrl(url.to_owned()))?
             .create_if_missing(true)
             .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(5));
+            .busy_timeout(BUSY_TIMEOUT);
+        let file = base.get_filename().to_owned();
 
         let (read, write) = if in_memory {
             let pool = SqlitePoolOptions::new()
@@ -103,15 +113,21 @@ impl SqliteStore {
             .await
             .map_err(|e| StoreError::Backend(format!("migration failed: {e}")))?;
 
-        let pool = write.clone();
-        let writer = GroupCommit::spawn(move |rows| {
-            let pool = pool.clone();
-            async move { insert_tokens(&pool, &rows).await }
-        });
+        let turn = Arc::new(Mutex::new(()));
+        let writer = if in_memory {
+            let pool = write.clone();
+            GroupCommit::spawn(move |rows| {
+                let pool = pool.clone();
+                async move { insert_tokens(&pool, &rows).await }
+            })
+        } else {
+            sqlite_writer::spawn(&file, BUSY_TIMEOUT, turn.clone())?
+        };
         Ok(Self {
             read,
             write,
             writer,
+            turn,
         })
     }
 }
@@ -181,8 +197,11 @@ impl SqliteStore {
         &self.read
     }
 
-    fn write_pool(&self) -> &SqlitePool {
-        &self.write
+    /// The write connection, once it is this caller's turn to write.
+    async fn writing(&self) -> StoreResult<Writing<sqlx::Sqlite>> {
+        let turn = self.turn.clone().lock_owned().await;
+        let conn = self.write.acquire().await.map_err(db_err)?;
+        Ok(Writing::new(conn, Some(turn)))
     }
 
     async fn close_pools(&self) {
