@@ -69,6 +69,7 @@ impl Local {
             store: self.store.as_ref(),
             now: crate::admin::now(),
             actor: &self.actor,
+            caches: None,
         }
     }
 

@@ -8,10 +8,14 @@ use super::{page, Admin, AdminError};
 use crate::store::{AuditQuery, AuditRecord};
 
 impl Admin<'_> {
-    /// Writes `action` on `target` to the audit log. The change is made
-    /// already: a failure to record it is logged, not returned, so the
-    /// caller is not told a change failed that did not.
+    /// Writes `action` on `target` to the audit log, after this server's
+    /// caches are dropped. The change is made already: a failure to record
+    /// it is logged, not returned, so the caller is not told a change failed
+    /// that did not.
     pub async fn record(&self, action: &str, target: &str, detail: Value) {
+        if let Some(server) = self.caches {
+            server.forget_cached();
+        }
         let record = AuditRecord {
             id: 0,
             at: self.now,

@@ -19,7 +19,7 @@ use std::collections::BTreeSet;
 use tollgate_proto::{GrantType, Scope};
 
 use crate::config::{SigningAlg, TokenFormat};
-use crate::oauth::{keys, password::Passwords, secret};
+use crate::oauth::{keys, password::Passwords, secret, AuthServer};
 use crate::store::{
     AuthMethod, Client, ClientUpdate, PreviousSecret, SigningKey, Store, StoreError, User,
 };
@@ -96,6 +96,10 @@ pub struct Admin<'a> {
     pub now: i64,
     /// `client:ID` through the admin API, `cli:USER` through `tollgate admin`.
     pub actor: &'a str,
+    /// The caches of the server this runs in, dropped after every change
+    /// so that it applies here at once (other instances follow within
+    /// `change_poll_ms`); `None` where no server runs (`tollgate admin`).
+    pub caches: Option<&'a AuthServer>,
 }
 
 /// The longest client description, in bytes.

@@ -63,6 +63,7 @@ impl Caller {
             store: self.state.store().as_ref(),
             now: self.state.clock().now_secs(),
             actor: &self.actor,
+            caches: Some(self.state.oauth()),
         }
     }
 }

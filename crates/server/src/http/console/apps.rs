@@ -13,9 +13,9 @@ use tollgate_proto::{FormParams, GrantType, Scope};
 
 use super::auth::{Posted, Visitor};
 use super::credentials;
+use super::redirect;
 use super::reports::{client_usage, enc};
 use super::views::{self, when, Detour, Nav};
-use super::{changed, redirect};
 use crate::admin::AdminError;
 use crate::state::AppState;
 use crate::store::ClientFilter;
@@ -213,11 +213,8 @@ fn registration(
     let asked: Scope = form.get("requested").unwrap_or("").parse().map_err(|_| {
         "Scopes are words without quotes or backslashes, separated by spaces.".to_owned()
     })?;
-    let requested: Scope = asked.iter().filter(|s| !offered.contains(s)).collect();
-    let scope: Scope = scope
-        .iter()
-        .chain(asked.iter().filter(|s| offered.contains(s)))
-        .collect();
+    let (granted, requested) = split(offered, &asked);
+    let scope: Scope = scope.iter().chain(granted.iter()).collect();
     let redirect_uris = lines(form.get("redirect_uris").unwrap_or(""));
     let mut grant_types = vec![GrantType::ClientCredentials];
     if !redirect_uris.is_empty() {
@@ -334,7 +331,6 @@ pub async fn edit(
         .update_client(&c.client_id, patch)
         .await
         .map_err(|e| views::failed(&v, Nav::Apps, e))?;
-    changed(&state);
     Ok(redirect(&app_path(&c.client_id)))
 }
 
@@ -358,21 +354,17 @@ fn settings_patch(
             .map(str::to_owned)
             .collect::<Vec<_>>()
     };
+    let (granted, requested) = split(offered, &asked);
     let scope: Scope = words(&c.scope)
         .into_iter()
-        .chain(
-            asked
-                .iter()
-                .filter(|s| offered.contains(s))
-                .map(str::to_owned),
-        )
+        .chain(granted.iter().map(str::to_owned))
         .collect();
     let pending: Scope = words(&c.requested_scope)
         .into_iter()
         .chain(
-            asked
+            requested
                 .iter()
-                .filter(|s| !offered.contains(s) && !scope.contains(s))
+                .filter(|s| !scope.contains(s))
                 .map(str::to_owned),
         )
         .collect();
@@ -393,6 +385,14 @@ fn settings_patch(
         grant_types: Some(grants),
         ..ClientPatch::default()
     })
+}
+
+/// The scopes `asked` for, split into those a developer gets at once (the
+/// ones `offered` for self-service) and those an admin must approve.
+fn split(offered: &Scope, asked: &Scope) -> (Scope, Scope) {
+    let granted = asked.iter().filter(|s| offered.contains(s)).collect();
+    let pending = asked.iter().filter(|s| !offered.contains(s)).collect();
+    (granted, pending)
 }
 
 /// The non-empty lines of a text area, trimmed.
@@ -417,7 +417,6 @@ pub async fn rotate(
         .rotate_client_secret(&c.client_id, SecretRotation { grace_secs })
         .await
         .map_err(|e| views::failed(&v, Nav::Apps, e))?;
-    changed(&state);
     let back = app_path(&creds.client.client_id);
     Ok(credentials::page(
         &state,
@@ -445,7 +444,6 @@ pub async fn set_enabled(
         .update_client(&c.client_id, patch)
         .await
         .map_err(|e| views::failed(&v, Nav::Apps, e))?;
-    changed(&state);
     Ok(redirect(&app_path(&c.client_id)))
 }
 
@@ -461,7 +459,6 @@ pub async fn delete(
         .delete_client(&c.client_id)
         .await
         .map_err(|e| views::failed(&v, Nav::Apps, e))?;
-    changed(&state);
     Ok(redirect("/console/apps"))
 }
 

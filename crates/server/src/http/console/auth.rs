@@ -83,6 +83,7 @@ impl Visitor {
             store: state.store().as_ref(),
             now: state.clock().now_secs(),
             actor: &self.actor,
+            caches: Some(state.oauth()),
         }
     }
 

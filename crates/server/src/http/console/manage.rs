@@ -15,9 +15,9 @@ use tollgate_proto::{FormParams, GrantType, Scope};
 
 use super::auth::{Posted, Visitor};
 use super::credentials;
+use super::redirect;
 use super::reports::{client_usage, enc};
 use super::views::{self, limit, when, Detour, Nav};
-use super::{changed, redirect};
 use crate::admin::{AdminError, ROLES};
 use crate::state::AppState;
 use crate::store::ClientFilter;
@@ -239,10 +239,7 @@ pub async fn update_client(
         Err(e) => Err(e),
     };
     match outcome {
-        Ok(_) => {
-            changed(&state);
-            Ok(redirect(&client_path(&id)))
-        }
+        Ok(_) => Ok(redirect(&client_path(&id))),
         Err(AdminError::Invalid(why)) => {
             let c = ops
                 .client(&id)
@@ -317,7 +314,6 @@ pub async fn approve(
     ops.update_client(&id, patch)
         .await
         .map_err(|e| views::failed(&v, Nav::Clients, e))?;
-    changed(&state);
     Ok(redirect(&client_path(&id)))
 }
 
@@ -694,7 +690,6 @@ pub async fn rotate_secret(
         .rotate_client_secret(&id, SecretRotation { grace_secs })
         .await
         .map_err(|e| views::failed(&v, Nav::Clients, e))?;
-    changed(&state);
     Ok(credentials::page(
         &state,
         &v,
@@ -717,6 +712,5 @@ pub async fn delete_client(
         .delete_client(&id)
         .await
         .map_err(|e| views::failed(&v, Nav::Clients, e))?;
-    changed(&state);
     Ok(redirect("/console/admin/clients"))
 }

@@ -138,13 +138,6 @@ fn redirect(location: &str) -> Response {
     resp
 }
 
-/// After a change to a client: this instance forgets the clients it had
-/// cached, so the change applies here at once (others follow within
-/// `change_poll_ms`).
-fn changed(state: &AppState) {
-    state.oauth().forget_cached();
-}
-
 /// Registers the console's client, or brings its redirect URI up to date
 /// with the issuer: a public, first-party client (no consent page) with the
 /// authorization code grant only. Called at start; idempotent, so several
