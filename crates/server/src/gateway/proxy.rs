@@ -38,6 +38,15 @@ const HOP_BY_HOP: [&str; 9] = [
     "upgrade",
 ];
 
+// The headers tollgate sets, named once (a name given as text is parsed
+// at every use).
+const X_TOLLGATE_CLIENT_ID: HeaderName = HeaderName::from_static("x-tollgate-client-id");
+const X_TOLLGATE_USERNAME: HeaderName = HeaderName::from_static("x-tollgate-username");
+const X_TOLLGATE_SCOPE: HeaderName = HeaderName::from_static("x-tollgate-scope");
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+
 /// Sends `req` to `route`'s upstream at `path` (the canonical form of the
 /// request's path) on behalf of `principal`, and streams the answer back.
 pub async fn forward(
@@ -127,7 +136,8 @@ fn watch_body(body: Body, failed: Arc<AtomicBool>) -> Body {
 }
 
 /// Removes hop-by-hop headers, those the `Connection` header names, and any
-/// `X-Tollgate-*` (only tollgate may say who the caller is).
+/// `X-Tollgate-*` (only tollgate may say who the caller is). One pass over
+/// the names; nothing is allocated unless something goes.
 fn strip_headers(h: &mut HeaderMap) {
     let named: Vec<HeaderName> = h
         .get_all(header::CONNECTION)
@@ -136,18 +146,16 @@ fn strip_headers(h: &mut HeaderMap) {
         .flat_map(|v| v.split(','))
         .filter_map(|n| HeaderName::from_bytes(n.trim().as_bytes()).ok())
         .collect();
-    for n in named {
-        h.remove(n);
-    }
-    for n in HOP_BY_HOP {
-        h.remove(n);
-    }
-    let spoofed: Vec<HeaderName> = h
+    let doomed: Vec<HeaderName> = h
         .keys()
-        .filter(|k| k.as_str().starts_with("x-tollgate-"))
+        .filter(|k| {
+            let k = k.as_str();
+            HOP_BY_HOP.contains(&k) || k.starts_with("x-tollgate-")
+        })
+        .chain(named.iter())
         .cloned()
         .collect();
-    for n in spoofed {
+    for n in doomed {
         h.remove(n);
     }
 }
@@ -161,30 +169,30 @@ fn add_caller_headers(
 ) {
     let v = &p.0;
     let prior = h
-        .get("x-forwarded-for")
+        .get(&X_FORWARDED_FOR)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let mut set = |name: &'static str, value: &str| {
+    let mut set = |name: &HeaderName, value: &str| {
         if let Ok(value) = HeaderValue::from_str(value) {
-            h.insert(name, value);
+            h.insert(name.clone(), value);
         }
     };
-    set("x-tollgate-client-id", &v.client_id);
+    set(&X_TOLLGATE_CLIENT_ID, &v.client_id);
     if let Some(u) = &v.username {
-        set("x-tollgate-username", u);
+        set(&X_TOLLGATE_USERNAME, u);
     }
-    set("x-tollgate-scope", &v.scope.to_string());
-    set("x-forwarded-proto", if secure { "https" } else { "http" });
+    set(&X_TOLLGATE_SCOPE, &v.scope.to_string());
+    set(&X_FORWARDED_PROTO, if secure { "https" } else { "http" });
     if let Some(peer) = peer {
         let chain = match prior {
             Some(p) => format!("{p}, {}", peer.ip()),
             None => peer.ip().to_string(),
         };
-        set("x-forwarded-for", &chain);
+        set(&X_FORWARDED_FOR, &chain);
     }
     if let Some(host) = host {
         if let Ok(host) = host.to_str() {
-            set("x-forwarded-host", host);
+            set(&X_FORWARDED_HOST, host);
         }
     }
 }
