@@ -20,7 +20,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use rand::rngs::OsRng;
-use rand::TryRngCore;
+use rand::{Rng, TryRngCore};
 use sha2::{Digest as _, Sha256};
 use subtle::ConstantTimeEq;
 
@@ -107,10 +107,12 @@ pub fn new_client_secret() -> Result<String, Error> {
     ))
 }
 
-/// A new id for a token family (never shown to clients): hex, so that it
-/// sorts by time as the ordered id does.
+/// A new id for a token family, or a JWT's `jti`: hex, so that it sorts by
+/// time as the ordered id does. An id, not a secret (a JWT shows it as
+/// `sid` or `jti`), so its random half comes from the thread's generator
+/// (ChaCha, seeded from the OS) rather than a system call per id.
 pub fn new_family_id() -> Result<String, Error> {
-    let random = u64::from_be_bytes(random_bytes::<8>()?);
+    let random: u64 = rand::rng().random();
     Ok(format!("{:016x}{random:016x}", ordered_id()))
 }
 
