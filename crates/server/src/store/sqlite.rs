@@ -1,13 +1,15 @@
 //! SQLite store: the embedded default.
 //!
-//! Reads go through a small pool (WAL lets them run beside the writer); all
-//! writes go through one connection. Token inserts, the hot write, are queued
-//! to a group-commit task that puts every insert waiting at that moment into
-//! one transaction, so a burst of N token requests costs one fsync rather than
+//! Reads go through a small pool (WAL lets them run beside the writer).
+//! Token inserts, the hot write, are group-committed by a thread of their
+//! own (`sqlite_writer`): every insert waiting at that moment goes into one
+//! transaction, so a burst of N token requests costs one fsync rather than
 //! N, and each caller is answered only after its rows are committed
-//! (`synchronous=FULL`). An in-memory database (`sqlite::memory:`) uses one
-//! connection for everything, since each connection would otherwise see a
-//! database of its own.
+//! (`synchronous=FULL`). Every other write goes through one sqlx
+//! connection; the two take one write turn. An in-memory database
+//! (`sqlite::memory:`) uses one sqlx connection for everything, token
+//! inserts included, since each connection would otherwise see a database
+//! of its own.
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -144,9 +146,10 @@ fn opening_raced(e: &StoreError) -> bool {
     }
 }
 
-/// Inserts `tokens` in one statement, atomic on its own. The rows travel as
-/// one JSON array, so the statement text is the same for any number of rows
-/// (prepared once) and a batch costs one round trip to SQLite's thread.
+/// Inserts `tokens` in one statement, atomic on its own, through sqlx (a
+/// refresh rotation's transaction, and an in-memory database's inserts).
+/// The rows travel as one JSON array, so the statement text is the same
+/// for any number of rows (prepared once).
 async fn insert_tokens<'e>(
     exec: impl sqlx::SqliteExecutor<'e>,
     tokens: &[TokenRecord],
