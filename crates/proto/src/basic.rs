@@ -8,6 +8,7 @@
 //! must try both decodings ([`BasicCredentials::candidates`]) and a client must
 //! pick one ([`BasicCredentials::header_value`]).
 
+use std::borrow::Cow;
 use std::fmt;
 
 use base64::alphabet;
@@ -100,8 +101,11 @@ impl BasicCredentials {
                 out.push(c);
             }
         };
-        if let (Some(id), Some(secret)) = (form_decode(id), form_decode(secret)) {
-            push(BasicCredentials::new(id, secret));
+        match (form_decode(id), form_decode(secret)) {
+            // Nothing decoded: the same as the raw reading, pushed next.
+            (Some(Cow::Borrowed(_)), Some(Cow::Borrowed(_))) => {}
+            (Some(id), Some(secret)) => push(BasicCredentials::new(id, secret)),
+            _ => {}
         }
         push(BasicCredentials::new(id, secret));
         if let Some(trimmed) = secret.strip_suffix('\n') {
@@ -123,13 +127,17 @@ pub fn form_encode(s: &str) -> String {
 }
 
 /// `application/x-www-form-urlencoded` decoding of one value; `None` when
-/// the result is not UTF-8.
-pub fn form_decode(s: &str) -> Option<String> {
+/// the result is not UTF-8. Borrowed when there is nothing to decode (the
+/// usual id and secret), so the common case allocates nothing.
+pub fn form_decode(s: &str) -> Option<Cow<'_, str>> {
+    if !s.contains(['+', '%']) {
+        return Some(Cow::Borrowed(s));
+    }
     let plus_as_space = s.replace('+', " ");
     percent_encoding::percent_decode_str(&plus_as_space)
         .decode_utf8()
         .ok()
-        .map(|c| c.into_owned())
+        .map(|c| Cow::Owned(c.into_owned()))
 }
 
 #[cfg(test)]

@@ -412,13 +412,13 @@ fn status_of(code: ErrorCode) -> StatusCode {
 /// A JSON body with the content type the seed shows and no caching: the
 /// shape of every token-endpoint answer and every error.
 pub fn json_response(status: StatusCode, body: &impl Serialize) -> Response {
-    let bytes = match serde_json::to_vec(body) {
-        Ok(b) => b,
-        Err(e) => {
-            tracing::error!(error = %e, "serialising a response failed");
-            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
-        }
-    };
+    // Room for a token or introspection answer, so it is written without
+    // the growing and copying an empty buffer would go through.
+    let mut bytes = Vec::with_capacity(384);
+    if let Err(e) = serde_json::to_writer(&mut bytes, body) {
+        tracing::error!(error = %e, "serialising a response failed");
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    }
     let mut resp = (status, bytes).into_response();
     let h = resp.headers_mut();
     h.insert(

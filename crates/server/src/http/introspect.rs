@@ -3,7 +3,7 @@
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, HeaderName, StatusCode};
 use axum::response::Response;
 use subtle::ConstantTimeEq;
 use tollgate_proto::ErrorCode;
@@ -16,6 +16,10 @@ use crate::error::json_response;
 use crate::oauth::{self, client_auth::authenticate};
 use crate::state::AppState;
 use crate::Error;
+
+/// The seed's header naming the caller (a name given as text is parsed at
+/// every use).
+const API_KEY: HeaderName = HeaderName::from_static("api-key");
 
 #[utoipa::path(
     post,
@@ -50,7 +54,7 @@ async fn introspect(
     let presented = client_auth::presented(headers, &form)?;
     let client = authenticate(state.oauth(), &presented, source).await?;
     // Said plainly, since the caller has proved who it is already.
-    match headers.get("api-key").map(|v| v.as_bytes()) {
+    match headers.get(API_KEY).map(|v| v.as_bytes()) {
         None => {
             tracing::info!(client_id = %client.client_id, "introspection refused: no api-key header");
             return Err(Error::oauth(
