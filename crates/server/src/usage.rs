@@ -10,8 +10,9 @@
 //! loses at most what accumulated since the last flush. Only authenticated
 //! clients are counted, so a caller cannot grow the table with made-up ids.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasher, RandomState};
+use foldhash::fast::RandomState;
+use foldhash::HashMap;
+use std::hash::BuildHasher;
 use std::sync::{Arc, Mutex};
 
 use crate::clock::{day_of, iso_day, Clock};
@@ -60,8 +61,10 @@ pub struct Usage {
 impl Usage {
     pub fn new(clock: Clock) -> Self {
         Self {
-            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
-            hasher: RandomState::new(),
+            shards: (0..SHARDS)
+                .map(|_| Mutex::new(HashMap::default()))
+                .collect(),
+            hasher: RandomState::default(),
             clock,
         }
     }

@@ -2,8 +2,8 @@
 //! upstream, the scopes a caller needs. Plain data; the gateway matches
 //! requests against it and forwards.
 
-use axum::http::uri::{Authority, Scheme};
-use axum::http::Uri;
+use axum::http::uri::{Authority, PathAndQuery, Scheme};
+use axum::http::{HeaderValue, Uri};
 use serde::Deserialize;
 use tollgate_proto::Scope;
 
@@ -28,6 +28,8 @@ pub struct Route {
     pub prefix: String,
     pub scheme: Scheme,
     pub authority: Authority,
+    /// `authority` as the `Host` header sent upstream.
+    pub host: HeaderValue,
     /// The upstream URL's own path, without a trailing `/`.
     pub base_path: String,
     pub required_scopes: Scope,
@@ -76,6 +78,8 @@ impl TryFrom<RouteConfig> for Route {
         if uri.query().is_some() {
             return Err(format!("upstream `{}` must not have a query", c.upstream));
         }
+        let host = HeaderValue::from_str(authority.as_str())
+            .map_err(|_| format!("upstream `{}` has an unusable host", c.upstream))?;
         let mut required_scopes = Scope::empty();
         for s in &c.required_scopes {
             if !Scope::is_valid_token(s) {
@@ -88,6 +92,7 @@ impl TryFrom<RouteConfig> for Route {
             prefix,
             scheme,
             authority,
+            host,
             base_path: uri.path().trim_end_matches('/').to_owned(),
             required_scopes,
             strip_prefix: c.strip_prefix,
@@ -104,8 +109,13 @@ impl Route {
                 .is_some_and(|rest| rest.starts_with('/'))
     }
 
-    /// The upstream URI for a request path and query.
-    pub fn upstream_uri(&self, path: &str, query: Option<&str>) -> Result<Uri, axum::http::Error> {
+    /// The request target sent upstream (origin form: the upstream is named
+    /// in `Host`) for a request path and query.
+    pub fn upstream_target(
+        &self,
+        path: &str,
+        query: Option<&str>,
+    ) -> Result<PathAndQuery, axum::http::uri::InvalidUri> {
         let rest = if self.strip_prefix && self.prefix != "/" {
             &path[self.prefix.len().min(path.len())..]
         } else {
@@ -117,11 +127,7 @@ impl Route {
             target.push('?');
             target.push_str(q);
         }
-        Uri::builder()
-            .scheme(self.scheme.clone())
-            .authority(self.authority.clone())
-            .path_and_query(target)
-            .build()
+        PathAndQuery::try_from(target)
     }
 }
 
@@ -151,8 +157,8 @@ mod tests {
     }
 
     fn target(r: &Route, path: &str, query: Option<&str>) -> String {
-        r.upstream_uri(path, query)
-            .map(|u| u.to_string())
+        r.upstream_target(path, query)
+            .map(|t| format!("{}://{}{t}", r.scheme, r.authority))
             .unwrap_or_default()
     }
 

@@ -64,24 +64,18 @@ pub async fn forward(
     let client_version = parts.version;
     let body_failed = Arc::new(AtomicBool::new(false));
     let body = watch_body(body, body_failed.clone());
-    let uri = route
-        .upstream_uri(path, parts.uri.query())
-        .map_err(|e| Error::Internal(format!("building the upstream URI: {e}")))?;
     // Origin form on the wire, the upstream named in `Host` (RFC 9112 §3.2).
-    let target = uri
-        .path_and_query()
-        .cloned()
-        .map_or_else(|| Uri::from_static("/"), Uri::from);
-    let upstream_host = HeaderValue::from_str(route.authority.as_str())
-        .map_err(|e| Error::Internal(format!("the upstream's host: {e}")))?;
+    let target = route
+        .upstream_target(path, parts.uri.query())
+        .map_err(|e| Error::Internal(format!("building the upstream URI: {e}")))?;
     let original_host = parts.headers.get(header::HOST).cloned();
     let secure = parts.extensions.get::<crate::net::Secure>().is_some();
     strip_headers(&mut parts.headers);
     parts.headers.remove(header::AUTHORIZATION);
     parts.headers.remove(header::HOST);
     add_caller_headers(&mut parts.headers, principal, peer, original_host, secure);
-    parts.headers.insert(header::HOST, upstream_host);
-    parts.uri = target;
+    parts.headers.insert(header::HOST, route.host.clone());
+    parts.uri = Uri::from(target);
     parts.version = axum::http::Version::HTTP_11;
     let upstream_req = axum::http::Request::from_parts(parts, body);
 

@@ -12,7 +12,6 @@
 //! use, or, if the request could not be sent on it, the request is sent
 //! again on a new connection (a request is sent at most once).
 
-use std::collections::HashMap;
 use std::io;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -22,6 +21,7 @@ use std::time::{Duration, Instant};
 use axum::body::{Body, Bytes};
 use axum::http::uri::Authority;
 use axum::http::{Request, Response};
+use foldhash::HashMap;
 use hyper::body::{Body as _, Frame, Incoming, SizeHint};
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::rt::TokioIo;

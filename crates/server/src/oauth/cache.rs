@@ -9,7 +9,7 @@
 //! insert is discarded. Sharded by the random end of the token key, to keep
 //! lock contention low; bounded in size.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -81,7 +81,9 @@ pub struct ValidationCache {
 impl ValidationCache {
     pub fn new(max_entries: usize) -> Self {
         Self {
-            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+            shards: (0..SHARDS)
+                .map(|_| Mutex::new(HashMap::default()))
+                .collect(),
             per_shard: (max_entries / SHARDS).max(1),
             generation: AtomicU64::new(0),
         }

@@ -10,7 +10,7 @@
 //! `change_poll_ms`. A generation number discards an insert from a lookup
 //! that began before such a drop.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 

@@ -11,8 +11,9 @@
 mod gate;
 pub mod redis;
 
-use std::collections::HashMap;
-use std::hash::{BuildHasher, RandomState};
+use foldhash::fast::RandomState;
+use foldhash::HashMap;
+use std::hash::BuildHasher;
 use std::sync::Mutex;
 
 use axum::http::{HeaderMap, HeaderValue};
@@ -107,8 +108,10 @@ impl Quotas {
     pub fn new(burst: u64) -> Self {
         Self {
             burst,
-            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
-            hasher: RandomState::new(),
+            shards: (0..SHARDS)
+                .map(|_| Mutex::new(HashMap::default()))
+                .collect(),
+            hasher: RandomState::default(),
         }
     }
 
