@@ -49,6 +49,11 @@ impl Gateway {
     }
 }
 
+/// In the extensions of a response the gateway made for a route, so that the
+/// access log names the route without matching the path again.
+#[derive(Debug, Clone)]
+pub struct Routed(pub Arc<Route>);
+
 /// The route for `path`: routes are sorted longest prefix first.
 pub fn find<'a>(routes: &'a [Arc<Route>], path: &str) -> Option<&'a Arc<Route>> {
     routes.iter().find(|r| r.matches(path))
@@ -80,9 +85,10 @@ pub async fn gateway(State(gw): State<Arc<Gateway>>, req: Request) -> Result<Res
         .admit(req.headers(), &route.required_scopes, &route.prefix)
         .await?;
     // An upstream failure still carries the caller's RateLimit standing.
-    let resp = proxy::forward(&gw, &route, &path.path, &admitted.principal, req)
+    let mut resp = proxy::forward(&gw, &route, &path.path, &admitted.principal, req)
         .await
         .unwrap_or_else(IntoResponse::into_response);
+    resp.extensions_mut().insert(Routed(route));
     Ok(resource::finish(resp, admitted))
 }
 

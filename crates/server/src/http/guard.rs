@@ -18,6 +18,7 @@ use axum::response::Response;
 use super::{route_label, ClientId};
 use crate::config::ServerLimits;
 use crate::error::{self, Error, TooLarge};
+use crate::gateway::Routed;
 use crate::resource::Principal;
 use crate::state::AppState;
 
@@ -83,7 +84,10 @@ fn access_log(
     started: Instant,
     resp: &Response,
 ) {
-    let route = route_label(state, path);
+    let route = match resp.extensions().get::<Routed>() {
+        Some(Routed(r)) => r.prefix.as_str(),
+        None => route_label(state, path),
+    };
     let status = resp.status().as_u16();
     state.metrics().request(route, status);
     let client_id = resp
