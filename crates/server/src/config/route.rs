@@ -26,7 +26,7 @@ pub struct RouteConfig {
 pub struct Route {
     /// Starts with `/`, no trailing `/` (except the root route itself).
     pub prefix: String,
-    pub scheme: Scheme,
+    /// The upstream (always `http://`: the only scheme accepted).
     pub authority: Authority,
     /// `authority` as the `Host` header sent upstream.
     pub host: HeaderValue,
@@ -90,7 +90,6 @@ impl TryFrom<RouteConfig> for Route {
         Ok(Route {
             depth: path::depth(&prefix),
             prefix,
-            scheme,
             authority,
             host,
             base_path: uri.path().trim_end_matches('/').to_owned(),
@@ -158,7 +157,7 @@ mod tests {
 
     fn target(r: &Route, path: &str, query: Option<&str>) -> String {
         r.upstream_target(path, query)
-            .map(|t| format!("{}://{}{t}", r.scheme, r.authority))
+            .map(|t| format!("http://{}{t}", r.authority))
             .unwrap_or_default()
     }
 
