@@ -8,12 +8,12 @@
 //! (`X-Tollgate-Client-Id`, `-Username`, `-Scope`) and
 //! `X-Forwarded-For`/`-Proto`/`-Host`.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, Request};
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Uri};
 use axum::response::Response;
@@ -68,11 +68,10 @@ pub async fn forward(
     let target = route
         .upstream_target(path, parts.uri.query())
         .map_err(|e| Error::Internal(format!("building the upstream URI: {e}")))?;
-    let original_host = parts.headers.get(header::HOST).cloned();
+    let original_host = parts.headers.remove(header::HOST);
     let secure = parts.extensions.get::<crate::net::Secure>().is_some();
     strip_headers(&mut parts.headers);
     parts.headers.remove(header::AUTHORIZATION);
-    parts.headers.remove(header::HOST);
     add_caller_headers(&mut parts.headers, principal, peer, original_host, secure);
     parts.headers.insert(header::HOST, route.host.clone());
     parts.uri = Uri::from(target);
@@ -154,6 +153,9 @@ fn strip_headers(h: &mut HeaderMap) {
     }
 }
 
+/// Says who the caller is (`X-Tollgate-*`) and where the request came from
+/// (`X-Forwarded-*`). Values are built as bytes, not through `fmt`: this
+/// runs on every proxied request.
 fn add_caller_headers(
     h: &mut HeaderMap,
     p: &Principal,
@@ -162,31 +164,131 @@ fn add_caller_headers(
     secure: bool,
 ) {
     let v = &p.0;
-    let prior = h
-        .get(&X_FORWARDED_FOR)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    let mut set = |name: &HeaderName, value: &str| {
-        if let Ok(value) = HeaderValue::from_str(value) {
-            h.insert(name.clone(), value);
-        }
-    };
-    set(&X_TOLLGATE_CLIENT_ID, &v.client_id);
-    if let Some(u) = &v.username {
-        set(&X_TOLLGATE_USERNAME, u);
+    if let Ok(id) = HeaderValue::from_str(&v.client_id) {
+        h.insert(X_TOLLGATE_CLIENT_ID, id);
     }
-    set(&X_TOLLGATE_SCOPE, &v.scope.to_string());
-    set(&X_FORWARDED_PROTO, if secure { "https" } else { "http" });
+    if let Some(u) = v
+        .username
+        .as_deref()
+        .and_then(|u| HeaderValue::from_str(u).ok())
+    {
+        h.insert(X_TOLLGATE_USERNAME, u);
+    }
+    let mut scope = Vec::with_capacity(64);
+    for (i, token) in v.scope.iter().enumerate() {
+        if i > 0 {
+            scope.push(b' ');
+        }
+        scope.extend_from_slice(token.as_bytes());
+    }
+    insert_bytes(h, X_TOLLGATE_SCOPE, scope);
+    let proto = if secure { "https" } else { "http" };
+    h.insert(X_FORWARDED_PROTO, HeaderValue::from_static(proto));
     if let Some(peer) = peer {
-        let chain = match prior {
-            Some(p) => format!("{p}, {}", peer.ip()),
-            None => peer.ip().to_string(),
-        };
-        set(&X_FORWARDED_FOR, &chain);
-    }
-    if let Some(host) = host {
-        if let Ok(host) = host.to_str() {
-            set(&X_FORWARDED_HOST, host);
+        let mut chain = Vec::with_capacity(64);
+        let prior = h.get(&X_FORWARDED_FOR).filter(|p| p.to_str().is_ok());
+        if let Some(prior) = prior {
+            chain.extend_from_slice(prior.as_bytes());
+            chain.extend_from_slice(b", ");
         }
+        push_ip(&mut chain, peer.ip());
+        insert_bytes(h, X_FORWARDED_FOR, chain);
+    }
+    // The caller's own `Host`, as it came (a header value already).
+    if let Some(host) = host.filter(|v| v.to_str().is_ok()) {
+        h.insert(X_FORWARDED_HOST, host);
+    }
+}
+
+fn insert_bytes(h: &mut HeaderMap, name: HeaderName, value: Vec<u8>) {
+    if let Ok(value) = HeaderValue::from_maybe_shared(Bytes::from(value)) {
+        h.insert(name, value);
+    }
+}
+
+/// Appends `ip` as `X-Forwarded-For` lists it (dotted decimal, or RFC 5952).
+fn push_ip(out: &mut Vec<u8>, ip: IpAddr) {
+    match ip {
+        IpAddr::V4(v4) => {
+            let mut digits = itoa::Buffer::new();
+            for (i, octet) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    out.push(b'.');
+                }
+                out.extend_from_slice(digits.format(octet).as_bytes());
+            }
+        }
+        IpAddr::V6(v6) => out.extend_from_slice(v6.to_string().as_bytes()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::oauth::cache::Validated;
+    use tollgate_proto::GrantType;
+
+    type Outcome = Result<(), Box<dyn std::error::Error>>;
+
+    fn principal(
+        username: Option<&str>,
+        scope: &str,
+    ) -> Result<Principal, tollgate_proto::ProtoError> {
+        Ok(Principal(Arc::new(Validated {
+            client_id: "app-1".into(),
+            username: username.map(str::to_owned),
+            scope: scope.parse()?,
+            grant_type: GrantType::Password,
+            issued_at: 0,
+            expires_at_ms: 0,
+            family_id: "f".into(),
+            qps: None,
+            per_day: None,
+        })))
+    }
+
+    #[test]
+    fn caller_headers_name_the_caller_and_its_address() -> Outcome {
+        let mut h = HeaderMap::new();
+        let peer = "[2001:db8::7]:4000".parse()?;
+        let host = HeaderValue::from_static("api.example");
+        add_caller_headers(
+            &mut h,
+            &principal(Some("ann"), "b:read a:write")?,
+            Some(peer),
+            Some(host),
+            true,
+        );
+        assert_eq!(h["x-tollgate-client-id"], "app-1");
+        assert_eq!(h["x-tollgate-username"], "ann");
+        assert_eq!(h["x-tollgate-scope"], "a:write b:read");
+        assert_eq!(h["x-forwarded-for"], "2001:db8::7");
+        assert_eq!(h["x-forwarded-proto"], "https");
+        assert_eq!(h["x-forwarded-host"], "api.example");
+        Ok(())
+    }
+
+    #[test]
+    fn an_address_is_appended_to_the_chain_the_caller_sent() -> Outcome {
+        let mut h = HeaderMap::new();
+        h.insert(X_FORWARDED_FOR, HeaderValue::from_static("10.0.0.1"));
+        let peer = "192.168.100.255:1".parse()?;
+        add_caller_headers(&mut h, &principal(None, "")?, Some(peer), None, false);
+        assert_eq!(h["x-forwarded-for"], "10.0.0.1, 192.168.100.255");
+        assert_eq!(h["x-tollgate-scope"], "");
+        assert_eq!(h["x-forwarded-proto"], "http");
+        assert!(!h.contains_key("x-tollgate-username"));
+        assert!(!h.contains_key("x-forwarded-host"));
+        Ok(())
+    }
+
+    #[test]
+    fn ipv4_addresses_are_written_in_dotted_decimal() -> Outcome {
+        for ip in ["0.0.0.0", "1.20.255.9", "127.0.0.1", "255.255.255.255"] {
+            let mut out = Vec::new();
+            push_ip(&mut out, ip.parse()?);
+            assert_eq!(out, ip.as_bytes());
+        }
+        Ok(())
     }
 }
