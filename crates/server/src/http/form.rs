@@ -1,5 +1,8 @@
 //! Reading `application/x-www-form-urlencoded` bodies.
 
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{FromRequest, Request};
 use axum::http::{header, HeaderMap};
 use tollgate_proto::FormParams;
 
@@ -21,4 +24,25 @@ pub fn read_form(headers: &HeaderMap, body: &[u8], max_params: usize) -> Result<
         ));
     }
     FormParams::parse(body, max_params).map_err(Error::from)
+}
+
+/// A request's headers and whole body, for the form-posting endpoints.
+/// axum's `HeaderMap` extractor copies the headers; this takes them. The
+/// body is read as axum's `Bytes` extractor reads it (the route's body
+/// limit holds, and its rejection is the same).
+#[derive(Debug)]
+pub struct FormRequest {
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl<S: Send + Sync> FromRequest<S> for FormRequest {
+    type Rejection = BytesRejection;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let (mut parts, body) = req.into_parts();
+        let headers = std::mem::take(&mut parts.headers);
+        let body = Bytes::from_request(Request::from_parts(parts, body), state).await?;
+        Ok(Self { headers, body })
+    }
 }

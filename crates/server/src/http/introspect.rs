@@ -1,7 +1,6 @@
 //! `POST /oauth2/introspect.oauth2`: RFC 7662 plus the seed's `api-key`
 //! header, which must equal the authenticated caller's client id.
 
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderName, StatusCode};
 use axum::response::Response;
@@ -38,8 +37,7 @@ const API_KEY: HeaderName = HeaderName::from_static("api-key");
 pub async fn introspect_post(
     State(state): State<AppState>,
     Source(source): Source,
-    headers: HeaderMap,
-    body: Bytes,
+    form::FormRequest { headers, body }: form::FormRequest,
 ) -> Result<Response, Error> {
     introspect(&state, &headers, &body, source).await
 }

@@ -2,7 +2,6 @@
 //! or not, once the client has authenticated; with `{}` as a JSON body,
 //! since popular clients (simple-oauth2) parse every answer as JSON.
 
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
@@ -31,8 +30,7 @@ use crate::Error;
 pub async fn revoke_post(
     State(state): State<AppState>,
     Source(source): Source,
-    headers: HeaderMap,
-    body: Bytes,
+    form::FormRequest { headers, body }: form::FormRequest,
 ) -> Result<Response, Error> {
     revoke(&state, &headers, &body, source).await?;
     Ok(json_response(StatusCode::OK, &serde_json::json!({})))

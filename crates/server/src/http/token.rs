@@ -1,6 +1,5 @@
 //! `POST /oauth2/token.oauth2` (and its aliases): RFC 6749 §5.
 
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
@@ -32,8 +31,7 @@ use crate::Error;
 pub async fn token_post(
     State(state): State<AppState>,
     Source(source): Source,
-    headers: HeaderMap,
-    body: Bytes,
+    form::FormRequest { headers, body }: form::FormRequest,
 ) -> Result<Response, Error> {
     let mut grant = "unknown";
     let mut client = None;
