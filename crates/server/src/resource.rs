@@ -11,7 +11,7 @@
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderMap};
+use axum::http::{header, HeaderMap, HeaderValue};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tollgate_proto::{ErrorCode, Scope};
@@ -189,6 +189,36 @@ fn bearer_token(headers: &HeaderMap, case_insensitive: bool) -> Result<&str, Err
     if values.next().is_some() {
         return Err(bad_request("more than one Authorization header"));
     }
+    match well_formed(value.as_bytes(), case_insensitive) {
+        Some(token) => Ok(token),
+        None => diagnose(value, case_insensitive),
+    }
+}
+
+/// The token of a well-formed `Bearer <b64token>` value, in one pass over
+/// its bytes (a JWT is hundreds of them, on every request). Everything it
+/// accepts is visible ASCII, so it answers as [`diagnose`] would.
+fn well_formed(value: &[u8], case_insensitive: bool) -> Option<&str> {
+    let (scheme, rest) = value.split_at_checked(6)?;
+    let scheme_ok = if case_insensitive {
+        scheme.eq_ignore_ascii_case(b"Bearer")
+    } else {
+        scheme == b"Bearer"
+    };
+    if !scheme_ok || rest.first() != Some(&b' ') {
+        return None;
+    }
+    let start = rest.iter().position(|&b| b != b' ')?;
+    let token = &rest[start..];
+    if !is_b64token(token) {
+        return None;
+    }
+    std::str::from_utf8(token).ok()
+}
+
+/// Why a value is not a well-formed bearer credential. It accepts exactly
+/// what [`well_formed`] accepts (a property test holds the two together).
+fn diagnose(value: &HeaderValue, case_insensitive: bool) -> Result<&str, Error> {
     let value = value
         .to_str()
         .map_err(|_| bad_request("the Authorization header is not ASCII"))?;
@@ -207,7 +237,7 @@ fn bearer_token(headers: &HeaderMap, case_insensitive: bool) -> Result<&str, Err
         return Err(Error::BearerMissing);
     }
     let token = token.trim_start_matches(' ');
-    if !is_b64token(token) {
+    if !is_b64token(token.as_bytes()) {
         return Err(bad_request(
             "the bearer token is empty or has characters RFC 6750 does not allow",
         ));
@@ -224,13 +254,24 @@ fn bad_request(description: &str) -> Error {
 }
 
 /// RFC 6750 §2.1: `1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.
-fn is_b64token(t: &str) -> bool {
-    let body = t.trim_end_matches('=');
-    !body.is_empty()
-        && body
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-._~+/".contains(&b))
+fn is_b64token(t: &[u8]) -> bool {
+    let end = t.iter().rposition(|&b| b != b'=').map_or(0, |i| i + 1);
+    let body = &t[..end];
+    !body.is_empty() && body.iter().all(|&b| B64TOKEN[usize::from(b)])
 }
+
+/// Which bytes a b64token's body may hold, looked up rather than tested.
+const B64TOKEN: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] =
+            c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_' | b'~' | b'+' | b'/');
+        b += 1;
+    }
+    table
+};
 
 fn invalid_token(description: &str) -> Error {
     Error::Bearer {
@@ -259,6 +300,25 @@ mod tests {
             _ => "other",
         });
         assert_eq!(got, expected, "{values:?}");
+    }
+
+    proptest::proptest! {
+        /// The one-pass check accepts only what the full diagnosis
+        /// accepts, and gives the same token.
+        #[test]
+        fn the_fast_path_agrees_with_the_diagnosis(
+            value in "(Bearer|bearer|BEARER|Basic)?( {0,3})[A-Za-z0-9._~+/=\\-]{0,12}[ -~\\x{80}]?[A-Za-z0-9=]{0,4}",
+            insensitive: bool,
+        ) {
+            if let Ok(v) = HeaderValue::from_str(&value) {
+                if let Some(token) = well_formed(v.as_bytes(), insensitive) {
+                    proptest::prop_assert_eq!(diagnose(&v, insensitive).ok(), Some(token));
+                }
+                if let Ok(token) = diagnose(&v, insensitive) {
+                    proptest::prop_assert_eq!(well_formed(v.as_bytes(), insensitive), Some(token));
+                }
+            }
+        }
     }
 
     #[test]
