@@ -123,9 +123,13 @@ async fn concurrent_gets(s: &TestServer, path: &str, token: &str, n: usize) -> V
 #[tokio::test]
 async fn per_day_resets_at_midnight_utc() {
     let s = TestServer::start_with(with_quota(QuotaConfig::default())).await;
-    // Move to 23:59:00 UTC.
+    // Move to the next 23:59:00 UTC (tomorrow's, when the test itself runs
+    // in the last minute of a day).
     let now = s.state.clock().now_ms();
-    let target = (now.div_euclid(DAY_MS) + 1) * DAY_MS - 60_000;
+    let mut target = (now.div_euclid(DAY_MS) + 1) * DAY_MS - 60_000;
+    if target < now {
+        target += DAY_MS;
+    }
     s.state
         .clock()
         .advance(Duration::from_millis(u64::try_from(target - now).unwrap()));
