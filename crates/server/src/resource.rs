@@ -303,7 +303,7 @@ mod tests {
     }
 
     proptest::proptest! {
-        /// The one-pass check accepts only what the full diagnosis
+        /// The one-pass check accepts exactly what the full diagnosis
         /// accepts, and gives the same token.
         #[test]
         fn the_fast_path_agrees_with_the_diagnosis(
