@@ -10,7 +10,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{Request, State};
+use axum::http::uri::Authority;
 use axum::response::{IntoResponse, Response};
+use foldhash::HashMap;
 
 use crate::config::Route;
 use crate::error::excerpt;
@@ -18,15 +20,15 @@ use crate::metrics::Metrics;
 use crate::path;
 use crate::resource::{self, Resource};
 use crate::Error;
-use upstream::Upstreams;
+use upstream::Pool;
 
-/// The routes, the bearer check in front of them, and the upstream client.
+/// The routes, the bearer check in front of them, and each route's pool of
+/// upstream connections.
 #[derive(Debug)]
 pub struct Gateway {
     /// Longest prefix first.
-    routes: Vec<Arc<Route>>,
+    routes: Vec<Routing>,
     resource: Arc<Resource>,
-    upstream: Arc<Upstreams>,
     /// Longest wait for an upstream's response headers.
     timeout: Duration,
     metrics: Arc<Metrics>,
@@ -39,14 +41,32 @@ impl Gateway {
         timeout: Duration,
         metrics: Arc<Metrics>,
     ) -> Self {
+        let mut pools: HashMap<Authority, Arc<Pool>> = HashMap::default();
+        let routes = routes
+            .into_iter()
+            .map(|route| {
+                let pool = pools
+                    .entry(route.authority.clone())
+                    .or_insert_with(|| Arc::new(Pool::new(route.authority.clone())))
+                    .clone();
+                Routing { route, pool }
+            })
+            .collect();
         Self {
             routes,
             resource,
-            upstream: Arc::default(),
             timeout,
             metrics,
         }
     }
+}
+
+/// A route and the pool of connections to its upstream, paired once when
+/// the gateway is built (routes to one upstream share its pool).
+#[derive(Debug)]
+struct Routing {
+    route: Arc<Route>,
+    pool: Arc<Pool>,
 }
 
 /// In the extensions of a response the gateway made for a route, so that the
@@ -71,7 +91,8 @@ pub async fn gateway(State(gw): State<Arc<Gateway>>, req: Request) -> Result<Res
     // The request moves upstream below; its URI (shared bytes) stays here.
     let uri = req.uri().clone();
     let path = path::normalize(uri.path()).map_err(|e| Error::invalid_request(e.to_string()))?;
-    let Some(route) = find(&gw.routes, &path.path).cloned() else {
+    let Some(Routing { route, pool }) = gw.routes.iter().find(|r| r.route.matches(&path.path))
+    else {
         let shown = excerpt(&path.path, 64);
         return Err(Error::NotFound(format!("no route for {shown}")));
     };
@@ -85,10 +106,10 @@ pub async fn gateway(State(gw): State<Arc<Gateway>>, req: Request) -> Result<Res
         .admit(req.headers(), &route.required_scopes, &route.prefix)
         .await?;
     // An upstream failure still carries the caller's RateLimit standing.
-    let mut resp = proxy::forward(&gw, &route, &path.path, &admitted.principal, req)
+    let mut resp = proxy::forward(&gw, route, pool, &path.path, &admitted.principal, req)
         .await
         .unwrap_or_else(IntoResponse::into_response);
-    resp.extensions_mut().insert(Routed(route));
+    resp.extensions_mut().insert(Routed(route.clone()));
     Ok(resource::finish(resp, admitted))
 }
 

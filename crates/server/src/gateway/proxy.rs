@@ -19,6 +19,7 @@ use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Uri};
 use axum::response::Response;
 use http_body_util::BodyExt;
 
+use super::upstream::Pool;
 use super::Gateway;
 use crate::config::Route;
 use crate::error::Proxied;
@@ -47,11 +48,13 @@ const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto
 const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
 
-/// Sends `req` to `route`'s upstream at `path` (the canonical form of the
-/// request's path) on behalf of `principal`, and streams the answer back.
+/// Sends `req` to `route`'s upstream (through its `pool`) at `path` (the
+/// canonical form of the request's path) on behalf of `principal`, and
+/// streams the answer back.
 pub async fn forward(
     gateway: &Gateway,
     route: &Route,
+    pool: &Arc<Pool>,
     path: &str,
     principal: &Principal,
     req: Request,
@@ -79,11 +82,7 @@ pub async fn forward(
     let upstream_req = axum::http::Request::from_parts(parts, body);
 
     let started = Instant::now();
-    let outcome = tokio::time::timeout(
-        gateway.timeout,
-        gateway.upstream.send(&route.authority, upstream_req),
-    )
-    .await;
+    let outcome = tokio::time::timeout(gateway.timeout, pool.send(upstream_req)).await;
     gateway.metrics.upstream_latency(started.elapsed());
     let resp = match outcome {
         Err(_) => {

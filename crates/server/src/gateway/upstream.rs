@@ -4,6 +4,9 @@
 //! futures, connector service and URI rewriting showed in profiles of the
 //! proxy path).
 //!
+//! Each route's pool is found once, when the gateway is built (routes to
+//! one upstream share it), not looked up by authority per request.
+//!
 //! A connection is taken from the pool (the most recently used first, so
 //! a few stay warm), or made (`TCP_NODELAY`) when none is idle. It goes
 //! back when the upstream's response body has been read to its end; a
@@ -21,7 +24,6 @@ use std::time::{Duration, Instant};
 use axum::body::{Body, Bytes};
 use axum::http::uri::Authority;
 use axum::http::{Request, Response};
-use foldhash::HashMap;
 use hyper::body::{Body as _, Frame, Incoming, SizeHint};
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::rt::TokioIo;
@@ -31,10 +33,11 @@ const MAX_IDLE: usize = 256;
 /// An idle connection older than this is closed rather than used.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
 
-/// The pools of idle connections, one per upstream authority.
-#[derive(Debug, Default)]
-pub struct Upstreams {
-    idle: Mutex<HashMap<Authority, Vec<Idle>>>,
+/// The idle connections to one upstream.
+#[derive(Debug)]
+pub struct Pool {
+    authority: Authority,
+    idle: Mutex<Vec<Idle>>,
 }
 
 #[derive(Debug)]
@@ -43,18 +46,22 @@ struct Idle {
     since: Instant,
 }
 
-impl Upstreams {
-    /// Sends `req` (origin-form URI, `Host` set) to `authority` and gives
+impl Pool {
+    /// An empty pool for the upstream at `authority`.
+    pub fn new(authority: Authority) -> Self {
+        Self {
+            authority,
+            idle: Mutex::default(),
+        }
+    }
+
+    /// Sends `req` (origin-form URI, `Host` set) to the upstream and gives
     /// the response, its body streaming from the upstream.
-    pub async fn send(
-        self: &Arc<Self>,
-        authority: &Authority,
-        mut req: Request<Body>,
-    ) -> io::Result<Response<Body>> {
+    pub async fn send(self: &Arc<Self>, mut req: Request<Body>) -> io::Result<Response<Body>> {
         loop {
-            let (mut sender, pooled) = match self.checkout(authority) {
+            let (mut sender, pooled) = match self.checkout() {
                 Some(s) => (s, true),
-                None => (connect(authority).await?, false),
+                None => (connect(&self.authority).await?, false),
             };
             if sender.ready().await.is_err() {
                 if pooled {
@@ -65,7 +72,7 @@ impl Upstreams {
                 ));
             }
             match sender.try_send_request(req).await {
-                Ok(resp) => return Ok(self.returning(authority, sender, resp)),
+                Ok(resp) => return Ok(self.returning(sender, resp)),
                 Err(mut failed) => match failed.take_message() {
                     // Never sent: the pooled connection had gone; once more.
                     Some(unsent) if pooled => req = unsent,
@@ -76,10 +83,9 @@ impl Upstreams {
     }
 
     /// The most recently used idle connection that is still open.
-    fn checkout(&self, authority: &Authority) -> Option<SendRequest<Body>> {
+    fn checkout(&self) -> Option<SendRequest<Body>> {
         let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
-        let pool = idle.get_mut(authority)?;
-        while let Some(c) = pool.pop() {
+        while let Some(c) = idle.pop() {
             if !c.sender.is_closed() && c.since.elapsed() < IDLE_TIMEOUT {
                 return Some(c.sender);
             }
@@ -87,14 +93,13 @@ impl Upstreams {
         None
     }
 
-    fn checkin(&self, authority: &Authority, sender: SendRequest<Body>) {
+    fn checkin(&self, sender: SendRequest<Body>) {
         if sender.is_closed() {
             return;
         }
         let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
-        let pool = idle.entry(authority.clone()).or_default();
-        if pool.len() < MAX_IDLE {
-            pool.push(Idle {
+        if idle.len() < MAX_IDLE {
+            idle.push(Idle {
                 sender,
                 since: Instant::now(),
             });
@@ -104,14 +109,13 @@ impl Upstreams {
     /// The response, its body giving the connection back at its end.
     fn returning(
         self: &Arc<Self>,
-        authority: &Authority,
         sender: SendRequest<Body>,
         resp: Response<Incoming>,
     ) -> Response<Body> {
         resp.map(|body| {
             Body::new(Returning {
                 body,
-                back: Some((self.clone(), authority.clone(), sender)),
+                back: Some((self.clone(), sender)),
             })
         })
     }
@@ -137,13 +141,13 @@ async fn connect(authority: &Authority) -> io::Result<SendRequest<Body>> {
 /// once read to the end (or dropped when nothing was left to read).
 struct Returning {
     body: Incoming,
-    back: Option<(Arc<Upstreams>, Authority, SendRequest<Body>)>,
+    back: Option<(Arc<Pool>, SendRequest<Body>)>,
 }
 
 impl Returning {
     fn give_back(&mut self) {
-        if let Some((pool, authority, sender)) = self.back.take() {
-            pool.checkin(&authority, sender);
+        if let Some((pool, sender)) = self.back.take() {
+            pool.checkin(sender);
         }
     }
 }
