@@ -41,6 +41,8 @@ fn random_bytes<const N: usize>() -> Result<[u8; N], Error> {
 
 /// Bytes of a token after its prefix: the ordered id, then 256 random bits.
 const TOKEN_BYTES: usize = 8 + 32;
+/// Those bytes in unpadded base64url.
+const TOKEN_CHARS: usize = (TOKEN_BYTES * 4).div_ceil(3);
 
 /// Unix milliseconds in the high 48 bits, a wrapping counter in the low 16:
 /// increasing over time, so keys that start with it are inserted in order.
@@ -88,13 +90,20 @@ pub fn token_key(token: &str) -> Digest {
     key
 }
 
+/// The ordered id at the start of a token of ours. Only the first 12
+/// characters (9 bytes) are decoded: the id is all the key takes from
+/// them, and a token whose rest is malformed still gets a key no stored
+/// token has (the rest changes the digest part).
 fn ordered_id_of(token: &str) -> Option<[u8; 8]> {
     let body = token
         .strip_prefix(ACCESS_PREFIX)
         .or_else(|| token.strip_prefix(REFRESH_PREFIX))?;
-    let mut bytes = [0u8; TOKEN_BYTES + 2];
-    match URL_SAFE_NO_PAD.decode_slice(body, &mut bytes) {
-        Ok(TOKEN_BYTES) => bytes[..8].try_into().ok(),
+    if body.len() != TOKEN_CHARS {
+        return None;
+    }
+    let mut bytes = [0u8; 9];
+    match URL_SAFE_NO_PAD.decode_slice(body.get(..12)?, &mut bytes) {
+        Ok(9) => bytes[..8].try_into().ok(),
         _ => None,
     }
 }
@@ -184,6 +193,13 @@ mod tests {
             token_key("Yn2ToFZFEjr1zIsCcMWB54"),
             digest("Yn2ToFZFEjr1zIsCcMWB54")
         );
+        assert_eq!(a.len(), ACCESS_PREFIX.len() + TOKEN_CHARS);
+        // Only the id is decoded; a different rest is a different key.
+        let forged = format!("{}!{}", &a[..10], &a[11..]);
+        assert_eq!(token_key(&forged), digest(&forged), "not base64url in the id");
+        let tail = format!("{}{}", &a[..20], "A".repeat(a.len() - 20));
+        assert_eq!(token_key(&tail)[..8], ka[..8]);
+        assert_ne!(token_key(&tail), ka);
         let f = new_family_id().unwrap_or_default();
         assert_eq!(f.len(), 32);
         assert!(f < new_family_id().unwrap_or_default());
