@@ -196,7 +196,11 @@ mod tests {
         assert_eq!(a.len(), ACCESS_PREFIX.len() + TOKEN_CHARS);
         // Only the id is decoded; a different rest is a different key.
         let forged = format!("{}!{}", &a[..10], &a[11..]);
-        assert_eq!(token_key(&forged), digest(&forged), "not base64url in the id");
+        assert_eq!(
+            token_key(&forged),
+            digest(&forged),
+            "not base64url in the id"
+        );
         let tail = format!("{}{}", &a[..20], "A".repeat(a.len() - 20));
         assert_eq!(token_key(&tail)[..8], ka[..8]);
         assert_ne!(token_key(&tail), ka);
