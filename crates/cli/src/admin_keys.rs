@@ -30,7 +30,12 @@ pub enum KeysCommand {
     },
     /// Stop a key signing; it stays in the JWKS until every token it signed
     /// has expired. Another key must be signing already.
-    Retire { kid: String },
+    Retire {
+        /// The key's id, as `keys list` shows it. An id is base64url, so it
+        /// may begin with `-`: it is taken as the id, not as an option.
+        #[arg(allow_hyphen_values = true)]
+        kid: String,
+    },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -91,5 +96,28 @@ pub async fn run(backend: &Backend, cmd: KeysCommand) -> Result<()> {
             eprintln!("key {kid} retired: it signs no more, and stays published until {until}");
             Ok(())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::KeysCommand;
+
+    #[derive(Debug, Parser)]
+    struct Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    }
+
+    #[test]
+    fn retire_takes_an_id_that_begins_with_a_hyphen() {
+        let parsed = Keys::try_parse_from(["keys", "retire", "-u8Xz_2Qa"]);
+        let kid = match parsed.map(|k| k.command) {
+            Ok(KeysCommand::Retire { kid }) => Some(kid),
+            _ => None,
+        };
+        assert_eq!(kid.as_deref(), Some("-u8Xz_2Qa"));
     }
 }
