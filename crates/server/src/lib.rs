@@ -12,6 +12,7 @@ pub mod config;
 pub mod demo;
 pub mod demo_api;
 pub mod error;
+pub mod forwarded;
 pub mod gateway;
 pub mod http;
 pub mod metrics;
@@ -93,11 +94,13 @@ pub async fn run_with_admin(
     let until_stopped = |mut rx: tokio::sync::watch::Receiver<()>| async move {
         while rx.changed().await.is_ok() {}
     };
+    let trusted = std::sync::Arc::new(state.config().trusted_proxies.clone());
     let main = net::serve(
         listener,
         router(state.clone()),
         tls.clone(),
         state.config().limits,
+        trusted.clone(),
         state.metrics().clone(),
         until_stopped(stopped.clone()),
     );
@@ -109,6 +112,7 @@ pub async fn run_with_admin(
                 http::admin_router(state.clone()),
                 tls,
                 state.config().limits,
+                trusted,
                 state.metrics().clone(),
                 until_stopped(stopped),
             );

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 /// Lowest first. A module may use the modules of the layers below its own,
 /// never one of its own layer or above. `lib` is the crate root (`run`).
 const LAYERS: &[&[&str]] = &[
-    &["clock", "path"],
+    &["clock", "path", "forwarded"],
     &["config"],
     &["store", "metrics", "shared"],
     &["quota", "usage"],

@@ -521,3 +521,49 @@ async fn openid_connect_id_token_userinfo_and_discovery() {
         .assert_bearer(403, Some("insufficient_scope"));
     s.stop().await;
 }
+
+/// RFC 9700 §2.1.1: a code issued without a challenge is refused with a
+/// verifier (a PKCE downgrade), and one issued with a challenge without.
+#[tokio::test]
+async fn pkce_downgrade_is_refused_both_ways() {
+    let s = server().await;
+    let (id, secret) = code_client(&s, false, true).await;
+    let mut b = Browser::new(&s);
+    let no_challenge = format!(
+        "/oauth2/authorize?response_type=code&client_id={id}&redirect_uri={}&state=xyz",
+        urlencode("http://127.0.0.1:53682/cb")
+    );
+    let page = b.get(&no_challenge).await;
+    let back = b.sign_in(&page, "alice", "wonderland").await;
+    let code = back.redirect_query()["code"].clone();
+    let r = exchange(&s, &id, &secret, &code, VERIFIER).await;
+    r.assert_error(400, "invalid_grant");
+    assert!(
+        r.json["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("without a code_challenge"),
+        "{r:?}"
+    );
+
+    let page = b.get(&authorize_url(&id, "")).await;
+    let code = page.redirect_query()["code"].clone();
+    let body = format!(
+        "grant_type=authorization_code&code={code}&redirect_uri={}",
+        urlencode("http://127.0.0.1:53682/cb")
+    );
+    s.token(&id, &secret, &body)
+        .await
+        .assert_error(400, "invalid_grant");
+
+    // Without a challenge and without a verifier, a confidential client's
+    // code still works (PKCE is optional for it, as RFC 9700 allows).
+    let page = b.get(&no_challenge).await;
+    let code = page.redirect_query()["code"].clone();
+    let body = format!(
+        "grant_type=authorization_code&code={code}&redirect_uri={}",
+        urlencode("http://127.0.0.1:53682/cb")
+    );
+    assert_eq!(s.token(&id, &secret, &body).await.status, 200);
+    s.stop().await;
+}

@@ -23,6 +23,7 @@ fn route(prefix: &str, upstream: &str, scopes: &[&str], strip: bool) -> RouteCon
         upstream: upstream.into(),
         required_scopes: scopes.iter().map(|s| s.to_string()).collect(),
         strip_prefix: strip,
+        underscores_in_headers: Default::default(),
     }
 }
 
@@ -100,7 +101,8 @@ async fn forwards_the_request_and_says_who_called() {
     );
     assert_eq!(h["x-tollgate-username"], "alice");
     assert_eq!(h["x-tollgate-scope"], "inventory:read");
-    assert_eq!(h["x-forwarded-for"], "10.9.8.7, 127.0.0.1");
+    // The caller's own chain is not believed (no trusted proxies).
+    assert_eq!(h["x-forwarded-for"], "127.0.0.1");
     assert_eq!(h["x-forwarded-proto"], "http");
     // A client token has no username header.
     let cc = token(&s, "inventory%3Aread").await;

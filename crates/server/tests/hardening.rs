@@ -1,7 +1,10 @@
-//! Issue 10: no way around the guard. Paths that try to reach a route other
+//! Issues 10 and 30: no way around the guard. Paths that try to reach a route other
 //! than the one they were checked against, bodies and heads over the limits,
 //! malformed bodies, and slow or idle connections — each over real sockets,
-//! with raw bytes where an HTTP client would tidy the request up first.
+//! with raw bytes where an HTTP client would tidy the request up first;
+//! no header an upstream could take for tollgate's, no client address
+//! believed from anyone but a trusted proxy, and no address that can hold
+//! every connection.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -22,6 +25,7 @@ fn route(prefix: &str, upstream: &str, scope: &str, strip: bool) -> RouteConfig 
         upstream: upstream.into(),
         required_scopes: vec![scope.into()],
         strip_prefix: strip,
+        underscores_in_headers: Default::default(),
     }
 }
 
@@ -338,16 +342,14 @@ async fn connections_over_the_limit_are_closed_at_once_and_counted() {
     })
     .await;
     let addr = s.base.trim_start_matches("http://").to_owned();
+    // Heads in progress: busy, so none of them is reclaimed as idle.
     let mut held = Vec::new();
     for _ in 0..4 {
         let mut c = TcpStream::connect(&addr).await.unwrap();
-        c.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
-            .await
-            .unwrap();
-        let mut buf = [0u8; 256];
-        assert!(c.read(&mut buf).await.unwrap() > 0);
+        c.write_all(b"GET /healthz HTTP/1.1\r\nHo").await.unwrap();
         held.push(c);
     }
+    wait_for_open(&s, 4).await;
     let mut extra = TcpStream::connect(&addr).await.unwrap();
     let _ = extra
         .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -361,5 +363,263 @@ async fn connections_over_the_limit_are_closed_at_once_and_counted() {
     // Slots come back when connections close.
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(s.api("/healthz", None).await.status, 200);
+    s.stop().await;
+}
+
+/// Waits (up to 5 s) until the server counts `n` open connections.
+async fn wait_for_open(s: &TestServer, n: i64) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while s.state.metrics().connections_open() < n && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        s.state.metrics().connections_open() >= n,
+        "{} open, {n} wanted",
+        s.state.metrics().connections_open()
+    );
+}
+
+/// A TCP connection to the server from `source` (any 127/8 address is
+/// this host's on Linux, so each is a different caller).
+async fn connect_from(s: &TestServer, source: [u8; 4]) -> TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind((source, 0).into()).unwrap();
+    let addr = s.base.trim_start_matches("http://").parse().unwrap();
+    socket.connect(addr).await.unwrap()
+}
+
+/// Sends `request` from `source` and reads the JSON body the upstream
+/// echoed (the request has `Connection: close`).
+async fn raw_from(s: &TestServer, source: [u8; 4], request: &str) -> (u16, Value) {
+    let mut conn = connect_from(s, source).await;
+    conn.write_all(request.as_bytes()).await.unwrap();
+    let mut buf = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(2), conn.read_to_end(&mut buf)).await;
+    let text = String::from_utf8_lossy(&buf).into_owned();
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = text.split("\r\n\r\n").nth(1).unwrap_or("");
+    (status, serde_json::from_str(body).unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn the_upstream_hears_who_the_caller_is_from_tollgate_alone() {
+    let up = Upstream::start().await;
+    let s = TestServer::start_with(|f| {
+        let mut strict = route("/strict", &up.url(), "public:read", false);
+        strict.underscores_in_headers = tollgate_server::config::Underscores::Refuse;
+        f.routes = Some(vec![
+            route("/public", &up.url(), "public:read", false),
+            strict,
+        ]);
+        f.trusted_proxies = Some(vec!["127.0.0.2".into()]);
+    })
+    .await;
+    s.user("alice", "wonderland").await;
+    let (id, secret) = s
+        .client(&[GrantType::ClientCredentials], "public:read")
+        .await;
+    let token = s
+        .access_token(
+            &id,
+            &secret,
+            "grant_type=client_credentials&scope=public:read",
+        )
+        .await;
+    let forged = [
+        "x_tollgate_username: demo-admin",
+        "X_Tollgate_Scope: admin:write",
+        "x_tollgate_client_id: someone-else",
+        "X-Tollgate-Username: demo-admin",
+        "Forwarded: for=6.6.6.6;host=evil.example",
+        "X-Real-IP: 6.6.6.6",
+        "X-Forwarded-For: 6.6.6.6",
+        "X-Forwarded-Port: 1",
+        "X-Forwarded-Proto: https",
+        "X-Forwarded-Host: evil.example",
+        "X-Forwarded-Prefix: /admin",
+        "X-Original-URL: /admin",
+        "X-Rewrite-URL: /admin",
+        "X-HTTP-Method-Override: DELETE",
+        "True-Client-IP: 6.6.6.6",
+    ];
+    let request = |path: &str| {
+        format!(
+            "GET {path} HTTP/1.1\r\nHost: api.example\r\nAuthorization: Bearer {token}\r\n{}\r\nAccept: */*\r\nConnection: close\r\n\r\n",
+            forged.join("\r\n")
+        )
+    };
+    // From an address that is not a trusted proxy: every forged header goes.
+    let (status, echo) = raw_from(&s, [127, 0, 0, 1], &request("/public/x")).await;
+    assert_eq!(status, 200, "{echo}");
+    let h = echo["headers"].as_object().unwrap();
+    let mut names: Vec<&str> = h.keys().map(String::as_str).collect();
+    names.sort_unstable();
+    assert_eq!(
+        names,
+        [
+            "accept",
+            "host",
+            "x-forwarded-for",
+            "x-forwarded-host",
+            "x-forwarded-proto",
+            "x-real-ip",
+            "x-tollgate-client-id",
+            "x-tollgate-scope",
+        ],
+        "{echo}"
+    );
+    assert_eq!(h["x-tollgate-client-id"], id.as_str());
+    assert_eq!(h["x-tollgate-scope"], "public:read");
+    assert_eq!(h["x-forwarded-for"], "127.0.0.1");
+    assert_eq!(h["x-real-ip"], "127.0.0.1");
+    assert_eq!(h["x-forwarded-proto"], "http");
+    assert_eq!(h["x-forwarded-host"], "api.example");
+    assert_eq!(echo["method"], "GET");
+
+    // From the trusted proxy: its chain names the client, and its scheme
+    // and host are passed on; the rest is still tollgate's alone.
+    let (status, echo) = raw_from(&s, [127, 0, 0, 2], &request("/public/x")).await;
+    assert_eq!(status, 200, "{echo}");
+    let h = &echo["headers"];
+    assert_eq!(h["x-forwarded-for"], "6.6.6.6, 127.0.0.2");
+    assert_eq!(h["x-real-ip"], "6.6.6.6");
+    assert_eq!(h["x-forwarded-proto"], "https");
+    assert_eq!(h["x-forwarded-host"], "evil.example");
+    assert!(h.get("forwarded").is_none() && h.get("x-tollgate-username").is_none());
+
+    // A route that refuses underscores says so, and forwards nothing.
+    let hits = up.hits();
+    let (status, body) = raw_from(&s, [127, 0, 0, 1], &request("/strict/x")).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["error_description"].as_str().unwrap().contains('_'),
+        "{body}"
+    );
+    assert_eq!(up.hits(), hits);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn throttles_count_the_address_a_trusted_proxy_names() {
+    let s = TestServer::start_with(|f| {
+        f.trusted_proxies = Some(vec!["127.0.0.2/32".into()]);
+        f.throttle = Some(tollgate_server::config::ThrottleConfig {
+            client_free_failures: 3,
+            failure_floor_ms: 0,
+            ..Default::default()
+        });
+    })
+    .await;
+    let attempt = |xff: &str| {
+        format!(
+            "POST /oauth2/token.oauth2 HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: {xff}\r\nAuthorization: Basic bm86bm8=\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 29\r\nConnection: close\r\n\r\ngrant_type=client_credentials"
+        )
+    };
+    let mut statuses = Vec::new();
+    for _ in 0..5 {
+        statuses.push(
+            raw_from(&s, [127, 0, 0, 2], &attempt("203.0.113.7"))
+                .await
+                .0,
+        );
+    }
+    assert_eq!(statuses.last(), Some(&429), "{statuses:?}");
+    // Another client behind the same proxy is not throttled ...
+    let (status, _) = raw_from(&s, [127, 0, 0, 2], &attempt("203.0.113.8")).await;
+    assert_eq!(status, 401);
+    // ... and a caller that is not a trusted proxy cannot pose as one.
+    for _ in 0..5 {
+        raw_from(&s, [127, 0, 0, 3], &attempt("203.0.113.9")).await;
+    }
+    let (status, _) = raw_from(&s, [127, 0, 0, 3], &attempt("198.51.100.1")).await;
+    assert_eq!(status, 429, "the spoofed header was not believed");
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn one_address_cannot_hold_every_connection() {
+    let s = TestServer::start_with(|f| {
+        f.limits = Some(ServerLimits {
+            max_connections: 300,
+            max_connections_per_address: 250,
+            ..ServerLimits::default()
+        });
+    })
+    .await;
+    let (id, secret) = s
+        .client(&[GrantType::ClientCredentials], "public:read")
+        .await;
+    // 300 idle sockets from one address: 250 are kept, 50 closed at once.
+    let mut idle = Vec::new();
+    for _ in 0..300 {
+        idle.push(connect_from(&s, [127, 0, 0, 1]).await);
+    }
+    wait_for_open(&s, 250).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(s.state.metrics().connections_open(), 250);
+    let mut closed = 0;
+    for c in &mut idle {
+        let mut b = [0u8; 1];
+        if let Ok(Ok(0)) = tokio::time::timeout(Duration::from_millis(5), c.read(&mut b)).await {
+            closed += 1;
+        }
+    }
+    assert_eq!(closed, 50, "the address's connections over its share");
+
+    let other = |source: [u8; 4]| {
+        reqwest::Client::builder()
+            .local_address(std::net::IpAddr::from(source))
+            .pool_max_idle_per_host(0)
+            .build()
+            .unwrap()
+    };
+    let token = |http: reqwest::Client| {
+        let url = s.url("/oauth2/token.oauth2");
+        let (id, secret) = (id.clone(), secret.clone());
+        async move {
+            http.post(url)
+                .basic_auth(id, Some(secret))
+                .form(&[("grant_type", "client_credentials")])
+                .send()
+                .await
+                .map(|r| r.status().as_u16())
+        }
+    };
+    let started = Instant::now();
+    for _ in 0..10 {
+        assert_eq!(token(other([127, 0, 0, 2])).await.unwrap(), 200);
+    }
+    // The other 50 slots taken by a second address: the server is full,
+    // and a third address still gets tokens, each by an idle connection
+    // of the address holding the most closed to make room.
+    let mut second = Vec::new();
+    for _ in 0..50 {
+        second.push(connect_from(&s, [127, 0, 0, 3]).await);
+    }
+    wait_for_open(&s, 300).await;
+    for _ in 0..10 {
+        assert_eq!(token(other([127, 0, 0, 4])).await.unwrap(), 200);
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    let mut second_closed = 0;
+    for c in &mut second {
+        let mut b = [0u8; 1];
+        if let Ok(Ok(0)) = tokio::time::timeout(Duration::from_millis(5), c.read(&mut b)).await {
+            second_closed += 1;
+        }
+    }
+    assert_eq!(
+        second_closed, 0,
+        "the address holding fewer kept all of its own"
+    );
+    drop((idle, second));
     s.stop().await;
 }

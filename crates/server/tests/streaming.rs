@@ -31,6 +31,7 @@ async fn one_gib_streams_both_ways_with_bounded_memory() {
             upstream: up.url(),
             required_scopes: vec![],
             strip_prefix: true,
+            underscores_in_headers: Default::default(),
         }]);
     })
     .await;

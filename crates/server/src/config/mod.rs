@@ -14,10 +14,12 @@ use axum::http::Uri;
 use serde::Deserialize;
 use tollgate_proto::Scope;
 
+use crate::forwarded::TrustedProxies;
+
 mod jwt;
 mod route;
 pub use jwt::{JwtConfig, SigningAlg, TokenFormat};
-pub use route::{Route, RouteConfig};
+pub use route::{Route, RouteConfig, Underscores};
 
 /// Configuration errors, each naming the offending key.
 #[derive(Debug, thiserror::Error)]
@@ -202,8 +204,12 @@ pub struct TlsFiles {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ServerLimits {
-    /// Open connections; more are closed at once, with a warning logged.
+    /// Open connections; at the limit an idle one is closed to make room,
+    /// else the new one is closed at once, with a warning logged.
     pub max_connections: usize,
+    /// Open connections from one TCP peer address (trusted proxies
+    /// excepted); more are closed at once. Room for a NAT'd office.
+    pub max_connections_per_address: usize,
     /// Requests being handled at once; more are answered 503.
     pub max_requests_in_flight: usize,
     /// Seconds for a request's head to arrive once its first byte has.
@@ -224,6 +230,7 @@ impl Default for ServerLimits {
     fn default() -> Self {
         Self {
             max_connections: 10_000,
+            max_connections_per_address: 1024,
             max_requests_in_flight: 2048,
             header_read_timeout: 10,
             idle_timeout: 60,
@@ -245,6 +252,10 @@ impl ServerLimits {
     fn validate(&self) -> Result<(), ConfigError> {
         for (key, v) in [
             ("limits.max_connections", self.max_connections as u64),
+            (
+                "limits.max_connections_per_address",
+                self.max_connections_per_address as u64,
+            ),
             (
                 "limits.max_requests_in_flight",
                 self.max_requests_in_flight as u64,
@@ -325,6 +336,9 @@ pub struct FileConfig {
     /// admin's approval (default: the demo API's `locations:read` when the
     /// demo APIs are on, else none).
     pub self_service_scopes: Option<Vec<String>>,
+    /// Networks (CIDR, or single addresses) of the proxies in front of
+    /// tollgate whose `X-Forwarded-For` is believed; none by default.
+    pub trusted_proxies: Option<Vec<String>>,
 }
 
 impl FileConfig {
@@ -375,6 +389,7 @@ impl FileConfig {
             usage_flush_ms: top.usage_flush_ms.or(self.usage_flush_ms),
             console: top.console.or(self.console),
             self_service_scopes: top.self_service_scopes.or(self.self_service_scopes),
+            trusted_proxies: top.trusted_proxies.or(self.trusted_proxies),
         }
     }
 }
@@ -418,6 +433,8 @@ pub struct Config {
     pub console: bool,
     /// Scopes granted at once when a developer asks for them in the portal.
     pub self_service_scopes: Scope,
+    /// Proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: TrustedProxies,
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -531,7 +548,9 @@ impl TryFrom<FileConfig> for Config {
             None if demo_apis => Scope::from_iter(["locations:read"]),
             None => Scope::default(),
         };
+        let trusted_proxies = trusted_proxies(f.trusted_proxies.as_deref().unwrap_or_default())?;
         Ok(Config {
+            trusted_proxies,
             console: f.console.unwrap_or(true),
             self_service_scopes,
             admin_api,
@@ -580,6 +599,27 @@ impl TryFrom<FileConfig> for Config {
 }
 
 /// The host part of the issuer URL, the default realm.
+/// `trusted_proxies`: each entry a network (`10.0.0.0/8`) or an address.
+fn trusted_proxies(entries: &[String]) -> Result<TrustedProxies, ConfigError> {
+    let mut nets = Vec::with_capacity(entries.len());
+    for e in entries {
+        let net = match e.parse::<ipnet::IpNet>() {
+            Ok(n) => n,
+            Err(_) => e
+                .parse::<std::net::IpAddr>()
+                .map(ipnet::IpNet::from)
+                .map_err(|_| {
+                    invalid(
+                        "trusted_proxies",
+                        format!("`{e}` is neither a network (10.0.0.0/8) nor an address"),
+                    )
+                })?,
+        };
+        nets.push(net.trunc());
+    }
+    Ok(TrustedProxies::new(nets))
+}
+
 fn issuer_host(issuer: &str) -> Result<String, ConfigError> {
     let uri: Uri = issuer
         .parse()

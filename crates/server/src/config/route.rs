@@ -19,6 +19,23 @@ pub struct RouteConfig {
     pub required_scopes: Vec<String>,
     #[serde(default)]
     pub strip_prefix: bool,
+    #[serde(default)]
+    pub underscores_in_headers: Underscores,
+}
+
+/// What the gateway does with a request header whose name has a `_`: a
+/// CGI-style upstream (WSGI, PHP, CGI) reads `X_Tollgate_User` and
+/// `X-Tollgate-User` as the same variable, so such a name could pass for
+/// one tollgate sets. nginx ignores them by default
+/// (`underscores_in_headers off`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Underscores {
+    /// Not forwarded (the default).
+    #[default]
+    Drop,
+    /// The request is refused with 400.
+    Refuse,
 }
 
 /// A validated gateway route.
@@ -34,6 +51,7 @@ pub struct Route {
     pub base_path: String,
     pub required_scopes: Scope,
     pub strip_prefix: bool,
+    pub underscores_in_headers: Underscores,
     /// Segments in `prefix`: a request's `..` may not climb above them.
     pub depth: usize,
 }
@@ -95,6 +113,7 @@ impl TryFrom<RouteConfig> for Route {
             base_path: uri.path().trim_end_matches('/').to_owned(),
             required_scopes,
             strip_prefix: c.strip_prefix,
+            underscores_in_headers: c.underscores_in_headers,
         })
     }
 }
@@ -140,6 +159,7 @@ mod tests {
             upstream: upstream.into(),
             required_scopes: vec![],
             strip_prefix: strip,
+            underscores_in_headers: Underscores::Drop,
         })
         .unwrap_or_else(|e| unreachable!("{e}"))
     }
@@ -192,6 +212,7 @@ mod tests {
                 upstream: upstream.into(),
                 required_scopes: vec![],
                 strip_prefix: false,
+                underscores_in_headers: Default::default(),
             });
             assert!(r.is_err(), "{prefix} {upstream}");
         }

@@ -124,6 +124,7 @@ mod tests {
             upstream: "http://127.0.0.1:9000".into(),
             required_scopes: vec![],
             strip_prefix: false,
+            underscores_in_headers: Default::default(),
         })
         .unwrap_or_else(|e| unreachable!("{e}"))
     }

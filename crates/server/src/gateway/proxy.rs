@@ -3,10 +3,15 @@
 //! Bodies stream both ways (never buffered whole), connections to upstreams
 //! are pooled and kept alive ([`super::upstream`]). The upstream sees the
 //! caller's method, path (less the prefix with `strip_prefix`), query,
-//! headers and body, minus `Authorization`, hop-by-hop headers and any
-//! `X-Tollgate-*` the caller sent, plus who the caller is
-//! (`X-Tollgate-Client-Id`, `-Username`, `-Scope`) and
-//! `X-Forwarded-For`/`-Proto`/`-Host`.
+//! headers and body, minus `Authorization`, hop-by-hop headers and every
+//! header it could take for one tollgate sets ([`is_spoofable`]: any
+//! `X-Tollgate-*` or `X-Forwarded-*`, `Forwarded`, `X-Real-IP`, the other
+//! client-address headers, `X-Original-URL`, `X-Rewrite-URL`, method
+//! overrides, and names with `_`, which CGI-style upstreams read as `-`),
+//! plus who the caller is (`X-Tollgate-Client-Id`, `-Username`, `-Scope`)
+//! and where it came from (`X-Forwarded-For`, `X-Real-IP`: the
+//! [`ClientAddr`]; `X-Forwarded-Proto`/`-Host`: tollgate's own view, or a
+//! trusted proxy's). Only tollgate writes these.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -21,8 +26,9 @@ use http_body_util::BodyExt;
 
 use super::upstream::Pool;
 use super::Gateway;
-use crate::config::Route;
+use crate::config::{Route, Underscores};
 use crate::error::Proxied;
+use crate::forwarded::{ClientAddr, X_FORWARDED_FOR};
 use crate::resource::Principal;
 use crate::Error;
 
@@ -39,13 +45,30 @@ const HOP_BY_HOP: [&str; 9] = [
     "upgrade",
 ];
 
+/// Request headers an upstream may believe about the client or the request
+/// target, besides the `X-Tollgate-*` and `X-Forwarded-*` families.
+const SPOOFABLE: [&str; 12] = [
+    "forwarded",
+    "x-real-ip",
+    "x-client-ip",
+    "true-client-ip",
+    "cf-connecting-ip",
+    "x-cluster-client-ip",
+    "x-original-url",
+    "x-original-uri",
+    "x-rewrite-url",
+    "x-http-method-override",
+    "x-http-method",
+    "x-method-override",
+];
+
 // The headers tollgate sets, named once (a name given as text is parsed
 // at every use).
 const X_TOLLGATE_CLIENT_ID: HeaderName = HeaderName::from_static("x-tollgate-client-id");
 const X_TOLLGATE_USERNAME: HeaderName = HeaderName::from_static("x-tollgate-username");
 const X_TOLLGATE_SCOPE: HeaderName = HeaderName::from_static("x-tollgate-scope");
 const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
-const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+const X_REAL_IP: HeaderName = HeaderName::from_static("x-real-ip");
 const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
 
 /// Sends `req` to `route`'s upstream (through its `pool`) at `path` (the
@@ -62,8 +85,15 @@ pub async fn forward(
     let peer = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0);
+        .map(|c| c.0.ip());
     let (mut parts, body) = req.into_parts();
+    if route.underscores_in_headers == Underscores::Refuse
+        && parts.headers.keys().any(|k| k.as_str().contains('_'))
+    {
+        return Err(Error::invalid_request(
+            "header names with '_' are refused on this route",
+        ));
+    }
     let client_version = parts.version;
     let body_failed = Arc::new(AtomicBool::new(false));
     let body = watch_body(body, body_failed.clone());
@@ -71,11 +101,17 @@ pub async fn forward(
     let target = route
         .upstream_target(path, parts.uri.query())
         .map_err(|e| Error::Internal(format!("building the upstream URI: {e}")))?;
-    let original_host = parts.headers.remove(header::HOST);
     let secure = parts.extensions.get::<crate::net::Secure>().is_some();
-    strip_headers(&mut parts.headers);
+    let origin = Origin::of(
+        &mut parts.headers,
+        parts.extensions.get::<ClientAddr>(),
+        peer,
+        secure,
+    );
+    strip_hop_by_hop(&mut parts.headers);
+    strip_spoofable(&mut parts.headers);
     parts.headers.remove(header::AUTHORIZATION);
-    add_caller_headers(&mut parts.headers, principal, peer, original_host, secure);
+    add_caller_headers(&mut parts.headers, principal, origin);
     parts.headers.insert(header::HOST, route.host.clone());
     parts.uri = Uri::from(target);
     parts.version = axum::http::Version::HTTP_11;
@@ -109,7 +145,7 @@ pub async fn forward(
         Ok(Ok(resp)) => resp,
     };
     let (mut parts, body) = resp.into_parts();
-    strip_headers(&mut parts.headers);
+    strip_hop_by_hop(&mut parts.headers);
     // Answer in the protocol the caller spoke, whatever the upstream spoke
     // (an HTTP/1.0 upstream must not turn the caller's connection into 1.0).
     parts.version = client_version;
@@ -127,10 +163,9 @@ fn watch_body(body: Body, failed: Arc<AtomicBool>) -> Body {
     }))
 }
 
-/// Removes hop-by-hop headers, those the `Connection` header names, and any
-/// `X-Tollgate-*` (only tollgate may say who the caller is). One pass over
-/// the names; nothing is allocated unless something goes.
-fn strip_headers(h: &mut HeaderMap) {
+/// Removes hop-by-hop headers and those the `Connection` header names. One
+/// pass over the names; nothing is allocated unless something goes.
+fn strip_hop_by_hop(h: &mut HeaderMap) {
     let named: Vec<HeaderName> = h
         .get_all(header::CONNECTION)
         .iter()
@@ -140,10 +175,7 @@ fn strip_headers(h: &mut HeaderMap) {
         .collect();
     let doomed: Vec<HeaderName> = h
         .keys()
-        .filter(|k| {
-            let k = k.as_str();
-            HOP_BY_HOP.contains(&k) || k.starts_with("x-tollgate-")
-        })
+        .filter(|k| HOP_BY_HOP.contains(&k.as_str()))
         .chain(named.iter())
         .cloned()
         .collect();
@@ -152,16 +184,75 @@ fn strip_headers(h: &mut HeaderMap) {
     }
 }
 
-/// Says who the caller is (`X-Tollgate-*`) and where the request came from
-/// (`X-Forwarded-*`). Values are handed over without a second copy, and
-/// the address is written without `fmt`: this runs on every proxied request.
-fn add_caller_headers(
-    h: &mut HeaderMap,
-    p: &Principal,
-    peer: Option<SocketAddr>,
+/// Whether an upstream could take request header `name` for one tollgate
+/// sets, or for what the client or the request target is.
+fn is_spoofable(name: &str) -> bool {
+    name.contains('_')
+        || name.starts_with("x-tollgate-")
+        || name.starts_with("x-forwarded-")
+        || SPOOFABLE.contains(&name)
+}
+
+/// Removes every [`is_spoofable`] request header: only tollgate says who
+/// the caller is and where it came from.
+fn strip_spoofable(h: &mut HeaderMap) {
+    let doomed: Vec<HeaderName> = h
+        .keys()
+        .filter(|k| is_spoofable(k.as_str()))
+        .cloned()
+        .collect();
+    for n in doomed {
+        h.remove(n);
+    }
+}
+
+/// Where a request came from, as the upstream is told: the client address
+/// and the proxies it passed (the peer last), the scheme and the host.
+struct Origin {
+    client: Option<std::net::IpAddr>,
+    chain: Vec<std::net::IpAddr>,
+    proto: HeaderValue,
     host: Option<HeaderValue>,
-    secure: bool,
-) {
+}
+
+impl Origin {
+    /// Taken before the headers are stripped: a trusted proxy's
+    /// `X-Forwarded-Proto` and `-Host` are passed on, anyone else's are not.
+    fn of(
+        h: &mut HeaderMap,
+        client: Option<&ClientAddr>,
+        peer: Option<std::net::IpAddr>,
+        secure: bool,
+    ) -> Self {
+        let own_host = h.remove(header::HOST).filter(|v| v.to_str().is_ok());
+        let trusted = client.is_some_and(ClientAddr::via_trusted_proxy);
+        let relayed = |name: &HeaderName| {
+            h.get(name)
+                .filter(|v| trusted && v.to_str().is_ok() && !v.is_empty())
+                .cloned()
+        };
+        let proto = relayed(&X_FORWARDED_PROTO).unwrap_or(HeaderValue::from_static(if secure {
+            "https"
+        } else {
+            "http"
+        }));
+        let host = relayed(&X_FORWARDED_HOST).or(own_host);
+        let mut chain = client.and_then(|c| c.via.clone()).unwrap_or_default();
+        chain.extend(peer);
+        Self {
+            client: client.map(|c| c.ip).or(peer),
+            chain,
+            proto,
+            host,
+        }
+    }
+}
+
+/// Says who the caller is (`X-Tollgate-*`) and where the request came from
+/// (`X-Forwarded-*`, `X-Real-IP`). Values are handed over without a second
+/// copy, and addresses are written without `fmt`: this runs on every
+/// proxied request.
+fn add_caller_headers(h: &mut HeaderMap, p: &Principal, origin: Origin) {
     let v = &p.0;
     if let Ok(id) = HeaderValue::from_str(&v.client_id) {
         h.insert(X_TOLLGATE_CLIENT_ID, id);
@@ -174,20 +265,23 @@ fn add_caller_headers(
         h.insert(X_TOLLGATE_USERNAME, u);
     }
     insert_bytes(h, X_TOLLGATE_SCOPE, v.scope.to_string().into_bytes());
-    let proto = if secure { "https" } else { "http" };
-    h.insert(X_FORWARDED_PROTO, HeaderValue::from_static(proto));
-    if let Some(peer) = peer {
-        let mut chain = Vec::with_capacity(64);
-        let prior = h.get(&X_FORWARDED_FOR).filter(|p| p.to_str().is_ok());
-        if let Some(prior) = prior {
-            chain.extend_from_slice(prior.as_bytes());
-            chain.extend_from_slice(b", ");
+    h.insert(X_FORWARDED_PROTO, origin.proto);
+    if !origin.chain.is_empty() {
+        let mut list = Vec::with_capacity(16 * origin.chain.len());
+        for (i, ip) in origin.chain.iter().enumerate() {
+            if i > 0 {
+                list.extend_from_slice(b", ");
+            }
+            push_ip(&mut list, *ip);
         }
-        push_ip(&mut chain, peer.ip());
-        insert_bytes(h, X_FORWARDED_FOR, chain);
+        insert_bytes(h, X_FORWARDED_FOR, list);
     }
-    // The caller's own `Host`, as it came (a header value already).
-    if let Some(host) = host.filter(|v| v.to_str().is_ok()) {
+    if let Some(ip) = origin.client {
+        let mut one = Vec::with_capacity(16);
+        push_ip(&mut one, ip);
+        insert_bytes(h, X_REAL_IP, one);
+    }
+    if let Some(host) = origin.host {
         h.insert(X_FORWARDED_HOST, host);
     }
 }
@@ -239,39 +333,82 @@ mod tests {
         })))
     }
 
+    fn origin(h: &mut HeaderMap, client: Option<ClientAddr>, peer: &str, secure: bool) -> Origin {
+        Origin::of(h, client.as_ref(), peer.parse().ok(), secure)
+    }
+
     #[test]
     fn caller_headers_name_the_caller_and_its_address() -> Outcome {
         let mut h = HeaderMap::new();
-        let peer = "[2001:db8::7]:4000".parse()?;
-        let host = HeaderValue::from_static("api.example");
-        add_caller_headers(
-            &mut h,
-            &principal(Some("ann"), "b:read a:write")?,
-            Some(peer),
-            Some(host),
-            true,
-        );
+        h.insert(header::HOST, HeaderValue::from_static("api.example"));
+        let o = origin(&mut h, None, "2001:db8::7", true);
+        add_caller_headers(&mut h, &principal(Some("ann"), "b:read a:write")?, o);
         assert_eq!(h["x-tollgate-client-id"], "app-1");
         assert_eq!(h["x-tollgate-username"], "ann");
         assert_eq!(h["x-tollgate-scope"], "a:write b:read");
         assert_eq!(h["x-forwarded-for"], "2001:db8::7");
+        assert_eq!(h["x-real-ip"], "2001:db8::7");
         assert_eq!(h["x-forwarded-proto"], "https");
         assert_eq!(h["x-forwarded-host"], "api.example");
         Ok(())
     }
 
     #[test]
-    fn an_address_is_appended_to_the_chain_the_caller_sent() -> Outcome {
+    fn a_caller_chain_is_replaced_unless_a_trusted_proxy_sent_it() -> Outcome {
+        let sent = |h: &mut HeaderMap| {
+            h.insert(X_FORWARDED_FOR, HeaderValue::from_static("6.6.6.6"));
+            h.insert(X_FORWARDED_PROTO, HeaderValue::from_static("https"));
+            h.insert(X_FORWARDED_HOST, HeaderValue::from_static("evil.example"));
+        };
         let mut h = HeaderMap::new();
-        h.insert(X_FORWARDED_FOR, HeaderValue::from_static("10.0.0.1"));
-        let peer = "192.168.100.255:1".parse()?;
-        add_caller_headers(&mut h, &principal(None, "")?, Some(peer), None, false);
-        assert_eq!(h["x-forwarded-for"], "10.0.0.1, 192.168.100.255");
-        assert_eq!(h["x-tollgate-scope"], "");
+        sent(&mut h);
+        let direct = ClientAddr {
+            ip: "192.168.100.255".parse()?,
+            via: None,
+        };
+        let o = origin(&mut h, Some(direct), "192.168.100.255", false);
+        strip_spoofable(&mut h);
+        add_caller_headers(&mut h, &principal(None, "")?, o);
+        assert_eq!(h["x-forwarded-for"], "192.168.100.255");
         assert_eq!(h["x-forwarded-proto"], "http");
-        assert!(!h.contains_key("x-tollgate-username"));
         assert!(!h.contains_key("x-forwarded-host"));
+        assert!(!h.contains_key("x-tollgate-username"));
+
+        let mut h = HeaderMap::new();
+        sent(&mut h);
+        let behind = ClientAddr {
+            ip: "7.7.7.7".parse()?,
+            via: Some(vec!["7.7.7.7".parse()?, "10.0.0.2".parse()?]),
+        };
+        let o = origin(&mut h, Some(behind), "10.0.0.3", false);
+        strip_spoofable(&mut h);
+        add_caller_headers(&mut h, &principal(None, "")?, o);
+        assert_eq!(h["x-forwarded-for"], "7.7.7.7, 10.0.0.2, 10.0.0.3");
+        assert_eq!(h["x-real-ip"], "7.7.7.7");
+        assert_eq!(h["x-forwarded-proto"], "https");
+        assert_eq!(h["x-forwarded-host"], "evil.example");
         Ok(())
+    }
+
+    #[test]
+    fn spoofable_names() {
+        for name in [
+            "x_tollgate_username",
+            "x-tollgate-scope",
+            "x-forwarded-port",
+            "x-forwarded-prefix",
+            "forwarded",
+            "x-real-ip",
+            "x-original-url",
+            "x-rewrite-url",
+            "x-http-method-override",
+            "accept_language",
+        ] {
+            assert!(is_spoofable(name), "{name}");
+        }
+        for name in ["accept", "content-type", "x-request-id", "cookie"] {
+            assert!(!is_spoofable(name), "{name}");
+        }
     }
 
     #[test]

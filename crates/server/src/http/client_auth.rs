@@ -3,13 +3,14 @@
 //! credentials are passed on so that `authenticate` rejects (and counts)
 //! every failure in one place.
 
-use std::net::{IpAddr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, Ipv6Addr};
 
-use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap};
 use tollgate_proto::{BasicCredentials, FormParams};
 
+use crate::forwarded::ClientAddr;
 use crate::oauth::client_auth::Presented;
 use crate::Error;
 
@@ -48,8 +49,9 @@ pub fn presented(headers: &HeaderMap, form: &FormParams) -> Result<Presented, Er
     }
 }
 
-/// The address a request came from (the TCP peer), which failed
-/// authentications are throttled by; unspecified when not served over TCP.
+/// The address a request is attributed to ([`ClientAddr`]: the TCP peer,
+/// or the client a trusted proxy names), which failed authentications are
+/// throttled by; unspecified when not served over TCP.
 #[derive(Debug, Clone, Copy)]
 pub struct Source(pub IpAddr);
 
@@ -57,9 +59,13 @@ impl<S: Send + Sync> FromRequestParts<S> for Source {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>();
-        Ok(Source(
-            peer.map_or(IpAddr::V6(Ipv6Addr::UNSPECIFIED), |c| c.0.ip()),
-        ))
+        Ok(Source(client_ip(&parts.extensions)))
     }
+}
+
+/// The request's [`ClientAddr`], else unspecified.
+pub fn client_ip(extensions: &axum::http::Extensions) -> IpAddr {
+    extensions
+        .get::<ClientAddr>()
+        .map_or(IpAddr::V6(Ipv6Addr::UNSPECIFIED), |c| c.ip)
 }

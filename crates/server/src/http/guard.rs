@@ -26,6 +26,7 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
     let started = Instant::now();
     let method = req.method().clone();
     let uri = req.uri().clone();
+    let remote = super::client_auth::client_ip(req.extensions());
     let resp = match admit(&state, &req) {
         Err(e) => e.render(state.config()),
         Ok(_slot) => {
@@ -38,7 +39,7 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
     } else {
         resp
     };
-    access_log(&state, &method, uri.path(), started, &resp);
+    access_log(&state, &method, uri.path(), remote, started, &resp);
     resp
 }
 
@@ -75,12 +76,13 @@ fn check_head(req: &Request, limits: &ServerLimits) -> Result<(), Error> {
 }
 
 /// One log line and one metric per request: method, route, status, latency,
-/// and the client when known. Never headers, bodies or the query string
+/// the address it is attributed to, and the client when known. Never headers, bodies or the query string
 /// (a careless client may put a token there).
 fn access_log(
     state: &AppState,
     method: &axum::http::Method,
     path: &str,
+    remote: std::net::IpAddr,
     started: Instant,
     resp: &Response,
 ) {
@@ -99,6 +101,7 @@ fn access_log(
         %method,
         path,
         status,
+        %remote,
         client_id,
         micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
         "request"

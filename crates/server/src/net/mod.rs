@@ -1,9 +1,14 @@
 //! Accepting connections and serving HTTP/1.1 and HTTP/2 on them, within
 //! bounds an attacker cannot move.
 //!
-//! - At most `max_connections` are open; one more is closed as soon as it is
-//!   accepted (the kernel's queue never fills up behind it), with a warning
-//!   logged at most every ten seconds and a counter in `/metrics`.
+//! - At most `max_connections` are open. At the limit an idle connection is
+//!   closed to make room ([`census`]); when none is idle, one more is closed
+//!   as soon as it is accepted (the kernel's queue never fills up behind
+//!   it), with a warning logged at most every ten seconds and a counter in
+//!   `/metrics`. At most `max_connections_per_address` are open from one
+//!   peer address, trusted proxies excepted.
+//! - Each request carries its [`ClientAddr`]: the peer, or the client a
+//!   trusted proxy names ([`crate::forwarded`]).
 //! - A request head must arrive within `header_read_timeout` of its first
 //!   byte, and a connection with no request in progress is closed after
 //!   `idle_timeout` ([`watch`]).
@@ -15,6 +20,7 @@
 //!   progress are answered before [`serve`] returns.
 
 mod bare;
+mod census;
 pub mod tls;
 mod watch;
 
@@ -41,11 +47,16 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tower::ServiceExt;
 
 use crate::config::ServerLimits;
+use crate::forwarded::{ClientAddr, TrustedProxies};
 use crate::metrics::Metrics;
+use census::{Census, Enrolled};
 use watch::{Verdict, Watch, Watched};
 
 /// Seconds between two warnings that connections are being refused.
 const REFUSAL_LOG_EVERY: Duration = Duration::from_secs(10);
+
+/// How long the accept loop waits for a reclaimed idle connection's slot.
+const RECLAIM_WAIT: Duration = Duration::from_millis(250);
 
 /// Serves `app` on `listener` until `shutdown` resolves, then waits for the
 /// requests in progress.
@@ -54,11 +65,13 @@ pub async fn serve(
     app: Router,
     tls: Option<Arc<tls::Tls>>,
     limits: ServerLimits,
+    trusted: Arc<TrustedProxies>,
     metrics: Arc<Metrics>,
     shutdown: impl Future<Output = ()> + Send,
 ) -> std::io::Result<()> {
     let max_connections = effective_max_connections(limits.max_connections);
     let slots = Arc::new(Semaphore::new(max_connections));
+    let census = Arc::new(Census::new(limits.max_connections_per_address));
     let builder = Arc::new(builder(&limits));
     let graceful = GracefulShutdown::new();
     let mut refusals = Refusals::new(max_connections);
@@ -76,7 +89,15 @@ pub async fn serve(
                 }
             },
         };
-        let Ok(slot) = slots.clone().try_acquire_owned() else {
+        let watch = Arc::new(Watch::new());
+        let exempt = trusted.contains(peer.ip());
+        let Some(enrolled) = census.enroll(peer.ip(), watch.clone(), exempt) else {
+            metrics.connection_refused();
+            refusals.note_address(peer.ip(), limits.max_connections_per_address);
+            drop(stream);
+            continue;
+        };
+        let Some(slot) = take_slot(&slots, &census).await else {
             metrics.connection_refused();
             refusals.note();
             drop(stream);
@@ -85,6 +106,9 @@ pub async fn serve(
         let _ = stream.set_nodelay(true);
         let conn = Connection {
             peer,
+            watch,
+            enrolled,
+            trusted: trusted.clone(),
             app: app.clone(),
             builder: builder.clone(),
             limits,
@@ -97,6 +121,21 @@ pub async fn serve(
     drop(listener);
     graceful.shutdown().await;
     Ok(())
+}
+
+/// A free connection slot; at the limit, the slot of an idle connection
+/// told to close, if one closes within [`RECLAIM_WAIT`].
+async fn take_slot(slots: &Arc<Semaphore>, census: &Census) -> Option<OwnedSemaphorePermit> {
+    if let Ok(slot) = slots.clone().try_acquire_owned() {
+        return Some(slot);
+    }
+    if !census.reclaim_idle(Instant::now()) {
+        return None;
+    }
+    tokio::time::timeout(RECLAIM_WAIT, slots.clone().acquire_owned())
+        .await
+        .ok()?
+        .ok()
 }
 
 /// hyper's settings: both protocols, the head buffer bound, no hyper
@@ -138,6 +177,11 @@ fn effective_max_connections(configured: usize) -> usize {
 /// One accepted connection and what serving it needs.
 struct Connection {
     peer: SocketAddr,
+    /// Its timing, also seen by the census.
+    watch: Arc<Watch>,
+    /// Its place in the census, given up when the connection ends.
+    enrolled: Enrolled,
+    trusted: Arc<TrustedProxies>,
     app: Router,
     builder: Arc<auto::Builder<TokioExecutor>>,
     limits: ServerLimits,
@@ -179,9 +223,16 @@ impl Connection {
     where
         IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
-        let watch = Arc::new(Watch::new());
+        let watch = self.watch;
+        watch.serving();
         let io = TokioIo::new(Watched::new(io, watch.clone()));
-        let service = service(self.app, self.peer, self.secure, watch.clone());
+        let service = service(
+            self.app,
+            self.peer,
+            self.trusted,
+            self.secure,
+            watch.clone(),
+        );
         let conn = self
             .builder
             .serve_connection_with_upgrades(io, service)
@@ -199,6 +250,13 @@ impl Connection {
                     }
                     break;
                 }
+                () = watch.reclaimed() => {
+                    // Asked for while idle; a request may have begun since.
+                    if watch.idle_for(Instant::now()).is_some() {
+                        tracing::debug!("closing an idle connection: its slot is needed");
+                        break;
+                    }
+                }
                 () = tokio::time::sleep_until(next_check) => {
                     match watch.verdict(Instant::now(), &self.limits) {
                         Verdict::Wait(until) => next_check = until.into(),
@@ -212,6 +270,7 @@ impl Connection {
             }
         }
         metrics.connection_closed();
+        drop(self.enrolled);
     }
 }
 
@@ -221,6 +280,7 @@ impl Connection {
 fn service(
     app: Router,
     peer: SocketAddr,
+    trusted: Arc<TrustedProxies>,
     secure: bool,
     watch: Arc<Watch>,
 ) -> impl hyper::service::Service<
@@ -232,7 +292,9 @@ fn service(
     hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
         let active = watch.begin();
         let mut req = req.map(Body::new);
+        let client: ClientAddr = trusted.client(peer.ip(), req.headers());
         req.extensions_mut().insert(ConnectInfo(peer));
+        req.extensions_mut().insert(client);
         if secure {
             req.extensions_mut().insert(Secure);
         }
@@ -286,6 +348,21 @@ impl Refusals {
             max,
             since_log: 0,
             last_log: None,
+        }
+    }
+
+    /// A connection closed because its address has its share.
+    fn note_address(&mut self, addr: std::net::IpAddr, per_address: usize) {
+        if self
+            .last_log
+            .is_none_or(|t| t.elapsed() >= REFUSAL_LOG_EVERY)
+        {
+            tracing::warn!(
+                %addr,
+                max_connections_per_address = per_address,
+                "an address has its share of connections: closing its new ones"
+            );
+            self.last_log = Some(Instant::now());
         }
     }
 

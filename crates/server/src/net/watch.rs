@@ -21,6 +21,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::sync::Notify;
 
 use crate::config::ServerLimits;
 
@@ -47,6 +48,10 @@ pub struct Watch {
     head_since: AtomicU64,
     h2: AtomicBool,
     seen_bytes: AtomicBool,
+    /// Told when the accept loop needs this idle connection's slot.
+    reclaim: Notify,
+    /// HTTP is being served (any TLS handshake is over).
+    serving: AtomicBool,
 }
 
 /// Ends its request when dropped.
@@ -71,7 +76,37 @@ impl Watch {
             head_since: AtomicU64::new(0),
             h2: AtomicBool::new(false),
             seen_bytes: AtomicBool::new(false),
+            reclaim: Notify::new(),
+            serving: AtomicBool::new(false),
         }
+    }
+
+    /// How long nothing has been in progress (no request, no head
+    /// arriving); `None` while something is.
+    pub fn idle_for(&self, now: Instant) -> Option<Duration> {
+        if !self.serving.load(Ordering::Relaxed)
+            || self.active.load(Ordering::Acquire) > 0
+            || self.head_since.load(Ordering::Relaxed) > 0
+        {
+            return None;
+        }
+        Some(now.saturating_duration_since(self.at(self.last.load(Ordering::Relaxed))))
+    }
+
+    /// HTTP is served from now on: the connection may be idle.
+    pub fn serving(&self) {
+        self.serving.store(true, Ordering::Relaxed);
+    }
+
+    /// Asks the connection to close (its slot is wanted); kept until the
+    /// connection looks, if it is not looking now.
+    pub fn reclaim(&self) {
+        self.reclaim.notify_one();
+    }
+
+    /// Resolves once [`Watch::reclaim`] was called.
+    pub async fn reclaimed(&self) {
+        self.reclaim.notified().await;
     }
 
     fn ms(&self, t: Instant) -> u64 {

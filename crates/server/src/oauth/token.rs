@@ -284,12 +284,18 @@ pub async fn redeem_code(
     if !redirect_ok {
         return Err(bad_code("was sent to another redirect_uri"));
     }
-    if let Some(challenge) = &c.code_challenge {
-        match verifier.as_deref() {
-            Some(v) if authorize::pkce_matches(v, challenge) => {}
-            Some(_) => return Err(bad_code("does not match this code_verifier")),
-            None => return Err(bad_code("needs its code_verifier (PKCE)")),
+    // RFC 9700 §2.1.1: a verifier for a code issued without a challenge is
+    // a downgrade attempt, refused like a wrong one.
+    match (&c.code_challenge, verifier.as_deref()) {
+        (Some(challenge), Some(v)) if authorize::pkce_matches(v, challenge) => {}
+        (Some(_), Some(_)) => return Err(bad_code("does not match this code_verifier")),
+        (Some(_), None) => return Err(bad_code("needs its code_verifier (PKCE)")),
+        (None, Some(_)) => {
+            return Err(bad_code(
+                "was issued without a code_challenge, so a code_verifier is refused",
+            ))
         }
+        (None, None) => {}
     }
     let Some(user) = server
         .store
