@@ -419,3 +419,61 @@ async fn rotation_publishes_first_and_retirement_unpublishes_last() {
     .await;
     s.stop().await;
 }
+
+/// Issue 30, point 2: a leaked private key of a retired key forges nothing
+/// dated after its retirement, and nothing at all once it is unpublished.
+#[tokio::test]
+async fn a_retired_key_verifies_nothing_signed_after_its_retirement() {
+    let s = jwt_server().await;
+    let (id, secret) = s
+        .client(&[GrantType::ClientCredentials], "locations:read")
+        .await;
+    let body = "grant_type=client_credentials&scope=locations:read";
+    let before = s.access_token(&id, &secret, body).await;
+    let (old_kid, leaked) = server_key(&s).await;
+    let store = s.state.store().clone();
+    let now = s.state.clock().now_secs();
+    admin::rotate_key(store.as_ref(), now, SigningAlg::ES256, 0, true)
+        .await
+        .unwrap();
+    admin::retire_key(store.as_ref(), now, &old_kid, 3600)
+        .await
+        .unwrap();
+    s.state.clock().advance(Duration::from_secs(120));
+    let mut h = Header::new(Algorithm::ES256);
+    h.typ = Some("at+jwt".into());
+    h.kid = Some(old_kid.clone());
+    let forged = jsonwebtoken::encode(&h, &claims(&s, &id, 600), &leaked).unwrap();
+    within(Duration::from_secs(2), "the forgery refused", || {
+        let s = &s;
+        let forged = forged.clone();
+        async move { s.api("/locations", Some(&forged)).await.status == 401 }
+    })
+    .await;
+    let r = s.api("/locations", Some(&forged)).await;
+    r.assert_bearer(401, Some("invalid_token"));
+    assert!(
+        r.header("www-authenticate")
+            .contains("after its signing key was retired"),
+        "{r:?}"
+    );
+    assert!(!s.is_active(&id, &secret, &forged).await);
+    // A token the key signed before it was retired still works ...
+    assert_eq!(s.api("/locations", Some(&before)).await.status, 200);
+    // ... until the key is unpublished: then nothing it signed verifies.
+    s.state.clock().advance(Duration::from_secs(3600));
+    let mut old = claims(&s, &id, 600);
+    old["iat"] = json!(now - 1);
+    let backdated = jsonwebtoken::encode(&h, &old, &leaked).unwrap();
+    within(
+        Duration::from_secs(2),
+        "the backdated forgery refused",
+        || {
+            let s = &s;
+            let t = backdated.clone();
+            async move { s.api("/locations", Some(&t)).await.status == 401 }
+        },
+    )
+    .await;
+    s.stop().await;
+}

@@ -11,7 +11,7 @@
 use jsonwebtoken::{Algorithm, Validation};
 use serde::{Deserialize, Serialize};
 
-use super::keys::{Keys, Signer};
+use super::keys::{Keys, Signer, Verifier};
 use crate::Error;
 
 /// The `typ` of an access token (RFC 9068 §2.1).
@@ -113,6 +113,7 @@ pub async fn verify(
     if claims.iss != issuer {
         return Err(Rejected("the JWT was issued by another issuer"));
     }
+    in_key_window(&claims, &key, leeway, now)?;
     if now >= claims.exp.saturating_add(leeway) {
         return Err(Rejected("the access token expired"));
     }
@@ -120,6 +121,35 @@ pub async fn verify(
         return Err(Rejected("the access token is not valid yet (nbf)"));
     }
     Ok(claims)
+}
+
+/// Whether the key that signed `claims` was signing when the token says it
+/// was issued, and still verifies at `now`: a retired key's leaked private
+/// part cannot mint tokens dated after its retirement, nor any once it is
+/// unpublished.
+fn in_key_window(
+    claims: &AccessClaims,
+    key: &Verifier,
+    leeway: i64,
+    now: i64,
+) -> Result<(), Rejected> {
+    if key.published_until.is_some_and(|until| now >= until) {
+        return Err(Rejected("the JWT's signing key is no longer valid"));
+    }
+    if key
+        .retired_at
+        .is_some_and(|retired| claims.iat > retired.saturating_add(leeway))
+    {
+        return Err(Rejected(
+            "the JWT was issued after its signing key was retired",
+        ));
+    }
+    if claims.iat < key.signs_from.saturating_sub(leeway) {
+        return Err(Rejected(
+            "the JWT was issued before its signing key could sign",
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -124,11 +124,19 @@ impl std::fmt::Debug for Signer {
     }
 }
 
-/// A key that verifies.
+/// A key that verifies, and the window it signed in: a token is believed
+/// only if its `iat` falls inside it, and not at all once the key is
+/// unpublished.
 #[derive(Clone)]
 pub struct Verifier {
     pub alg: Algorithm,
     pub key: DecodingKey,
+    /// Unix seconds: the key signs from here.
+    pub signs_from: i64,
+    /// Unix seconds: the key signed nothing after this.
+    pub retired_at: Option<i64>,
+    /// Unix seconds: the key verifies nothing from here.
+    pub published_until: Option<i64>,
 }
 
 impl std::fmt::Debug for Verifier {
@@ -291,6 +299,9 @@ impl Ring {
                 Verifier {
                     alg,
                     key: verify_key,
+                    signs_from: k.signs_from,
+                    retired_at: k.retired_at,
+                    published_until: k.published_until,
                 },
             );
             ring.published.push((jwk, k.created_at, k.published_until));
