@@ -87,6 +87,10 @@ fn approved_scope(client: &Client, requested: Option<Scope>) -> Result<Scope, Er
     }
 }
 
+/// The longest username there can be (the admin API's limit): a longer one
+/// is refused before it is counted anywhere, so it costs no memory.
+pub const MAX_USERNAME_BYTES: usize = 255;
+
 fn bad_credentials() -> Error {
     Error::oauth(ErrorCode::InvalidGrant, "invalid username or password")
 }
@@ -102,6 +106,11 @@ pub(super) async fn check_password(
     password: String,
     source: IpAddr,
 ) -> Result<(), Error> {
+    if username.is_empty() || username.len() > MAX_USERNAME_BYTES {
+        return Err(Error::invalid_request(
+            "the username must be 1 to 255 bytes long",
+        ));
+    }
     let now = server.clock.now_ms();
     let here = throttle::user_at(username, source);
     let t = &server.throttles;
