@@ -388,6 +388,18 @@ async fn connect_from(s: &TestServer, source: [u8; 4]) -> TcpStream {
     socket.connect(addr).await.unwrap()
 }
 
+/// How many of `conns` the server has closed (a read gives end of file).
+async fn closed_by_server(conns: &mut [TcpStream]) -> usize {
+    let mut closed = 0;
+    for c in conns {
+        let mut b = [0u8; 1];
+        if let Ok(Ok(0)) = tokio::time::timeout(Duration::from_millis(5), c.read(&mut b)).await {
+            closed += 1;
+        }
+    }
+    closed
+}
+
 /// Sends `request` from `source` and reads the JSON body the upstream
 /// echoed (the request has `Connection: close`).
 async fn raw_from(s: &TestServer, source: [u8; 4], request: &str) -> (u16, Value) {
@@ -561,14 +573,11 @@ async fn one_address_cannot_hold_every_connection() {
     wait_for_open(&s, 250).await;
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(s.state.metrics().connections_open(), 250);
-    let mut closed = 0;
-    for c in &mut idle {
-        let mut b = [0u8; 1];
-        if let Ok(Ok(0)) = tokio::time::timeout(Duration::from_millis(5), c.read(&mut b)).await {
-            closed += 1;
-        }
-    }
-    assert_eq!(closed, 50, "the address's connections over its share");
+    assert_eq!(
+        closed_by_server(&mut idle).await,
+        50,
+        "the address's connections over its share"
+    );
 
     let other = |source: [u8; 4]| {
         reqwest::Client::builder()
@@ -609,15 +618,9 @@ async fn one_address_cannot_hold_every_connection() {
         "{:?}",
         started.elapsed()
     );
-    let mut second_closed = 0;
-    for c in &mut second {
-        let mut b = [0u8; 1];
-        if let Ok(Ok(0)) = tokio::time::timeout(Duration::from_millis(5), c.read(&mut b)).await {
-            second_closed += 1;
-        }
-    }
     assert_eq!(
-        second_closed, 0,
+        closed_by_server(&mut second).await,
+        0,
         "the address holding fewer kept all of its own"
     );
     drop((idle, second));
