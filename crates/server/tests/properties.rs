@@ -1,6 +1,7 @@
 //! Property tests for what the server reads from callers: request paths
 //! (normalisation is idempotent and leaves nothing an upstream would read
-//! differently), and whole requests — arbitrary paths, `Authorization`
+//! differently), `X-Forwarded-For` (the client is the peer unless the peer
+//! is trusted, and never a trusted address a caller wrote), and whole requests — arbitrary paths, `Authorization`
 //! headers and form bodies sent to a running server are never answered
 //! with a 5xx. Anything these ever find becomes a regular test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -11,6 +12,7 @@ use std::sync::OnceLock;
 
 use common::TestServer;
 use proptest::prelude::*;
+use tollgate_server::forwarded::TrustedProxies;
 use tollgate_server::path::normalize;
 
 /// Path-ish strings: segments of dots, escapes, letters and odd bytes.
@@ -55,6 +57,48 @@ proptest! {
                 prop_assert!(!lower.contains(bad), "{} in {}", bad, n.path);
             }
             prop_assert!(!lower.ends_with("/.") && !lower.ends_with("/.."));
+        }
+    }
+}
+
+/// `X-Forwarded-For`-ish values: addresses trusted and not, ports, junk.
+fn forwarded_for() -> impl Strategy<Value = String> {
+    let entry = prop_oneof![
+        "10\\.[0-9]{1,3}\\.[0-9]{1,3}\\.[0-9]{1,3}",
+        "203\\.0\\.113\\.[0-9]{1,3}",
+        "203\\.0\\.113\\.[0-9]{1,3}:[0-9]{1,5}",
+        "\\[2001:db8::[0-9a-f]{1,4}\\]:[0-9]{1,5}",
+        "2001:db8::[0-9a-f]{1,4}",
+        Just("unknown".to_owned()),
+        Just("".to_owned()),
+        "[ -~]{0,12}",
+    ];
+    proptest::collection::vec(entry, 0..6).prop_map(|e| e.join(", "))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 4096, ..ProptestConfig::default() })]
+
+    #[test]
+    fn the_client_address_is_the_peer_or_an_untrusted_entry(
+        xff in forwarded_for(),
+        peer_trusted in any::<bool>(),
+    ) {
+        let trusted = TrustedProxies::new(vec!["10.0.0.0/8".parse().unwrap()]);
+        let peer: std::net::IpAddr = if peer_trusted { "10.0.0.1" } else { "198.51.100.1" }.parse().unwrap();
+        let mut headers = axum::http::HeaderMap::new();
+        if let Ok(v) = axum::http::HeaderValue::from_str(&xff) {
+            headers.insert("x-forwarded-for", v);
+        }
+        let got = trusted.client(peer, &headers);
+        if !peer_trusted {
+            prop_assert_eq!(got.ip, peer);
+            prop_assert!(got.via.is_none());
+        } else {
+            let chain = got.via.clone().unwrap();
+            // The client heads the chain, every hop after it is trusted.
+            prop_assert_eq!(chain.first().copied().unwrap_or(peer), got.ip);
+            prop_assert!(chain.iter().skip(1).all(|ip| trusted.contains(*ip)));
         }
     }
 }
