@@ -777,7 +777,11 @@ async fn bad_input_gets_a_page_never_a_500() {
         back.body
     );
 
-    // Signing out ends both sessions: the next visit asks for the password.
+    // Signing out ends both sessions: the next visit asks for the password,
+    // and so does a copy of the cookies taken before (issue 30, point 6:
+    // the sign-in cookie used to sign the console in again).
+    let mut copy = Person::new(&s);
+    copy.cookies = dana.cookies.clone();
     let out = dana
         .post("/console/sign-out", &[("csrf", &Person::csrf(&back))])
         .await;
@@ -785,6 +789,9 @@ async fn bad_input_gets_a_page_never_a_500() {
     let (at, again) = dana.follow("/console/apps").await;
     assert!(at.contains("/oauth2/authorize"), "{at}");
     assert!(again.body.contains("Sign in"));
+    let (at, again) = copy.follow("/console/apps").await;
+    assert!(at.contains("/oauth2/authorize"), "{at}");
+    assert!(again.body.contains("Sign in"), "{}", again.body);
     s.stop().await;
 }
 

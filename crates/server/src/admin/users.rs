@@ -68,6 +68,10 @@ impl Admin<'_> {
             roles: patch.roles.clone().map(check_roles).transpose()?,
         };
         self.store.update_user(username, &update, self.now).await?;
+        if patch.enabled == Some(false) {
+            // A disabled person is signed out everywhere at once.
+            self.store.delete_user_sessions(username).await?;
+        }
         self.record("user.update", username, json!({ "changes": patch }))
             .await;
         self.user(username).await

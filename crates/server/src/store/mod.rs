@@ -488,6 +488,9 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn create_session(&self, hash: &Digest, session: &Session) -> StoreResult<()>;
     async fn get_session(&self, hash: &Digest) -> StoreResult<Option<Session>>;
     async fn delete_session(&self, hash: &Digest) -> StoreResult<()>;
+    /// Ends every session of `username` (sign-in and console, on every
+    /// instance: they share the store); how many there were.
+    async fn delete_user_sessions(&self, username: &str) -> StoreResult<u64>;
 
     /// The client, user and denylist state a JWT of `client_id` (and
     /// `username`) with these denylist ids depends on, in one query.

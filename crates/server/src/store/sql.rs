@@ -525,6 +525,15 @@ macro_rules! sql_store {
                 Ok(())
             }
 
+            async fn delete_user_sessions(&self, username: &str) -> StoreResult<u64> {
+                let done = sqlx::query("DELETE FROM sessions WHERE username = $1")
+                    .bind(username)
+                    .execute(&mut *self.writing().await?)
+                    .await
+                    .map_err(db_err)?;
+                Ok(done.rows_affected())
+            }
+
             async fn jwt_state(
                 &self,
                 client_id: &str,

@@ -50,8 +50,6 @@ pub struct Visitor {
     pub csrf: String,
     /// Who the audit log names: `console:USERNAME`.
     actor: String,
-    /// The cookie's value, to end the session.
-    session: String,
 }
 
 impl Visitor {
@@ -131,7 +129,6 @@ impl FromRequestParts<AppState> for Visitor {
                 actor: format!("console:{}", s.username),
                 username: s.username,
                 roles: user.roles,
-                session: value,
             }),
             _ => {
                 // After signing in, back to the page asked for (a form's
@@ -324,7 +321,8 @@ async fn signed_in(state: &AppState, code: &str, verifier: &str) -> Result<Strin
     Ok(value)
 }
 
-/// `POST /console/sign-out`: the session ends.
+/// `POST /console/sign-out`: every session of this person ends, sign-in and
+/// console, in every browser and on every instance.
 pub async fn sign_out(
     State(state): State<AppState>,
     visitor: Visitor,
@@ -334,18 +332,12 @@ pub async fn sign_out(
     if let Err(page) = visitor.form(&state, &headers, &body) {
         return page.into_response();
     }
-    if let Err(e) = state
-        .store()
-        .delete_session(&secret::token_key(&visitor.session))
-        .await
-    {
-        tracing::warn!(error = %e, "console: cannot delete a session");
+    if let Err(e) = state.store().delete_user_sessions(&visitor.username).await {
+        tracing::warn!(error = %e, "console: cannot delete the sessions");
     }
     let mut resp = views::signed_out_page(StatusCode::OK, "You are signed out of the console.");
     session::set(&state, &mut resp, PREFIX, SESSION_COOKIE, "", 0);
-    // The sign-in page's session too, or "sign in" would let the next
-    // person at this browser straight back in (its record ends with its
-    // eight hours; this browser forgets it now).
+    // The sign-in page's cookie too (its record is gone with the rest).
     session::set(&state, &mut resp, "/oauth2", session::SIGN_IN_COOKIE, "", 0);
     resp
 }
