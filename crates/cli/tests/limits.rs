@@ -102,6 +102,9 @@ async fn hitting_the_connection_limit_is_logged() {
         let mut c = tokio::net::TcpStream::connect(&addr).await.unwrap();
         let _ = c.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n").await;
         held.push(c);
+        // Let the server read the head's start: a connection it has read
+        // nothing from yet is idle, and idle ones are reclaimed at the limit.
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let logged = (0..50).any(|_| {
         std::thread::sleep(Duration::from_millis(100));

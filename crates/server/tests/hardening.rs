@@ -350,6 +350,8 @@ async fn connections_over_the_limit_are_closed_at_once_and_counted() {
         held.push(c);
     }
     wait_for_open(&s, 4).await;
+    // Time for the server to read the heads' starts (until then they are idle).
+    tokio::time::sleep(Duration::from_millis(200)).await;
     let mut extra = TcpStream::connect(&addr).await.unwrap();
     let _ = extra
         .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
