@@ -11,10 +11,7 @@ use tokio::io::AsyncWriteExt;
 
 /// A field of /proc/PID/status, in KiB.
 fn status_kib(pid: u32, field: &str) -> u64 {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix(field))
-        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+    tollgate_server::testing::proc_status_kib(&pid.to_string(), field)
         .unwrap_or_else(|| panic!("no {field} in /proc/{pid}/status"))
 }
 

@@ -45,10 +45,6 @@ impl TrustedProxies {
         Self(networks)
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
     pub fn contains(&self, ip: IpAddr) -> bool {
         let ip = canonical(ip);
         self.0.iter().any(|n| n.contains(&ip))
@@ -57,21 +53,21 @@ impl TrustedProxies {
     /// The client behind `peer`, as described above.
     pub fn client(&self, peer: IpAddr, headers: &HeaderMap) -> ClientAddr {
         let peer = canonical(peer);
-        if self.0.is_empty() || !self.contains(peer) {
+        if !self.contains(peer) {
             return ClientAddr {
                 ip: peer,
                 via: None,
             };
         }
         // Entries right to left: several headers are one list (RFC 9110 §5.3).
-        let mut entries = headers
+        let entries = headers
             .get_all(X_FORWARDED_FOR)
             .iter()
             .rev()
             .flat_map(|v| v.as_bytes().rsplit(|b| *b == b','));
         let mut chain: Vec<IpAddr> = Vec::new();
         let mut client = peer;
-        for entry in entries.by_ref() {
+        for entry in entries {
             let Some(ip) = parse_entry(entry) else { break };
             chain.push(ip);
             client = ip;

@@ -328,12 +328,7 @@ async fn concurrent_right_passwords_all_sign_in() {
 
 /// Resident memory of this process (the server runs in it), in KiB.
 fn rss_kib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
+    tollgate_server::testing::proc_status_kib("self", "VmRSS:").expect("VmRSS in /proc/self/status")
 }
 
 /// Issue 30, point 6: a username longer than any there can be is refused

@@ -32,23 +32,7 @@ fn route(prefix: &str, upstream: &str, scope: &str, strip: bool) -> RouteConfig 
 /// Sends `request` as raw bytes and reads the answer until the server
 /// closes or 2 s pass: (status, JSON body or Null, raw text).
 async fn raw(s: &TestServer, request: &str) -> (u16, Value, String) {
-    let addr = s.base.trim_start_matches("http://");
-    let mut conn = TcpStream::connect(addr).await.unwrap();
-    conn.write_all(request.as_bytes()).await.unwrap();
-    let mut buf = Vec::new();
-    let _ = tokio::time::timeout(Duration::from_secs(2), conn.read_to_end(&mut buf)).await;
-    let text = String::from_utf8_lossy(&buf).into_owned();
-    let status = text
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let body = text.split("\r\n\r\n").nth(1).unwrap_or("");
-    (
-        status,
-        serde_json::from_str(body).unwrap_or(Value::Null),
-        text,
-    )
+    raw_from(s, [127, 0, 0, 1], request).await
 }
 
 fn get(target: &str, token: &str) -> String {
@@ -402,9 +386,8 @@ async fn closed_by_server(conns: &mut [TcpStream]) -> usize {
     closed
 }
 
-/// Sends `request` from `source` and reads the JSON body the upstream
-/// echoed (the request has `Connection: close`).
-async fn raw_from(s: &TestServer, source: [u8; 4], request: &str) -> (u16, Value) {
+/// [`raw`], from `source`.
+async fn raw_from(s: &TestServer, source: [u8; 4], request: &str) -> (u16, Value, String) {
     let mut conn = connect_from(s, source).await;
     conn.write_all(request.as_bytes()).await.unwrap();
     let mut buf = Vec::new();
@@ -416,7 +399,11 @@ async fn raw_from(s: &TestServer, source: [u8; 4], request: &str) -> (u16, Value
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
     let body = text.split("\r\n\r\n").nth(1).unwrap_or("");
-    (status, serde_json::from_str(body).unwrap_or(Value::Null))
+    (
+        status,
+        serde_json::from_str(body).unwrap_or(Value::Null),
+        text,
+    )
 }
 
 #[tokio::test]
@@ -467,7 +454,7 @@ async fn the_upstream_hears_who_the_caller_is_from_tollgate_alone() {
         )
     };
     // From an address that is not a trusted proxy: every forged header goes.
-    let (status, echo) = raw_from(&s, [127, 0, 0, 1], &request("/public/x")).await;
+    let (status, echo, _) = raw_from(&s, [127, 0, 0, 1], &request("/public/x")).await;
     assert_eq!(status, 200, "{echo}");
     let h = echo["headers"].as_object().unwrap();
     let mut names: Vec<&str> = h.keys().map(String::as_str).collect();
@@ -496,7 +483,7 @@ async fn the_upstream_hears_who_the_caller_is_from_tollgate_alone() {
 
     // From the trusted proxy: its chain names the client, and its scheme
     // and host are passed on; the rest is still tollgate's alone.
-    let (status, echo) = raw_from(&s, [127, 0, 0, 2], &request("/public/x")).await;
+    let (status, echo, _) = raw_from(&s, [127, 0, 0, 2], &request("/public/x")).await;
     assert_eq!(status, 200, "{echo}");
     let h = &echo["headers"];
     assert_eq!(h["x-forwarded-for"], "6.6.6.6, 127.0.0.2");
@@ -507,7 +494,7 @@ async fn the_upstream_hears_who_the_caller_is_from_tollgate_alone() {
 
     // A route that refuses underscores says so, and forwards nothing.
     let hits = up.hits();
-    let (status, body) = raw_from(&s, [127, 0, 0, 1], &request("/strict/x")).await;
+    let (status, body, _) = raw_from(&s, [127, 0, 0, 1], &request("/strict/x")).await;
     assert_eq!(status, 400, "{body}");
     assert!(
         body["error_description"].as_str().unwrap().contains('_'),
@@ -543,13 +530,13 @@ async fn throttles_count_the_address_a_trusted_proxy_names() {
     }
     assert_eq!(statuses.last(), Some(&429), "{statuses:?}");
     // Another client behind the same proxy is not throttled ...
-    let (status, _) = raw_from(&s, [127, 0, 0, 2], &attempt("203.0.113.8")).await;
+    let (status, _, _) = raw_from(&s, [127, 0, 0, 2], &attempt("203.0.113.8")).await;
     assert_eq!(status, 401);
     // ... and a caller that is not a trusted proxy cannot pose as one.
     for _ in 0..5 {
         raw_from(&s, [127, 0, 0, 3], &attempt("203.0.113.9")).await;
     }
-    let (status, _) = raw_from(&s, [127, 0, 0, 3], &attempt("198.51.100.1")).await;
+    let (status, _, _) = raw_from(&s, [127, 0, 0, 3], &attempt("198.51.100.1")).await;
     assert_eq!(status, 429, "the spoofed header was not believed");
     s.stop().await;
 }

@@ -667,8 +667,11 @@ async fn codes_consents_sessions(s: Arc<dyn Store>) {
         expires_at: 9000,
     };
     s.create_session(&[7; 32], &later).await.unwrap();
-    s.delete_session(&[7; 32]).await.unwrap();
+    s.create_session(&[8; 32], &later).await.unwrap();
+    assert_eq!(s.delete_user_sessions("u").await.unwrap(), 2);
     assert_eq!(s.get_session(&[7; 32]).await.unwrap(), None);
+    assert_eq!(s.get_session(&[8; 32]).await.unwrap(), None);
+    assert_eq!(s.delete_user_sessions("u").await.unwrap(), 0);
 }
 
 async fn admin_pages_and_deletion(s: Arc<dyn Store>) {

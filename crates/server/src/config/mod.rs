@@ -598,7 +598,6 @@ impl TryFrom<FileConfig> for Config {
     }
 }
 
-/// The host part of the issuer URL, the default realm.
 /// `trusted_proxies`: each entry a network (`10.0.0.0/8`) or an address.
 fn trusted_proxies(entries: &[String]) -> Result<TrustedProxies, ConfigError> {
     let mut nets = Vec::with_capacity(entries.len());
@@ -620,6 +619,7 @@ fn trusted_proxies(entries: &[String]) -> Result<TrustedProxies, ConfigError> {
     Ok(TrustedProxies::new(nets))
 }
 
+/// The host part of the issuer URL, the default realm.
 fn issuer_host(issuer: &str) -> Result<String, ConfigError> {
     let uri: Uri = issuer
         .parse()

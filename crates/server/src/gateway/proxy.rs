@@ -108,8 +108,7 @@ pub async fn forward(
         peer,
         secure,
     );
-    strip_hop_by_hop(&mut parts.headers);
-    strip_spoofable(&mut parts.headers);
+    strip_headers(&mut parts.headers, is_spoofable);
     parts.headers.remove(header::AUTHORIZATION);
     add_caller_headers(&mut parts.headers, principal, origin);
     parts.headers.insert(header::HOST, route.host.clone());
@@ -145,7 +144,7 @@ pub async fn forward(
         Ok(Ok(resp)) => resp,
     };
     let (mut parts, body) = resp.into_parts();
-    strip_hop_by_hop(&mut parts.headers);
+    strip_headers(&mut parts.headers, |_| false);
     // Answer in the protocol the caller spoke, whatever the upstream spoke
     // (an HTTP/1.0 upstream must not turn the caller's connection into 1.0).
     parts.version = client_version;
@@ -163,9 +162,10 @@ fn watch_body(body: Body, failed: Arc<AtomicBool>) -> Body {
     }))
 }
 
-/// Removes hop-by-hop headers and those the `Connection` header names. One
-/// pass over the names; nothing is allocated unless something goes.
-fn strip_hop_by_hop(h: &mut HeaderMap) {
+/// Removes hop-by-hop headers, those the `Connection` header names, and
+/// those `also` picks. One pass over the names; nothing is allocated unless
+/// something goes.
+fn strip_headers(h: &mut HeaderMap, also: impl Fn(&str) -> bool) {
     let named: Vec<HeaderName> = h
         .get_all(header::CONNECTION)
         .iter()
@@ -175,7 +175,7 @@ fn strip_hop_by_hop(h: &mut HeaderMap) {
         .collect();
     let doomed: Vec<HeaderName> = h
         .keys()
-        .filter(|k| HOP_BY_HOP.contains(&k.as_str()))
+        .filter(|k| HOP_BY_HOP.contains(&k.as_str()) || also(k.as_str()))
         .chain(named.iter())
         .cloned()
         .collect();
@@ -185,7 +185,8 @@ fn strip_hop_by_hop(h: &mut HeaderMap) {
 }
 
 /// Whether an upstream could take request header `name` for one tollgate
-/// sets, or for what the client or the request target is.
+/// sets, or for what the client or the request target is: only tollgate
+/// says who the caller is and where it came from.
 fn is_spoofable(name: &str) -> bool {
     name.contains('_')
         || name.starts_with("x-tollgate-")
@@ -193,35 +194,24 @@ fn is_spoofable(name: &str) -> bool {
         || SPOOFABLE.contains(&name)
 }
 
-/// Removes every [`is_spoofable`] request header: only tollgate says who
-/// the caller is and where it came from.
-fn strip_spoofable(h: &mut HeaderMap) {
-    let doomed: Vec<HeaderName> = h
-        .keys()
-        .filter(|k| is_spoofable(k.as_str()))
-        .cloned()
-        .collect();
-    for n in doomed {
-        h.remove(n);
-    }
-}
-
-/// Where a request came from, as the upstream is told: the client address
-/// and the proxies it passed (the peer last), the scheme and the host.
-struct Origin {
-    client: Option<std::net::IpAddr>,
-    chain: Vec<std::net::IpAddr>,
+/// Where a request came from, as the upstream is told: the client address,
+/// the trusted proxies it passed before the peer, the peer, the scheme and
+/// the host.
+struct Origin<'a> {
+    client: Option<IpAddr>,
+    via: &'a [IpAddr],
+    peer: Option<IpAddr>,
     proto: HeaderValue,
     host: Option<HeaderValue>,
 }
 
-impl Origin {
+impl<'a> Origin<'a> {
     /// Taken before the headers are stripped: a trusted proxy's
     /// `X-Forwarded-Proto` and `-Host` are passed on, anyone else's are not.
     fn of(
         h: &mut HeaderMap,
-        client: Option<&ClientAddr>,
-        peer: Option<std::net::IpAddr>,
+        client: Option<&'a ClientAddr>,
+        peer: Option<IpAddr>,
         secure: bool,
     ) -> Self {
         let own_host = h.remove(header::HOST).filter(|v| v.to_str().is_ok());
@@ -237,11 +227,10 @@ impl Origin {
             "http"
         }));
         let host = relayed(&X_FORWARDED_HOST).or(own_host);
-        let mut chain = client.and_then(|c| c.via.clone()).unwrap_or_default();
-        chain.extend(peer);
         Self {
             client: client.map(|c| c.ip).or(peer),
-            chain,
+            via: client.and_then(|c| c.via.as_deref()).unwrap_or_default(),
+            peer,
             proto,
             host,
         }
@@ -252,7 +241,7 @@ impl Origin {
 /// (`X-Forwarded-*`, `X-Real-IP`). Values are handed over without a second
 /// copy, and addresses are written without `fmt`: this runs on every
 /// proxied request.
-fn add_caller_headers(h: &mut HeaderMap, p: &Principal, origin: Origin) {
+fn add_caller_headers(h: &mut HeaderMap, p: &Principal, origin: Origin<'_>) {
     let v = &p.0;
     if let Ok(id) = HeaderValue::from_str(&v.client_id) {
         h.insert(X_TOLLGATE_CLIENT_ID, id);
@@ -266,14 +255,15 @@ fn add_caller_headers(h: &mut HeaderMap, p: &Principal, origin: Origin) {
     }
     insert_bytes(h, X_TOLLGATE_SCOPE, v.scope.to_string().into_bytes());
     h.insert(X_FORWARDED_PROTO, origin.proto);
-    if !origin.chain.is_empty() {
-        let mut list = Vec::with_capacity(16 * origin.chain.len());
-        for (i, ip) in origin.chain.iter().enumerate() {
-            if i > 0 {
-                list.extend_from_slice(b", ");
-            }
-            push_ip(&mut list, *ip);
+    let chain = origin.via.iter().chain(origin.peer.as_ref());
+    let mut list = Vec::with_capacity(16 * (origin.via.len() + 1));
+    for (i, ip) in chain.enumerate() {
+        if i > 0 {
+            list.extend_from_slice(b", ");
         }
+        push_ip(&mut list, *ip);
+    }
+    if !list.is_empty() {
         insert_bytes(h, X_FORWARDED_FOR, list);
     }
     if let Some(ip) = origin.client {
@@ -333,8 +323,13 @@ mod tests {
         })))
     }
 
-    fn origin(h: &mut HeaderMap, client: Option<ClientAddr>, peer: &str, secure: bool) -> Origin {
-        Origin::of(h, client.as_ref(), peer.parse().ok(), secure)
+    fn origin<'a>(
+        h: &mut HeaderMap,
+        client: Option<&'a ClientAddr>,
+        peer: &str,
+        secure: bool,
+    ) -> Origin<'a> {
+        Origin::of(h, client, peer.parse().ok(), secure)
     }
 
     #[test]
@@ -366,8 +361,8 @@ mod tests {
             ip: "192.168.100.255".parse()?,
             via: None,
         };
-        let o = origin(&mut h, Some(direct), "192.168.100.255", false);
-        strip_spoofable(&mut h);
+        let o = origin(&mut h, Some(&direct), "192.168.100.255", false);
+        strip_headers(&mut h, is_spoofable);
         add_caller_headers(&mut h, &principal(None, "")?, o);
         assert_eq!(h["x-forwarded-for"], "192.168.100.255");
         assert_eq!(h["x-forwarded-proto"], "http");
@@ -380,8 +375,8 @@ mod tests {
             ip: "7.7.7.7".parse()?,
             via: Some(vec!["7.7.7.7".parse()?, "10.0.0.2".parse()?]),
         };
-        let o = origin(&mut h, Some(behind), "10.0.0.3", false);
-        strip_spoofable(&mut h);
+        let o = origin(&mut h, Some(&behind), "10.0.0.3", false);
+        strip_headers(&mut h, is_spoofable);
         add_caller_headers(&mut h, &principal(None, "")?, o);
         assert_eq!(h["x-forwarded-for"], "7.7.7.7, 10.0.0.2, 10.0.0.3");
         assert_eq!(h["x-real-ip"], "7.7.7.7");

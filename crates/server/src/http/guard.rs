@@ -76,8 +76,9 @@ fn check_head(req: &Request, limits: &ServerLimits) -> Result<(), Error> {
 }
 
 /// One log line and one metric per request: method, route, status, latency,
-/// the address it is attributed to, and the client when known. Never headers, bodies or the query string
-/// (a careless client may put a token there).
+/// the address it is attributed to, and the client when known. Never
+/// headers, bodies or the query string (a careless client may put a token
+/// there).
 fn access_log(
     state: &AppState,
     method: &axum::http::Method,

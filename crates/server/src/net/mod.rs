@@ -351,34 +351,38 @@ impl Refusals {
         }
     }
 
+    /// Whether a warning may be logged now (at most every
+    /// [`REFUSAL_LOG_EVERY`]); if so, it counts as logged.
+    fn due(&mut self) -> bool {
+        let due = self
+            .last_log
+            .is_none_or(|t| t.elapsed() >= REFUSAL_LOG_EVERY);
+        if due {
+            self.last_log = Some(Instant::now());
+        }
+        due
+    }
+
     /// A connection closed because its address has its share.
     fn note_address(&mut self, addr: std::net::IpAddr, per_address: usize) {
-        if self
-            .last_log
-            .is_none_or(|t| t.elapsed() >= REFUSAL_LOG_EVERY)
-        {
+        if self.due() {
             tracing::warn!(
                 %addr,
                 max_connections_per_address = per_address,
                 "an address has its share of connections: closing its new ones"
             );
-            self.last_log = Some(Instant::now());
         }
     }
 
     fn note(&mut self) {
         self.since_log += 1;
-        if self
-            .last_log
-            .is_none_or(|t| t.elapsed() >= REFUSAL_LOG_EVERY)
-        {
+        if self.due() {
             tracing::warn!(
                 max_connections = self.max,
                 refused = self.since_log,
                 "connection limit reached: closing new connections (raise limits.max_connections or the open-file limit)"
             );
             self.since_log = 0;
-            self.last_log = Some(Instant::now());
         }
     }
 }

@@ -107,9 +107,9 @@ pub(super) async fn check_password(
     source: IpAddr,
 ) -> Result<(), Error> {
     if username.is_empty() || username.len() > MAX_USERNAME_BYTES {
-        return Err(Error::invalid_request(
-            "the username must be 1 to 255 bytes long",
-        ));
+        return Err(Error::invalid_request(format!(
+            "the username must be 1 to {MAX_USERNAME_BYTES} bytes long"
+        )));
     }
     let now = server.clock.now_ms();
     let here = throttle::user_at(username, source);

@@ -487,7 +487,6 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     ) -> StoreResult<()>;
     async fn create_session(&self, hash: &Digest, session: &Session) -> StoreResult<()>;
     async fn get_session(&self, hash: &Digest) -> StoreResult<Option<Session>>;
-    async fn delete_session(&self, hash: &Digest) -> StoreResult<()>;
     /// Ends every session of `username` (sign-in and console, on every
     /// instance: they share the store); how many there were.
     async fn delete_user_sessions(&self, username: &str) -> StoreResult<u64>;

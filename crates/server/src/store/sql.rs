@@ -516,15 +516,6 @@ macro_rules! sql_store {
                 Ok(row.map(Session::from))
             }
 
-            async fn delete_session(&self, hash: &Digest) -> StoreResult<()> {
-                sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
-                    .bind(&hash[..])
-                    .execute(&mut *self.writing().await?)
-                    .await
-                    .map_err(db_err)?;
-                Ok(())
-            }
-
             async fn delete_user_sessions(&self, username: &str) -> StoreResult<u64> {
                 let done = sqlx::query("DELETE FROM sessions WHERE username = $1")
                     .bind(username)

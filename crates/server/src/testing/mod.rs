@@ -152,6 +152,15 @@ impl Spawned {
     }
 }
 
+/// A field of `/proc/PID/status` in KiB (`VmRSS:`, `VmHWM:`), for tests
+/// that bound what callers can cost; `pid` may be `self`.
+pub fn proc_status_kib(pid: &str, field: &str) -> Option<u64> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
 /// Polls `check` every 20 ms until it holds, and returns how long that took:
 /// for changes a server applies within its poll interval (`change_poll_ms`).
 ///
