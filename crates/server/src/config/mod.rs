@@ -16,9 +16,14 @@ use tollgate_proto::Scope;
 
 use crate::forwarded::TrustedProxies;
 
+mod callers;
 mod jwt;
+mod quota;
 mod route;
+use callers::trusted_proxies;
+pub use callers::{ServerLimits, ThrottleConfig};
 pub use jwt::{JwtConfig, SigningAlg, TokenFormat};
+pub use quota::{Limits, QuotaConfig, QuotaFailMode, QuotaResponse};
 pub use route::{Route, RouteConfig, Underscores};
 
 /// Configuration errors, each naming the offending key.
@@ -71,99 +76,6 @@ impl Default for Argon2Params {
     }
 }
 
-/// How guessing is slowed down (see `oauth::throttle`): failures allowed
-/// before waits begin, the longest wait, and how long failures are
-/// remembered; and the time every failed client authentication takes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ThrottleConfig {
-    /// Failed password checks per username and source address before waits.
-    pub free_failures: u32,
-    /// Failed password checks per username from all addresses before waits.
-    pub account_free_failures: u32,
-    /// Failed client authentications per source address before waits.
-    pub client_free_failures: u32,
-    /// The longest wait, seconds: the owner of an account can always sign
-    /// in this long after the last guess was checked.
-    pub max_delay_secs: u64,
-    /// Seconds after which a key's failures are forgotten.
-    pub forget_after_secs: u64,
-    /// Every failed client authentication is answered this many
-    /// milliseconds after the request arrived, whatever failed.
-    pub failure_floor_ms: u64,
-}
-
-impl Default for ThrottleConfig {
-    fn default() -> Self {
-        Self {
-            free_failures: 5,
-            account_free_failures: 50,
-            client_free_failures: 20,
-            max_delay_secs: 60,
-            forget_after_secs: 15 * 60,
-            failure_floor_ms: 10,
-        }
-    }
-}
-
-/// How a refused request is answered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum QuotaResponse {
-    /// 429 with `Retry-After` and `RateLimit` headers.
-    #[default]
-    Standard,
-    /// 403 with Mashery's `X-Mashery-Error-Code` headers.
-    Mashery,
-}
-
-/// What quotas do while their shared store (Redis) is unreachable.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum QuotaFailMode {
-    /// Admit the request, log a warning and count it.
-    #[default]
-    Open,
-    /// Refuse with 503 and `Retry-After`.
-    Closed,
-}
-
-/// Quota defaults for clients registered without limits; 0 is unlimited.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct QuotaConfig {
-    /// Requests per second for clients registered without `--qps`.
-    pub default_qps: u64,
-    /// Requests per UTC day for clients registered without `--per-day`.
-    pub default_per_day: u64,
-    /// Requests a client may make at once above its per-second rate.
-    pub burst: u64,
-    /// Token requests per second per client at the token endpoint.
-    pub token_qps: u64,
-}
-
-impl QuotaConfig {
-    pub fn defaults(&self) -> Limits {
-        Limits {
-            qps: self.default_qps,
-            per_day: self.default_per_day,
-        }
-    }
-}
-
-/// Limits of one client; 0 means unlimited.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Limits {
-    pub qps: u64,
-    pub per_day: u64,
-}
-
-impl Limits {
-    pub fn is_unlimited(self) -> bool {
-        self.qps == 0 && self.per_day == 0
-    }
-}
-
 /// `[postgres]` in the config file.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -195,90 +107,6 @@ impl Default for PostgresOptions {
 pub struct TlsFiles {
     pub cert: PathBuf,
     pub key: PathBuf,
-}
-
-/// What one connection and one request may cost, and how many there may be
-/// at once: memory is bounded by these, never by what callers send.
-/// Defaults follow nginx's (`client_header_timeout`, `keepalive_timeout`,
-/// `large_client_header_buffers`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ServerLimits {
-    /// Open connections; at the limit an idle one is closed to make room,
-    /// else the new one is closed at once, with a warning logged.
-    pub max_connections: usize,
-    /// Open connections from one TCP peer address (trusted proxies
-    /// excepted); more are closed at once. Room for a NAT'd office.
-    pub max_connections_per_address: usize,
-    /// Requests being handled at once; more are answered 503.
-    pub max_requests_in_flight: usize,
-    /// Seconds for a request's head to arrive once its first byte has.
-    pub header_read_timeout: u64,
-    /// Seconds a connection with no request in progress is kept open.
-    pub idle_timeout: u64,
-    /// Bytes of request headers (names, values, separators), else 431.
-    pub max_header_bytes: usize,
-    /// Bytes of the request target, else 414.
-    pub max_uri_bytes: usize,
-    /// Bytes of a form body at the OAuth endpoints, else 413.
-    pub max_form_bytes: usize,
-    /// Parameters in a form body, else `invalid_request`.
-    pub max_form_params: usize,
-}
-
-impl Default for ServerLimits {
-    fn default() -> Self {
-        Self {
-            max_connections: 10_000,
-            max_connections_per_address: 1024,
-            max_requests_in_flight: 2048,
-            header_read_timeout: 10,
-            idle_timeout: 60,
-            max_header_bytes: 16 * 1024,
-            max_uri_bytes: 8 * 1024,
-            max_form_bytes: 64 * 1024,
-            max_form_params: 64,
-        }
-    }
-}
-
-impl ServerLimits {
-    /// Bytes hyper may buffer for a request head: above the header limit,
-    /// so that a head over `max_header_bytes` still gets a JSON 431.
-    pub fn head_buffer_bytes(&self) -> usize {
-        (self.max_header_bytes + self.max_uri_bytes + 8 * 1024).max(16 * 1024)
-    }
-
-    fn validate(&self) -> Result<(), ConfigError> {
-        for (key, v) in [
-            ("limits.max_connections", self.max_connections as u64),
-            (
-                "limits.max_connections_per_address",
-                self.max_connections_per_address as u64,
-            ),
-            (
-                "limits.max_requests_in_flight",
-                self.max_requests_in_flight as u64,
-            ),
-            ("limits.header_read_timeout", self.header_read_timeout),
-            ("limits.idle_timeout", self.idle_timeout),
-            ("limits.max_form_params", self.max_form_params as u64),
-        ] {
-            if v == 0 {
-                return Err(invalid("limits", format!("{key} must be at least 1")));
-            }
-        }
-        for (key, v, min) in [
-            ("limits.max_header_bytes", self.max_header_bytes, 1024),
-            ("limits.max_uri_bytes", self.max_uri_bytes, 256),
-            ("limits.max_form_bytes", self.max_form_bytes, 1024),
-        ] {
-            if v < min {
-                return Err(invalid("limits", format!("{key} must be at least {min}")));
-            }
-        }
-        Ok(())
-    }
 }
 
 /// The TOML file, and the overlay the CLI builds from flags and environment.
@@ -596,27 +424,6 @@ impl TryFrom<FileConfig> for Config {
             throttle,
         })
     }
-}
-
-/// `trusted_proxies`: each entry a network (`10.0.0.0/8`) or an address.
-fn trusted_proxies(entries: &[String]) -> Result<TrustedProxies, ConfigError> {
-    let mut nets = Vec::with_capacity(entries.len());
-    for e in entries {
-        let net = match e.parse::<ipnet::IpNet>() {
-            Ok(n) => n,
-            Err(_) => e
-                .parse::<std::net::IpAddr>()
-                .map(ipnet::IpNet::from)
-                .map_err(|_| {
-                    invalid(
-                        "trusted_proxies",
-                        format!("`{e}` is neither a network (10.0.0.0/8) nor an address"),
-                    )
-                })?,
-        };
-        nets.push(net.trunc());
-    }
-    Ok(TrustedProxies::new(nets))
 }
 
 /// The host part of the issuer URL, the default realm.
