@@ -362,3 +362,57 @@ async fn huge_usernames_are_refused_before_they_are_counted() {
     assert_eq!(status, 200, "{why} after {:?}", started.elapsed());
     s.stop().await;
 }
+
+/// Issue 30, point 6: the throttle tables are bounded in bytes, and a flood
+/// of junk usernames evicts junk, never an entry in backoff.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_junk_usernames_does_not_reset_a_backoff() {
+    const TABLE_BYTES: usize = 256 << 10;
+    let s = TestServer::start_with(|f| {
+        f.throttle = Some(ThrottleConfig {
+            table_bytes: TABLE_BYTES,
+            ..Default::default()
+        });
+    })
+    .await;
+    s.user("alice", "wonderland").await;
+    let c = s.client(ALL, "").await;
+    let guesser = client_from("127.0.0.1");
+    for i in 0..9 {
+        sign_in(&s, &guesser, &c, "alice", &format!("guess{i}")).await;
+    }
+    let (_, why) = sign_in(&s, &guesser, &c, "alice", "wonderland").await;
+    assert!(why.contains("retry in"), "in backoff: {why}");
+
+    let flood = client_from("127.0.0.2");
+    let started = Instant::now();
+    futures_util::stream::iter(0..100_000)
+        .for_each_concurrent(32, |i| {
+            let (s, http, c) = (&s, &flood, &c);
+            async move {
+                let (status, why) = sign_in(s, http, c, &format!("junk-{i}"), "x").await;
+                assert_eq!(status, 400, "{why}");
+            }
+        })
+        .await;
+    let throttles = s.state.oauth().throttles();
+    let kept = [throttles.passwords.bytes(), throttles.accounts.bytes()];
+    println!(
+        "100,000 junk usernames in {:?}; tables hold {kept:?} bytes",
+        started.elapsed()
+    );
+    assert!(kept.iter().all(|b| *b <= TABLE_BYTES), "{kept:?}");
+
+    // The clock stood still: alice's guesser still waits, for every try.
+    for _ in 0..6 {
+        let (_, why) = sign_in(&s, &guesser, &c, "alice", "wonderland").await;
+        assert!(
+            why.contains("retry in"),
+            "backoff survived the flood: {why}"
+        );
+    }
+    s.state.clock().advance(std::time::Duration::from_secs(60));
+    let (status, why) = sign_in(&s, &guesser, &c, "alice", "wonderland").await;
+    assert_eq!(status, 200, "{why}");
+    s.stop().await;
+}

@@ -27,6 +27,8 @@ pub struct ThrottleConfig {
     /// Every failed client authentication is answered this many
     /// milliseconds after the request arrived, whatever failed.
     pub failure_floor_ms: u64,
+    /// The most memory each of the three backoff tables may hold, bytes.
+    pub table_bytes: usize,
 }
 
 impl Default for ThrottleConfig {
@@ -38,6 +40,7 @@ impl Default for ThrottleConfig {
             max_delay_secs: 60,
             forget_after_secs: 15 * 60,
             failure_floor_ms: 10,
+            table_bytes: 16 << 20,
         }
     }
 }

@@ -268,6 +268,8 @@ pub struct Config {
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_DATABASE: &str = "sqlite://tollgate.db";
 pub const MEMORY_DATABASE: &str = "sqlite::memory:";
+/// The smallest `[throttle] table_bytes`: room for a few hundred keys.
+const MIN_THROTTLE_TABLE_BYTES: usize = 64 << 10;
 
 impl TryFrom<FileConfig> for Config {
     type Error = ConfigError;
@@ -332,6 +334,12 @@ impl TryFrom<FileConfig> for Config {
             return Err(invalid(
                 "throttle",
                 "max_delay_secs and forget_after_secs must be at least 1",
+            ));
+        }
+        if throttle.table_bytes < MIN_THROTTLE_TABLE_BYTES {
+            return Err(invalid(
+                "throttle",
+                format!("table_bytes must be at least {MIN_THROTTLE_TABLE_BYTES}"),
             ));
         }
         let mut routes = Vec::new();
@@ -493,6 +501,7 @@ mod tests {
                 "argon2",
             ),
             ("[throttle]\nmax_delay_secs = 0", "throttle"),
+            ("[throttle]\ntable_bytes = 1000", "throttle"),
             ("[limits]\nmax_connections = 0", "max_connections"),
             ("[limits]\nmax_form_bytes = 10", "max_form_bytes"),
             ("quota_response = \"loud\"", "quota_response"),

@@ -74,6 +74,11 @@ impl AuthServer {
         &self.passwords
     }
 
+    /// The guessing throttles (their sizes are reported in tests).
+    pub fn throttles(&self) -> &Throttles {
+        &self.throttles
+    }
+
     /// Drops every cached client and validation: the store changed.
     pub fn forget_cached(&self) {
         self.tokens.clear();

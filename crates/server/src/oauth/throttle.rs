@@ -14,7 +14,16 @@
 //! at another; per username alone with a higher `free`, against guessing
 //! spread over many addresses; per source address for client
 //! authentication — never per client id, which would let anyone lock out a
-//! real client. State is per process and bounded.
+//! real client.
+//!
+//! State is per process and bounded in bytes (`table_bytes` per backoff).
+//! When a new key would not fit, the least useful entries go first: those
+//! forgotten, then those with the fewest failures, oldest first, down to
+//! three quarters of the budget. An entry that has used its free failures
+//! (so its next failure waits) or has a check in progress is never evicted,
+//! so no flood of junk keys resets a guesser's backoff; if the table holds
+//! only such entries, a new key is refused for a second ([`Refused::Full`])
+//! rather than let in uncounted.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -22,8 +31,11 @@ use std::sync::Mutex;
 
 use crate::config::ThrottleConfig;
 
-/// Entries kept before stale ones are swept.
-const SWEEP_AT: usize = 100_000;
+/// What one entry costs beyond its key's bytes: the `(String, Entry)` slot
+/// and control byte of a hash table that may be just past doubling (2.3
+/// slots per entry), plus the allocator's rounding of the key.
+/// An estimate from the layout, on the high side.
+pub const ENTRY_OVERHEAD: usize = 160;
 /// How long [`Backoff::enter`] waits for other checks of the same key to
 /// decide, and how often it looks.
 const BUSY_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
@@ -36,6 +48,8 @@ pub enum Refused {
     Wait(i64),
     /// Checks in progress could use up the free failures: wait for them.
     Busy,
+    /// The table is full of keys that may not be forgotten yet.
+    Full,
 }
 
 impl Refused {
@@ -44,7 +58,7 @@ impl Refused {
     pub fn wait_ms(self) -> i64 {
         match self {
             Self::Wait(ms) => ms,
-            Self::Busy => 1000,
+            Self::Busy | Self::Full => 1000,
         }
     }
 
@@ -70,6 +84,8 @@ pub struct Policy {
     pub pending_counts: bool,
     pub max_delay_ms: i64,
     pub forget_after_ms: i64,
+    /// The most bytes the table may hold (keys plus [`ENTRY_OVERHEAD`]).
+    pub table_bytes: usize,
 }
 
 /// The three backoffs the token endpoint keeps.
@@ -91,6 +107,7 @@ impl Throttles {
             max_delay_ms: i64::try_from(c.max_delay_secs.saturating_mul(1000)).unwrap_or(i64::MAX),
             forget_after_ms: i64::try_from(c.forget_after_secs.saturating_mul(1000))
                 .unwrap_or(i64::MAX),
+            table_bytes: c.table_bytes,
         };
         Self {
             passwords: Backoff::new(policy(c.free_failures, true)),
@@ -135,8 +152,7 @@ impl Ticket<'_> {
     /// The check succeeded: the key starts afresh.
     pub fn succeeded(mut self) {
         self.ended = true;
-        let mut map = self.backoff.lock();
-        map.remove(&self.key);
+        self.backoff.lock().remove(&self.key);
     }
 }
 
@@ -151,19 +167,68 @@ impl Drop for Ticket<'_> {
 #[derive(Debug)]
 pub struct Backoff {
     policy: Policy,
-    entries: Mutex<HashMap<String, Entry>>,
+    table: Mutex<Table>,
+}
+
+/// The entries and what they cost, kept together so the count is never
+/// out of step with the map.
+#[derive(Debug, Default)]
+struct Table {
+    entries: HashMap<String, Entry>,
+    bytes: usize,
+}
+
+/// What keeping `key` costs the table.
+fn cost(key: &str) -> usize {
+    key.len().saturating_add(ENTRY_OVERHEAD)
+}
+
+impl Table {
+    fn remove(&mut self, key: &str) {
+        if self.entries.remove(key).is_some() {
+            self.bytes = self.bytes.saturating_sub(cost(key));
+        }
+    }
+
+    /// Evicts the least useful entries until at most `target` bytes are
+    /// kept, sparing every one `keep` says must stay.
+    fn evict(
+        &mut self,
+        target: usize,
+        keep: impl Fn(&Entry) -> bool,
+        forgotten: impl Fn(&Entry) -> bool,
+    ) {
+        let mut victims: Vec<(bool, u32, i64, String)> = self
+            .entries
+            .iter()
+            .filter(|(_, e)| !keep(e))
+            .map(|(k, e)| (!forgotten(e), e.failures, e.last_failure_ms, k.clone()))
+            .collect();
+        victims.sort_unstable();
+        for (.., key) in victims {
+            if self.bytes <= target {
+                break;
+            }
+            self.remove(&key);
+        }
+    }
 }
 
 impl Backoff {
     pub fn new(policy: Policy) -> Self {
         Self {
             policy,
-            entries: Mutex::new(HashMap::new()),
+            table: Mutex::new(Table::default()),
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Entry>> {
-        self.entries.lock().unwrap_or_else(|p| p.into_inner())
+    fn lock(&self) -> std::sync::MutexGuard<'_, Table> {
+        self.table.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Bytes the table holds now (keys plus [`ENTRY_OVERHEAD`] each).
+    pub fn bytes(&self) -> usize {
+        self.lock().bytes
     }
 
     /// [`Backoff::begin`], waiting (up to two seconds) while checks in
@@ -184,11 +249,9 @@ impl Backoff {
     /// A ticket for one real check of `key`, or why not now. Past the free
     /// failures (counting checks in progress), one check at a time.
     pub fn begin(&self, key: &str, now_ms: i64) -> Result<Ticket<'_>, Refused> {
-        let mut map = self.lock();
-        if map.len() >= SWEEP_AT {
-            map.retain(|_, e| {
-                e.pending > 0 || (!self.forgotten(e, now_ms) && e.next_allowed_ms > now_ms)
-            });
+        let mut table = self.lock();
+        if !table.entries.contains_key(key) {
+            self.make_room(&mut table, cost(key), now_ms)?;
         }
         let fresh = Entry {
             failures: 0,
@@ -196,7 +259,11 @@ impl Backoff {
             last_failure_ms: now_ms,
             next_allowed_ms: now_ms,
         };
-        let e = map.entry(key.to_owned()).or_insert(fresh);
+        let Table { entries, bytes } = &mut *table;
+        let e = entries.entry(key.to_owned()).or_insert_with(|| {
+            *bytes += cost(key);
+            fresh
+        });
         if e.pending == 0 && self.forgotten(e, now_ms) {
             *e = fresh;
         }
@@ -215,10 +282,39 @@ impl Backoff {
         })
     }
 
+    /// Room for a new entry costing `needed` bytes, evicting to three
+    /// quarters of the budget when it would not fit.
+    fn make_room(&self, table: &mut Table, needed: usize, now_ms: i64) -> Result<(), Refused> {
+        let budget = self.policy.table_bytes;
+        if table.bytes.saturating_add(needed) <= budget {
+            return Ok(());
+        }
+        let target = (budget / 4 * 3).saturating_sub(needed);
+        table.evict(
+            target,
+            |e| self.must_keep(e, now_ms),
+            |e| self.forgotten(e, now_ms),
+        );
+        if table.bytes.saturating_add(needed) <= budget {
+            Ok(())
+        } else {
+            Err(Refused::Full)
+        }
+    }
+
+    /// An entry with a check in progress, or one that has used its free
+    /// failures and is not yet forgotten: evicting it would hand its key
+    /// fresh checks.
+    fn must_keep(&self, e: &Entry, now_ms: i64) -> bool {
+        e.pending > 0 || (e.failures >= self.policy.free.max(1) && !self.forgotten(e, now_ms))
+    }
+
     /// Ends a check of `key`: a failure at `failed_at`, or nothing.
     fn end(&self, key: &str, failed_at: Option<i64>) {
-        let mut map = self.lock();
-        let Some(e) = map.get_mut(key) else { return };
+        let mut table = self.lock();
+        let Some(e) = table.entries.get_mut(key) else {
+            return;
+        };
         e.pending = e.pending.saturating_sub(1);
         let Some(now_ms) = failed_at else { return };
         e.failures = e.failures.saturating_add(1);
@@ -242,11 +338,16 @@ mod tests {
     use super::*;
 
     fn backoff(free: u32) -> Backoff {
+        sized(free, 1 << 20)
+    }
+
+    fn sized(free: u32, table_bytes: usize) -> Backoff {
         Backoff::new(Policy {
             free,
             pending_counts: true,
             max_delay_ms: 60_000,
             forget_after_ms: 900_000,
+            table_bytes,
         })
     }
 
@@ -257,7 +358,7 @@ mod tests {
     fn wait(b: &Backoff, key: &str, now: i64) -> Result<(), i64> {
         b.begin(key, now).map(drop).map_err(|r| match r {
             Refused::Wait(ms) => ms,
-            Refused::Busy => -1,
+            Refused::Busy | Refused::Full => -1,
         })
     }
 
@@ -310,6 +411,57 @@ mod tests {
     }
 
     #[test]
+    fn a_flood_of_junk_keys_neither_overflows_the_budget_nor_resets_a_backoff() {
+        let b = sized(5, 64 << 10);
+        for _ in 0..9 {
+            fail(&b, "10.0.0.1 alice", 0);
+        }
+        let waiting = wait(&b, "10.0.0.1 alice", 0);
+        assert!(matches!(waiting, Err(ms) if ms > 0), "{waiting:?}");
+        let mut most = 0;
+        for i in 0..100_000 {
+            fail(&b, &format!("10.0.0.2 junk{i}"), 1);
+            most = most.max(b.bytes());
+        }
+        assert!(most <= 64 << 10, "{most} bytes kept");
+        assert_eq!(
+            wait(&b, "10.0.0.1 alice", 1),
+            waiting.map_err(|ms| ms - 1),
+            "still waits"
+        );
+        // Among the evictable, the fewest failures go first.
+        for _ in 0..4 {
+            fail(&b, "10.0.0.3 partial", 2);
+        }
+        for i in 0..2_000 {
+            fail(&b, &format!("10.0.0.2 more{i}"), 3);
+        }
+        let t = b
+            .begin("10.0.0.3 partial", 4)
+            .unwrap_or_else(|_| unreachable!());
+        t.failed(4);
+        assert!(
+            wait(&b, "10.0.0.3 partial", 4).is_ok(),
+            "five failures: the last free one"
+        );
+        fail(&b, "10.0.0.3 partial", 4);
+        assert!(wait(&b, "10.0.0.3 partial", 4).is_err(), "kept its count");
+    }
+
+    #[test]
+    fn a_table_full_of_backoffs_refuses_new_keys_until_they_are_forgotten() {
+        let b = sized(0, 64 << 10);
+        let mut i = 0;
+        while b.begin(&format!("k{i}"), 0).map(|t| t.failed(0)).is_ok() {
+            i += 1;
+        }
+        assert!(i > 300, "{i} keys fit");
+        assert_eq!(b.begin("new", 1).map(drop), Err(Refused::Full));
+        assert_eq!(wait(&b, "k0", 1), Err(999), "the kept ones still wait");
+        assert!(b.begin("new", 900_000).is_ok(), "forgotten ones make room");
+    }
+
+    #[test]
     fn refusals_in_whole_seconds() {
         for (r, secs) in [
             (Refused::Wait(1), 1),
@@ -317,6 +469,7 @@ mod tests {
             (Refused::Wait(1001), 2),
             (Refused::Wait(60_000), 60),
             (Refused::Busy, 1),
+            (Refused::Full, 1),
         ] {
             assert_eq!(r.retry_after_secs(), secs, "{r:?}");
         }

@@ -123,6 +123,11 @@ pub(super) async fn check_password(
         Ok(both) => both,
         Err(refused) => {
             tokio::time::sleep(server.passwords.typical_check()).await;
+            if refused == throttle::Refused::Full {
+                tracing::warn!(
+                    "password throttle table full of keys in backoff: raise [throttle] table_bytes"
+                );
+            }
             tracing::info!(
                 username,
                 wait_ms = refused.wait_ms(),
