@@ -329,6 +329,16 @@ impl Backend {
         }
     }
 
+    pub async fn revoke_key(&self, kid: &str) -> Result<KeyInfo> {
+        match self {
+            Self::Local(l) => Ok(l.admin().revoke_key(&l.jwt, kid).await?),
+            Self::Remote(r) => {
+                let path = format!("/keys/{}/revoke", encode(kid));
+                r.send(Method::POST, &path, &serde_json::json!({})).await
+            }
+        }
+    }
+
     /// Closes the database, when there is one.
     pub async fn close(&self) {
         if let Self::Local(l) = self {

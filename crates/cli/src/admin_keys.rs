@@ -22,9 +22,10 @@ pub enum KeysCommand {
         /// Its algorithm [default: the config's jwt.algorithm, else ES256].
         #[arg(long, value_enum)]
         alg: Option<AlgArg>,
-        /// Sign with it at once, without the pre-publication delay (when the
-        /// current key leaked; verifiers with a cached JWKS refuse new tokens
-        /// until they fetch it again).
+        /// The current key leaked: sign with the new one at once, and revoke
+        /// every key that signed until now, so every token they signed is
+        /// refused at once (clients fetch new ones; verifiers with a cached
+        /// JWKS refuse new tokens until they fetch it again).
         #[arg(long)]
         now: bool,
     },
@@ -33,6 +34,15 @@ pub enum KeysCommand {
     Retire {
         /// The key's id, as `keys list` shows it. An id is base64url, so it
         /// may begin with `-`: it is taken as the id, not as an option.
+        #[arg(allow_hyphen_values = true)]
+        kid: String,
+    },
+    /// The key leaked: it verifies nothing from now on, so every token it
+    /// signed is refused at once, here and (at their next poll of the
+    /// database) on every other instance. If no other key signs, a new one
+    /// of the config's jwt.algorithm signs at once.
+    Revoke {
+        /// The key's id, as `keys list` shows it.
         #[arg(allow_hyphen_values = true)]
         kid: String,
     },
@@ -87,6 +97,9 @@ pub async fn run(backend: &Backend, cmd: KeysCommand) -> Result<()> {
                 key.signs_from,
                 (key.signs_from - now).max(0)
             );
+            if at_once {
+                eprintln!("every key that signed before it is revoked: their tokens are refused");
+            }
             crate::out::line(format_args!("{}", key.kid))?;
             Ok(())
         }
@@ -94,6 +107,11 @@ pub async fn run(backend: &Backend, cmd: KeysCommand) -> Result<()> {
             let key = backend.retire_key(&kid).await?;
             let until = key.published_until.unwrap_or_default();
             eprintln!("key {kid} retired: it signs no more, and stays published until {until}");
+            Ok(())
+        }
+        KeysCommand::Revoke { kid } => {
+            backend.revoke_key(&kid).await?;
+            eprintln!("key {kid} revoked: every token it signed is refused from now on");
             Ok(())
         }
     }

@@ -1,5 +1,5 @@
 //! JWT access tokens from the command line (issue 13): a client registered
-//! with `--token-format jwt`, `admin keys list|rotate|retire`, and
+//! with `--token-format jwt`, `admin keys list|rotate|retire|revoke`, and
 //! `tollgate token --decode`, with the real binary against a real server.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -63,18 +63,34 @@ fn keys_rotate_and_retire_from_the_command_line() {
     let says = String::from_utf8_lossy(&refused.stderr);
     assert!(says.contains("rotate"), "{says}");
 
-    let now = ws.admin_ok(&["keys", "rotate", "--now"], "");
-    ws.admin_ok(&["keys", "retire", &old], "");
-    let listed = keys(&ws);
-    let old_key = listed.iter().find(|k| k["kid"] == old.as_str()).unwrap();
-    assert_eq!(
-        old_key["state"], "published",
-        "kept until its tokens expire"
+    let out = ws.admin(&["keys", "revoke", pending], "");
+    let says = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{says}");
+    assert!(says.contains("revoked"), "{says}");
+    let again = ws.admin(&["keys", "revoke", pending], "");
+    assert!(
+        !again.status.success(),
+        "a revoked key cannot be revoked again"
     );
-    assert!(old_key["published_until"].as_i64().unwrap() > old_key["retired_at"].as_i64().unwrap());
-    assert!(listed
-        .iter()
-        .any(|k| k["kid"] == now.trim() && k["state"] == "signing"));
+
+    // The leaked-key case: a new key signs at once, the old one is dead.
+    let now = ws.admin(&["keys", "rotate", "--now"], "");
+    let says = String::from_utf8_lossy(&now.stderr);
+    assert!(says.contains("revoked"), "{says}");
+    let now = String::from_utf8_lossy(&now.stdout).trim().to_owned();
+    let listed = keys(&ws);
+    let state = |kid: &str| {
+        let k = listed.iter().find(|k| k["kid"] == kid).unwrap();
+        (k["state"].as_str().unwrap().to_owned(), k.clone())
+    };
+    let (old_state, old_key) = state(&old);
+    assert_eq!(old_state, "retired", "verifies nothing: {old_key}");
+    assert_eq!(
+        old_key["published_until"], old_key["retired_at"],
+        "{old_key}"
+    );
+    assert_eq!(state(pending).0, "retired");
+    assert_eq!(state(&now).0, "signing");
     drop(server);
 }
 

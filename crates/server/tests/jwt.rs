@@ -358,7 +358,7 @@ async fn rotation_publishes_first_and_retirement_unpublishes_last() {
     let old_kid = jsonwebtoken::decode_header(&first).unwrap().kid.unwrap();
     let store = s.state.store().clone();
     let now = s.state.clock().now_secs();
-    let new = admin::rotate_key(store.as_ref(), now, SigningAlg::EdDSA, 600, false)
+    let (new, _) = admin::rotate_key(store.as_ref(), now, SigningAlg::EdDSA, 600, false)
         .await
         .unwrap();
     within(Duration::from_secs(2), "the new key published", || {
@@ -433,7 +433,7 @@ async fn a_retired_key_verifies_nothing_signed_after_its_retirement() {
     let (old_kid, leaked) = server_key(&s).await;
     let store = s.state.store().clone();
     let now = s.state.clock().now_secs();
-    admin::rotate_key(store.as_ref(), now, SigningAlg::ES256, 0, true)
+    admin::rotate_key(store.as_ref(), now, SigningAlg::ES256, 0, false)
         .await
         .unwrap();
     admin::retire_key(store.as_ref(), now, &old_kid, 3600)
@@ -475,5 +475,117 @@ async fn a_retired_key_verifies_nothing_signed_after_its_retirement() {
         },
     )
     .await;
+    s.stop().await;
+}
+
+/// `POST /admin/v1{path}` with a bearer token and a JSON body.
+async fn admin_post(s: &TestServer, token: &str, path: &str, body: Value) -> Reply {
+    let r = s
+        .http
+        .post(s.url(&format!("/admin/v1{path}")))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    let headers = r.headers().clone();
+    let body = r.text().await.unwrap();
+    let json = serde_json::from_str(&body).unwrap_or(Value::Null);
+    Reply {
+        status,
+        headers,
+        body,
+        json,
+    }
+}
+
+/// Waits until `token` is refused by `s` as a token of a dead key.
+async fn refused_as_dead(s: &TestServer, token: &str, what: &str) {
+    within(Duration::from_secs(3), what, || async move {
+        s.api("/locations", Some(token)).await.status == 401
+    })
+    .await;
+    let r = s.api("/locations", Some(token)).await;
+    r.assert_bearer(401, Some("invalid_token"));
+    assert!(
+        r.header("www-authenticate").contains("no longer valid"),
+        "{r:?}"
+    );
+}
+
+/// Issue 30, point 2: `keys revoke KID` and `keys rotate --now` (the leaked
+/// key case) make every token of the key invalid at once, on this instance
+/// and, at its next poll, on another sharing the database; the leaked
+/// private key forges nothing; tokens are issued by a new key meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_key_verifies_nothing_on_any_instance() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("keys.db").display());
+    let tweak = |f: &mut tollgate_server::config::FileConfig| {
+        f.demo_apis = Some(true);
+        f.token_format = Some(TokenFormat::Jwt);
+        f.database = Some(db.clone());
+        f.change_poll_ms = Some(50);
+    };
+    let s = TestServer::start_with(tweak).await;
+    let other = TestServer::start_with(tweak).await;
+    let (id, secret) = s
+        .client(&[GrantType::ClientCredentials], "locations:read")
+        .await;
+    let (admin_id, admin_secret) = s
+        .client(&[GrantType::ClientCredentials], "tollgate:admin")
+        .await;
+    let body = "grant_type=client_credentials&scope=locations:read";
+    let admin_body = "grant_type=client_credentials&scope=tollgate:admin";
+    let before = s.access_token(&id, &secret, body).await;
+    assert_eq!(other.api("/locations", Some(&before)).await.status, 200);
+    let (kid, leaked) = server_key(&s).await;
+
+    let admin = s.access_token(&admin_id, &admin_secret, admin_body).await;
+    let r = admin_post(&s, &admin, &format!("/keys/{kid}/revoke"), json!({})).await;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.json["state"], "retired", "{r:?}");
+    // At once here (no waiting for the poll), and on the other instance.
+    let r = s.api("/locations", Some(&before)).await;
+    assert_eq!(r.status, 401, "{r:?}");
+    refused_as_dead(&other, &before, "the other instance refuses it").await;
+    refused_as_dead(&s, &admin, "the admin's own token died with its key").await;
+    let mut h = Header::new(Algorithm::ES256);
+    h.typ = Some("at+jwt".into());
+    h.kid = Some(kid.clone());
+    let forged = jsonwebtoken::encode(&h, &claims(&s, &id, 600), &leaked).unwrap();
+    refused_as_dead(&s, &forged, "a forgery with the leaked key").await;
+    refused_as_dead(&other, &forged, "a forgery, elsewhere").await;
+
+    // The revoked key was the only one: a new one signs at once.
+    let after = s.access_token(&id, &secret, body).await;
+    let new_kid = jsonwebtoken::decode_header(&after).unwrap().kid.unwrap();
+    assert_ne!(new_kid, kid);
+    assert_eq!(s.api("/locations", Some(&after)).await.status, 200);
+    within(
+        Duration::from_secs(3),
+        "the new key verifies elsewhere",
+        || {
+            let (other, after) = (&other, &after);
+            async move { other.api("/locations", Some(after)).await.status == 200 }
+        },
+    )
+    .await;
+    let admin = s.access_token(&admin_id, &admin_secret, admin_body).await;
+    let again = admin_post(&s, &admin, &format!("/keys/{kid}/revoke"), json!({})).await;
+    assert_eq!(again.status, 404, "{again:?}");
+
+    // rotate --now: a new key signs, the one that signed is revoked.
+    let r = admin_post(&s, &admin, "/keys", json!({"now": true})).await;
+    assert_eq!(r.status, 201, "{r:?}");
+    assert_eq!(r.json["state"], "signing", "{r:?}");
+    refused_as_dead(&s, &after, "rotate --now revoked the key that signed").await;
+    refused_as_dead(&other, &after, "... on every instance").await;
+    let fresh = s.access_token(&id, &secret, body).await;
+    let fresh_kid = jsonwebtoken::decode_header(&fresh).unwrap().kid.unwrap();
+    assert_eq!(Some(fresh_kid.as_str()), r.json["kid"].as_str());
+    assert_eq!(s.api("/locations", Some(&fresh)).await.status, 200);
+    other.stop().await;
     s.stop().await;
 }

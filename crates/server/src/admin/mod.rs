@@ -325,21 +325,65 @@ pub async fn set_password(
     Ok(store.set_user_password(username, &hash, now).await?)
 }
 
-/// Adds a signing key: published at once, signing `prepublish_secs` later
-/// (or at once with `now_too`, when the current key must stop soon, e.g.
-/// because it leaked).
+/// Adds a signing key: published at once, signing `prepublish_secs` later;
+/// or, with `now_too` (the current key leaked), signing at once while every
+/// key that signed until now is revoked ([`revoke_key`]). Returns the new
+/// key and the ids of those revoked.
 pub async fn rotate_key(
     store: &dyn Store,
     now: i64,
     alg: SigningAlg,
     prepublish_secs: u64,
     now_too: bool,
-) -> Result<SigningKey, AdminError> {
+) -> Result<(SigningKey, Vec<String>), AdminError> {
     let delay = if now_too { 0 } else { prepublish_secs };
     let signs_from = now.saturating_add(i64::try_from(delay).unwrap_or(i64::MAX));
+    let signing: Vec<String> = store
+        .signing_keys()
+        .await?
+        .into_iter()
+        .filter(|k| k.retired_at.is_none() && k.signs_from <= now)
+        .map(|k| k.kid)
+        .collect();
     let key = keys::generate(alg, now, signs_from)?;
     store.insert_signing_key(&key, None).await?;
-    Ok(key)
+    if !now_too {
+        return Ok((key, Vec::new()));
+    }
+    for kid in &signing {
+        store.retire_signing_key(kid, now, now).await?;
+    }
+    Ok((key, signing))
+}
+
+/// Revokes `kid` (its private key leaked): it signs nothing more and
+/// verifies nothing from `now` on, so every token it signed is dead; other
+/// instances see it at their next poll of the store. When no other key
+/// signs now, one of `alg` is made first, signing at once, so tokens are
+/// still issued. Returns that new key, if one was made.
+pub async fn revoke_key(
+    store: &dyn Store,
+    now: i64,
+    kid: &str,
+    alg: SigningAlg,
+) -> Result<Option<SigningKey>, AdminError> {
+    let keys = store.signing_keys().await?;
+    let published = |k: &SigningKey| k.published_until.is_none_or(|u| u > now);
+    if !keys.iter().any(|k| k.kid == kid && published(k)) {
+        return Err(StoreError::NotFound(format!("signing key `{kid}` still published")).into());
+    }
+    let other_signs = keys
+        .iter()
+        .any(|k| k.kid != kid && k.retired_at.is_none() && k.signs_from <= now);
+    let made = if other_signs {
+        None
+    } else {
+        let key = keys::generate(alg, now, now)?;
+        store.insert_signing_key(&key, None).await?;
+        Some(key)
+    };
+    store.retire_signing_key(kid, now, now).await?;
+    Ok(made)
 }
 
 /// Retires `kid`: it signs no more from `now`, and stays in the JWKS for

@@ -1,11 +1,11 @@
-//! Signing keys through [`Admin`]: list, rotate in, retire; each change
-//! audited. Private keys never leave the store this way.
+//! Signing keys through [`Admin`]: list, rotate in, retire, revoke; each
+//! change audited. Private keys never leave the store this way.
 
 use serde_json::json;
 use tollgate_proto::admin::{KeyInfo, KeyRotation};
 
 use super::views::key_info;
-use super::{retire_key, rotate_key, Admin, AdminError};
+use super::{retire_key, revoke_key, rotate_key, Admin, AdminError};
 use crate::config::{JwtConfig, SigningAlg};
 
 impl Admin<'_> {
@@ -14,8 +14,8 @@ impl Admin<'_> {
         Ok(keys.iter().map(|k| key_info(k, self.now)).collect())
     }
 
-    /// Adds a key, published now and signing after `jwt.prepublish_secs`
-    /// (or at once with `now`).
+    /// Adds a key, published now and signing after `jwt.prepublish_secs`;
+    /// with `now`, signing at once and every key that signed revoked.
     pub async fn rotate_key(
         &self,
         jwt: &JwtConfig,
@@ -27,11 +27,31 @@ impl Admin<'_> {
                 AdminError::Invalid(format!("alg `{a}`: expected ES256, EdDSA or RS256"))
             })?,
         };
-        let key = rotate_key(self.store, self.now, alg, jwt.prepublish_secs, rotation.now).await?;
+        let (key, revoked) =
+            rotate_key(self.store, self.now, alg, jwt.prepublish_secs, rotation.now).await?;
         let info = key_info(&key, self.now);
         self.record("key.rotate", &key.kid, json!({ "key": info }))
             .await;
+        for kid in revoked {
+            self.record("key.revoke", &kid, json!({ "replaced_by": key.kid }))
+                .await;
+        }
         Ok(info)
+    }
+
+    /// Revokes `kid` at once: every token it signed is refused from now on.
+    /// A key of `jwt.algorithm` is made to sign when no other does.
+    pub async fn revoke_key(&self, jwt: &JwtConfig, kid: &str) -> Result<KeyInfo, AdminError> {
+        let made = revoke_key(self.store, self.now, kid, jwt.algorithm).await?;
+        if let Some(key) = &made {
+            let info = key_info(key, self.now);
+            self.record("key.rotate", &key.kid, json!({ "key": info }))
+                .await;
+        }
+        let replaced_by = made.map(|k| k.kid);
+        self.record("key.revoke", kid, json!({ "replaced_by": replaced_by }))
+            .await;
+        self.key(kid).await
     }
 
     /// Retires `kid`, kept published as long as a token it signed can
@@ -56,6 +76,10 @@ impl Admin<'_> {
         let until = retire_key(self.store, self.now, kid, longest_ttl).await?;
         self.record("key.retire", kid, json!({ "published_until": until }))
             .await;
+        self.key(kid).await
+    }
+
+    async fn key(&self, kid: &str) -> Result<KeyInfo, AdminError> {
         let keys = self.keys().await?;
         keys.into_iter()
             .find(|k| k.kid == kid)

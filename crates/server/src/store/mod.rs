@@ -467,8 +467,10 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// slot is a `Conflict`, so instances starting together make one.
     async fn insert_signing_key(&self, key: &SigningKey, auto_slot: Option<i64>)
         -> StoreResult<()>;
-    /// Stops `kid` signing at `at`, published until `published_until`;
-    /// `NotFound` when there is no such key still signing.
+    /// Stops `kid` signing at `at` (or keeps when it already stopped), and
+    /// publishes it until `published_until` (`at` itself revokes it: it
+    /// verifies nothing from then on). Only ever shortens: `NotFound` when
+    /// there is no such key published past `published_until`.
     async fn retire_signing_key(&self, kid: &str, at: i64, published_until: i64)
         -> StoreResult<()>;
     /// Puts `id` (`jti:…` or `sid:…`) on the JWT denylist until `expires_at`.

@@ -377,8 +377,9 @@ macro_rules! sql_store {
                 at: i64,
                 published_until: i64,
             ) -> StoreResult<()> {
-                let sql = "UPDATE signing_keys SET retired_at = $1, published_until = $2 \
-                           WHERE kid = $3 AND retired_at IS NULL";
+                let sql = "UPDATE signing_keys SET retired_at = COALESCE(retired_at, $1), \
+                           published_until = $2 WHERE kid = $3 \
+                           AND (published_until IS NULL OR published_until > $2)";
                 let done = sqlx::query(sql)
                     .bind(at)
                     .bind(published_until)
@@ -386,7 +387,7 @@ macro_rules! sql_store {
                     .execute(&mut *self.writing().await?)
                     .await
                     .map_err(db_err)?;
-                found(done.rows_affected(), || format!("signing key `{kid}` still in use"))
+                found(done.rows_affected(), || format!("signing key `{kid}` still published"))
             }
 
             async fn deny_jwt(&self, id: &str, expires_at: i64) -> StoreResult<()> {

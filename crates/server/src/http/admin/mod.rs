@@ -42,6 +42,7 @@ pub fn routes(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(users::set_password))
         .routes(routes!(records::keys, records::rotate_key))
         .routes(routes!(records::retire_key))
+        .routes(routes!(records::revoke_key))
         .routes(routes!(records::usage))
         .routes(routes!(records::audit))
         .layer(limit)

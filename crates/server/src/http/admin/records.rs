@@ -1,4 +1,4 @@
-//! `/admin/v1/keys` (list, rotate, retire), `/admin/v1/usage` (per
+//! `/admin/v1/keys` (list, rotate, retire, revoke), `/admin/v1/usage` (per
 //! client, day and route) and `/admin/v1/audit` (newest first).
 
 use axum::extract::{Path, Query};
@@ -35,7 +35,7 @@ pub async fn keys(caller: Caller) -> Result<Response, Error> {
     security(("bearer" = ["tollgate:admin"])),
     request_body(content = Option<KeyRotation>, content_type = "application/json"),
     responses(
-        (status = 201, description = "the new key: published now, signing later", body = KeyInfo),
+        (status = 201, description = "the new key: published now, signing later; with `now`, signing at once and every key that signed revoked", body = KeyInfo),
         (status = 400, description = "invalid input", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
     )
 )]
@@ -46,7 +46,34 @@ pub async fn rotate_key(
     let rotation = body.map(|Json(r)| r).unwrap_or_default();
     let jwt = caller.state.config().jwt;
     let key = caller.admin().rotate_key(&jwt, rotation).await?;
+    reload_keys(&caller).await;
     Ok(created(&format!("{PREFIX}/keys"), &key))
+}
+
+#[utoipa::path(
+    post,
+    path = "/admin/v1/keys/{kid}/revoke",
+    tag = "admin",
+    security(("bearer" = ["tollgate:admin"])),
+    params(("kid" = String, Path, description = "the key id")),
+    responses(
+        (status = 200, description = "the key, revoked: every token it signed is refused from now on (a new key signs if no other did)", body = KeyInfo),
+        (status = 404, description = "no such key still published", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn revoke_key(caller: Caller, Path(kid): Path<String>) -> Result<Response, Error> {
+    let jwt = caller.state.config().jwt;
+    let key = caller.admin().revoke_key(&jwt, &kid).await?;
+    reload_keys(&caller).await;
+    Ok(ok(&key))
+}
+
+/// Reads the keys again on this instance at once, rather than at its next
+/// poll of the store (other instances see the change then).
+async fn reload_keys(caller: &Caller) {
+    if let Err(e) = caller.state.tokens().keys().reload().await {
+        tracing::warn!(error = %e, "cannot read the signing keys again");
+    }
 }
 
 #[utoipa::path(
