@@ -67,6 +67,9 @@ pub struct IntrospectionResponse {
     pub iat: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iss: Option<String>,
+    /// Whom the token is for: the resources that accept it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aud: Option<crate::Audience>,
 }
 
 impl IntrospectionResponse {

@@ -2,11 +2,12 @@
 //!
 //! Only this crate defines shapes that cross the wire: the token response
 //! (RFC 6749 §5.1), error codes and bodies (§5.2, RFC 6750 §3.1), grant types,
-//! scope sets (§3.3), HTTP Basic client credentials (§2.3.1), introspection
+//! scope sets (§3.3), audiences (`aud`), HTTP Basic client credentials (§2.3.1), introspection
 //! (RFC 7662) and server metadata (RFC 8414). It has no I/O and no async
 //! runtime, so both sides can depend on it freely.
 
 pub mod admin;
+pub mod audience;
 pub mod basic;
 pub mod challenge;
 pub mod error;
@@ -17,6 +18,7 @@ pub mod request;
 pub mod scope;
 pub mod token;
 
+pub use audience::Audience;
 pub use basic::BasicCredentials;
 pub use challenge::BearerChallenge;
 pub use error::{ErrorCode, ErrorResponse, ProtoError};

@@ -3,8 +3,9 @@
 //!
 //! In order: read exactly one `Authorization: Bearer` credential (never a
 //! query parameter), validate the token (cache first, store on a miss),
-//! check the route's scopes (every request, also on a cache hit), then the
-//! client's quota. The handler receives the [`Principal`]; admitted
+//! check that it was minted for this resource (its `aud` holds the route's
+//! audience, by default the issuer: RFC 9068 §4) and the route's scopes
+//! (every request, also on a cache hit), then the client's quota. The handler receives the [`Principal`]; admitted
 //! responses carry the `RateLimit` headers. Each quota decision is counted
 //! in the usage records under the route's name.
 
@@ -52,6 +53,8 @@ pub struct Resource {
     defaults: Limits,
     /// Accept `bearer` in any case (RFC 7235) rather than only `Bearer`.
     case_insensitive: bool,
+    /// The audience of the built-in APIs, and of routes that name none.
+    issuer: String,
 }
 
 impl Resource {
@@ -61,6 +64,7 @@ impl Resource {
         usage: Arc<Usage>,
         defaults: Limits,
         case_insensitive: bool,
+        issuer: String,
     ) -> Self {
         Self {
             tokens,
@@ -68,7 +72,13 @@ impl Resource {
             usage,
             defaults,
             case_insensitive,
+            issuer,
         }
+    }
+
+    /// The audience of tollgate's own APIs: the issuer.
+    pub fn issuer(&self) -> &str {
+        &self.issuer
     }
 
     /// The bearer check, then the client's quota: the caller, or the
@@ -77,9 +87,10 @@ impl Resource {
         &self,
         headers: &HeaderMap,
         needed: &Scope,
+        audience: &str,
         route: &str,
     ) -> Result<Admitted, Error> {
-        let principal = self.authorize(headers, needed).await?;
+        let principal = self.authorize(headers, needed, audience).await?;
         let limits = principal.limits(self.defaults);
         let client_id = principal.client_id.as_str();
         let standing = match self.quota.admit(client_id, limits).await {
@@ -120,14 +131,21 @@ impl Resource {
         Some((standing, limits))
     }
 
-    /// Validates the bearer credential and the scopes it needs.
+    /// Validates the bearer credential, that it is for `audience`, and the
+    /// scopes it needs.
     pub async fn authorize(
         &self,
         headers: &HeaderMap,
         needed: &Scope,
+        audience: &str,
     ) -> Result<Arc<Validated>, Error> {
         let token = bearer_token(headers, self.case_insensitive)?;
         let v = self.validate(token).await?;
+        if !v.audience.contains(audience) {
+            return Err(invalid_token(&format!(
+                "the access token was minted for another resource (its aud does not hold `{audience}`)"
+            )));
+        }
         if !needed.is_subset(&v.scope) {
             return Err(Error::Bearer {
                 code: ErrorCode::InsufficientScope,
@@ -162,7 +180,12 @@ pub async fn bearer_check(
     next: Next,
 ) -> Response {
     let admitted = match resource
-        .admit(req.headers(), &guarded.needed, guarded.route)
+        .admit(
+            req.headers(),
+            &guarded.needed,
+            resource.issuer(),
+            guarded.route,
+        )
         .await
     {
         Ok(a) => a,

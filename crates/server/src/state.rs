@@ -93,6 +93,7 @@ impl AppState {
             usage.clone(),
             config.quota.defaults(),
             config.bearer_case_insensitive,
+            config.issuer.clone(),
         ));
         let gateway = Arc::new(Gateway::new(
             config.routes.clone(),

@@ -24,6 +24,7 @@ fn route(prefix: &str, upstream: &str, scopes: &[&str], strip: bool) -> RouteCon
         required_scopes: scopes.iter().map(|s| s.to_string()).collect(),
         strip_prefix: strip,
         underscores_in_headers: Default::default(),
+        audience: None,
     }
 }
 

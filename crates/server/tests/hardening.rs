@@ -26,6 +26,7 @@ fn route(prefix: &str, upstream: &str, scope: &str, strip: bool) -> RouteConfig 
         required_scopes: vec![scope.into()],
         strip_prefix: strip,
         underscores_in_headers: Default::default(),
+        audience: None,
     }
 }
 
@@ -613,5 +614,65 @@ async fn one_address_cannot_hold_every_connection() {
         "the address holding fewer kept all of its own"
     );
     drop((idle, second));
+    s.stop().await;
+}
+
+/// Issue 30, point 3: a token is accepted only by the resource it was
+/// minted for. A route names its audience (default: the issuer, which the
+/// built-in APIs use too); JWTs and opaque tokens carry their client's.
+#[tokio::test]
+async fn a_token_for_another_resource_is_refused() {
+    use tollgate_server::admin::NewClient;
+    use tollgate_server::config::TokenFormat;
+
+    const PAYMENTS: &str = "https://payments.example";
+    let up = Upstream::start().await;
+    let mut payments = route("/payments", &up.url(), "locations:read", false);
+    payments.audience = Some(PAYMENTS.into());
+    let own = route("/inventory", &up.url(), "locations:read", false);
+    let s = TestServer::start_with(|f| {
+        f.routes = Some(vec![payments, own]);
+        f.demo_apis = Some(true);
+    })
+    .await;
+    let client = |format, audience: Option<&str>| NewClient {
+        name: "c".into(),
+        grants: [GrantType::ClientCredentials].into(),
+        scopes: "locations:read".parse().unwrap(),
+        token_format: Some(format),
+        audience: audience.map(str::to_owned),
+        ..NewClient::default()
+    };
+    let body = "grant_type=client_credentials&scope=locations:read";
+    for format in [TokenFormat::Jwt, TokenFormat::Opaque] {
+        let (id, secret) = s.register(client(format, Some(PAYMENTS))).await;
+        let for_payments = s.access_token(&id, &secret, body).await;
+        let (id, secret) = s.register(client(format, None)).await;
+        let for_tollgate = s.access_token(&id, &secret, body).await;
+
+        let r = s.api("/payments/charge", Some(&for_payments)).await;
+        assert_eq!(r.status, 200, "{format:?}: {r:?}");
+        for path in ["/inventory/items", "/locations"] {
+            let r = s.api(path, Some(&for_payments)).await;
+            r.assert_bearer(401, Some("invalid_token"));
+            assert!(
+                r.header("www-authenticate").contains("another resource"),
+                "{format:?} {path}: {r:?}"
+            );
+        }
+        let r = s.api("/payments/charge", Some(&for_tollgate)).await;
+        r.assert_bearer(401, Some("invalid_token"));
+        for path in ["/inventory/items", "/locations"] {
+            assert_eq!(s.api(path, Some(&for_tollgate)).await.status, 200, "{path}");
+        }
+        // Introspection says whom each is for.
+        let i = s.introspect(&id, &secret, &for_tollgate).await;
+        assert_eq!(i.json["aud"], common::ISSUER, "{format:?}: {i:?}");
+    }
+    assert_eq!(
+        up.hits(),
+        4,
+        "only the admitted calls reached it (2 per format)"
+    );
     s.stop().await;
 }

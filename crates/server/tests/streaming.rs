@@ -32,6 +32,7 @@ async fn one_gib_streams_both_ways_with_bounded_memory() {
             required_scopes: vec![],
             strip_prefix: true,
             underscores_in_headers: Default::default(),
+            audience: None,
         }]);
     })
     .await;

@@ -21,6 +21,10 @@ pub struct RouteConfig {
     pub strip_prefix: bool,
     #[serde(default)]
     pub underscores_in_headers: Underscores,
+    /// The `aud` a token must hold to pass (RFC 9068 §4); default: the
+    /// issuer, which tokens carry unless their client names an audience.
+    #[serde(default)]
+    pub audience: Option<String>,
 }
 
 /// What the gateway does with a request header whose name has a `_`: a
@@ -52,6 +56,8 @@ pub struct Route {
     pub required_scopes: Scope,
     pub strip_prefix: bool,
     pub underscores_in_headers: Underscores,
+    /// The `aud` a token must hold; `None`: the issuer.
+    pub audience: Option<String>,
     /// Segments in `prefix`: a request's `..` may not climb above them.
     pub depth: usize,
 }
@@ -105,6 +111,13 @@ impl TryFrom<RouteConfig> for Route {
             }
             required_scopes = required_scopes.iter().chain([s.as_str()]).collect();
         }
+        if let Some(aud) = &c.audience {
+            if aud.is_empty() || aud.len() > 2048 || aud.chars().any(char::is_control) {
+                return Err(format!(
+                    "route `{prefix}`: audience must be 1 to 2048 printable characters"
+                ));
+            }
+        }
         Ok(Route {
             depth: path::depth(&prefix),
             prefix,
@@ -114,6 +127,7 @@ impl TryFrom<RouteConfig> for Route {
             required_scopes,
             strip_prefix: c.strip_prefix,
             underscores_in_headers: c.underscores_in_headers,
+            audience: c.audience,
         })
     }
 }
@@ -160,6 +174,7 @@ mod tests {
             required_scopes: vec![],
             strip_prefix: strip,
             underscores_in_headers: Underscores::Drop,
+            audience: None,
         })
         .unwrap_or_else(|e| unreachable!("{e}"))
     }
@@ -213,6 +228,7 @@ mod tests {
                 required_scopes: vec![],
                 strip_prefix: false,
                 underscores_in_headers: Default::default(),
+                audience: None,
             });
             assert!(r.is_err(), "{prefix} {upstream}");
         }

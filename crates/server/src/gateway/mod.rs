@@ -101,9 +101,15 @@ pub async fn gateway(State(gw): State<Arc<Gateway>>, req: Request) -> Result<Res
             "the path climbs above its route's prefix with `..`",
         ));
     }
+    let audience = route.audience.as_deref().unwrap_or(gw.resource.issuer());
     let admitted = gw
         .resource
-        .admit(req.headers(), &route.required_scopes, &route.prefix)
+        .admit(
+            req.headers(),
+            &route.required_scopes,
+            audience,
+            &route.prefix,
+        )
         .await?;
     // An upstream failure still carries the caller's RateLimit standing.
     let mut resp = proxy::forward(&gw, route, pool, &path.path, &admitted.principal, req)
@@ -125,6 +131,7 @@ mod tests {
             required_scopes: vec![],
             strip_prefix: false,
             underscores_in_headers: Default::default(),
+            audience: None,
         })
         .unwrap_or_else(|e| unreachable!("{e}"))
     }

@@ -302,7 +302,7 @@ fn push_ip(out: &mut Vec<u8>, ip: IpAddr) {
 mod tests {
     use super::*;
     use crate::oauth::cache::Validated;
-    use tollgate_proto::GrantType;
+    use tollgate_proto::{Audience, GrantType};
 
     type Outcome = Result<(), Box<dyn std::error::Error>>;
 
@@ -320,6 +320,7 @@ mod tests {
             family_id: "f".into(),
             qps: None,
             per_day: None,
+            audience: Audience::One("https://issuer".into()),
         })))
     }
 

@@ -34,9 +34,9 @@ pub async fn quota_get(
     headers: HeaderMap,
 ) -> Result<Response, Error> {
     let (client_id, qps, per_day) = if bearer(&headers) {
-        let v = state
-            .resource()
-            .authorize(&headers, &Scope::default())
+        let resource = state.resource();
+        let v = resource
+            .authorize(&headers, &Scope::default(), resource.issuer())
             .await?;
         (v.client_id.clone(), v.qps, v.per_day)
     } else {

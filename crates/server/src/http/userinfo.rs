@@ -28,7 +28,10 @@ pub async fn userinfo(
     headers: HeaderMap,
 ) -> Result<Response, Error> {
     let needed = Scope::from_iter(["openid"]);
-    let grant = state.resource().authorize(&headers, &needed).await?;
+    let resource = state.resource();
+    let grant = resource
+        .authorize(&headers, &needed, resource.issuer())
+        .await?;
     let invalid = |d: &str| Error::Bearer {
         code: ErrorCode::InvalidToken,
         description: d.to_owned(),

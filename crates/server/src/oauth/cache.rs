@@ -13,7 +13,7 @@ use foldhash::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use tollgate_proto::{GrantType, Scope};
+use tollgate_proto::{Audience, GrantType, Scope};
 
 use crate::config::Limits;
 use crate::store::{Digest, TokenLookup};
@@ -36,12 +36,18 @@ pub struct Validated {
     /// The client's registered limits (`None`: server default).
     pub qps: Option<u64>,
     pub per_day: Option<u64>,
+    /// The resources that accept it (`aud`).
+    pub audience: Audience,
 }
 
-impl From<TokenLookup> for Validated {
-    fn from(lookup: TokenLookup) -> Self {
+impl Validated {
+    /// A stored token's grant; its audience is its client's (else the
+    /// `issuer`), as a JWT of that client would carry.
+    pub fn from_lookup(lookup: TokenLookup, issuer: &str) -> Self {
+        let audience = lookup.client_audience.unwrap_or_else(|| issuer.to_owned());
         let t = lookup.token;
         Self {
+            audience: audience.into(),
             client_id: t.client_id,
             username: t.username,
             scope: t.scope,
@@ -53,9 +59,7 @@ impl From<TokenLookup> for Validated {
             per_day: lookup.client_per_day,
         }
     }
-}
 
-impl Validated {
     /// Unix seconds, as introspection reports `exp`.
     pub fn expires_at(&self) -> i64 {
         self.expires_at_ms / 1000
@@ -184,6 +188,7 @@ mod tests {
             family_id: family.into(),
             qps: None,
             per_day: None,
+            audience: Audience::One("https://issuer".into()),
         })
     }
 

@@ -32,6 +32,7 @@ pub async fn introspect(
             exp: Some(v.expires_at()),
             iat: Some(v.issued_at),
             iss: Some(server.config.issuer.clone()),
+            aud: Some(v.audience.clone()),
         },
         Found::Refresh {
             active: true,

@@ -10,6 +10,7 @@
 
 use jsonwebtoken::{Algorithm, Validation};
 use serde::{Deserialize, Serialize};
+use tollgate_proto::Audience;
 
 use super::keys::{Keys, Signer, Verifier};
 use crate::Error;
@@ -25,7 +26,9 @@ pub struct AccessClaims {
     pub iss: String,
     /// The user for user grants, else the client id.
     pub sub: String,
-    pub aud: String,
+    /// The resources that accept it: the client's registered audience,
+    /// else the issuer. Checked by the resource, not here.
+    pub aud: Audience,
     pub exp: i64,
     pub iat: i64,
     pub nbf: i64,

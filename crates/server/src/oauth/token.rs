@@ -216,7 +216,8 @@ async fn mint(
                 aud: client
                     .audience
                     .clone()
-                    .unwrap_or_else(|| server.config.issuer.clone()),
+                    .unwrap_or_else(|| server.config.issuer.clone())
+                    .into(),
                 exp: now.saturating_add(i64::try_from(ttl).unwrap_or(i64::MAX)),
                 iat: now,
                 nbf: now,

@@ -166,7 +166,7 @@ impl Tokens {
         if !active {
             return Ok(Found::Inactive);
         }
-        let v = Arc::new(Validated::from(lookup));
+        let v = Arc::new(Validated::from_lookup(lookup, &self.issuer));
         self.cache.insert(*digest, v.clone(), generation, now);
         Ok(Found::Access(v))
     }
@@ -216,6 +216,7 @@ impl Tokens {
             family_id: claims.sid,
             qps: client.qps,
             per_day: client.per_day,
+            audience: claims.aud,
         });
         self.cache.insert(digest, v.clone(), generation, now);
         Ok(Found::Access(v))

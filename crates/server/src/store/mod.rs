@@ -198,6 +198,8 @@ pub struct TokenLookup {
     pub client_qps: Option<u64>,
     /// The client's registered requests per day (`None`: server default).
     pub client_per_day: Option<u64>,
+    /// The client's registered audience (`None`: the issuer).
+    pub client_audience: Option<String>,
 }
 
 /// What happened when a refresh token was rotated.

@@ -282,6 +282,7 @@ pub(super) struct LookupRow {
     client_enabled: bool,
     client_qps: Option<i64>,
     client_per_day: Option<i64>,
+    client_audience: Option<String>,
     user_enabled: Option<bool>,
 }
 
@@ -299,6 +300,7 @@ impl TryFrom<LookupRow> for TokenLookup {
             client_enabled: r.client_enabled,
             client_qps: to_u64(r.client_qps),
             client_per_day: to_u64(r.client_per_day),
+            client_audience: r.client_audience,
             token,
         })
     }

@@ -263,7 +263,8 @@ macro_rules! sql_store {
             async fn find_token(&self, hash: &Digest) -> StoreResult<Option<TokenLookup>> {
                 let row: Option<LookupRow> = sqlx::query_as(
                     "SELECT t.*, c.enabled AS client_enabled, c.qps AS client_qps, \
-                     c.per_day AS client_per_day, u.enabled AS user_enabled \
+                     c.per_day AS client_per_day, c.audience AS client_audience, \
+                     u.enabled AS user_enabled \
                      FROM tokens t JOIN clients c ON c.client_id = t.client_id \
                      LEFT JOIN users u ON u.username = t.username WHERE t.token_hash = $1",
                 )
@@ -377,9 +378,8 @@ macro_rules! sql_store {
                 at: i64,
                 published_until: i64,
             ) -> StoreResult<()> {
-                let sql = "UPDATE signing_keys SET retired_at = COALESCE(retired_at, $1), \
-                           published_until = $2 WHERE kid = $3 \
-                           AND (published_until IS NULL OR published_until > $2)";
+                let sql = "UPDATE signing_keys SET retired_at = COALESCE(retired_at, $1), published_until = $2 \
+                           WHERE kid = $3 AND (published_until IS NULL OR published_until > $2)";
                 let done = sqlx::query(sql)
                     .bind(at)
                     .bind(published_until)

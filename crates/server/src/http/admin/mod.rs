@@ -74,7 +74,10 @@ impl FromRequestParts<AppState> for Caller {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Error> {
         let needed: Scope = ADMIN_SCOPE.parse().unwrap_or_default();
-        let v = state.resource().authorize(&parts.headers, &needed).await?;
+        let resource = state.resource();
+        let v = resource
+            .authorize(&parts.headers, &needed, resource.issuer())
+            .await?;
         let actor = match &v.username {
             Some(user) => format!("client:{} user:{user}", v.client_id),
             None => format!("client:{}", v.client_id),
