@@ -31,6 +31,7 @@ struct Browser<'a> {
 }
 
 /// A page as the browser got it.
+#[derive(Debug)]
 struct Page {
     status: u16,
     location: String,
@@ -565,5 +566,81 @@ async fn pkce_downgrade_is_refused_both_ways() {
         urlencode("http://127.0.0.1:53682/cb")
     );
     assert_eq!(s.token(&id, &secret, &body).await.status, 200);
+    s.stop().await;
+}
+
+/// Whether `b`'s sign-in session still yields a code without a password.
+async fn still_signed_in(b: &mut Browser<'_>, id: &str) -> bool {
+    let page = b.get(&authorize_url(id, "")).await;
+    match page.status {
+        302 => page.redirect_query().contains_key("code"),
+        200 if page.body.contains("Sign in") => false,
+        _ => panic!("neither a code nor the sign-in page: {page:?}"),
+    }
+}
+
+/// Issue 30, point 5: the sign-in session has an idle lifetime (30 min by
+/// default, each use moves it on) and an absolute one (8 h from the sign-in,
+/// however busy); disabling the person or setting a new password ends it.
+#[tokio::test]
+async fn sign_in_sessions_end_when_idle_at_their_lifetime_and_on_disable() {
+    let s = server().await;
+    let (id, _) = code_client(&s, true, true).await;
+    let clock = s.state.clock();
+    let mut b = Browser::new(&s);
+    let page = b.get(&authorize_url(&id, "")).await;
+    let back = b.sign_in(&page, "alice", "wonderland").await;
+    assert!(back.redirect_query().contains_key("code"), "{back:?}");
+
+    // Used every 20 minutes: alive until 8 h after the sign-in, not after.
+    let mut used_for = Duration::ZERO;
+    while used_for + Duration::from_secs(20 * 60) < Duration::from_secs(8 * 3600) {
+        clock.advance(Duration::from_secs(20 * 60));
+        used_for += Duration::from_secs(20 * 60);
+        assert!(still_signed_in(&mut b, &id).await, "after {used_for:?}");
+    }
+    clock.advance(Duration::from_secs(20 * 60));
+    assert!(!still_signed_in(&mut b, &id).await, "past the lifetime");
+
+    // Idle for 31 minutes: over.
+    let page = b.get(&authorize_url(&id, "")).await;
+    b.sign_in(&page, "alice", "wonderland").await;
+    clock.advance(Duration::from_secs(29 * 60));
+    assert!(still_signed_in(&mut b, &id).await, "29 min idle");
+    clock.advance(Duration::from_secs(31 * 60));
+    assert!(!still_signed_in(&mut b, &id).await, "31 min idle");
+
+    // Disabling the person ends it; so does a new password.
+    let admin = || tollgate_server::admin::Admin {
+        store: s.state.store().as_ref(),
+        now: clock.now_secs(),
+        actor: "test",
+        caches: Some(s.state.oauth()),
+    };
+    let page = b.get(&authorize_url(&id, "")).await;
+    b.sign_in(&page, "alice", "wonderland").await;
+    assert!(still_signed_in(&mut b, &id).await);
+    let patch = |enabled| tollgate_proto::admin::UserPatch {
+        enabled: Some(enabled),
+        ..Default::default()
+    };
+    admin().update_user("alice", patch(false)).await.unwrap();
+    admin().update_user("alice", patch(true)).await.unwrap();
+    assert!(!still_signed_in(&mut b, &id).await, "disabled: signed out");
+    let page = b.get(&authorize_url(&id, "")).await;
+    b.sign_in(&page, "alice", "wonderland").await;
+    assert!(still_signed_in(&mut b, &id).await);
+    admin()
+        .set_user_password(
+            s.state.oauth().passwords(),
+            "alice",
+            "new-password-1".into(),
+        )
+        .await
+        .unwrap();
+    assert!(
+        !still_signed_in(&mut b, &id).await,
+        "new password: signed out"
+    );
     s.stop().await;
 }

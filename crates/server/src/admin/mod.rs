@@ -322,7 +322,10 @@ pub async fn set_password(
         return Err(StoreError::NotFound(format!("user `{username}`")).into());
     }
     let hash = passwords.hash(password).await?;
-    Ok(store.set_user_password(username, &hash, now).await?)
+    store.set_user_password(username, &hash, now).await?;
+    // Whoever knew the old password is signed out everywhere.
+    store.delete_user_sessions(username).await?;
+    Ok(())
 }
 
 /// Adds a signing key: published at once, signing `prepublish_secs` later;

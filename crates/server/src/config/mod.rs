@@ -128,6 +128,10 @@ pub struct FileConfig {
     pub jwt: Option<JwtConfig>,
     /// Seconds between sweeps of expired tokens.
     pub sweep_interval: Option<u64>,
+    /// Seconds a sign-in session lives without use.
+    pub session_idle_timeout: Option<u64>,
+    /// Seconds a sign-in session lives at most, from the sign-in.
+    pub session_lifetime: Option<u64>,
     pub argon2: Option<Argon2Params>,
     pub throttle: Option<ThrottleConfig>,
     /// Accept `bearer`/`BEARER` (RFC 7235) instead of only `Bearer` (the seed).
@@ -196,6 +200,8 @@ impl FileConfig {
             token_format: top.token_format.or(self.token_format),
             jwt: top.jwt.or(self.jwt),
             sweep_interval: top.sweep_interval.or(self.sweep_interval),
+            session_idle_timeout: top.session_idle_timeout.or(self.session_idle_timeout),
+            session_lifetime: top.session_lifetime.or(self.session_lifetime),
             argon2: top.argon2.or(self.argon2),
             throttle: top.throttle.or(self.throttle),
             bearer_case_insensitive: top.bearer_case_insensitive.or(self.bearer_case_insensitive),
@@ -236,6 +242,10 @@ pub struct Config {
     pub token_format: TokenFormat,
     pub jwt: JwtConfig,
     pub sweep_interval: u64,
+    /// Sign-in sessions (the `/oauth2` pages and the console): seconds
+    /// without use, and seconds from the sign-in, after which they end.
+    pub session_idle_timeout: i64,
+    pub session_lifetime: i64,
     pub argon2: Argon2Params,
     pub throttle: ThrottleConfig,
     pub bearer_case_insensitive: bool,
@@ -428,10 +438,21 @@ impl TryFrom<FileConfig> for Config {
             token_format: f.token_format.unwrap_or_default(),
             jwt,
             sweep_interval: positive("sweep_interval", f.sweep_interval, 60)?,
+            session_idle_timeout: seconds(positive(
+                "session_idle_timeout",
+                f.session_idle_timeout,
+                30 * 60,
+            )?),
+            session_lifetime: seconds(positive("session_lifetime", f.session_lifetime, 8 * 3600)?),
             argon2,
             throttle,
         })
     }
+}
+
+/// Seconds as the clock's `i64`, saturating.
+fn seconds(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
 }
 
 /// The host part of the issuer URL, the default realm.

@@ -17,7 +17,7 @@ use tollgate_proto::{ErrorCode, FormParams};
 use super::client_auth::Source;
 use super::form::read_form;
 use super::pages::{self, Consent, SignIn};
-use super::session::{self, TTL_SECS as SESSION_TTL_SECS};
+use super::session;
 use crate::oauth::authorize::{self, AuthorizationRequest, Refusal};
 use crate::oauth::secret;
 use crate::state::AppState;
@@ -122,7 +122,8 @@ pub async fn sign_in_post(
         Err(e) => return unavailable(e),
     };
     let mut resp = proceed(&state, &headers, &req, &form, &session).await;
-    set_cookie(&state, &mut resp, SESSION_COOKIE, &value, SESSION_TTL_SECS);
+    let lifetime = state.config().session_lifetime;
+    set_cookie(&state, &mut resp, SESSION_COOKIE, &value, lifetime);
     resp
 }
 
@@ -268,7 +269,8 @@ fn form_page(
     let (csrf, fresh) = csrf_token(headers);
     let mut resp = pages::respond(StatusCode::OK, render(&carried(params), &csrf));
     if fresh {
-        set_cookie(state, &mut resp, CSRF_COOKIE, &csrf, SESSION_TTL_SECS);
+        let lifetime = state.config().session_lifetime;
+        set_cookie(state, &mut resp, CSRF_COOKIE, &csrf, lifetime);
     }
     resp
 }

@@ -3,6 +3,13 @@
 //! stored server-side by its key only. Cookies are always `HttpOnly` and
 //! `SameSite=Lax`, scoped to a path, and `Secure` unless the issuer is plain
 //! http (a loopback development server).
+//!
+//! A session ends `session_idle_timeout` after it was last used and at the
+//! latest `session_lifetime` after the person signed in (OWASP's session
+//! management advice; Keycloak's SSO Session Idle and Max): each use moves
+//! its end on, written at most once a minute. Signing out, disabling the
+//! person, or a new password ends every session of theirs in the store, so
+//! on every instance.
 
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::Response;
@@ -16,8 +23,8 @@ use crate::Error;
 /// The sign-in pages' session (on `/oauth2`).
 pub const SIGN_IN_COOKIE: &str = "tollgate_session";
 
-/// How long a session lasts.
-pub const TTL_SECS: i64 = 8 * 3600;
+/// A session's end is written again only once it has moved this far.
+const RENEW_AFTER_SECS: i64 = 60;
 
 /// The value of the cookie `name`, if the request carries it.
 pub fn value(headers: &HeaderMap, name: &str) -> Option<String> {
@@ -60,13 +67,28 @@ pub async fn current(
     name: &str,
 ) -> Option<(String, Session)> {
     let value = self::value(headers, name)?;
-    let session = state
-        .store()
-        .get_session(&secret::token_key(&value))
-        .await
-        .ok()
-        .flatten()?;
-    (session.expires_at > state.clock().now_secs()).then_some((value, session))
+    let key = secret::token_key(&value);
+    let mut session = state.store().get_session(&key).await.ok().flatten()?;
+    let now = state.clock().now_secs();
+    let end = ends_at(state, session.auth_time, now);
+    if session.expires_at <= now || end <= now {
+        return None;
+    }
+    if end - session.expires_at >= RENEW_AFTER_SECS {
+        session.expires_at = end;
+        if let Err(e) = state.store().create_session(&key, &session).await {
+            tracing::warn!(error = %e, "cannot renew a session");
+        }
+    }
+    Some((value, session))
+}
+
+/// When a session of someone who signed in at `auth_time`, used at `now`,
+/// ends: idle timeout from now, capped by the lifetime from the sign-in.
+fn ends_at(state: &AppState, auth_time: i64, now: i64) -> i64 {
+    let c = state.config();
+    now.saturating_add(c.session_idle_timeout)
+        .min(auth_time.saturating_add(c.session_lifetime))
 }
 
 /// A new session for `username`, signed in at `auth_time`: the cookie's
@@ -80,7 +102,7 @@ pub async fn start(
     let session = Session {
         username: username.to_owned(),
         auth_time,
-        expires_at: state.clock().now_secs() + TTL_SECS,
+        expires_at: ends_at(state, auth_time, state.clock().now_secs()),
     };
     state
         .store()

@@ -489,6 +489,7 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         scope: &Scope,
         now: i64,
     ) -> StoreResult<()>;
+    /// Stores a session, or moves the end of the one stored under `hash`.
     async fn create_session(&self, hash: &Digest, session: &Session) -> StoreResult<()>;
     async fn get_session(&self, hash: &Digest) -> StoreResult<Option<Session>>;
     /// Ends every session of `username` (sign-in and console, on every

@@ -493,8 +493,8 @@ macro_rules! sql_store {
 
             async fn create_session(&self, hash: &Digest, s: &Session) -> StoreResult<()> {
                 sqlx::query(
-                    "INSERT INTO sessions (id_hash, username, auth_time, expires_at) \
-                     VALUES ($1, $2, $3, $4)",
+                    "INSERT INTO sessions (id_hash, username, auth_time, expires_at) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (id_hash) DO UPDATE SET expires_at = excluded.expires_at",
                 )
                 .bind(&hash[..])
                 .bind(&s.username)

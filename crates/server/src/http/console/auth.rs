@@ -286,7 +286,7 @@ pub async fn callback(
                 PREFIX,
                 SESSION_COOKIE,
                 &value,
-                session::TTL_SECS,
+                state.config().session_lifetime,
             );
             session::set(&state, &mut resp, PREFIX, LOGIN_COOKIE, "", 0);
             resp
