@@ -110,3 +110,51 @@ pub async fn start(
         .await?;
     Ok((value, session))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(cookie_lines: &[String]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for line in cookie_lines {
+            if let Ok(v) = HeaderValue::from_str(line) {
+                h.append(header::COOKIE, v);
+            }
+        }
+        h
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 4096, ..Default::default() })]
+
+        /// Any `Cookie` headers are read without a panic.
+        #[test]
+        fn cookie_headers_never_panic(lines in proptest::collection::vec("[ -~]{0,80}", 0..4)) {
+            let _ = value(&headers(&lines), SIGN_IN_COOKIE);
+        }
+
+        /// A cookie among others (before or after it, in one header or
+        /// several) reads back as its value; junk around it changes nothing.
+        #[test]
+        fn a_cookie_among_others_is_found(
+            ours in "[A-Za-z0-9_-]{1,43}",
+            others in proptest::collection::vec(("[a-z]{1,8}", "[A-Za-z0-9%._-]{0,12}"), 0..5),
+            junk in "[ -~]{0,20}",
+            split: bool,
+        ) {
+            let mut pairs: Vec<String> = others.iter().map(|(k, v)| format!("x{k}={v}")).collect();
+            let at = pairs.len() / 2;
+            pairs.insert(at, format!("{SIGN_IN_COOKIE}={ours}"));
+            let lines = if split {
+                pairs.clone()
+            } else {
+                vec![pairs.join("; ")]
+            };
+            let mut with_junk = lines.clone();
+            with_junk.push(junk.replace(SIGN_IN_COOKIE, "x"));
+            proptest::prop_assert_eq!(value(&headers(&lines), SIGN_IN_COOKIE), Some(ours.clone()));
+            proptest::prop_assert_eq!(value(&headers(&with_junk), SIGN_IN_COOKIE), Some(ours));
+        }
+    }
+}
