@@ -65,7 +65,7 @@ try {
     page = await r.text();
     r = await b.post(base + '/oauth2/authorize/consent', { ...hidden(page), decision: 'allow' });
   }
-  if (r.status !== 302) throw new Error(`expected a redirect, got ${r.status}`);
+  if (r.status !== 303) throw new Error(`expected a redirect, got ${r.status}`);
   const back = new URL(r.headers.get('location'));
   const tokens = await oidc.authorizationCodeGrant(config, back, {
     pkceCodeVerifier: verifier, expectedState: state, expectedNonce: nonce,

@@ -39,7 +39,7 @@ def flow():
     if r.status_code == 200:
         r = browser.post(BASE + "/oauth2/authorize/consent", allow_redirects=False,
                          data={**hidden(r.text), "decision": "allow"})
-    assert r.status_code == 302, r.text
+    assert r.status_code == 303, r.text
     token = client.fetch_token(meta["token_endpoint"], authorization_response=r.headers["location"],
                                code_verifier=verifier, state=state)
     key = jwt.PyJWKClient(meta["jwks_uri"]).get_signing_key_from_jwt(token["id_token"])

@@ -40,13 +40,25 @@ struct Callback {
     state: Option<String>,
     error: Option<String>,
     error_description: Option<String>,
+    /// The issuer that sent it (RFC 9207), when it says.
+    iss: Option<String>,
+}
+
+/// Where to sign in, and the issuer whose answer to expect (`None` when the
+/// endpoint was given rather than discovered).
+struct Endpoint {
+    authorize: String,
+    issuer: Option<String>,
 }
 
 pub async fn run(args: LoginArgs) -> Result<()> {
     let session = Session::open(args.auth.resolve_for_login()?)?;
-    let authorize = match &args.authorize_url {
-        Some(u) => u.clone(),
-        None => discover_authorize_url(&session).await?,
+    let Endpoint { authorize, issuer } = match &args.authorize_url {
+        Some(u) => Endpoint {
+            authorize: u.clone(),
+            issuer: None,
+        },
+        None => discover(&session).await?,
     };
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
         .await
@@ -76,6 +88,13 @@ pub async fn run(args: LoginArgs) -> Result<()> {
         eprintln!("(no browser could be opened: open the address above yourself)");
     }
     let back = wait_for_callback(listener, Duration::from_secs(args.timeout)).await?;
+    // Mix-up defence (RFC 9700 §4.4): an answer from another issuer is not
+    // this server's, whatever it carries.
+    if let (Some(expected), Some(came)) = (&issuer, &back.iss) {
+        if expected != came {
+            bail!("the sign-in redirect came from issuer `{came}`, not `{expected}`: ignored");
+        }
+    }
     if let Some(error) = back.error {
         let why = back.error_description.unwrap_or_default();
         bail!("the sign-in was refused: {error} {why}");
@@ -95,9 +114,9 @@ pub async fn run(args: LoginArgs) -> Result<()> {
     Ok(())
 }
 
-/// The authorization endpoint from the RFC 8414 metadata of the token
-/// URL's server.
-async fn discover_authorize_url(session: &Session) -> Result<String> {
+/// The authorization endpoint and issuer from the RFC 8414 metadata of the
+/// token URL's server.
+async fn discover(session: &Session) -> Result<Endpoint> {
     let token_url = reqwest::Url::parse(&session.source.config().token_url)?;
     let metadata = token_url.join("/.well-known/oauth-authorization-server")?;
     let doc: serde_json::Value = session
@@ -111,7 +130,10 @@ async fn discover_authorize_url(session: &Session) -> Result<String> {
         .await
         .with_context(|| format!("reading {metadata}"))?;
     match doc["authorization_endpoint"].as_str() {
-        Some(u) => Ok(u.to_owned()),
+        Some(u) => Ok(Endpoint {
+            authorize: u.to_owned(),
+            issuer: doc["issuer"].as_str().map(str::to_owned),
+        }),
         None => bail!("{metadata} names no authorization_endpoint: pass --authorize-url URL"),
     }
 }

@@ -145,7 +145,7 @@ async fn login_in_the_browser_then_call_as_that_person() {
         .send()
         .await
         .unwrap();
-    assert_eq!(back.status(), 302, "{}", back.text().await.unwrap());
+    assert_eq!(back.status(), 303, "{}", back.text().await.unwrap());
     let location = back.headers()["location"].to_str().unwrap().to_owned();
     assert!(location.starts_with("http://127.0.0.1:"), "{location}");
     let landed = http.get(&location).send().await.unwrap();
@@ -207,4 +207,62 @@ fn login_without_a_sign_in_gives_up_clearly() {
     assert!(stderr.contains("Sign in at: "), "{stderr}");
     assert!(stderr.contains("no sign-in within 1 s"), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+/// Mix-up defence (RFC 9700 §4.4, RFC 9207): a redirect naming another
+/// issuer is refused, even with the right state.
+#[tokio::test]
+async fn a_redirect_from_another_issuer_is_refused() {
+    let ws = Workspace::new();
+    let server = ws.serve(&[]);
+    let home = tempfile::tempdir().unwrap();
+    let mut child = Command::new(BIN)
+        .args(["login", "--no-browser", "--timeout", "20"])
+        .args([
+            "--token-url",
+            &format!("{}/oauth2/token.oauth2", server.base),
+        ])
+        .args(["--client-id", "nobody"])
+        .env("XDG_CACHE_HOME", home.path().join("cache"))
+        .env("HOME", home.path())
+        .env_remove("TOLLGATE_CLIENT_SECRET")
+        .stdin(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    let url = loop {
+        line.clear();
+        assert!(
+            stderr.read_line(&mut line).unwrap() > 0,
+            "login said no URL"
+        );
+        if let Some(u) = line.trim().strip_prefix("Sign in at: ") {
+            break reqwest::Url::parse(u).unwrap();
+        }
+    };
+    let param = |name: &str| {
+        url.query_pairs()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
+            .unwrap()
+    };
+    let mut forged = reqwest::Url::parse(&param("redirect_uri")).unwrap();
+    forged
+        .query_pairs_mut()
+        .append_pair("code", "attacker-code")
+        .append_pair("state", &param("state"))
+        .append_pair("iss", "https://evil.example");
+    let _ = reqwest::get(forged).await.unwrap();
+    let (status, rest) = tokio::task::spawn_blocking(move || {
+        let mut rest = String::new();
+        let _ = std::io::Read::read_to_string(&mut stderr, &mut rest);
+        (child.wait().unwrap(), rest)
+    })
+    .await
+    .unwrap();
+    assert!(!status.success());
+    assert!(rest.contains("issuer `https://evil.example`"), "{rest}");
+    drop(server);
 }

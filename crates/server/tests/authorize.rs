@@ -67,7 +67,7 @@ impl Page {
 
     /// The query of the Location a redirect points to.
     fn redirect_query(&self) -> BTreeMap<String, String> {
-        assert_eq!(self.status, 302, "{}", self.body);
+        assert_eq!(self.status, 303, "{}", self.body);
         let (_, query) = self.location.split_once('?').unwrap();
         form_urlencoded::parse(query.as_bytes())
             .into_owned()
@@ -573,7 +573,7 @@ async fn pkce_downgrade_is_refused_both_ways() {
 async fn still_signed_in(b: &mut Browser<'_>, id: &str) -> bool {
     let page = b.get(&authorize_url(id, "")).await;
     match page.status {
-        302 => page.redirect_query().contains_key("code"),
+        303 => page.redirect_query().contains_key("code"),
         200 if page.body.contains("Sign in") => false,
         _ => panic!("neither a code nor the sign-in page: {page:?}"),
     }

@@ -125,7 +125,7 @@ impl Person {
         form.push(("password".into(), password.into()));
         let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         let signed = self.post("/oauth2/authorize/sign-in", &pairs).await;
-        assert_eq!(signed.status, 302, "{}", signed.body);
+        assert_eq!(signed.status, 303, "{}", signed.body);
         self.follow(&signed.location.unwrap()).await
     }
 

@@ -47,7 +47,7 @@ const CARRIED: [&str; 9] = [
     params(super::openapi::AuthorizeParams),
     responses(
         (status = 200, description = "the sign-in or consent page", content_type = "text/html", body = String),
-        (status = 302, description = "back to the client with a code or an error"),
+        (status = 303, description = "back to the client with a code or an error (303 See Other, RFC 9700 §4.12)"),
         (status = 400, description = "an error page: the request cannot be sent back", content_type = "text/html", body = String),
     )
 )]
@@ -71,7 +71,7 @@ pub async fn authorize_get(
     request_body(content = super::openapi::AuthorizeParams, content_type = "application/x-www-form-urlencoded"),
     responses(
         (status = 200, description = "the sign-in or consent page", content_type = "text/html", body = String),
-        (status = 302, description = "back to the client with a code or an error"),
+        (status = 303, description = "back to the client with a code or an error (303 See Other, RFC 9700 §4.12)"),
         (status = 400, description = "an error page", content_type = "text/html", body = String),
     )
 )]
@@ -93,7 +93,7 @@ pub async fn authorize_post(
     request_body(content = std::collections::HashMap<String, String>, description = "the sign-in form (username, password, csrf, and the request carried)", content_type = "application/x-www-form-urlencoded"),
     responses(
         (status = 200, description = "the next page", content_type = "text/html", body = String),
-        (status = 302, description = "back to the client with a code or an error"),
+        (status = 303, description = "back to the client with a code or an error (303 See Other, RFC 9700 §4.12)"),
         (status = 400, description = "an error page", content_type = "text/html", body = String),
         (status = 403, description = "the CSRF check failed", content_type = "text/html", body = String),
     )
@@ -134,7 +134,7 @@ pub async fn sign_in_post(
     request_body(content = std::collections::HashMap<String, String>, description = "the consent form (decision, csrf, and the request carried)", content_type = "application/x-www-form-urlencoded"),
     responses(
         (status = 200, description = "the next page", content_type = "text/html", body = String),
-        (status = 302, description = "back to the client with a code or an error"),
+        (status = 303, description = "back to the client with a code or an error (303 See Other, RFC 9700 §4.12)"),
         (status = 400, description = "an error page", content_type = "text/html", body = String),
         (status = 403, description = "the CSRF check failed", content_type = "text/html", body = String),
     )
@@ -301,7 +301,9 @@ fn redirect(uri: &str, query: &str) -> Response {
     let separator = if uri.contains('?') { '&' } else { '?' };
     match HeaderValue::from_str(&format!("{uri}{separator}{query}")) {
         Ok(location) => {
-            let mut resp = StatusCode::FOUND.into_response();
+            // 303: the browser follows with a GET, never re-sending a posted
+            // password (RFC 9700 §4.12).
+            let mut resp = StatusCode::SEE_OTHER.into_response();
             resp.headers_mut().insert(header::LOCATION, location);
             resp.headers_mut()
                 .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
