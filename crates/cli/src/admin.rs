@@ -8,13 +8,11 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand, ValueEnum};
-use serde::Serialize;
 use tollgate_proto::admin::ClientPatch;
 use tollgate_proto::admin::{ClientRegistration, UserPatch, UserRegistration};
 use tollgate_proto::{GrantType, Scope};
 use tollgate_server::config::{FileConfig, TokenFormat, DEFAULT_DATABASE};
 use tollgate_server::store::{self, AuthMethod};
-use tollgate_server::Clock;
 
 use crate::admin_backend::{Backend, Local, Remote};
 use crate::admin_keys::KeysCommand;
@@ -374,10 +372,6 @@ fn remote(url: &str, profile: Option<&str>) -> Result<Backend> {
     )))
 }
 
-pub(crate) fn now() -> i64 {
-    Clock::system().now_secs()
-}
-
 fn parse_scope(s: &str) -> Result<Scope> {
     s.parse().with_context(|| format!("invalid --scope `{s}`"))
 }
@@ -439,7 +433,7 @@ async fn client(backend: &Backend, cmd: ClientCommand) -> Result<()> {
         ClientCommand::List { json } => {
             let clients = backend.clients().await?;
             if json {
-                return print_json(&clients);
+                return crate::out::json(&clients);
             }
             for c in clients {
                 crate::out::line(format_args!(
@@ -455,7 +449,7 @@ async fn client(backend: &Backend, cmd: ClientCommand) -> Result<()> {
         ClientCommand::Show { client_id, json } => {
             let c = backend.client(&client_id).await?;
             if json {
-                return print_json(&c);
+                return crate::out::json(&c);
             }
             let text = toml::to_string(&c).context("formatting the client")?;
             crate::out::text(format_args!("{text}"))?;
@@ -537,14 +531,16 @@ fn print_credentials(client_id: &str, secret: &str, json: bool) -> Result<()> {
     if secret.is_empty() {
         // A public client: nothing secret to show.
         if json {
-            return print_json(&serde_json::json!({ "client_id": client_id }));
+            return crate::out::json(&serde_json::json!({ "client_id": client_id }));
         }
         crate::out::line(format_args!("client_id:     {client_id}"))?;
         eprintln!("A public client has no secret: it proves itself with PKCE.");
         return Ok(());
     }
     if json {
-        return print_json(&serde_json::json!({ "client_id": client_id, "client_secret": secret }));
+        return crate::out::json(
+            &serde_json::json!({ "client_id": client_id, "client_secret": secret }),
+        );
     }
     crate::out::line(format_args!("client_id:     {client_id}"))?;
     crate::out::line(format_args!("client_secret: {secret}"))?;
@@ -576,7 +572,7 @@ async fn user(backend: &Backend, cmd: UserCommand) -> Result<()> {
         UserCommand::List { json } => {
             let users = backend.users().await?;
             if json {
-                return print_json(&users);
+                return crate::out::json(&users);
             }
             for u in users {
                 let state = if u.enabled { "enabled" } else { "disabled" };
@@ -622,11 +618,5 @@ async fn set_user_enabled(backend: &Backend, username: &str, enabled: bool) -> R
         "user {username} {}",
         if enabled { "enabled" } else { "disabled" }
     );
-    Ok(())
-}
-
-pub(crate) fn print_json(value: &impl Serialize) -> Result<()> {
-    let text = serde_json::to_string(value).context("formatting JSON")?;
-    crate::out::line(format_args!("{text}"))?;
     Ok(())
 }

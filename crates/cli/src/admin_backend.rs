@@ -67,7 +67,7 @@ impl Local {
     fn admin(&self) -> Admin<'_> {
         Admin {
             store: self.store.as_ref(),
-            now: crate::admin::now(),
+            now: tollgate_server::Clock::system().now_secs(),
             actor: &self.actor,
             caches: None,
         }

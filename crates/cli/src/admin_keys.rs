@@ -73,7 +73,7 @@ pub async fn run(backend: &Backend, cmd: KeysCommand) -> Result<()> {
         KeysCommand::List { json } => {
             let keys = backend.keys().await?;
             if json {
-                return super::admin::print_json(&keys);
+                return crate::out::json(&keys);
             }
             for k in keys {
                 crate::out::line(format_args!(
@@ -89,7 +89,7 @@ pub async fn run(backend: &Backend, cmd: KeysCommand) -> Result<()> {
                 now: at_once,
             };
             let key = backend.rotate_key(rotation).await?;
-            let now = super::admin::now();
+            let now = tollgate_server::Clock::system().now_secs();
             eprintln!(
                 "key {} ({}) published; it signs from {} ({} s from now)",
                 key.kid,

@@ -244,6 +244,10 @@ pub fn render_pending(resp: Response, config: &Config) -> Response {
     };
     let mut rendered = error.render(config);
     carry_headers(resp.headers(), &mut rendered);
+    // What handlers said about the request (its route, its caller) stays.
+    let (mut parts, _) = resp.into_parts();
+    parts.extensions.remove::<Unrendered>();
+    rendered.extensions_mut().extend(parts.extensions);
     rendered
 }
 

@@ -644,3 +644,28 @@ async fn sign_in_sessions_end_when_idle_at_their_lifetime_and_on_disable() {
     );
     s.stop().await;
 }
+
+/// Issue 31: a JWT says which grant issued it (`gty`), so introspection of
+/// one from the code flow reports `authorization_code`, not a guess.
+#[tokio::test]
+async fn a_jwt_from_the_code_flow_introspects_as_authorization_code() {
+    let s = TestServer::start_with(|f| {
+        f.demo_apis = Some(true);
+        f.token_format = Some(tollgate_server::config::TokenFormat::Jwt);
+    })
+    .await;
+    s.user("alice", "wonderland").await;
+    let (id, secret) = code_client(&s, false, true).await;
+    let mut b = Browser::new(&s);
+    let page = b.get(&authorize_url(&id, "")).await;
+    let back = b.sign_in(&page, "alice", "wonderland").await;
+    let code = back.redirect_query()["code"].clone();
+    let r = exchange(&s, &id, &secret, &code, VERIFIER).await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let access = r.json["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(access.matches('.').count(), 2, "a JWT");
+    let i = s.introspect(&id, &secret, &access).await;
+    assert_eq!(i.json["grant_type"], "authorization_code", "{i:?}");
+    assert_eq!(i.json["username"], "alice", "{i:?}");
+    s.stop().await;
+}

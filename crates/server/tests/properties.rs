@@ -186,6 +186,7 @@ fn genuine_jwt() -> &'static (String, AccessClaims) {
             scope: "locations:read".into(),
             sid: "f".into(),
             username: None,
+            gty: Some(tollgate_proto::GrantType::ClientCredentials),
         };
         let signer = rt.block_on(s.state.tokens().keys().signer()).unwrap();
         (jwt::sign(&claims, &signer).unwrap(), claims)

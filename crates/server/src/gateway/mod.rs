@@ -96,10 +96,15 @@ pub async fn gateway(State(gw): State<Arc<Gateway>>, req: Request) -> Result<Res
         let shown = excerpt(&path.path, 64);
         return Err(Error::NotFound(format!("no route for {shown}")));
     };
+    // From here every answer, refusals too, names its route (access log,
+    // metrics).
+    let routed = |mut resp: Response| {
+        resp.extensions_mut().insert(Routed(route.clone()));
+        resp
+    };
     if path.floor < route.depth {
-        return Err(Error::invalid_request(
-            "the path climbs above its route's prefix with `..`",
-        ));
+        let e = Error::invalid_request("the path climbs above its route's prefix with `..`");
+        return Ok(routed(e.into_response()));
     }
     let audience = route.audience.as_deref().unwrap_or(gw.resource.issuer());
     let admitted = gw
@@ -110,13 +115,16 @@ pub async fn gateway(State(gw): State<Arc<Gateway>>, req: Request) -> Result<Res
             audience,
             &route.prefix,
         )
-        .await?;
+        .await;
+    let admitted = match admitted {
+        Ok(a) => a,
+        Err(e) => return Ok(routed(e.into_response())),
+    };
     // An upstream failure still carries the caller's RateLimit standing.
-    let mut resp = proxy::forward(&gw, route, pool, &path.path, &admitted.principal, req)
+    let resp = proxy::forward(&gw, route, pool, &path.path, &admitted.principal, req)
         .await
         .unwrap_or_else(IntoResponse::into_response);
-    resp.extensions_mut().insert(Routed(route.clone()));
-    Ok(resource::finish(resp, admitted))
+    Ok(resource::finish(routed(resp), admitted))
 }
 
 #[cfg(test)]

@@ -44,7 +44,7 @@ const CARRIED: [&str; 9] = [
     get,
     path = "/oauth2/authorize",
     tag = "sign-in",
-    params(super::openapi::AuthorizeParams),
+    params(super::schemas::AuthorizeParams),
     responses(
         (status = 200, description = "the sign-in or consent page", content_type = "text/html", body = String),
         (status = 303, description = "back to the client with a code or an error (303 See Other, RFC 9700 §4.12)"),
@@ -68,7 +68,7 @@ pub async fn authorize_get(
     post,
     path = "/oauth2/authorize",
     tag = "sign-in",
-    request_body(content = super::openapi::AuthorizeParams, content_type = "application/x-www-form-urlencoded"),
+    request_body(content = super::schemas::AuthorizeParams, content_type = "application/x-www-form-urlencoded"),
     responses(
         (status = 200, description = "the sign-in or consent page", content_type = "text/html", body = String),
         (status = 303, description = "back to the client with a code or an error (303 See Other, RFC 9700 §4.12)"),

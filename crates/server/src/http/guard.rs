@@ -11,11 +11,11 @@
 
 use std::time::Instant;
 
-use axum::extract::{Request, State};
+use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
 
-use super::{route_label, ClientId};
+use super::ClientId;
 use crate::config::ServerLimits;
 use crate::error::{self, Error, TooLarge};
 use crate::gateway::Routed;
@@ -27,6 +27,7 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
     let method = req.method().clone();
     let uri = req.uri().clone();
     let remote = super::client_auth::client_ip(req.extensions());
+    let matched = req.extensions().get::<MatchedPath>().cloned();
     let resp = match admit(&state, &req) {
         Err(e) => e.render(state.config()),
         Ok(_slot) => {
@@ -39,7 +40,7 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
     } else {
         resp
     };
-    access_log(&state, &method, uri.path(), remote, started, &resp);
+    access_log(&state, &method, uri.path(), matched, remote, started, &resp);
     resp
 }
 
@@ -83,13 +84,17 @@ fn access_log(
     state: &AppState,
     method: &axum::http::Method,
     path: &str,
+    matched: Option<MatchedPath>,
     remote: std::net::IpAddr,
     started: Instant,
     resp: &Response,
 ) {
-    let route = match resp.extensions().get::<Routed>() {
-        Some(Routed(r)) => r.prefix.as_str(),
-        None => route_label(state, path),
+    // A bounded name: the gateway route's prefix, else the built-in route's
+    // template (`/admin/v1/clients/{client_id}`), else "unmatched".
+    let route = match (resp.extensions().get::<Routed>(), &matched) {
+        (Some(Routed(r)), _) => r.prefix.as_str(),
+        (None, Some(m)) => m.as_str(),
+        (None, None) => "unmatched",
     };
     let status = resp.status().as_u16();
     state.metrics().request(route, status);

@@ -24,14 +24,14 @@ const API_KEY: HeaderName = HeaderName::from_static("api-key");
     post,
     path = "/oauth2/introspect.oauth2",
     tag = "oauth",
-    request_body(content = super::openapi::TokenReference, content_type = "application/x-www-form-urlencoded"),
+    request_body(content = super::schemas::TokenReference, content_type = "application/x-www-form-urlencoded"),
     params(("api-key" = Option<String>, Header, description = "the caller's own client id (the seed's header)")),
     security(("basic" = [])),
     responses(
         (status = 200, description = "the token's state (RFC 7662 §2.2)", body = tollgate_proto::IntrospectionResponse),
-        (status = 400, description = "invalid_request", body = super::openapi::OAuthError),
-        (status = 401, description = "invalid_client", body = super::openapi::OAuthError),
-        (status = 403, description = "the api-key header is not the caller's client id", body = super::openapi::OAuthError),
+        (status = 400, description = "invalid_request", body = super::schemas::OAuthError),
+        (status = 401, description = "invalid_client", body = super::schemas::OAuthError),
+        (status = 403, description = "the api-key header is not the caller's client id", body = super::schemas::OAuthError),
     )
 )]
 pub async fn introspect_post(

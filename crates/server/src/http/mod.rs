@@ -18,6 +18,7 @@ mod ops;
 mod pages;
 mod quota;
 mod revoke;
+mod schemas;
 mod session;
 mod token;
 mod userinfo;
@@ -133,52 +134,4 @@ pub fn admin_router(state: AppState) -> Router {
     r.fallback(|| async { crate::Error::NotFound("not an admin API path".into()) })
         .layer(middleware::from_fn_with_state(state.clone(), guard::guard))
         .with_state(state)
-}
-
-/// A bounded-cardinality name for the route a path belongs to.
-fn route_label<'a>(state: &'a AppState, path: &'a str) -> &'a str {
-    const FIXED: [&str; 18] = [
-        quota::QUOTA_PATH,
-        openapi::OPENAPI_PATH,
-        TOKEN_PATHS[0],
-        TOKEN_PATHS[1],
-        TOKEN_PATHS[2],
-        INTROSPECT_PATH,
-        REVOKE_PATH,
-        METADATA_PATH,
-        JWKS_PATH,
-        AUTHORIZE_PATH,
-        USERINFO_PATH,
-        OPENID_CONFIGURATION_PATH,
-        "/oauth2/authorize/sign-in",
-        "/oauth2/authorize/consent",
-        pages::STYLE_PATH,
-        "/healthz",
-        "/readyz",
-        "/metrics",
-    ];
-    if let Some(p) = FIXED.iter().find(|p| **p == path) {
-        return p;
-    }
-    if path.starts_with(admin::PREFIX) {
-        return admin::PREFIX;
-    }
-    if state.config().console && (path == console::PREFIX || path.starts_with("/console/")) {
-        return console::PREFIX;
-    }
-    if state.config().demo_apis {
-        if path == demo_api::LOCATIONS_PATH {
-            return demo_api::LOCATIONS_PATH;
-        }
-        let details = demo_api::USER_DETAILS_PATH.trim_end_matches("{user_id}");
-        if path.starts_with(details) {
-            return demo_api::USER_DETAILS_PATH;
-        }
-    }
-    let canonical =
-        crate::path::normalize(path).map_or(std::borrow::Cow::Borrowed(path), |n| n.path);
-    match gateway::find(&state.config().routes, &canonical) {
-        Some(r) => r.prefix.as_str(),
-        None => "unmatched",
-    }
 }

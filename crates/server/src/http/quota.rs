@@ -15,8 +15,6 @@ use crate::oauth::client_auth::authenticate;
 use crate::state::AppState;
 use crate::Error;
 
-pub const QUOTA_PATH: &str = "/oauth2/quota";
-
 #[utoipa::path(
     get,
     path = "/oauth2/quota",
@@ -24,8 +22,8 @@ pub const QUOTA_PATH: &str = "/oauth2/quota";
     security(("bearer" = []), ("basic" = [])),
     responses(
         (status = 200, description = "where the client stands; nothing is spent", body = QuotaStatus),
-        (status = 400, description = "invalid_request", body = super::openapi::OAuthError),
-        (status = 401, description = "invalid_client or invalid_token", body = super::openapi::OAuthError),
+        (status = 400, description = "invalid_request", body = super::schemas::OAuthError),
+        (status = 401, description = "invalid_client or invalid_token", body = super::schemas::OAuthError),
     )
 )]
 pub async fn quota_get(

@@ -19,12 +19,12 @@ use crate::Error;
     post,
     path = "/oauth2/revoke.oauth2",
     tag = "oauth",
-    request_body(content = super::openapi::TokenReference, content_type = "application/x-www-form-urlencoded"),
+    request_body(content = super::schemas::TokenReference, content_type = "application/x-www-form-urlencoded"),
     security(("basic" = [])),
     responses(
         (status = 200, description = "revoked, or nothing to revoke (RFC 7009 §2.2)", body = Object),
-        (status = 400, description = "invalid_request or unsupported_token_type", body = super::openapi::OAuthError),
-        (status = 401, description = "invalid_client", body = super::openapi::OAuthError),
+        (status = 400, description = "invalid_request or unsupported_token_type", body = super::schemas::OAuthError),
+        (status = 401, description = "invalid_client", body = super::schemas::OAuthError),
     )
 )]
 pub async fn revoke_post(

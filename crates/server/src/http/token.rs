@@ -19,13 +19,13 @@ use crate::Error;
     post,
     path = "/oauth2/token.oauth2",
     tag = "oauth",
-    request_body(content = super::openapi::TokenForm, content_type = "application/x-www-form-urlencoded"),
+    request_body(content = super::schemas::TokenForm, content_type = "application/x-www-form-urlencoded"),
     security((), ("basic" = [])),
     responses(
         (status = 200, description = "a token (RFC 6749 §5.1); also at /oauth2/token and /oauth/token", body = tollgate_proto::TokenResponse),
-        (status = 400, description = "invalid_request, invalid_grant, unauthorized_client, unsupported_grant_type or invalid_scope", body = super::openapi::OAuthError),
-        (status = 401, description = "invalid_client", body = super::openapi::OAuthError),
-        (status = 429, description = "the token endpoint's quota, or too many failed authentications", body = super::openapi::OAuthError),
+        (status = 400, description = "invalid_request, invalid_grant, unauthorized_client, unsupported_grant_type or invalid_scope", body = super::schemas::OAuthError),
+        (status = 401, description = "invalid_client", body = super::schemas::OAuthError),
+        (status = 429, description = "the token endpoint's quota, or too many failed authentications", body = super::schemas::OAuthError),
     )
 )]
 pub async fn token_post(

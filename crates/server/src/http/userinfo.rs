@@ -19,8 +19,8 @@ use crate::Error;
     security(("bearer" = ["openid"])),
     responses(
         (status = 200, description = "the user's claims (OpenID Connect Core §5.3)", body = Object),
-        (status = 401, description = "no or an invalid access token", body = super::openapi::OAuthError),
-        (status = 403, description = "insufficient_scope", body = super::openapi::OAuthError),
+        (status = 401, description = "no or an invalid access token", body = super::schemas::OAuthError),
+        (status = 403, description = "insufficient_scope", body = super::schemas::OAuthError),
     )
 )]
 pub async fn userinfo(

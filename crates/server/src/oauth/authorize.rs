@@ -255,7 +255,7 @@ pub async fn sign_in(
     password: String,
     source: std::net::IpAddr,
 ) -> Result<(), Error> {
-    super::token::check_password(server, username, password, source).await
+    super::sign_in::check_password(server, username, password, source).await
 }
 
 /// Whether `username` must be asked before `req`'s client gets `req.scope`.

@@ -10,7 +10,7 @@
 
 use jsonwebtoken::{Algorithm, Validation};
 use serde::{Deserialize, Serialize};
-use tollgate_proto::Audience;
+use tollgate_proto::{Audience, GrantType};
 
 use super::keys::{Keys, Signer, Verifier};
 use crate::Error;
@@ -42,6 +42,10 @@ pub struct AccessClaims {
     /// The user, for user grants (`sub` says the same; this says it is one).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
+    /// The grant that issued it (as Auth0's `gty`), for introspection;
+    /// absent in tokens minted before it was added.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gty: Option<GrantType>,
 }
 
 /// Whether `token` has the shape of a JWS (three dot-separated parts);

@@ -17,6 +17,7 @@ pub mod oidc;
 pub mod password;
 pub mod revoke;
 pub mod secret;
+pub mod sign_in;
 pub mod throttle;
 pub mod token;
 pub mod tokens;

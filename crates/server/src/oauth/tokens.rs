@@ -202,14 +202,19 @@ impl Tokens {
         else {
             return Ok(Found::Inactive);
         };
+        let Ok(scope) = claims.scope.parse() else {
+            return Ok(Found::Rejected("the JWT's scope is malformed"));
+        };
+        // Tokens minted before `gty` existed: a user's came from a user grant.
+        let grant_type = claims.gty.unwrap_or(match claims.username {
+            Some(_) => GrantType::Password,
+            None => GrantType::ClientCredentials,
+        });
         let v = Arc::new(Validated {
-            grant_type: match claims.username {
-                Some(_) => GrantType::Password,
-                None => GrantType::ClientCredentials,
-            },
+            grant_type,
             client_id: claims.client_id,
             username: claims.username,
-            scope: claims.scope.parse().unwrap_or_default(),
+            scope,
             issued_at: claims.iat,
             // Cached until `exp`; within the leeway after it, checked afresh.
             expires_at_ms: claims.exp.saturating_mul(1000),

@@ -40,7 +40,7 @@ pub struct ListQuery {
     params(ListQuery),
     responses(
         (status = 200, description = "a page of clients by id", body = Page<ClientInfo>),
-        (status = 400, description = "invalid input", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "invalid input", body = crate::http::schemas::Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn list(caller: Caller, Query(q): Query<ListQuery>) -> Result<Response, Error> {
@@ -64,8 +64,8 @@ pub async fn list(caller: Caller, Query(q): Query<ListQuery>) -> Result<Response
     request_body(content = ClientRegistration, content_type = "application/json"),
     responses(
         (status = 201, description = "registered; the secret, shown once", body = ClientCredentials),
-        (status = 400, description = "invalid input", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "it exists already", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "invalid input", body = crate::http::schemas::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "it exists already", body = crate::http::schemas::Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn create(
@@ -84,7 +84,7 @@ pub async fn create(
     params(("client_id" = String, Path, description = "the client id")),
     responses(
         (status = 200, description = "the client", body = ClientInfo),
-        (status = 404, description = "no such resource", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "no such resource", body = crate::http::schemas::Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn show(caller: Caller, Path(client_id): Path<String>) -> Result<Response, Error> {
@@ -100,8 +100,8 @@ pub async fn show(caller: Caller, Path(client_id): Path<String>) -> Result<Respo
     request_body(content = ClientPatch, content_type = "application/json"),
     responses(
         (status = 200, description = "the client as changed", body = ClientInfo),
-        (status = 400, description = "invalid input", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "no such resource", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "invalid input", body = crate::http::schemas::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "no such resource", body = crate::http::schemas::Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn update(
@@ -120,7 +120,7 @@ pub async fn update(
     params(("client_id" = String, Path, description = "the client id")),
     responses(
         (status = 204, description = "deleted, with its tokens"),
-        (status = 404, description = "no such resource", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "no such resource", body = crate::http::schemas::Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn delete(caller: Caller, Path(client_id): Path<String>) -> Result<Response, Error> {
@@ -139,8 +139,8 @@ pub async fn delete(caller: Caller, Path(client_id): Path<String>) -> Result<Res
     request_body(content = Option<SecretRotation>, content_type = "application/json"),
     responses(
         (status = 200, description = "the new secret, shown once", body = ClientCredentials),
-        (status = 400, description = "invalid input", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "no such resource", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "invalid input", body = crate::http::schemas::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "no such resource", body = crate::http::schemas::Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn rotate_secret(

@@ -36,7 +36,7 @@ pub async fn keys(caller: Caller) -> Result<Response, Error> {
     request_body(content = Option<KeyRotation>, content_type = "application/json"),
     responses(
         (status = 201, description = "the new key: published now, signing later; with `now`, signing at once and every key that signed revoked", body = KeyInfo),
-        (status = 400, description = "invalid input", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "invalid input", body = crate::http::schemas::Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn rotate_key(
@@ -58,7 +58,7 @@ pub async fn rotate_key(
     params(("kid" = String, Path, description = "the key id")),
     responses(
         (status = 200, description = "the key, revoked: every token it signed is refused from now on (a new key signs if no other did)", body = KeyInfo),
-        (status = 404, description = "no such key still published", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "no such key still published", body = crate::http::schemas::Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn revoke_key(caller: Caller, Path(kid): Path<String>) -> Result<Response, Error> {
@@ -84,8 +84,8 @@ async fn reload_keys(caller: &Caller) {
     params(("kid" = String, Path, description = "the key id")),
     responses(
         (status = 200, description = "the key, retired", body = KeyInfo),
-        (status = 400, description = "invalid input", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "no such resource", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "invalid input", body = crate::http::schemas::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "no such resource", body = crate::http::schemas::Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn retire_key(caller: Caller, Path(kid): Path<String>) -> Result<Response, Error> {
@@ -117,7 +117,7 @@ pub struct UsageParams {
     params(UsageParams),
     responses(
         (status = 200, description = "usage over the days asked", body = UsageReport),
-        (status = 400, description = "invalid input", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "invalid input", body = crate::http::schemas::Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn usage(caller: Caller, Query(q): Query<UsageParams>) -> Result<Response, Error> {
@@ -167,7 +167,7 @@ pub struct AuditParams {
     params(AuditParams),
     responses(
         (status = 200, description = "a page of the audit log, newest first", body = Page<AuditEntry>),
-        (status = 400, description = "invalid input", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "invalid input", body = crate::http::schemas::Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn audit(caller: Caller, Query(q): Query<AuditParams>) -> Result<Response, Error> {

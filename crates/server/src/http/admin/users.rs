@@ -29,7 +29,7 @@ pub struct ListQuery {
     params(ListQuery),
     responses(
         (status = 200, description = "a page of users by username", body = Page<UserInfo>),
-        (status = 400, description = "invalid input", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "invalid input", body = crate::http::schemas::Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn list(caller: Caller, Query(q): Query<ListQuery>) -> Result<Response, Error> {
@@ -48,8 +48,8 @@ pub async fn list(caller: Caller, Query(q): Query<ListQuery>) -> Result<Response
     request_body(content = UserRegistration, content_type = "application/json"),
     responses(
         (status = 201, description = "registered", body = UserInfo),
-        (status = 400, description = "invalid input", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "it exists already", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "invalid input", body = crate::http::schemas::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "it exists already", body = crate::http::schemas::Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn create(caller: Caller, Json(reg): Json<UserRegistration>) -> Result<Response, Error> {
@@ -66,7 +66,7 @@ pub async fn create(caller: Caller, Json(reg): Json<UserRegistration>) -> Result
     params(("username" = String, Path, description = "the username")),
     responses(
         (status = 200, description = "the user", body = UserInfo),
-        (status = 404, description = "no such resource", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "no such resource", body = crate::http::schemas::Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn show(caller: Caller, Path(username): Path<String>) -> Result<Response, Error> {
@@ -82,8 +82,8 @@ pub async fn show(caller: Caller, Path(username): Path<String>) -> Result<Respon
     request_body(content = UserPatch, content_type = "application/json"),
     responses(
         (status = 200, description = "the user as changed", body = UserInfo),
-        (status = 400, description = "invalid input", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "no such resource", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "invalid input", body = crate::http::schemas::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "no such resource", body = crate::http::schemas::Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn update(
@@ -103,8 +103,8 @@ pub async fn update(
     request_body(content = PasswordChange, content_type = "application/json"),
     responses(
         (status = 204, description = "changed"),
-        (status = 400, description = "invalid input", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "no such resource", body = crate::http::openapi::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "invalid input", body = crate::http::schemas::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "no such resource", body = crate::http::schemas::Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn set_password(

@@ -11,11 +11,12 @@ use serde::Deserialize;
 use tollgate_proto::admin::{ClientInfo, ClientPatch, ClientRegistration, SecretRotation};
 use tollgate_proto::{FormParams, GrantType, Scope};
 
-use super::auth::{Posted, Visitor};
+use super::auth::Posted;
 use super::credentials;
 use super::redirect;
 use super::reports::{client_usage, enc};
 use super::views::{self, when, Detour, Nav};
+use super::visitor::Visitor;
 use crate::admin::AdminError;
 use crate::state::AppState;
 use crate::store::ClientFilter;

@@ -24,8 +24,8 @@ use sha2::{Digest, Sha256};
 use tollgate_proto::FormParams;
 
 use super::views::{self, Detour, Nav};
+use super::visitor::Visitor;
 use super::{redirect, CLIENT_ID, PREFIX};
-use crate::admin::Admin;
 use crate::http::form::read_form;
 use crate::http::session;
 use crate::oauth::{secret, token};
@@ -41,22 +41,7 @@ pub fn redirect_uri(issuer: &str) -> String {
     format!("{}{PREFIX}/callback", issuer.trim_end_matches('/'))
 }
 
-/// The signed-in person.
-#[derive(Debug, Clone)]
-pub struct Visitor {
-    pub username: String,
-    pub roles: Vec<String>,
-    /// Every form's `csrf` field must hold this.
-    pub csrf: String,
-    /// Who the audit log names: `console:USERNAME`.
-    actor: String,
-}
-
 impl Visitor {
-    pub fn is(&self, role: &str) -> bool {
-        self.roles.iter().any(|r| r == role)
-    }
-
     /// The page, if this person has `role`; else a page saying so.
     pub fn require(&self, role: &str) -> Result<(), Detour> {
         if self.is(role) {
@@ -73,16 +58,6 @@ impl Visitor {
                 ),
             ),
         )))
-    }
-
-    /// The operations, done by this person now (and audited as such).
-    pub fn admin<'a>(&'a self, state: &'a AppState) -> Admin<'a> {
-        Admin {
-            store: state.store().as_ref(),
-            now: state.clock().now_secs(),
-            actor: &self.actor,
-            caches: Some(state.oauth()),
-        }
     }
 
     /// A posted form, if it carries this session's CSRF token.
@@ -124,12 +99,9 @@ impl FromRequestParts<AppState> for Visitor {
             None => None,
         };
         match (signed_in, user) {
-            (Some((value, s)), Some(user)) if user.enabled => Ok(Visitor {
-                csrf: csrf_for(&value),
-                actor: format!("console:{}", s.username),
-                username: s.username,
-                roles: user.roles,
-            }),
+            (Some((value, s)), Some(user)) if user.enabled => {
+                Ok(Visitor::new(s.username, user.roles, csrf_for(&value)))
+            }
             _ => {
                 // After signing in, back to the page asked for (a form's
                 // target is not a page: the console's front page instead).

@@ -8,8 +8,8 @@ use maud::{html, Markup};
 use tollgate_proto::admin::{ClientCredentials, ClientInfo};
 use tollgate_proto::FormParams;
 
-use super::auth::Visitor;
 use super::views::{self, Nav};
+use super::visitor::Visitor;
 use crate::admin::AdminError;
 use crate::state::AppState;
 

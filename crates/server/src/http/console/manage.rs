@@ -13,11 +13,12 @@ use tollgate_proto::admin::{
 };
 use tollgate_proto::{FormParams, GrantType, Scope};
 
-use super::auth::{Posted, Visitor};
+use super::auth::Posted;
 use super::credentials;
 use super::redirect;
 use super::reports::{client_usage, enc};
 use super::views::{self, limit, when, Detour, Nav};
+use super::visitor::Visitor;
 use crate::admin::{AdminError, ROLES};
 use crate::state::AppState;
 use crate::store::ClientFilter;

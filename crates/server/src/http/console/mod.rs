@@ -18,6 +18,7 @@ mod credentials;
 mod manage;
 mod reports;
 mod views;
+mod visitor;
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};

@@ -11,10 +11,11 @@ use maud::{html, Markup};
 use serde::Deserialize;
 use tollgate_proto::admin::{CallUsage, ClientInfo, KeyRotation};
 
-use super::auth::{Posted, Visitor};
+use super::auth::Posted;
 use super::chart::{self, Day};
 use super::redirect;
 use super::views::{self, count, limit, when, Detour, Nav};
+use super::visitor::Visitor;
 use crate::clock::{day_of, iso_day};
 use crate::state::AppState;
 use crate::store::{AuditQuery, UsageQuery};

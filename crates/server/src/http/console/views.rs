@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use maud::{html, Markup, DOCTYPE};
 
-use super::auth::Visitor;
+use super::visitor::Visitor;
 use super::{PREFIX, SCRIPT_PATH, STYLE_PATH};
 use crate::admin::AdminError;
 use crate::clock::iso_day;

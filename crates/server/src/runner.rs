@@ -1,0 +1,180 @@
+//! Running a server: serve the routes on the listeners the caller bound,
+//! with the background loops that keep a running instance true (sweeping
+//! expired tokens, following the store's changes, reloading the TLS
+//! certificate on SIGHUP), until shutdown; then drain and flush.
+
+use std::future::Future;
+use std::time::Duration;
+
+use crate::http::{self, router};
+use crate::{net, usage, AppState};
+
+/// Serves `state` on `listener` until `shutdown` resolves, then lets
+/// in-flight requests finish, flushes the usage counts and the store
+/// before returning.
+pub async fn run(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    run_with_admin(listener, None, state, shutdown).await
+}
+
+/// [`run`], with the admin API on a listener of its own (`admin_listen`)
+/// when `admin` is given; both stop when `shutdown` resolves.
+pub async fn run_with_admin(
+    listener: tokio::net::TcpListener,
+    admin: Option<tokio::net::TcpListener>,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    if state.config().admin_listen.is_some() && admin.is_none() {
+        tracing::warn!(
+            "admin_listen is set but no admin listener was given: the admin API is not served"
+        );
+    }
+    if let Err(e) = state.tokens().keys().ensure().await {
+        tracing::warn!(error = %e, "cannot read or make the signing keys yet; trying again when a JWT is issued");
+    }
+    http::prepare_console(&state).await;
+    let sweeper = tokio::spawn(sweep_loop(state.clone()));
+    let usage = tokio::spawn(usage::flush_loop(
+        state.usage().clone(),
+        state.store().clone(),
+        state.config().usage_flush,
+    ));
+    let watcher = tokio::spawn(watch_changes(state.clone()));
+    let redis_tasks = state.redis().cloned().map(|redis| {
+        let tokens = state.tokens().clone();
+        (
+            tokio::spawn(async move { tokens.follow_invalidations().await }),
+            tokio::spawn(async move { redis.keep().await }),
+        )
+    });
+    let tls = match &state.config().tls {
+        Some(files) => Some(std::sync::Arc::new(
+            net::tls::Tls::load(files).map_err(|e| std::io::Error::other(e.to_string()))?,
+        )),
+        None => None,
+    };
+    let reloader = tls.clone().map(|t| tokio::spawn(reload_on_hangup(t)));
+    let (stop, stopped) = tokio::sync::watch::channel(());
+    tokio::spawn(async move {
+        shutdown.await;
+        drop(stop);
+    });
+    let until_stopped = |mut rx: tokio::sync::watch::Receiver<()>| async move {
+        while rx.changed().await.is_ok() {}
+    };
+    let trusted = std::sync::Arc::new(state.config().trusted_proxies.clone());
+    let main = net::serve(
+        listener,
+        router(state.clone()),
+        tls.clone(),
+        state.config().limits,
+        trusted.clone(),
+        state.metrics().clone(),
+        until_stopped(stopped.clone()),
+    );
+    let served = match admin {
+        None => main.await,
+        Some(admin) => {
+            let admin = net::serve(
+                admin,
+                http::admin_router(state.clone()),
+                tls,
+                state.config().limits,
+                trusted,
+                state.metrics().clone(),
+                until_stopped(stopped),
+            );
+            let (main, admin) = tokio::join!(main, admin);
+            main.and(admin)
+        }
+    };
+    sweeper.abort();
+    watcher.abort();
+    usage.abort();
+    if let Err(e) = state.usage().flush(state.store().as_ref()).await {
+        tracing::warn!(error = %e, "usage since the last flush is lost: the store refused it");
+    }
+    if let Some(r) = reloader {
+        r.abort();
+    }
+    if let Some((listen, keep)) = redis_tasks {
+        listen.abort();
+        keep.abort();
+    }
+    state.store().close().await;
+    served
+}
+
+/// Reads the TLS certificate and key again on every SIGHUP (renewals apply
+/// to new connections; open ones are untouched).
+async fn reload_on_hangup(tls: std::sync::Arc<net::tls::Tls>) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+            tracing::warn!("cannot watch SIGHUP: the TLS certificate will not be reloaded");
+            return;
+        };
+        while hangups.recv().await.is_some() {
+            match tls.reload() {
+                Ok(()) => tracing::info!("SIGHUP: TLS certificate reloaded"),
+                Err(e) => {
+                    tracing::error!(error = %e, "SIGHUP: TLS certificate not reloaded; keeping the one in use")
+                }
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tls;
+}
+
+/// Deletes expired tokens now and then. Rows are kept a minute past expiry
+/// so that "expired" and "unknown" stay distinguishable in logs meanwhile.
+async fn sweep_loop(state: AppState) {
+    let mut tick = tokio::time::interval(Duration::from_secs(state.config().sweep_interval));
+    loop {
+        tick.tick().await;
+        match state
+            .store()
+            .sweep_expired(state.clock().now_secs() - 60)
+            .await
+        {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(deleted = n, "swept expired tokens"),
+            Err(e) => tracing::warn!(error = %e, "sweeping expired tokens failed"),
+        }
+    }
+}
+
+/// Drops the validation and client caches and reads the signing keys again
+/// whenever the store's revision changes, that is when another process (an
+/// admin command, another instance) changed a client, user or key, or
+/// revoked a token. The keys are read at the first reading too: a key added
+/// between their first load and it would go unseen. Keeps serving from the
+/// caches while the store is unreachable.
+async fn watch_changes(state: AppState) {
+    let mut tick = tokio::time::interval(state.config().change_poll);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last = None;
+    loop {
+        tick.tick().await;
+        match state.store().revision().await {
+            Ok(rev) if last != Some(rev) => {
+                if last.is_some() {
+                    state.oauth().forget_cached();
+                    tracing::debug!(revision = rev, "store changed: caches cleared");
+                }
+                if let Err(e) = state.tokens().keys().reload().await {
+                    tracing::debug!(error = %e, "cannot read the signing keys");
+                }
+                last = Some(rev);
+            }
+            Ok(_) => {}
+            Err(e) => tracing::debug!(error = %e, "cannot read the store revision"),
+        }
+    }
+}
