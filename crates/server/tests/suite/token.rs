@@ -1,11 +1,9 @@
 //! Token endpoint rules (issue section 3), over real HTTP.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-
 use std::time::Duration;
 
-use common::{TestServer, REALM};
+use crate::common::{TestServer, REALM};
 use tollgate_proto::basic::BasicEncoding;
 use tollgate_proto::{BasicCredentials, GrantType};
 use tollgate_server::admin::NewClient;
@@ -145,7 +143,7 @@ async fn awkward_secrets_work_in_both_basic_encodings() {
         let (id, _) = s
             .register(NewClient {
                 name: "imported".into(),
-                client_id: Some(format!("imp-{}", common::urlencode(secret))),
+                client_id: Some(format!("imp-{}", crate::common::urlencode(secret))),
                 secret: Some(secret.into()),
                 grants: [GrantType::ClientCredentials].into_iter().collect(),
                 ..NewClient::default()
@@ -197,7 +195,7 @@ async fn both_advertised_methods_by_default_and_one_when_restricted() {
     let in_body = |(id, secret): &(String, String)| {
         format!(
             "grant_type=client_credentials&client_id={id}&client_secret={}",
-            common::urlencode(secret)
+            crate::common::urlencode(secret)
         )
     };
     let via_post = |c: (String, String)| {
@@ -286,7 +284,7 @@ async fn client_failures_are_indistinguishable() {
     s.stop().await;
 }
 
-// Timing of unknown client vs wrong secret: tests/guessing.rs (2,000 pairs).
+// Timing of unknown client vs wrong secret: the guessing module (2,000 pairs).
 
 #[tokio::test]
 async fn scope_rules() {

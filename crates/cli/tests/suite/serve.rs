@@ -3,12 +3,12 @@
 //! that never carry a secret.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-
 use std::process::Command;
 use std::time::Duration;
 
-use common::{active, admin_token, basic, post_form, repo_root, token, Server, Workspace, BIN};
+use crate::common::{
+    active, admin_token, basic, post_form, repo_root, token, Server, Workspace, BIN,
+};
 
 /// The README's quick-start blocks, pasted into bash against `serve --demo`,
 /// and the commands the demo banner prints.
@@ -217,7 +217,7 @@ async fn sigterm_lets_in_flight_requests_finish() {
         slow.to_str().unwrap(),
     ])
     .args(["user", "create", "--username", "slow", "--password-stdin"]);
-    assert!(common::run_with_stdin(cmd, "pw\n").status.success());
+    assert!(crate::common::run_with_stdin(cmd, "pw\n").status.success());
     let server = ws.serve(&[]);
     let url = server.url("/oauth2/token");
     let request = tokio::spawn(async move {

@@ -3,15 +3,13 @@
 //! an admin's changes, and bad input, which never gets a 500: a forged or
 //! missing CSRF token, another developer's app, an oversized name, HTML in
 //! a name, an expired session, a callback that did not start here.
-//! `tests/console_browser.rs` does the same as a person would, in Chromium.
+//! `console_browser` does the same as a person would, in Chromium.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod common;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use common::TestServer;
+use crate::common::TestServer;
 use reqwest::header::{LOCATION, SET_COOKIE};
 
 /// A browser, reduced: a cookie jar (paths ignored) and no redirects

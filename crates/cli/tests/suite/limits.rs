@@ -2,11 +2,9 @@
 //! what callers send — measured on the real binary through /proc.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-
 use std::time::Duration;
 
-use common::{Server, Workspace};
+use crate::common::{Server, Workspace};
 use tokio::io::AsyncWriteExt;
 
 /// A field of /proc/PID/status, in KiB.

@@ -1,13 +1,11 @@
 //! The proxying gateway (issue 3 section 3) against real upstreams.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use common::upstream::Upstream;
-use common::TestServer;
+use crate::common::upstream::Upstream;
+use crate::common::TestServer;
 use tollgate_proto::GrantType;
 use tollgate_server::config::RouteConfig;
 

@@ -210,3 +210,40 @@ impl Reply {
         assert!(self.json.get("access_token").is_none(), "{self:?}");
     }
 }
+
+/// An HTTP client whose connections come from `ip` (any 127/8 address).
+pub fn client_from(ip: &str) -> reqwest::Client {
+    reqwest::Client::builder()
+        .local_address(ip.parse::<std::net::IpAddr>().unwrap())
+        .build()
+        .unwrap()
+}
+
+/// A password grant from `http`: (status, error_description).
+pub async fn sign_in(
+    s: &TestServer,
+    http: &reqwest::Client,
+    client: &(String, String),
+    user: &str,
+    pw: &str,
+) -> (u16, String) {
+    let auth = BasicCredentials::new(&client.0, &client.1).header_value(BasicEncoding::Raw);
+    let r = http
+        .post(s.url("/oauth2/token.oauth2"))
+        .header("authorization", auth)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!(
+            "grant_type=password&username={}&password={}",
+            urlencode(user),
+            urlencode(pw)
+        ))
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    let v: serde_json::Value = r.json().await.unwrap();
+    (
+        status,
+        v["error_description"].as_str().unwrap_or("").to_owned(),
+    )
+}

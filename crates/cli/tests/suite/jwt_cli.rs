@@ -3,12 +3,10 @@
 //! `tollgate token --decode`, with the real binary against a real server.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{Workspace, BIN};
+use crate::common::{Workspace, BIN};
 use serde_json::Value;
 
 fn keys(ws: &Workspace) -> Vec<Value> {

@@ -11,11 +11,9 @@
 //! regular test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-
 use std::sync::OnceLock;
 
-use common::TestServer;
+use crate::common::TestServer;
 use proptest::prelude::*;
 use tollgate_server::admin::check_redirect_uri;
 use tollgate_server::forwarded::TrustedProxies;
@@ -175,9 +173,9 @@ fn genuine_jwt() -> &'static (String, AccessClaims) {
         let (rt, s) = server();
         let now = s.state.clock().now_secs();
         let claims = AccessClaims {
-            iss: common::ISSUER.into(),
+            iss: crate::common::ISSUER.into(),
             sub: "app".into(),
-            aud: common::ISSUER.to_owned().into(),
+            aud: crate::common::ISSUER.to_owned().into(),
             exp: now + 3600,
             iat: now,
             nbf: now,
@@ -200,7 +198,7 @@ fn verified(token: &str) -> Result<AccessClaims, jwt::Rejected> {
     rt.block_on(jwt::verify(
         token,
         s.state.tokens().keys(),
-        common::ISSUER,
+        crate::common::ISSUER,
         60,
         now,
     ))

@@ -7,12 +7,10 @@
 //! every connection.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::upstream::Upstream;
-use common::TestServer;
+use crate::common::upstream::Upstream;
+use crate::common::TestServer;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -667,7 +665,7 @@ async fn a_token_for_another_resource_is_refused() {
         }
         // Introspection says whom each is for.
         let i = s.introspect(&id, &secret, &for_tollgate).await;
-        assert_eq!(i.json["aud"], common::ISSUER, "{format:?}: {i:?}");
+        assert_eq!(i.json["aud"], crate::common::ISSUER, "{format:?}: {i:?}");
     }
     assert_eq!(
         up.hits(),

@@ -2,11 +2,9 @@
 //! operations endpoints (section 5), over real HTTP.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::{TestServer, REALM};
+use crate::common::{TestServer, REALM};
 use tollgate_proto::GrantType;
 use tollgate_server::admin::NewClient;
 use tollgate_server::store::ClientUpdate;
@@ -113,7 +111,7 @@ async fn invalid_tokens_get_the_seeds_401() {
     let (id, secret, _) = cc_token(&s, "").await;
     s.user("alice", "pw").await;
     let expected_prefix = format!("Bearer realm=\"{REALM}\", error=\"invalid_token\"");
-    let check = |r: common::Reply| {
+    let check = |r: crate::common::Reply| {
         r.assert_bearer(401, Some("invalid_token"));
         assert!(
             r.header("www-authenticate").starts_with(&expected_prefix),

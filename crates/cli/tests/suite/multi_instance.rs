@@ -3,12 +3,10 @@
 //! describes: shared tokens, revocation, quotas, and failures.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{active, admin_get, admin_token, basic, post_form, token, Server, BIN};
+use crate::common::{active, admin_get, admin_token, basic, post_form, token, Server, BIN};
 use tollgate_server::testing::{Postgres, Redis};
 
 struct Cluster {

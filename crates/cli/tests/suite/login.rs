@@ -4,14 +4,12 @@
 //! --profile P` then calls an API as that person.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{Workspace, BIN};
+use crate::common::{Workspace, BIN};
 
 /// The hidden fields of a page's form.
 fn hidden(html: &str) -> Vec<(String, String)> {

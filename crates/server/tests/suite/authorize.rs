@@ -4,14 +4,12 @@
 //! and every way a request can be wrong, none of which is a 500.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use crate::common::{urlencode, TestServer, ISSUER};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use common::{urlencode, TestServer, ISSUER};
 use sha2::{Digest as _, Sha256};
 use tollgate_proto::GrantType;
 use tollgate_server::admin::NewClient;
@@ -189,7 +187,7 @@ async fn exchange(
     secret: &str,
     code: &str,
     verifier: &str,
-) -> common::Reply {
+) -> crate::common::Reply {
     let body = format!(
         "grant_type=authorization_code&code={code}&redirect_uri={}&code_verifier={verifier}",
         urlencode("http://127.0.0.1:53682/cb")

@@ -5,11 +5,9 @@
 //! quota at `GET /oauth2/quota`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-
 use std::time::Duration;
 
-use common::{Reply, TestServer};
+use crate::common::{Reply, TestServer};
 use serde_json::{json, Value};
 use tollgate_proto::basic::BasicEncoding;
 use tollgate_proto::{BasicCredentials, GrantType};

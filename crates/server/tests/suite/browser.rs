@@ -6,13 +6,11 @@
 //! loaded under the Content-Security-Policy.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-
 use std::time::Duration;
 
+use crate::common::{urlencode, TestServer};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use common::{urlencode, TestServer};
 use fantoccini::{Client, ClientBuilder, Locator};
 use sha2::{Digest as _, Sha256};
 use tokio::sync::mpsc;

@@ -1,13 +1,11 @@
 //! `tollgate admin` against a live `tollgate serve` on the same database.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-
 use std::time::Duration;
 
 use tollgate_server::testing::within;
 
-use common::{active, admin_get, admin_token, token, Workspace};
+use crate::common::{active, admin_get, admin_token, token, Workspace};
 
 const SECOND: Duration = Duration::from_secs(1);
 
@@ -337,14 +335,14 @@ async fn admin_through_the_api_with_url() {
     let server = ws.serve(&[]);
     let (ops, ops_secret) = ws.create_client(&["--scope", "tollgate:admin"]);
     let remote = |args: &[&str], stdin: &str, secret: &str| {
-        let mut cmd = std::process::Command::new(common::BIN);
+        let mut cmd = std::process::Command::new(crate::common::BIN);
         cmd.arg("admin")
             .args(["--url", &server.base])
             .args(args)
             .env("TOLLGATE_CLIENT_ID", &ops)
             .env("TOLLGATE_CLIENT_SECRET", secret)
             .env_remove("TOLLGATE_DATABASE");
-        common::run_with_stdin(cmd, stdin)
+        crate::common::run_with_stdin(cmd, stdin)
     };
     let ok = |args: &[&str], stdin: &str| {
         let out = remote(args, stdin, &ops_secret);

@@ -3,11 +3,9 @@
 //! test alone (client, gateway and upstream all run in this process).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-
+use crate::common::upstream::Upstream;
+use crate::common::TestServer;
 use axum::body::Bytes;
-use common::upstream::Upstream;
-use common::TestServer;
 use tollgate_proto::GrantType;
 use tollgate_server::config::RouteConfig;
 

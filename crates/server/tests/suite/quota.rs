@@ -1,11 +1,9 @@
 //! Per-client quotas (issue 3 section 2), over real HTTP.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-
 use std::time::Duration;
 
-use common::TestServer;
+use crate::common::TestServer;
 use tollgate_proto::GrantType;
 use tollgate_server::admin::NewClient;
 use tollgate_server::config::{QuotaConfig, QuotaResponse};

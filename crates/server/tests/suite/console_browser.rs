@@ -9,12 +9,10 @@
 //! there (how `docs/console/` was made).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use common::TestServer;
+use crate::common::TestServer;
 use fantoccini::{Client, ClientBuilder, Locator};
 use tollgate_server::config::QuotaConfig;
 use tollgate_server::testing::ChromeDriver;

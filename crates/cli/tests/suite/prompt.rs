@@ -3,12 +3,10 @@
 //! check the screen never shows what was typed.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{Workspace, BIN};
+use crate::common::{Workspace, BIN};
 
 struct Tmux {
     socket: String,

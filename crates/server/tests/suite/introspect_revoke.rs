@@ -2,13 +2,11 @@
 //! background sweep and admin changes reaching a running server.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-
 use std::time::Duration;
 
 use tollgate_server::testing::within;
 
-use common::{TestServer, ISSUER};
+use crate::common::{TestServer, ISSUER};
 use tollgate_proto::basic::BasicEncoding;
 use tollgate_proto::{BasicCredentials, GrantType};
 use tollgate_server::admin::NewClient;
@@ -182,7 +180,8 @@ async fn inactive_is_exactly_active_false() {
         200
     );
 
-    let exactly_false = |r: common::Reply| assert_eq!(r.body, r#"{"active":false}"#, "{r:?}");
+    let exactly_false =
+        |r: crate::common::Reply| assert_eq!(r.body, r#"{"active":false}"#, "{r:?}");
     exactly_false(s.introspect(&id, &secret, "tga_unknown").await);
     exactly_false(s.introspect(&id, &secret, &revoked).await);
     // Another client's token is invisible...

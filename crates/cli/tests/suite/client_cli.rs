@@ -3,13 +3,11 @@
 //! XDG cache and config directories.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Server, Workspace, BIN};
+use crate::common::{Server, Workspace, BIN};
 
 /// A client's environment: its own cache and config directories.
 struct Client {
@@ -247,7 +245,7 @@ async fn each_auth_mode_and_grant_with_an_awkward_secret() {
     assert!(ok(&o).starts_with("tga_"));
     // Secrets from stdin and from a file work as well as the environment.
     let token_url = format!("{}/oauth2/token.oauth2", server.base);
-    let o = common::run_with_stdin(
+    let o = crate::common::run_with_stdin(
         c.cmd(
             &[
                 "token",
@@ -302,10 +300,10 @@ async fn a_rejected_cached_token_is_replaced() {
     let first = ok(&c.as_client(&id, &secret, &["token", "--scope", "locations:read"]))
         .trim()
         .to_owned();
-    let (status, _) = common::post_form(
+    let (status, _) = crate::common::post_form(
         &reqwest::Client::new(),
         &server.url("/oauth2/revoke.oauth2"),
-        &common::basic(&id, &secret),
+        &crate::common::basic(&id, &secret),
         &[],
         &format!("token={first}"),
     )
@@ -386,7 +384,7 @@ async fn call_sends_methods_headers_and_bodies() {
         (Some("PUT"), Some(r#"{"k":"v"}"#), Some("application/json"))
     );
     let token_url = format!("{}/oauth2/token.oauth2", server.base);
-    let o = common::run_with_stdin(
+    let o = crate::common::run_with_stdin(
         c.cmd(
             &[
                 "call",
@@ -495,7 +493,7 @@ async fn whoami_end_to_end() {
     let out = ok(&run("pw"));
     assert!(out.contains("\"FullName\": \"Zo\\u00eb \\u00dcn\\u00efc\\u00f8d\\u00e9 \\u65e5\\u672c \\ud83d\\ude00\""), "{out}");
     // Byte-identical to Python's json.dumps(..., indent=2) of the same body.
-    let (_, tok) = common::token(
+    let (_, tok) = crate::common::token(
         &server,
         &id,
         &secret,
@@ -590,7 +588,7 @@ fn python_dumps(body: &str) -> Option<String> {
     if Command::new("python3").arg("--version").output().is_ok() {
         let mut cmd = Command::new("python3");
         cmd.args(["-c", script]);
-        Some(ok(&common::run_with_stdin(cmd, body)))
+        Some(ok(&crate::common::run_with_stdin(cmd, body)))
     } else {
         tollgate_server::testing::skip(
             "the byte comparison with CPython: python3 is not installed (.ci/run installs it)",
