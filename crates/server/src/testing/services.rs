@@ -184,6 +184,25 @@ impl Postgres {
     }
 }
 
+/// The cluster tests running at the same time share, started by the
+/// first of them and stopped when the last lets go.
+static SHARED_POSTGRES: std::sync::Mutex<std::sync::Weak<Postgres>> =
+    std::sync::Mutex::new(std::sync::Weak::new());
+
+impl Postgres {
+    /// A cluster shared with the tests running beside this one (each takes
+    /// a [`fresh_database`](Self::fresh_database)); `None` as [`start`](Self::start).
+    pub fn shared() -> Option<std::sync::Arc<Self>> {
+        let mut slot = SHARED_POSTGRES.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(pg) = slot.upgrade() {
+            return Some(pg);
+        }
+        let pg = std::sync::Arc::new(Self::start()?);
+        *slot = std::sync::Arc::downgrade(&pg);
+        Some(pg)
+    }
+}
+
 impl Drop for Postgres {
     fn drop(&mut self) {
         self.stop();

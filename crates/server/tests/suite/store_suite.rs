@@ -15,45 +15,62 @@ use tollgate_server::store::{
 };
 use tollgate_server::testing::Postgres;
 
-type Case = fn(Arc<dyn Store>) -> futures_util::future::BoxFuture<'static, ()>;
-
-/// Every case, by name.
-fn cases() -> Vec<(&'static str, Case)> {
-    use futures_util::FutureExt;
-    vec![
-        ("clients", |s| clients(s).boxed()),
-        ("users", |s| users(s).boxed()),
-        ("tokens", |s| tokens(s).boxed()),
-        ("rotation", |s| rotation(s).boxed()),
-        ("concurrent_rotation", |s| concurrent_rotation(s).boxed()),
-        ("concurrent_inserts", |s| concurrent_inserts(s).boxed()),
-        ("writes_during_token_load", |s| {
-            writes_during_token_load(s).boxed()
-        }),
-        ("revision", |s| revision(s).boxed()),
-        ("signing_keys", |s| signing_keys(s).boxed()),
-        ("jwt_denylist", |s| jwt_denylist(s).boxed()),
-        ("codes_consents_sessions", |s| {
-            codes_consents_sessions(s).boxed()
-        }),
-        ("admin_pages_and_deletion", |s| {
-            admin_pages_and_deletion(s).boxed()
-        }),
-        ("usage_and_audit", |s| usage_and_audit(s).boxed()),
-    ]
+/// Each case as a test of its own on each backend: `sqlite::clients`,
+/// `postgres::clients`, ...
+macro_rules! on_every_backend {
+    ($($case:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    super::on_sqlite(super::$case).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    super::on_postgres(super::$case).await;
+                }
+            )*
+        }
+    };
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sqlite_suite() {
-    for (name, case) in cases() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = store::open(&format!("sqlite://{}", dir.path().join("s.db").display()))
-            .await
-            .unwrap();
-        eprintln!("sqlite: {name}");
-        case(store.clone()).await;
-        store.close().await;
-    }
+on_every_backend!(
+    clients,
+    users,
+    tokens,
+    rotation,
+    concurrent_rotation,
+    concurrent_inserts,
+    writes_during_token_load,
+    revision,
+    signing_keys,
+    jwt_denylist,
+    codes_consents_sessions,
+    admin_pages_and_deletion,
+    usage_and_audit,
+);
+
+/// Runs `case` on a new SQLite database in a temp file.
+async fn on_sqlite<F: std::future::Future<Output = ()>>(case: fn(Arc<dyn Store>) -> F) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store::open(&format!("sqlite://{}", dir.path().join("s.db").display()))
+        .await
+        .unwrap();
+    case(store.clone()).await;
+    store.close().await;
+}
+
+/// Runs `case` on a new database of the PostgreSQL cluster the tests share.
+async fn on_postgres<F: std::future::Future<Output = ()>>(case: fn(Arc<dyn Store>) -> F) {
+    let Some(pg) = Postgres::shared() else { return };
+    let url = pg.fresh_database().await.expect("create database");
+    let store = store::open(&url).await.unwrap();
+    case(store.clone()).await;
+    store.close().await;
 }
 
 /// A server starting while `tollgate admin` runs: both open (and migrate)
@@ -69,18 +86,6 @@ async fn sqlite_opened_by_several_at_once() {
             assert!(s.list_clients().await.unwrap().is_empty());
             s.close().await;
         }
-    }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn postgres_suite() {
-    let Some(pg) = Postgres::start() else { return };
-    for (name, case) in cases() {
-        let url = pg.fresh_database().await.expect("create database");
-        let store = store::open(&url).await.unwrap();
-        eprintln!("postgres: {name}");
-        case(store.clone()).await;
-        store.close().await;
     }
 }
 
