@@ -424,7 +424,6 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     async fn create_user(&self, user: &User) -> StoreResult<()>;
     async fn get_user(&self, username: &str) -> StoreResult<Option<User>>;
-    async fn list_users(&self) -> StoreResult<Vec<User>>;
     /// One page of users after `after`, by username; with `name`, only those
     /// whose username or full name contains it, any case.
     async fn list_users_page(
@@ -434,7 +433,6 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         name: Option<&str>,
     ) -> StoreResult<Vec<User>>;
     async fn update_user(&self, username: &str, update: &UserUpdate, now: i64) -> StoreResult<()>;
-    async fn set_user_enabled(&self, username: &str, enabled: bool, now: i64) -> StoreResult<()>;
     async fn set_user_password(
         &self,
         username: &str,

@@ -217,28 +217,6 @@ macro_rules! sql_store {
                 fetch_optional::<UserRow, _>(self.read_pool(), sql, username).await
             }
 
-            async fn list_users(&self) -> StoreResult<Vec<User>> {
-                let sql = "SELECT * FROM users ORDER BY username";
-                fetch_all::<UserRow, _>(self.read_pool(), sql).await
-            }
-
-            async fn set_user_enabled(
-                &self,
-                username: &str,
-                enabled: bool,
-                now: i64,
-            ) -> StoreResult<()> {
-                let sql = "UPDATE users SET enabled = $1, updated_at = $2 WHERE username = $3";
-                let done = sqlx::query(sql)
-                    .bind(enabled)
-                    .bind(now)
-                    .bind(username)
-                    .execute(&mut *self.writing().await?)
-                    .await
-                    .map_err(db_err)?;
-                found(done.rows_affected(), || format!("user `{username}`"))
-            }
-
             async fn set_user_password(
                 &self,
                 username: &str,

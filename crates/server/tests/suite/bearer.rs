@@ -226,7 +226,17 @@ async fn disabling_elsewhere_applies_within_a_second() {
             .await
             .assert_bearer(401, Some("invalid_token"));
     }
-    admin.set_user_enabled("alice", false, 0).await.unwrap();
+    admin
+        .update_user(
+            "alice",
+            &tollgate_server::store::UserUpdate {
+                enabled: Some(false),
+                ..Default::default()
+            },
+            0,
+        )
+        .await
+        .unwrap();
     dies_within_a_second(&s, &user_token).await;
     assert_eq!(
         s.api("/locations", Some(&t)).await.status,

@@ -178,7 +178,14 @@ async fn password_grant_jwt_names_the_user_and_refresh_tokens_stay_opaque() {
     assert!(s.is_active(&id, &secret, &fresh).await);
     s.state
         .store()
-        .set_user_enabled("alice", false, 1)
+        .update_user(
+            "alice",
+            &tollgate_server::store::UserUpdate {
+                enabled: Some(false),
+                ..Default::default()
+            },
+            1,
+        )
         .await
         .unwrap();
     within(

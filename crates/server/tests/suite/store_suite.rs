@@ -89,6 +89,13 @@ async fn sqlite_opened_by_several_at_once() {
     }
 }
 
+fn enabled(on: bool) -> UserUpdate {
+    UserUpdate {
+        enabled: Some(on),
+        ..UserUpdate::default()
+    }
+}
+
 fn client(id: &str) -> Client {
     Client {
         client_id: id.into(),
@@ -219,14 +226,14 @@ async fn users(s: Arc<dyn Store>) {
         Some(Some("Zoë".into()))
     );
     let names: Vec<String> = s
-        .list_users()
+        .list_users_page(None, 100, None)
         .await
         .unwrap()
         .into_iter()
         .map(|u| u.username)
         .collect();
     assert_eq!(names, ["alice", "bob"]);
-    s.set_user_enabled("bob", false, 1).await.unwrap();
+    s.update_user("bob", &enabled(false), 1).await.unwrap();
     s.set_user_password("bob", "new-hash", 1).await.unwrap();
     let bob = s.get_user("bob").await.unwrap().unwrap();
     assert_eq!(
@@ -234,7 +241,7 @@ async fn users(s: Arc<dyn Store>) {
         (false, "new-hash")
     );
     assert!(matches!(
-        s.set_user_enabled("ghost", true, 1).await,
+        s.update_user("ghost", &enabled(true), 1).await,
         Err(StoreError::NotFound(_))
     ));
     assert!(matches!(
@@ -290,7 +297,7 @@ async fn tokens(s: Arc<dyn Store>) {
         .insert_tokens(vec![token(6, "ghost", None, "f6", TokenKind::Access, 5000)])
         .await
         .is_err());
-    s.set_user_enabled("u", false, 1).await.unwrap();
+    s.update_user("u", &enabled(false), 1).await.unwrap();
     assert_eq!(
         s.find_token(&[2; 32]).await.unwrap().unwrap().user_enabled,
         Some(false)
@@ -426,7 +433,9 @@ async fn writes_during_token_load(s: Arc<dyn Store>) {
         t.hash[1..9].copy_from_slice(&i.to_be_bytes());
         s.insert_tokens(vec![t.clone()]).await.unwrap();
         assert!(s.revoke_token(&t.hash, 10 + i).await.unwrap());
-        s.set_user_enabled("u", i % 2 == 0, 10 + i).await.unwrap();
+        s.update_user("u", &enabled(i % 2 == 0), 10 + i)
+            .await
+            .unwrap();
         s.append_audit(&AuditRecord {
             id: 0,
             at: i,
@@ -485,7 +494,7 @@ async fn revision(s: Arc<dyn Store>) {
     .unwrap();
     let r1 = s.revision().await.unwrap();
     assert!(r1 > r0);
-    s.set_user_enabled("u", false, 1).await.unwrap();
+    s.update_user("u", &enabled(false), 1).await.unwrap();
     let r2 = s.revision().await.unwrap();
     assert!(r2 > r1);
     s.revoke_token(&[1; 32], 2).await.unwrap();
@@ -589,7 +598,7 @@ async fn jwt_denylist(s: Arc<dyn Store>) {
     assert!(!state(Some("u"), ["jti:2", "sid:f"]).await.denied);
     s.deny_jwt("sid:f", 9000).await.unwrap();
     assert!(state(Some("u"), ["jti:2", "sid:f"]).await.denied);
-    s.set_user_enabled("u", false, 1).await.unwrap();
+    s.update_user("u", &enabled(false), 1).await.unwrap();
     assert_eq!(
         state(Some("u"), ["jti:3", "sid:g"]).await.user_enabled,
         Some(false)

@@ -375,7 +375,14 @@ async fn password_grant() {
     s.user("bob", "battery staple").await;
     s.state
         .store()
-        .set_user_enabled("bob", false, 0)
+        .update_user(
+            "bob",
+            &tollgate_server::store::UserUpdate {
+                enabled: Some(false),
+                ..Default::default()
+            },
+            0,
+        )
         .await
         .unwrap();
     let ok = s
