@@ -279,6 +279,7 @@ fn form_page(
 fn refused(state: &AppState, refusal: Refusal) -> Response {
     match refusal {
         Refusal::Page(message) => bad_page(&message),
+        Refusal::Unavailable(e) => unavailable(e),
         Refusal::Redirect {
             redirect_uri,
             error,

@@ -37,7 +37,7 @@ pub struct AuthorizationRequest {
 }
 
 /// Why a request is not answered with a code.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum Refusal {
     /// Shown to the person; the redirect URI is not trusted.
     Page(String),
@@ -48,6 +48,9 @@ pub enum Refusal {
         description: String,
         state: Option<String>,
     },
+    /// The server could not decide (its store failed): logged, and the
+    /// person told to try again, never told why.
+    Unavailable(Error),
 }
 
 impl Refusal {
@@ -75,11 +78,7 @@ pub async fn check(server: &AuthServer, p: &FormParams) -> Result<AuthorizationR
                 "The application that sent you here is not registered with this server.",
             ))
         }
-        Err(e) => {
-            return Err(Refusal::Page(format!(
-                "The server cannot check the application now ({e}); try again shortly."
-            )))
-        }
+        Err(e) => return Err(Refusal::Unavailable(e.into())),
     };
     if !client.grants.contains(&GrantType::AuthorizationCode) {
         return Err(page(

@@ -667,3 +667,20 @@ async fn a_jwt_from_the_code_flow_introspects_as_authorization_code() {
     assert_eq!(i.json["username"], "alice", "{i:?}");
     s.stop().await;
 }
+
+/// Issue 31: when the store fails, the sign-in page says to try again and
+/// nothing of why (the driver's text is logged, never shown).
+#[tokio::test]
+async fn a_store_failure_is_a_page_without_the_store_text() {
+    let s = server().await;
+    let (id, _) = code_client(&s, true, true).await;
+    s.state.store().close().await;
+    let mut b = Browser::new(&s);
+    let page = b.get(&authorize_url(&id, "")).await;
+    assert_eq!(page.status, 503, "{page:?}");
+    assert!(page.body.contains("Try again"), "{}", page.body);
+    let lower = page.body.to_lowercase();
+    for leak in ["pool", "closed", "sqlx", "sqlite", "database", "store"] {
+        assert!(!lower.contains(leak), "`{leak}` shown: {}", page.body);
+    }
+}
