@@ -60,19 +60,22 @@ pub fn day_of(unix_ms: i64) -> i64 {
     unix_ms.div_euclid(DAY_MS)
 }
 
-/// A day number as `YYYY-MM-DD` (the proleptic Gregorian calendar; H.
-/// Hinnant's `civil_from_days`).
+/// The Julian day of 1970-01-01, where day numbers count from.
+const UNIX_EPOCH_JULIAN_DAY: i64 = 2_440_588;
+
+/// The calendar date of a day number, within `time`'s years 1 to 9999.
+fn date_of(day: i64) -> Option<time::Date> {
+    let julian = i32::try_from(day.checked_add(UNIX_EPOCH_JULIAN_DAY)?).ok()?;
+    time::Date::from_julian_day(julian).ok()
+}
+
+/// A day number as `YYYY-MM-DD` (`day N` outside the years 1 to 9999,
+/// which no clock or query here reaches).
 pub fn iso_day(day: i64) -> String {
-    let z = day + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}")
+    match date_of(day) {
+        Some(d) => format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day()),
+        None => format!("day {day}"),
+    }
 }
 
 /// The day number of a `YYYY-MM-DD` date, if it is one.
@@ -81,24 +84,16 @@ pub fn parse_iso_day(s: &str) -> Option<i64> {
     if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
         return None;
     }
-    let num = |r: std::ops::Range<usize>| -> Option<i64> {
+    let num = |r: std::ops::Range<usize>| -> Option<u16> {
         let part = s.get(r)?;
         part.bytes()
             .all(|c| c.is_ascii_digit())
             .then(|| part.parse().ok())?
     };
     let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    if !(1..=12).contains(&m) || d < 1 {
-        return None;
-    }
-    let (yy, mm) = if m <= 2 { (y - 1, m + 9) } else { (y, m - 3) };
-    let era = yy.div_euclid(400);
-    let yoe = yy - era * 400;
-    let doy = (153 * mm + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let day = era * 146_097 + doe - 719_468;
-    // 2026-02-30 and the like do not come back the same.
-    (iso_day(day) == s).then_some(day)
+    let month = time::Month::try_from(u8::try_from(m).ok()?).ok()?;
+    let date = time::Date::from_calendar_date(i32::from(y), month, u8::try_from(d).ok()?).ok()?;
+    Some(i64::from(date.to_julian_day()) - UNIX_EPOCH_JULIAN_DAY)
 }
 
 #[cfg(test)]
@@ -114,6 +109,7 @@ mod tests {
             assert_eq!(parse_iso_day(&iso_day(day)), Some(day), "{day}");
         }
         assert_eq!(parse_iso_day("2024-02-29"), Some(19_782));
+        assert_eq!(iso_day(2_932_897), "day 2932897", "past 9999-12-31");
         for bad in [
             "2023-02-29",
             "2026-13-01",
