@@ -111,17 +111,7 @@ async fn login_in_the_browser_then_call_as_that_person() {
     env(&mut login);
     let mut child = login.stderr(Stdio::piped()).spawn().unwrap();
     let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    let url = loop {
-        line.clear();
-        assert!(
-            stderr.read_line(&mut line).unwrap() > 0,
-            "login said no URL"
-        );
-        if let Some(u) = line.trim().strip_prefix("Sign in at: ") {
-            break u.to_owned();
-        }
-    };
+    let url = sign_in_url(&mut stderr);
     assert!(url.contains("code_challenge_method=S256"), "{url}");
 
     // The person, in the browser.
@@ -229,17 +219,7 @@ async fn a_redirect_from_another_issuer_is_refused() {
         .spawn()
         .unwrap();
     let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    let url = loop {
-        line.clear();
-        assert!(
-            stderr.read_line(&mut line).unwrap() > 0,
-            "login said no URL"
-        );
-        if let Some(u) = line.trim().strip_prefix("Sign in at: ") {
-            break reqwest::Url::parse(u).unwrap();
-        }
-    };
+    let url = reqwest::Url::parse(&sign_in_url(&mut stderr)).unwrap();
     let param = |name: &str| {
         url.query_pairs()
             .find(|(k, _)| k == name)
@@ -263,4 +243,19 @@ async fn a_redirect_from_another_issuer_is_refused() {
     assert!(!status.success());
     assert!(rest.contains("issuer `https://evil.example`"), "{rest}");
     drop(server);
+}
+
+/// The address `tollgate login` prints for the person to open.
+fn sign_in_url(stderr: &mut impl BufRead) -> String {
+    let mut line = String::new();
+    loop {
+        line.clear();
+        assert!(
+            stderr.read_line(&mut line).unwrap() > 0,
+            "login said no URL"
+        );
+        if let Some(u) = line.trim().strip_prefix("Sign in at: ") {
+            return u.to_owned();
+        }
+    }
 }

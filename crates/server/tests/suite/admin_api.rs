@@ -33,20 +33,7 @@ async fn call(
     if let Some(b) = body {
         req = req.json(&b);
     }
-    reply(req.send().await.unwrap()).await
-}
-
-async fn reply(resp: reqwest::Response) -> Reply {
-    let status = resp.status().as_u16();
-    let headers = resp.headers().clone();
-    let body = resp.text().await.unwrap();
-    let json = serde_json::from_str(&body).unwrap_or(Value::Null);
-    Reply {
-        status,
-        headers,
-        body,
-        json,
-    }
+    Reply::from(req.send().await.unwrap()).await
 }
 
 /// Asserts an RFC 9457 problem with this status and error code.
@@ -210,7 +197,7 @@ async fn clients(s: &TestServer, token: &str) {
         .send()
         .await
         .unwrap();
-    assert_problem(&reply(r).await, 400, "bad_request");
+    assert_problem(&Reply::from(r).await, 400, "bad_request");
 
     // An imported id that exists is a conflict.
     let dup = json!({"client_name": "x", "client_id": id, "client_secret": "s3cret-imported"});
@@ -624,7 +611,7 @@ async fn usage_and_quota(s: &TestServer, token: &str) {
             .send()
             .await
             .unwrap();
-        reply(r).await
+        Reply::from(r).await
     };
     let first = quota(format!("Bearer {api}")).await;
     assert_eq!(first.status, 200, "{first:?}");

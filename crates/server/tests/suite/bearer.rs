@@ -227,14 +227,7 @@ async fn disabling_elsewhere_applies_within_a_second() {
             .assert_bearer(401, Some("invalid_token"));
     }
     admin
-        .update_user(
-            "alice",
-            &tollgate_server::store::UserUpdate {
-                enabled: Some(false),
-                ..Default::default()
-            },
-            0,
-        )
+        .update_user("alice", &crate::common::enabled(false), 0)
         .await
         .unwrap();
     dies_within_a_second(&s, &user_token).await;

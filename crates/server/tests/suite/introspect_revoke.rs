@@ -355,14 +355,7 @@ async fn admin_changes_reach_the_running_server() {
     // Disabling the user kills their tokens; the client's own token lives on.
     assert!(s.is_active(&id, &secret, &user_token).await, "now cached");
     admin
-        .update_user(
-            "alice",
-            &tollgate_server::store::UserUpdate {
-                enabled: Some(false),
-                ..Default::default()
-            },
-            0,
-        )
+        .update_user("alice", &crate::common::enabled(false), 0)
         .await
         .unwrap();
     within(SECOND, "user's token inactive", || async {

@@ -178,14 +178,7 @@ async fn password_grant_jwt_names_the_user_and_refresh_tokens_stay_opaque() {
     assert!(s.is_active(&id, &secret, &fresh).await);
     s.state
         .store()
-        .update_user(
-            "alice",
-            &tollgate_server::store::UserUpdate {
-                enabled: Some(false),
-                ..Default::default()
-            },
-            1,
-        )
+        .update_user("alice", &crate::common::enabled(false), 1)
         .await
         .unwrap();
     within(
@@ -493,16 +486,7 @@ async fn admin_post(s: &TestServer, token: &str, path: &str, body: Value) -> Rep
         .send()
         .await
         .unwrap();
-    let status = r.status().as_u16();
-    let headers = r.headers().clone();
-    let body = r.text().await.unwrap();
-    let json = serde_json::from_str(&body).unwrap_or(Value::Null);
-    Reply {
-        status,
-        headers,
-        body,
-        json,
-    }
+    Reply::from(r).await
 }
 
 /// Waits until `token` is refused by `s` as a token of a dead key.

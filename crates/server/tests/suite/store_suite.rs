@@ -15,6 +15,8 @@ use tollgate_server::store::{
 };
 use tollgate_server::testing::Postgres;
 
+use crate::common::enabled;
+
 /// Each case as a test of its own on each backend: `sqlite::clients`,
 /// `postgres::clients`, ...
 macro_rules! on_every_backend {
@@ -86,13 +88,6 @@ async fn sqlite_opened_by_several_at_once() {
             assert!(s.list_clients().await.unwrap().is_empty());
             s.close().await;
         }
-    }
-}
-
-fn enabled(on: bool) -> UserUpdate {
-    UserUpdate {
-        enabled: Some(on),
-        ..UserUpdate::default()
     }
 }
 

@@ -375,14 +375,7 @@ async fn password_grant() {
     s.user("bob", "battery staple").await;
     s.state
         .store()
-        .update_user(
-            "bob",
-            &tollgate_server::store::UserUpdate {
-                enabled: Some(false),
-                ..Default::default()
-            },
-            0,
-        )
+        .update_user("bob", &crate::common::enabled(false), 0)
         .await
         .unwrap();
     let ok = s

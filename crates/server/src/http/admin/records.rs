@@ -69,11 +69,14 @@ pub async fn revoke_key(caller: Caller, Path(kid): Path<String>) -> Result<Respo
 }
 
 /// Reads the keys again on this instance at once, rather than at its next
-/// poll of the store (other instances see the change then).
+/// poll of the store (other instances see the change then), and only then
+/// drops the caches: a token checked in between against the old keys would
+/// otherwise stay cached as valid.
 async fn reload_keys(caller: &Caller) {
     if let Err(e) = caller.state.tokens().keys().reload().await {
         tracing::warn!(error = %e, "cannot read the signing keys again");
     }
+    caller.state.oauth().forget_cached();
 }
 
 #[utoipa::path(

@@ -163,7 +163,7 @@ pub struct Reply {
 }
 
 impl Reply {
-    async fn from(resp: reqwest::Response) -> Self {
+    pub async fn from(resp: reqwest::Response) -> Self {
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
         let body = resp.text().await.unwrap();
@@ -246,4 +246,12 @@ pub async fn sign_in(
         status,
         v["error_description"].as_str().unwrap_or("").to_owned(),
     )
+}
+
+/// A change that enables or disables a user, as another process makes it.
+pub fn enabled(on: bool) -> tollgate_server::store::UserUpdate {
+    tollgate_server::store::UserUpdate {
+        enabled: Some(on),
+        ..Default::default()
+    }
 }
