@@ -15,9 +15,9 @@ use tollgate_proto::ErrorCode;
 use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter};
 use utoipa_axum::routes;
 
+use crate::error::Error;
 use crate::resource::{bearer_check, Guarded, Principal, Resource};
 use crate::store::Store;
-use crate::Error;
 
 pub const LOCATIONS_PATH: &str = "/locations";
 pub const USER_DETAILS_PATH: &str =

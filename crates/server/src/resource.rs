@@ -18,11 +18,11 @@ use axum::response::{IntoResponse, Response};
 use tollgate_proto::{ErrorCode, Scope};
 
 use crate::config::Limits;
+use crate::error::Error;
 use crate::oauth::cache::Validated;
 use crate::oauth::tokens::{Found, Tokens};
 use crate::quota::{Exceeded, Quota, Refusal, Standing};
 use crate::usage::{Call, Usage};
-use crate::Error;
 
 /// Who is calling: put into request extensions for handlers, and into
 /// response extensions for the access log.

@@ -7,7 +7,8 @@ use std::future::Future;
 use std::time::Duration;
 
 use crate::http::{self, router};
-use crate::{net, usage, AppState};
+use crate::state::AppState;
+use crate::{net, usage};
 
 /// Serves `state` on `listener` until `shutdown` resolves, then lets
 /// in-flight requests finish, flushes the usage counts and the store

@@ -11,6 +11,7 @@ use axum::extract::FromRef;
 
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::error::Error;
 use crate::gateway::Gateway;
 use crate::metrics::Metrics;
 use crate::oauth::keys::Keys;
@@ -21,7 +22,6 @@ use crate::resource::Resource;
 use crate::shared::SharedRedis;
 use crate::store::Store;
 use crate::usage::Usage;
-use crate::Error;
 
 /// The state every handler shares: one `Arc`, so the per-request clones
 /// axum and the middleware make cost one atomic increment.

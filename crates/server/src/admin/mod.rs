@@ -19,11 +19,11 @@ use std::collections::BTreeSet;
 use tollgate_proto::{GrantType, Scope};
 
 use crate::config::{SigningAlg, TokenFormat};
+use crate::error::Error;
 use crate::oauth::{keys, password::Passwords, secret, AuthServer};
 use crate::store::{
     AuthMethod, Client, ClientUpdate, PreviousSecret, SigningKey, Store, StoreError, User,
 };
-use crate::Error;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AdminError {

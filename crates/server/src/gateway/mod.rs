@@ -16,10 +16,10 @@ use foldhash::HashMap;
 
 use crate::config::Route;
 use crate::error::excerpt;
+use crate::error::Error;
 use crate::metrics::Metrics;
 use crate::path;
 use crate::resource::{self, Resource};
-use crate::Error;
 use upstream::Pool;
 
 /// The routes, the bearer check in front of them, and each route's pool of

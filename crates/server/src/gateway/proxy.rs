@@ -27,10 +27,10 @@ use http_body_util::BodyExt;
 use super::upstream::Pool;
 use super::Gateway;
 use crate::config::{Route, Underscores};
+use crate::error::Error;
 use crate::error::Proxied;
 use crate::forwarded::{ClientAddr, X_FORWARDED_FOR};
 use crate::resource::Principal;
-use crate::Error;
 
 /// Hop-by-hop headers (RFC 9110 §7.6.1), never forwarded.
 const HOP_BY_HOP: [&str; 9] = [

@@ -18,11 +18,11 @@ use super::client_auth::Source;
 use super::form::read_form;
 use super::pages::{self, Consent, SignIn};
 use super::session;
+use crate::error::Error;
 use crate::oauth::authorize::{self, AuthorizationRequest, Refusal};
 use crate::oauth::secret;
 use crate::state::AppState;
 use crate::store::Session;
-use crate::Error;
 
 const SESSION_COOKIE: &str = session::SIGN_IN_COOKIE;
 const CSRF_COOKIE: &str = "tollgate_csrf";

@@ -10,9 +10,9 @@ use axum::http::request::Parts;
 use axum::http::{header, HeaderMap};
 use tollgate_proto::{BasicCredentials, FormParams};
 
+use crate::error::Error;
 use crate::forwarded::ClientAddr;
 use crate::oauth::client_auth::Presented;
-use crate::Error;
 
 pub fn presented(headers: &HeaderMap, form: &FormParams) -> Result<Presented, Error> {
     let mut auth = headers.get_all(header::AUTHORIZATION).iter();

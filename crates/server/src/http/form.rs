@@ -6,7 +6,7 @@ use axum::extract::{FromRequest, Request};
 use axum::http::{header, HeaderMap};
 use tollgate_proto::FormParams;
 
-use crate::Error;
+use crate::error::Error;
 
 /// The body as form parameters, or `invalid_request` when the content type
 /// is not form-urlencoded (a `charset` parameter is fine) or there are more

@@ -131,7 +131,7 @@ pub fn admin_router(state: AppState) -> Router {
         .merge(admin::routes(&state))
         .split_for_parts();
     let _ = document.set(openapi::Document::new(doc));
-    r.fallback(|| async { crate::Error::NotFound("not an admin API path".into()) })
+    r.fallback(|| async { crate::error::Error::NotFound("not an admin API path".into()) })
         .layer(middleware::from_fn_with_state(state.clone(), guard::guard))
         .with_state(state)
 }

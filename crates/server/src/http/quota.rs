@@ -11,9 +11,9 @@ use tollgate_proto::{FormParams, Scope};
 
 use super::client_auth::{self, Source};
 use crate::error::json_response;
+use crate::error::Error;
 use crate::oauth::client_auth::authenticate;
 use crate::state::AppState;
-use crate::Error;
 
 #[utoipa::path(
     get,

@@ -11,9 +11,9 @@ use std::net::IpAddr;
 use super::client_auth::{self, Source};
 use super::form;
 use crate::error::json_response;
+use crate::error::Error;
 use crate::oauth::{self, client_auth::authenticate};
 use crate::state::AppState;
-use crate::Error;
 
 #[utoipa::path(
     post,

@@ -15,10 +15,10 @@ use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::Response;
 use cookie::{Cookie, SameSite};
 
+use crate::error::Error;
 use crate::oauth::secret;
 use crate::state::AppState;
 use crate::store::Session;
-use crate::Error;
 
 /// The sign-in pages' session (on `/oauth2`).
 pub const SIGN_IN_COOKIE: &str = "tollgate_session";

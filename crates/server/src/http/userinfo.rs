@@ -8,9 +8,9 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use tollgate_proto::{ErrorCode, Scope};
 
+use crate::error::Error;
 use crate::oauth::oidc;
 use crate::state::AppState;
-use crate::Error;
 
 #[utoipa::path(
     method(get, post),

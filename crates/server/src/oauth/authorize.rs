@@ -16,8 +16,8 @@ use sha2::{Digest as _, Sha256};
 use tollgate_proto::{ErrorCode, FormParams, GrantType, Scope};
 
 use super::{secret, AuthServer};
+use crate::error::Error;
 use crate::store::{AuthCode, Client};
-use crate::Error;
 
 /// How long a code lives (RFC 6749 §4.1.2 recommends at most 10 minutes).
 pub const CODE_TTL_SECS: i64 = 60;

@@ -23,8 +23,8 @@ use tollgate_proto::BasicCredentials;
 
 use super::secret;
 use super::AuthServer;
+use crate::error::Error;
 use crate::store::{Client, Digest};
-use crate::Error;
 
 /// Digest compared against when the client id is unknown.
 const DUMMY_DIGEST: Digest = [0x5a; 32];

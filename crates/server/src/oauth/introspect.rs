@@ -8,8 +8,8 @@ use tollgate_proto::{IntrospectionResponse, TokenTypeHint};
 
 use super::tokens::Found;
 use super::AuthServer;
+use crate::error::Error;
 use crate::store::Client;
-use crate::Error;
 
 /// Introspects `token` for `caller`. Tokens of both kinds share one table,
 /// so the hint never hides a token of the other kind.

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use tollgate_proto::{Audience, GrantType};
 
 use super::keys::{Keys, Signer, Verifier};
-use crate::Error;
+use crate::error::Error;
 
 /// The `typ` of an access token (RFC 9068 §2.1).
 pub const TYP: &str = "at+jwt";

@@ -28,8 +28,8 @@ use ring::signature::{self, KeyPair as _};
 
 use crate::clock::Clock;
 use crate::config::{JwtConfig, SigningAlg};
+use crate::error::Error;
 use crate::store::{SigningKey, Store, StoreError};
-use crate::Error;
 
 /// Unknown `kid`s make the keys reload from the store at most this often.
 const RELOAD_FOR_UNKNOWN_KID_MS: i64 = 1000;

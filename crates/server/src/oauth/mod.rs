@@ -4,7 +4,7 @@
 //!
 //! Handlers in `http` parse the request and call into here with the
 //! [`AuthServer`]; everything here takes plain values and returns
-//! [`crate::Error`].
+//! [`crate::error::Error`].
 
 pub mod authorize;
 pub mod cache;
@@ -26,9 +26,9 @@ use std::sync::Arc;
 
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::error::Error;
 use crate::metrics::Metrics;
 use crate::store::{Store, TokenLookup};
-use crate::Error;
 use client_cache::ClientCache;
 use password::Passwords;
 use throttle::Throttles;

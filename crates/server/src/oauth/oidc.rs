@@ -11,8 +11,8 @@ use tollgate_proto::Scope;
 
 use super::keys::Signer;
 use super::AuthServer;
+use crate::error::Error;
 use crate::store::{Client, User};
-use crate::Error;
 
 /// What an ID token is about.
 #[derive(Debug)]

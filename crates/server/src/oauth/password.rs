@@ -22,7 +22,7 @@ use rand::TryRngCore;
 use subtle::ConstantTimeEq;
 
 use crate::config::Argon2Params;
-use crate::Error;
+use crate::error::Error;
 
 /// Password checks waiting for a hashing thread, at most.
 const QUEUE: usize = 256;

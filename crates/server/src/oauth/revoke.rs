@@ -8,8 +8,8 @@
 use super::tokens::Invalidation;
 use super::{jwt, secret, AuthServer};
 use crate::config::TokenFormat;
+use crate::error::Error;
 use crate::store::{Client, TokenKind};
-use crate::Error;
 
 pub async fn revoke(server: &AuthServer, caller: &Client, token: &str) -> Result<(), Error> {
     if jwt::looks_like_jwt(token) {

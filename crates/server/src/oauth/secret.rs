@@ -24,8 +24,8 @@ use rand::{Rng, TryRngCore};
 use sha2::{Digest as _, Sha256};
 use subtle::ConstantTimeEq;
 
+use crate::error::Error;
 use crate::store::{Digest, TokenKind};
-use crate::Error;
 
 pub const ACCESS_PREFIX: &str = "tga_";
 pub const REFRESH_PREFIX: &str = "tgr_";

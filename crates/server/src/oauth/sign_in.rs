@@ -7,7 +7,7 @@ use std::net::IpAddr;
 use tollgate_proto::ErrorCode;
 
 use super::{throttle, AuthServer};
-use crate::Error;
+use crate::error::Error;
 
 /// The longest username there can be (the admin API's limit): a longer one
 /// is refused before it is counted anywhere, so it costs no memory.

@@ -14,8 +14,8 @@ use super::revoke::revoke_family;
 use super::AuthServer;
 use super::{authorize, is_active, oidc, secret, sign_in};
 use crate::config::TokenFormat;
+use crate::error::Error;
 use crate::store::{AuthCode, Client, CodeUse, Rotation, TokenKind, TokenRecord, User};
-use crate::Error;
 
 /// Handles a token request from an authenticated client.
 pub async fn issue(

@@ -19,10 +19,10 @@ use super::cache::{Validated, ValidationCache};
 use super::keys::Keys;
 use super::{is_active, jwt, secret};
 use crate::clock::Clock;
+use crate::error::Error;
 use crate::metrics::Metrics;
 use crate::shared::SharedRedis;
 use crate::store::{Digest, Store, TokenKind};
-use crate::Error;
 
 /// The Redis channel invalidations travel on.
 pub const CHANNEL: &str = "tollgate:invalidate";

@@ -13,8 +13,9 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::admin::{self, NewClient, NewUser};
+use crate::clock::Clock;
 use crate::config::{Argon2Params, Config, FileConfig};
-use crate::{AppState, Clock};
+use crate::state::AppState;
 
 /// A server running in this process until [`Spawned::stop`].
 #[derive(Debug)]

@@ -11,8 +11,8 @@ use tollgate_proto::admin::{
 use tollgate_proto::GrantType;
 
 use super::{created, no_content, ok, page_size, Caller, PREFIX};
+use crate::error::Error;
 use crate::store::ClientFilter;
-use crate::Error;
 
 /// `GET /admin/v1/clients?limit=&after=&enabled=&name=&grant_type=`
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

@@ -20,8 +20,8 @@ use utoipa_axum::routes;
 
 use crate::admin::{Admin, ADMIN_SCOPE};
 use crate::error::json_response;
+use crate::error::Error;
 use crate::state::AppState;
-use crate::Error;
 
 /// Where the admin API lives.
 pub const PREFIX: &str = "/admin/v1";

@@ -9,8 +9,8 @@ use tollgate_proto::admin::{AuditEntry, KeyInfo, KeyRotation, Page, UsageReport}
 
 use super::{created, ok, page_size, Caller, PREFIX};
 use crate::clock::{day_of, iso_day, parse_iso_day};
+use crate::error::Error;
 use crate::store::{AuditQuery, UsageQuery};
-use crate::Error;
 
 /// The longest span one usage query may cover, in days.
 const MAX_USAGE_DAYS: i64 = 366;

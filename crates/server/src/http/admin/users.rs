@@ -8,7 +8,7 @@ use serde::Deserialize;
 use tollgate_proto::admin::{Page, PasswordChange, UserInfo, UserPatch, UserRegistration};
 
 use super::{created, no_content, ok, page_size, Caller, PREFIX};
-use crate::Error;
+use crate::error::Error;
 
 /// `GET /admin/v1/users?limit=&after=`
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

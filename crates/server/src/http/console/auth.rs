@@ -263,7 +263,7 @@ pub async fn callback(
             session::set(&state, &mut resp, PREFIX, LOGIN_COOKIE, "", 0);
             resp
         }
-        Err(e @ crate::Error::OAuth { .. }) => views::signed_out_page(
+        Err(e @ crate::error::Error::OAuth { .. }) => views::signed_out_page(
             StatusCode::BAD_REQUEST,
             &format!("Sign-in did not finish: {e}"),
         ),
@@ -275,9 +275,13 @@ pub async fn callback(
 }
 
 /// The code redeemed with its verifier; a console session for its user.
-async fn signed_in(state: &AppState, code: &str, verifier: &str) -> Result<String, crate::Error> {
+async fn signed_in(
+    state: &AppState,
+    code: &str,
+    verifier: &str,
+) -> Result<String, crate::error::Error> {
     let client = state.store().get_client(CLIENT_ID).await?.ok_or_else(|| {
-        crate::Error::Unavailable("the console's client is not registered yet".into())
+        crate::error::Error::Unavailable("the console's client is not registered yet".into())
     })?;
     let redirect = Some(redirect_uri(&state.config().issuer));
     let (code, _user) = token::redeem_code(
