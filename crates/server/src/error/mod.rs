@@ -19,6 +19,12 @@ use crate::config::{Config, QuotaResponse};
 use crate::quota::{Exceeded, Refusal, Rejection};
 use crate::store::StoreError;
 
+mod bare;
+mod problem;
+
+pub use bare::{bare_status_body, json_for_bare};
+pub use problem::{as_problem, Problem};
+
 /// Seconds a client should wait after a 503.
 const RETRY_AFTER_SECS: &str = "1";
 
@@ -267,66 +273,6 @@ impl From<tollgate_proto::RequestError> for Error {
     }
 }
 
-/// The error body as it is read back to become a problem.
-#[derive(Debug, serde::Deserialize)]
-struct ReadBody {
-    error: String,
-    error_description: String,
-    limit: Option<String>,
-}
-
-/// RFC 9457 problem details: the admin API's error body.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct Problem<'a> {
-    /// Always `about:blank`: the status says it all.
-    #[serde(rename = "type")]
-    kind: &'static str,
-    title: &'a str,
-    status: u16,
-    detail: &'a str,
-    /// The same code the JSON error body has (`invalid_request`, ...).
-    error: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    limit: Option<&'a str>,
-}
-
-/// The same error response with its body as RFC 9457 problem details
-/// (`application/problem+json`): status and headers (`WWW-Authenticate`,
-/// `Retry-After`, ...) are kept, and the body says the same thing. Any
-/// other response passes unchanged.
-pub async fn as_problem(resp: Response) -> Response {
-    let status = resp.status();
-    let is_json = resp
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
-    if !(status.is_client_error() || status.is_server_error()) || !is_json {
-        return resp;
-    }
-    let (mut parts, body) = resp.into_parts();
-    let bytes = axum::body::to_bytes(body, 64 * 1024)
-        .await
-        .unwrap_or_default();
-    let Ok(read) = serde_json::from_slice::<ReadBody>(&bytes) else {
-        return Response::from_parts(parts, axum::body::Body::from(bytes));
-    };
-    let problem = Problem {
-        kind: "about:blank",
-        title: reason_of(status),
-        status: status.as_u16(),
-        detail: &read.error_description,
-        error: &read.error,
-        limit: read.limit.as_deref(),
-    };
-    let json = serde_json::to_vec(&problem).unwrap_or_default();
-    parts.headers.remove(header::CONTENT_LENGTH);
-    parts.headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/problem+json"),
-    );
-    Response::from_parts(parts, axum::body::Body::from(json))
-}
-
 /// `temporarily_unavailable` with `Retry-After`: come back later.
 fn retry_later(status: StatusCode, description: &str, retry_after: &str) -> Response {
     let mut r = json_response(
@@ -433,46 +379,9 @@ pub fn json_response(status: StatusCode, body: &impl Serialize) -> Response {
     resp
 }
 
-/// An error response the framework made (a 405 from the router, a 413 from
-/// the body limit, ...) with the JSON error body every other error has; its
-/// headers (`Allow`, ...) are kept. Upstream answers ([`Proxied`]), JSON
-/// bodies and the HTML pages people are shown pass unchanged.
-pub fn json_for_bare(resp: Response) -> Response {
-    let status = resp.status();
-    let content_type = resp
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let ours =
-        content_type.starts_with("application/json") || content_type.starts_with("text/html");
-    if !(status.is_client_error() || status.is_server_error())
-        || ours
-        || resp.extensions().get::<Proxied>().is_some()
-    {
-        return resp;
-    }
-    let mut fresh = json_response(status, &body(&code_of(status), reason_of(status)));
-    carry_headers(resp.headers(), &mut fresh);
-    fresh
-}
-
-/// The JSON body for an error status the HTTP layer answers by itself (a
-/// head too large or malformed to reach any handler): the same shape as
-/// [`json_for_bare`] gives.
-pub fn bare_status_body(status: StatusCode) -> Vec<u8> {
-    serde_json::to_vec(&body(&code_of(status), reason_of(status))).unwrap_or_default()
-}
-
+/// The status's reason phrase: the title of an error with no better one.
 fn reason_of(status: StatusCode) -> &'static str {
     status.canonical_reason().unwrap_or("error")
-}
-
-/// `method_not_allowed` for 405: the code of an error with no better one.
-fn code_of(status: StatusCode) -> String {
-    reason_of(status)
-        .to_ascii_lowercase()
-        .replace([' ', '-'], "_")
 }
 
 /// At most `max` characters of `s`, marked when cut: what an error may
@@ -677,18 +586,7 @@ mod tests {
     }
 
     #[test]
-    fn bare_framework_errors_become_json() {
-        let mut bare = (StatusCode::METHOD_NOT_ALLOWED, "").into_response();
-        bare.headers_mut()
-            .insert(header::ALLOW, HeaderValue::from_static("POST"));
-        let r = json_for_bare(bare);
-        assert_eq!(r.status(), 405);
-        assert_eq!(header(&r, "allow"), "POST");
-        assert!(header(&r, "content-type").starts_with("application/json"));
-        let mut upstream = (StatusCode::NOT_FOUND, "plain").into_response();
-        upstream.extensions_mut().insert(Proxied);
-        let r = json_for_bare(upstream);
-        assert!(header(&r, "content-type").starts_with("text/plain"));
+    fn excerpts_are_cut_and_marked() {
         assert_eq!(excerpt("abcdef", 3), "abc…");
         assert_eq!(excerpt("abc", 3), "abc");
     }
