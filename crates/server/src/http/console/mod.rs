@@ -17,6 +17,7 @@ mod chart;
 mod credentials;
 mod manage;
 mod reports;
+mod users;
 mod views;
 mod visitor;
 
@@ -80,12 +81,12 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route("/console/admin/clients/{id}/approve", post(manage::approve))
         .route(
             "/console/admin/users",
-            get(manage::users).post(manage::create_user),
+            get(users::users).post(users::create_user),
         )
-        .route("/console/admin/users/{name}", post(manage::update_user))
+        .route("/console/admin/users/{name}", post(users::update_user))
         .route(
             "/console/admin/users/{name}/password",
-            post(manage::set_password),
+            post(users::set_password),
         )
         .route("/console/admin/usage", get(reports::usage))
         .route("/console/admin/audit", get(reports::audit))
