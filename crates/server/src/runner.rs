@@ -165,16 +165,14 @@ async fn watch_changes(state: AppState) {
         tick.tick().await;
         match state.store().revision().await {
             Ok(rev) if last != Some(rev) => {
-                // Keys first: a token checked between clearing the caches
-                // and reading the keys would be cached as valid under a key
-                // just revoked, for as long as it lives.
-                if let Err(e) = state.tokens().keys().reload().await {
+                let read = match last {
+                    Some(_) => state.oauth().follow_change().await,
+                    None => state.tokens().keys().reload().await,
+                };
+                if let Err(e) = read {
                     tracing::debug!(error = %e, "cannot read the signing keys");
                 }
-                if last.is_some() {
-                    state.oauth().forget_cached();
-                    tracing::debug!(revision = rev, "store changed: caches cleared");
-                }
+                tracing::debug!(revision = rev, "store revision read: keys read again");
                 last = Some(rev);
             }
             Ok(_) => {}

@@ -14,7 +14,9 @@ impl Admin<'_> {
     /// that did not.
     pub async fn record(&self, action: &str, target: &str, detail: Value) {
         if let Some(server) = self.caches {
-            server.forget_cached();
+            if let Err(e) = server.follow_change().await {
+                tracing::warn!(error = %e, "cannot read the signing keys again");
+            }
         }
         let record = AuditRecord {
             id: 0,

@@ -339,24 +339,40 @@ pub async fn rotate_key(
     prepublish_secs: u64,
     now_too: bool,
 ) -> Result<(SigningKey, Vec<String>), AdminError> {
-    let delay = if now_too { 0 } else { prepublish_secs };
-    let signs_from = now.saturating_add(i64::try_from(delay).unwrap_or(i64::MAX));
+    if !now_too {
+        let delay = i64::try_from(prepublish_secs).unwrap_or(i64::MAX);
+        let key = add_key(store, alg, now, now.saturating_add(delay)).await?;
+        return Ok((key, Vec::new()));
+    }
     let signing: Vec<String> = store
         .signing_keys()
         .await?
         .into_iter()
-        .filter(|k| k.retired_at.is_none() && k.signs_from <= now)
+        .filter(|k| signs_at(k, now))
         .map(|k| k.kid)
         .collect();
-    let key = keys::generate(alg, now, signs_from)?;
-    store.insert_signing_key(&key, None).await?;
-    if !now_too {
-        return Ok((key, Vec::new()));
-    }
+    let key = add_key(store, alg, now, now).await?;
     for kid in &signing {
         store.retire_signing_key(kid, now, now).await?;
     }
     Ok((key, signing))
+}
+
+/// A new key of `alg`, made at `now`, signing from `signs_from`, stored.
+async fn add_key(
+    store: &dyn Store,
+    alg: SigningAlg,
+    now: i64,
+    signs_from: i64,
+) -> Result<SigningKey, AdminError> {
+    let key = keys::generate(alg, now, signs_from)?;
+    store.insert_signing_key(&key, None).await?;
+    Ok(key)
+}
+
+/// Whether `k` signs at `now`: not retired, and its time has come.
+fn signs_at(k: &SigningKey, now: i64) -> bool {
+    k.retired_at.is_none() && k.signs_from <= now
 }
 
 /// Revokes `kid` (its private key leaked): it signs nothing more and
@@ -375,15 +391,10 @@ pub async fn revoke_key(
     if !keys.iter().any(|k| k.kid == kid && published(k)) {
         return Err(StoreError::NotFound(format!("signing key `{kid}` still published")).into());
     }
-    let other_signs = keys
-        .iter()
-        .any(|k| k.kid != kid && k.retired_at.is_none() && k.signs_from <= now);
-    let made = if other_signs {
+    let made = if keys.iter().any(|k| k.kid != kid && signs_at(k, now)) {
         None
     } else {
-        let key = keys::generate(alg, now, now)?;
-        store.insert_signing_key(&key, None).await?;
-        Some(key)
+        Some(add_key(store, alg, now, now).await?)
     };
     store.retire_signing_key(kid, now, now).await?;
     Ok(made)
@@ -402,10 +413,7 @@ pub async fn retire_key(
     if !keys.iter().any(|k| k.kid == kid && k.retired_at.is_none()) {
         return Err(StoreError::NotFound(format!("signing key `{kid}` still in use")).into());
     }
-    let other_signs = keys
-        .iter()
-        .any(|k| k.kid != kid && k.retired_at.is_none() && k.signs_from <= now);
-    if !other_signs {
+    if !keys.iter().any(|k| k.kid != kid && signs_at(k, now)) {
         return Err(AdminError::Invalid(format!(
             "no other key signs yet: run `tollgate admin keys rotate` first (with --now if `{kid}` leaked)"
         )));

@@ -80,6 +80,16 @@ impl AuthServer {
         &self.throttles
     }
 
+    /// The store changed (a key, a client, a user, a revocation): reads the
+    /// signing keys again, then drops every cached client and validation.
+    /// Keys first: a token checked between the two would otherwise stay
+    /// cached as valid under a key just revoked, for as long as it lives.
+    pub async fn follow_change(&self) -> Result<(), Error> {
+        let read = self.tokens.keys().reload().await;
+        self.forget_cached();
+        read
+    }
+
     /// Drops every cached client and validation: the store changed.
     pub fn forget_cached(&self) {
         self.tokens.clear();

@@ -46,7 +46,6 @@ pub async fn rotate_key(
     let rotation = body.map(|Json(r)| r).unwrap_or_default();
     let jwt = caller.state.config().jwt;
     let key = caller.admin().rotate_key(&jwt, rotation).await?;
-    reload_keys(&caller).await;
     Ok(created(&format!("{PREFIX}/keys"), &key))
 }
 
@@ -64,19 +63,7 @@ pub async fn rotate_key(
 pub async fn revoke_key(caller: Caller, Path(kid): Path<String>) -> Result<Response, Error> {
     let jwt = caller.state.config().jwt;
     let key = caller.admin().revoke_key(&jwt, &kid).await?;
-    reload_keys(&caller).await;
     Ok(ok(&key))
-}
-
-/// Reads the keys again on this instance at once, rather than at its next
-/// poll of the store (other instances see the change then), and only then
-/// drops the caches: a token checked in between against the old keys would
-/// otherwise stay cached as valid.
-async fn reload_keys(caller: &Caller) {
-    if let Err(e) = caller.state.tokens().keys().reload().await {
-        tracing::warn!(error = %e, "cannot read the signing keys again");
-    }
-    caller.state.oauth().forget_cached();
 }
 
 #[utoipa::path(
