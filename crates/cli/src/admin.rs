@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand, ValueEnum};
 use tollgate_proto::admin::ClientPatch;
-use tollgate_proto::admin::{ClientRegistration, UserPatch, UserRegistration};
+use tollgate_proto::admin::ClientRegistration;
 use tollgate_proto::{GrantType, Scope};
 use tollgate_server::config::{FileConfig, TokenFormat, DEFAULT_DATABASE};
 use tollgate_server::store::{self, AuthMethod};
@@ -65,7 +65,7 @@ enum AdminCommand {
     Client(ClientCommand),
     /// Register and manage resource owners for the password grant.
     #[command(subcommand)]
-    User(UserCommand),
+    User(crate::admin_users::UserCommand),
     /// The keys that sign JWT access tokens: list, rotate, retire.
     #[command(subcommand)]
     Keys(KeysCommand),
@@ -249,69 +249,11 @@ enum ClientCommand {
     },
 }
 
-/// A user's role in the console.
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum RoleArg {
-    Admin,
-    Developer,
-}
-
-fn role_names(roles: &[RoleArg]) -> Vec<String> {
-    roles
-        .iter()
-        .map(|r| match r {
-            RoleArg::Admin => "admin".to_owned(),
-            RoleArg::Developer => "developer".to_owned(),
-        })
-        .collect()
-}
-
-#[derive(Debug, Subcommand)]
-enum UserCommand {
-    /// Register a user; the password is prompted for, or read with --password-stdin.
-    Create {
-        #[arg(long)]
-        username: String,
-        /// Read the password from standard input instead of prompting.
-        #[arg(long)]
-        password_stdin: bool,
-        #[arg(long)]
-        full_name: Option<String>,
-        #[arg(long)]
-        email: Option<String>,
-        /// A role in the console (repeat for both): admin sees and changes
-        /// everything; developer registers and watches their own apps.
-        #[arg(long = "role", value_enum, value_name = "ROLE")]
-        roles: Vec<RoleArg>,
-    },
-    /// List users.
-    List {
-        #[arg(long)]
-        json: bool,
-    },
-    /// Stop a user: password grants fail and their tokens stop working.
-    Disable { username: String },
-    /// Let a disabled user back in.
-    Enable { username: String },
-    /// Replace a user's roles (none given: no role).
-    SetRoles {
-        username: String,
-        #[arg(long = "role", value_enum, value_name = "ROLE")]
-        roles: Vec<RoleArg>,
-    },
-    /// Set a new password (prompted for, or read with --password-stdin).
-    SetPassword {
-        username: String,
-        #[arg(long)]
-        password_stdin: bool,
-    },
-}
-
 pub async fn run(args: AdminArgs) -> Result<()> {
     let backend = backend(&args).await?;
     let result = match args.command {
         AdminCommand::Client(cmd) => client(&backend, cmd).await,
-        AdminCommand::User(cmd) => user(&backend, cmd).await,
+        AdminCommand::User(cmd) => crate::admin_users::run(&backend, cmd).await,
         AdminCommand::Keys(cmd) => crate::admin_keys::run(&backend, cmd).await,
     };
     backend.close().await;
@@ -545,78 +487,5 @@ fn print_credentials(client_id: &str, secret: &str, json: bool) -> Result<()> {
     crate::out::line(format_args!("client_id:     {client_id}"))?;
     crate::out::line(format_args!("client_secret: {secret}"))?;
     eprintln!("Store the secret now: tollgate keeps only its hash and cannot show it again.");
-    Ok(())
-}
-
-async fn user(backend: &Backend, cmd: UserCommand) -> Result<()> {
-    match cmd {
-        UserCommand::Create {
-            username,
-            password_stdin,
-            full_name,
-            email,
-            roles,
-        } => {
-            let password = secret_input::new_password(password_stdin)?;
-            let reg = UserRegistration {
-                username,
-                password,
-                full_name,
-                email,
-                roles: role_names(&roles),
-            };
-            let user = backend.register_user(reg).await?;
-            eprintln!("user {} created", user.username);
-            Ok(())
-        }
-        UserCommand::List { json } => {
-            let users = backend.users().await?;
-            if json {
-                return crate::out::json(&users);
-            }
-            for u in users {
-                let state = if u.enabled { "enabled" } else { "disabled" };
-                crate::out::line(format_args!(
-                    "{}\t{state}\t{}\t{}",
-                    u.username,
-                    u.full_name.unwrap_or_default(),
-                    u.roles.join(",")
-                ))?;
-            }
-            Ok(())
-        }
-        UserCommand::Disable { username } => set_user_enabled(backend, &username, false).await,
-        UserCommand::Enable { username } => set_user_enabled(backend, &username, true).await,
-        UserCommand::SetRoles { username, roles } => {
-            let patch = UserPatch {
-                roles: Some(role_names(&roles)),
-                ..UserPatch::default()
-            };
-            let user = backend.update_user(&username, patch).await?;
-            eprintln!("roles of {username}: {}", user.roles.join(", "));
-            Ok(())
-        }
-        UserCommand::SetPassword {
-            username,
-            password_stdin,
-        } => {
-            let password = secret_input::new_password(password_stdin)?;
-            backend.set_password(&username, password).await?;
-            eprintln!("password of {username} changed");
-            Ok(())
-        }
-    }
-}
-
-async fn set_user_enabled(backend: &Backend, username: &str, enabled: bool) -> Result<()> {
-    let patch = UserPatch {
-        enabled: Some(enabled),
-        ..UserPatch::default()
-    };
-    backend.update_user(username, patch).await?;
-    eprintln!(
-        "user {username} {}",
-        if enabled { "enabled" } else { "disabled" }
-    );
     Ok(())
 }
