@@ -3,16 +3,15 @@
 //! interval), or with `--url` through a server's admin API. Every change is
 //! written to the audit log.
 
-use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand, ValueEnum};
-use tollgate_proto::admin::ClientPatch;
-use tollgate_proto::admin::ClientRegistration;
-use tollgate_proto::{GrantType, Scope};
-use tollgate_server::config::{FileConfig, TokenFormat, DEFAULT_DATABASE};
-use tollgate_server::store::{self, AuthMethod};
+use tollgate_proto::admin::{ClientInfo, ClientRegistration};
+use tollgate_proto::client::{AuthMethod, ClientSettings, TokenFormat};
+use tollgate_proto::{merge_patch, GrantType};
+use tollgate_server::config::{FileConfig, DEFAULT_DATABASE};
+use tollgate_server::store;
 
 use crate::admin_backend::{Backend, Local, Remote};
 use crate::admin_keys::KeysCommand;
@@ -113,9 +112,10 @@ impl From<AuthMethodArg> for AuthMethod {
     }
 }
 
-/// Settings shared by `client create` and `client update`.
+/// The flags of `client create` and `client update` that set a client's
+/// settings ([`ClientSettings`]); what is not given stays as it is.
 #[derive(Debug, Args)]
-struct ClientSettings {
+struct SettingsFlags {
     /// Scopes the client may request, space-separated, e.g. "locations:read users:read".
     #[arg(long, value_name = "SCOPES")]
     scope: Option<String>,
@@ -126,7 +126,7 @@ struct ClientSettings {
     /// How the client authenticates at the token endpoint.
     #[arg(long, value_enum)]
     auth_method: Option<AuthMethodArg>,
-    /// Access-token lifetime in seconds [default: the server's token_ttl].
+    /// Access-token lifetime in seconds; 0 for the server's token_ttl [default: the server's].
     #[arg(long, value_name = "SECS")]
     token_ttl: Option<u64>,
     /// Requests per second allowed, 0 for unlimited [default: the server's quota.default_qps].
@@ -178,11 +178,6 @@ impl TokenFormatArg {
     }
 }
 
-/// `--audience ""` means the issuer.
-fn audience(a: &str) -> Option<String> {
-    (!a.is_empty()).then(|| a.to_owned())
-}
-
 #[derive(Debug, Subcommand)]
 enum ClientCommand {
     /// Register a client and print its id and secret (the secret only now).
@@ -191,7 +186,7 @@ enum ClientCommand {
         #[arg(long)]
         name: String,
         #[command(flatten)]
-        settings: ClientSettings,
+        settings: SettingsFlags,
         /// Let the client introspect any client's tokens (for resource servers).
         #[arg(long)]
         introspect_any: bool,
@@ -242,7 +237,7 @@ enum ClientCommand {
         #[arg(long)]
         name: Option<String>,
         #[command(flatten)]
-        settings: ClientSettings,
+        settings: SettingsFlags,
         /// Grant or withdraw the introspect-any privilege.
         #[arg(long, value_name = "BOOL")]
         introspect_any: Option<bool>,
@@ -314,18 +309,86 @@ fn remote(url: &str, profile: Option<&str>) -> Result<Backend> {
     )))
 }
 
-fn parse_scope(s: &str) -> Result<Scope> {
-    s.parse().with_context(|| format!("invalid --scope `{s}`"))
+impl SettingsFlags {
+    /// Sets what the flags give on `c`.
+    fn apply(&self, c: &mut ClientInfo) -> Result<()> {
+        let s = &mut c.settings;
+        if let Some(scope) = &self.scope {
+            s.scope = scope
+                .parse()
+                .with_context(|| format!("invalid --scope `{scope}`"))?;
+        }
+        if !self.grants.is_empty() {
+            s.grant_types = self.grants.iter().map(|&g| g.into()).collect();
+        }
+        if let Some(a) = self.auth_method {
+            s.auth_method = a.into();
+        }
+        if let Some(ttl) = self.token_ttl {
+            s.token_ttl = (ttl > 0).then_some(ttl);
+        }
+        s.qps = self.qps.or(s.qps);
+        s.per_day = self.per_day.or(s.per_day);
+        if let Some(f) = self.token_format {
+            s.token_format = f.format();
+        }
+        if let Some(a) = &self.audience {
+            s.audience = (!a.is_empty()).then(|| a.clone());
+        }
+        if !self.redirect_uris.is_empty() {
+            s.redirect_uris.clone_from(&self.redirect_uris);
+        }
+        s.first_party = self.first_party.unwrap_or(s.first_party);
+        if let Some(d) = &self.description {
+            s.description.clone_from(d);
+        }
+        if let Some(o) = &self.owner {
+            c.owner = Some(o.clone());
+        }
+        Ok(())
+    }
 }
 
-/// `--token-ttl 0` in an update returns the client to the server default.
-fn ttl(v: u64) -> Option<u64> {
-    (v > 0).then_some(v)
+/// `client create`: the registration the flags ask for.
+fn registration(name: String, flags: &SettingsFlags, public: bool) -> Result<ClientRegistration> {
+    let mut c = ClientInfo {
+        client_id: String::new(),
+        settings: ClientSettings {
+            client_name: name,
+            public,
+            ..ClientSettings::default()
+        },
+        enabled: true,
+        created_at: 0,
+        previous_secret_until: None,
+        owner: None,
+        requested_scope: tollgate_proto::Scope::default(),
+    };
+    flags.apply(&mut c)?;
+    Ok(ClientRegistration {
+        settings: c.settings,
+        owner: c.owner,
+        ..ClientRegistration::default()
+    })
 }
 
-fn grant_list(grants: &[GrantArg]) -> Vec<GrantType> {
-    let set: BTreeSet<GrantType> = grants.iter().map(|&g| g.into()).collect();
-    set.into_iter().collect()
+/// `client update`: the client as it is, changed by the flags, sent as the
+/// merge patch of what differs (so nothing else is overwritten).
+async fn update(
+    backend: &Backend,
+    client_id: &str,
+    edit: impl FnOnce(&mut ClientInfo) -> Result<()>,
+) -> Result<()> {
+    let before = backend.client(client_id).await?;
+    let mut after = before.clone();
+    edit(&mut after)?;
+    let json = |c: &ClientInfo| serde_json::to_value(c).context("formatting the client");
+    let patch = match merge_patch::diff(&json(&before)?, &json(&after)?) {
+        serde_json::Value::Object(m) => m,
+        _ => serde_json::Map::new(),
+    };
+    backend.update_client(client_id, patch).await?;
+    Ok(())
 }
 
 async fn client(backend: &Backend, cmd: ClientCommand) -> Result<()> {
@@ -344,30 +407,10 @@ async fn client(backend: &Backend, cmd: ClientCommand) -> Result<()> {
             } else {
                 None
             };
-            let scope = settings.scope.clone().unwrap_or_default();
-            parse_scope(&scope)?;
-            let reg = ClientRegistration {
-                client_name: name,
-                client_id,
-                client_secret,
-                scope,
-                grant_types: grant_list(&settings.grants),
-                auth_method: settings.auth_method.map(auth_method),
-                token_ttl: settings.token_ttl,
-                qps: settings.qps,
-                per_day: settings.per_day,
-                introspect_any,
-                token_format: settings
-                    .token_format
-                    .and_then(TokenFormatArg::format)
-                    .map(|f| f.as_str().to_owned()),
-                audience: settings.audience.as_deref().and_then(audience),
-                redirect_uris: settings.redirect_uris.clone(),
-                public,
-                first_party: settings.first_party.unwrap_or(false),
-                owner: settings.owner.clone(),
-                description: settings.description.clone().unwrap_or_default(),
-            };
+            let mut reg = registration(name, &settings, public)?;
+            reg.settings.introspect_any = introspect_any;
+            reg.client_id = client_id;
+            reg.client_secret = client_secret;
             let created = backend.register_client(reg).await?;
             let secret = created.client_secret.unwrap_or_default();
             print_credentials(&created.client_id, &secret, json)
@@ -382,8 +425,8 @@ async fn client(backend: &Backend, cmd: ClientCommand) -> Result<()> {
                     "{}\t{}\t{}\t{}",
                     c.client_id,
                     if c.enabled { "enabled" } else { "disabled" },
-                    c.client_name,
-                    c.scope
+                    c.settings.client_name,
+                    c.settings.scope
                 ))?;
             }
             Ok(())
@@ -421,47 +464,27 @@ async fn client(backend: &Backend, cmd: ClientCommand) -> Result<()> {
             settings,
             introspect_any,
         } => {
-            if let Some(s) = &settings.scope {
-                parse_scope(s)?;
-            }
-            let patch = ClientPatch {
-                client_name: name,
-                scope: settings.scope.clone(),
-                grant_types: (!settings.grants.is_empty()).then(|| grant_list(&settings.grants)),
-                auth_method: settings.auth_method.map(auth_method),
-                token_ttl: settings.token_ttl.map(ttl),
-                qps: settings.qps.map(Some),
-                per_day: settings.per_day.map(Some),
-                introspect_any,
-                token_format: settings
-                    .token_format
-                    .map(|f| f.format().map(|f| f.as_str().to_owned())),
-                audience: settings.audience.as_deref().map(audience),
-                redirect_uris: (!settings.redirect_uris.is_empty())
-                    .then(|| settings.redirect_uris.clone()),
-                first_party: settings.first_party,
-                enabled: None,
-                owner: settings.owner.clone().map(Some),
-                description: settings.description.clone(),
-                requested_scope: None,
-            };
-            backend.update_client(&client_id, patch).await?;
+            update(backend, &client_id, |c| {
+                settings.apply(c)?;
+                if let Some(name) = name {
+                    c.settings.client_name = name;
+                }
+                c.settings.introspect_any = introspect_any.unwrap_or(c.settings.introspect_any);
+                Ok(())
+            })
+            .await?;
             eprintln!("client {client_id} updated");
             Ok(())
         }
     }
 }
 
-fn auth_method(a: AuthMethodArg) -> String {
-    AuthMethod::from(a).as_str().to_owned()
-}
-
 async fn set_client_enabled(backend: &Backend, client_id: &str, enabled: bool) -> Result<()> {
-    let patch = ClientPatch {
-        enabled: Some(enabled),
-        ..ClientPatch::default()
-    };
-    backend.update_client(client_id, patch).await?;
+    update(backend, client_id, |c| {
+        c.enabled = enabled;
+        Ok(())
+    })
+    .await?;
     eprintln!(
         "client {client_id} {}",
         if enabled { "enabled" } else { "disabled" }

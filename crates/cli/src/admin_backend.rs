@@ -13,8 +13,8 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tollgate_client::{Credentials, Grant, TokenSource, TokenSourceConfig};
 use tollgate_proto::admin::{
-    ClientCredentials, ClientInfo, ClientPatch, ClientRegistration, KeyInfo, KeyRotation, Page,
-    PasswordChange, SecretRotation, UserInfo, UserPatch, UserRegistration,
+    ClientCredentials, ClientInfo, ClientRegistration, KeyInfo, KeyRotation, Page, PasswordChange,
+    SecretRotation, UserInfo, UserPatch, UserRegistration,
 };
 use tollgate_server::admin::{Admin, ADMIN_SCOPE};
 use tollgate_server::config::{Argon2Params, JwtConfig};
@@ -224,9 +224,14 @@ impl Backend {
         }
     }
 
-    pub async fn update_client(&self, id: &str, patch: ClientPatch) -> Result<ClientInfo> {
+    /// Applies a JSON merge patch (RFC 7396) of the client.
+    pub async fn update_client(
+        &self,
+        id: &str,
+        patch: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<ClientInfo> {
         match self {
-            Self::Local(l) => Ok(l.admin().update_client(id, patch).await?),
+            Self::Local(l) => Ok(l.admin().patch_client(id, patch).await?),
             Self::Remote(r) => {
                 let path = format!("/clients/{}", encode(id));
                 r.send(Method::PATCH, &path, &patch).await

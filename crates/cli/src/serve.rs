@@ -7,7 +7,8 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 use tokio::net::TcpListener;
-use tollgate_server::config::{Config, FileConfig, LogFormat, TokenFormat};
+use tollgate_proto::client::TokenFormat;
+use tollgate_server::config::{Config, FileConfig, LogFormat};
 use tollgate_server::{demo, store, AppState, Clock};
 
 use crate::logging;

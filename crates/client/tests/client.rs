@@ -10,8 +10,9 @@ use tollgate_client::{
     ApiClient, ApiRequest, ClientAuth, Credentials, Error, Grant, RetryPolicy, TokenSource,
     TokenSourceConfig,
 };
+use tollgate_proto::admin::ClientRegistration;
+use tollgate_proto::client::ClientSettings;
 use tollgate_proto::{GrantType, TokenTypeHint};
-use tollgate_server::admin::NewClient;
 use tollgate_server::config::{QuotaConfig, QuotaResponse};
 use tollgate_server::testing::{spawn, Spawned};
 use tollgate_server::Clock;
@@ -27,14 +28,17 @@ async fn server() -> Spawned {
 }
 
 async fn client(s: &Spawned, secret: Option<&str>, ttl: Option<u64>) -> (String, String) {
-    s.register(NewClient {
-        name: "t".into(),
+    s.register(ClientRegistration {
+        settings: ClientSettings {
+            client_name: "t".into(),
+            scope: "locations:read".parse().unwrap(),
+            grant_types: ALL.into_iter().collect(),
+            token_ttl: ttl,
+            ..ClientSettings::default()
+        },
         client_id: secret.map(|_| format!("c{}", rand_suffix())),
-        secret: secret.map(str::to_owned),
-        scopes: "locations:read".parse().unwrap(),
-        grants: ALL.into_iter().collect(),
-        token_ttl: ttl,
-        ..NewClient::default()
+        client_secret: secret.map(str::to_owned),
+        owner: None,
     })
     .await
 }
@@ -71,13 +75,12 @@ async fn every_grant_and_auth_mode_with_an_awkward_secret() {
     for auth in [ClientAuth::Basic, ClientAuth::BasicRaw, ClientAuth::Post] {
         if auth == ClientAuth::Post {
             // A post client must be registered for it.
-            let update = tollgate_server::store::ClientUpdate {
-                auth_method: Some(tollgate_server::store::AuthMethod::Post),
-                ..Default::default()
-            };
             s.state
                 .store()
-                .update_client(&id, &update, 0)
+                .update_client(&id, 0, &mut |c| {
+                    c.settings.auth_method = tollgate_proto::client::AuthMethod::Post;
+                    true
+                })
                 .await
                 .unwrap();
         }
@@ -273,12 +276,12 @@ async fn introspection_and_revocation_with_discovered_urls() {
 async fn per_second_quota_is_waited_out() {
     let s = spawn(Clock::system(), |f| f.demo_apis = Some(true)).await;
     let (id, secret) = s
-        .register(NewClient {
-            name: "slow".into(),
-            scopes: "locations:read".parse().unwrap(),
-            grants: [GrantType::ClientCredentials].into_iter().collect(),
+        .register(ClientSettings {
+            client_name: "slow".into(),
+            scope: "locations:read".parse().unwrap(),
+            grant_types: [GrantType::ClientCredentials].into_iter().collect(),
             qps: Some(1),
-            ..NewClient::default()
+            ..ClientSettings::default()
         })
         .await;
     let api = ApiClient::new(
@@ -316,12 +319,12 @@ async fn daily_limited(mashery: bool) {
     })
     .await;
     let (id, secret) = s
-        .register(NewClient {
-            name: "daily".into(),
-            scopes: "locations:read".parse().unwrap(),
-            grants: [GrantType::ClientCredentials].into_iter().collect(),
+        .register(ClientSettings {
+            client_name: "daily".into(),
+            scope: "locations:read".parse().unwrap(),
+            grant_types: [GrantType::ClientCredentials].into_iter().collect(),
             per_day: Some(1),
-            ..NewClient::default()
+            ..ClientSettings::default()
         })
         .await;
     let api = ApiClient::new(
@@ -369,10 +372,10 @@ async fn daily_quota_mashery_is_an_immediate_error() {
 async fn plain_403_and_token_endpoint_errors_are_not_retried() {
     let s = server().await;
     let (id, secret) = s
-        .register(NewClient {
-            name: "no scope".into(),
-            grants: [GrantType::ClientCredentials].into_iter().collect(),
-            ..NewClient::default()
+        .register(ClientSettings {
+            client_name: "no scope".into(),
+            grant_types: [GrantType::ClientCredentials].into_iter().collect(),
+            ..ClientSettings::default()
         })
         .await;
     let mut cfg = TokenSourceConfig::new(

@@ -4,98 +4,140 @@
 //! (`client_name`, `scope`, `grant_types`, `redirect_uris`); the rest are
 //! tollgate's own. No body ever carries a secret digest or a private key.
 //!
-//! In a patch, a field left out stays as it is; `null` (for the fields with
-//! a server default) returns it to that default.
+//! A client's settings are `client::ClientSettings`, embedded here. A
+//! client is changed with a JSON merge patch (RFC 7396, `merge_patch`) of
+//! its [`ClientInfo`]; in a user patch, a field left out stays as it is and
+//! `null` clears it.
 
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{de, Deserialize, Deserializer, Serialize};
 
-use crate::GrantType;
+use serde_json::Map;
 
-/// A registered client, as the API shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+use crate::client::{with_settings, ClientSettings};
+use crate::Scope;
+
+/// A registered client, as the API shows it: its settings, and what the
+/// record holds besides (who owns it, whether it is on, scopes awaiting
+/// approval). Read like [`ClientRegistration`], with errors that name the
+/// field.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ClientInfo {
     pub client_id: String,
-    pub client_name: String,
+    #[serde(flatten)]
+    pub settings: ClientSettings,
     pub enabled: bool,
-    /// Scopes it may request, space-separated.
-    pub scope: String,
-    pub grant_types: Vec<GrantType>,
-    /// `any`, `basic` or `post`.
-    pub auth_method: String,
-    /// Access-token lifetime, seconds; `null`: the server's `token_ttl`.
-    pub token_ttl: Option<u64>,
-    /// Requests per second (0 unlimited); `null`: the server's default.
-    pub qps: Option<u64>,
-    /// Requests per UTC day (0 unlimited); `null`: the server's default.
-    pub per_day: Option<u64>,
-    pub introspect_any: bool,
-    /// `opaque` or `jwt`; `null`: the server's `token_format`.
-    pub token_format: Option<String>,
-    /// `aud` of its JWTs; `null`: the issuer.
-    pub audience: Option<String>,
-    pub redirect_uris: Vec<String>,
-    pub public: bool,
-    pub first_party: bool,
     /// Unix seconds.
     pub created_at: i64,
     /// While a rotated-away secret still works: until when (Unix seconds).
+    #[serde(default)]
     pub previous_secret_until: Option<i64>,
     /// The person who registered it in the developer portal, if one did.
     #[serde(default)]
     pub owner: Option<String>,
-    /// What it is for, in its developer's words.
-    #[serde(default)]
-    pub description: String,
     /// Scopes asked for in the portal, awaiting an admin's approval.
     #[serde(default)]
-    pub requested_scope: String,
+    pub requested_scope: Scope,
 }
 
-/// `POST /admin/v1/clients`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+impl<'de> Deserialize<'de> for ClientInfo {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        /// Names it does not know are ignored: a newer server may send more.
+        #[derive(Deserialize)]
+        struct Own {
+            client_id: String,
+            enabled: bool,
+            created_at: i64,
+            #[serde(default)]
+            previous_secret_until: Option<i64>,
+            #[serde(default)]
+            owner: Option<String>,
+            #[serde(default)]
+            requested_scope: Scope,
+        }
+        let body = Map::deserialize(d)?;
+        let (settings, own) = with_settings::<Own>(body).map_err(de::Error::custom)?;
+        Ok(Self {
+            client_id: own.client_id,
+            settings,
+            enabled: own.enabled,
+            created_at: own.created_at,
+            previous_secret_until: own.previous_secret_until,
+            owner: own.owner,
+            requested_scope: own.requested_scope,
+        })
+    }
+}
+
+impl ClientInfo {
+    /// What a patch may not change: fixed when the client is registered,
+    /// or kept by the server.
+    pub const READ_ONLY: [&'static str; 4] =
+        ["client_id", "created_at", "previous_secret_until", "public"];
+
+    /// Whether `name` is a member of the JSON form.
+    pub fn is_field(name: &str) -> bool {
+        ClientSettings::FIELDS.contains(&name)
+            || [
+                "client_id",
+                "enabled",
+                "created_at",
+                "previous_secret_until",
+                "owner",
+                "requested_scope",
+            ]
+            .contains(&name)
+    }
+}
+
+/// `POST /admin/v1/clients`: the settings, and optionally an id and secret
+/// to import and the person it belongs to. Names it does not know are
+/// refused.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(deny_unknown_fields)]
 pub struct ClientRegistration {
-    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 255))]
-    pub client_name: String,
+    /// `grant_types` left empty: `client_credentials`.
+    #[serde(flatten)]
+    pub settings: ClientSettings,
     /// Import an existing id instead of having one generated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_id: Option<String>,
     /// Import an existing secret (with `client_id`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_secret: Option<String>,
-    #[serde(default)]
-    pub scope: String,
-    /// Default: `client_credentials`.
-    #[serde(default)]
-    pub grant_types: Vec<GrantType>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub auth_method: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub token_ttl: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub qps: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub per_day: Option<u64>,
-    #[serde(default)]
-    pub introspect_any: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub token_format: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub audience: Option<String>,
-    #[serde(default)]
-    pub redirect_uris: Vec<String>,
-    #[serde(default)]
-    pub public: bool,
-    #[serde(default)]
-    pub first_party: bool,
     /// The person it belongs to (a username): it shows in their portal.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner: Option<String>,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    #[cfg_attr(feature = "openapi", schema(max_length = 1000))]
-    pub description: String,
+}
+
+/// Settings alone: a generated id and secret, nobody's.
+impl From<ClientSettings> for ClientRegistration {
+    fn from(settings: ClientSettings) -> Self {
+        Self {
+            settings,
+            ..Self::default()
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for ClientRegistration {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Own {
+            client_id: Option<String>,
+            client_secret: Option<String>,
+            owner: Option<String>,
+        }
+        let body = Map::deserialize(d)?;
+        let (settings, own) = with_settings::<Own>(body).map_err(de::Error::custom)?;
+        Ok(Self {
+            settings,
+            client_id: own.client_id,
+            client_secret: own.client_secret,
+            owner: own.owner,
+        })
+    }
 }
 
 /// The answer to a registration or a secret rotation: the only time the
@@ -107,71 +149,6 @@ pub struct ClientCredentials {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_secret: Option<String>,
     pub client: ClientInfo,
-}
-
-/// `PATCH /admin/v1/clients/{id}`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(deny_unknown_fields)]
-pub struct ClientPatch {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub client_name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub scope: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub grant_types: Option<Vec<GrantType>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub auth_method: Option<String>,
-    #[serde(
-        default,
-        deserialize_with = "present",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub token_ttl: Option<Option<u64>>,
-    #[serde(
-        default,
-        deserialize_with = "present",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub qps: Option<Option<u64>>,
-    #[serde(
-        default,
-        deserialize_with = "present",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub per_day: Option<Option<u64>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub introspect_any: Option<bool>,
-    #[serde(
-        default,
-        deserialize_with = "present",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub token_format: Option<Option<String>>,
-    #[serde(
-        default,
-        deserialize_with = "present",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub audience: Option<Option<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub redirect_uris: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub first_party: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub enabled: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
-    /// Scopes awaiting approval (space-separated); `""` clears them.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub requested_scope: Option<String>,
-    /// The person it belongs to; `null`: nobody's.
-    #[serde(
-        default,
-        deserialize_with = "present",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub owner: Option<Option<String>>,
 }
 
 /// `POST /admin/v1/clients/{id}/secret`.
@@ -390,23 +367,43 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_patch_tells_absent_from_null() {
-        let p: ClientPatch = serde_json::from_str(r#"{"qps": null, "per_day": 5}"#)
-            .unwrap_or_else(|e| unreachable!("{e}"));
-        assert_eq!(p.qps, Some(None));
-        assert_eq!(p.per_day, Some(Some(5)));
-        assert_eq!(p.token_ttl, None);
-        let back = serde_json::to_string(&ClientPatch {
-            per_day: Some(Some(5)),
-            ..ClientPatch::default()
-        })
-        .unwrap_or_default();
-        assert_eq!(back, r#"{"per_day":5}"#);
+    fn a_registration_refuses_unknown_names_and_reads_the_flattened_settings() {
+        let r: ClientRegistration =
+            serde_json::from_str(r#"{"client_name":"a","qps":5,"owner":"ann"}"#)
+                .unwrap_or_else(|e| unreachable!("{e}"));
+        assert_eq!(r.settings.qps, Some(5));
+        assert_eq!(r.owner.as_deref(), Some("ann"));
+        let e = serde_json::from_str::<ClientRegistration>(r#"{"client_name":"a","colour":1}"#);
+        assert!(e.is_err_and(|e| e.to_string().contains("unknown field `colour`")));
+        let back = serde_json::to_value(&r).unwrap_or_default();
+        assert_eq!(back["qps"], 5);
+        assert!(back.get("client_secret").is_none());
+    }
+
+    #[test]
+    fn client_info_names_its_fields() {
+        let info = ClientInfo {
+            client_id: "c".into(),
+            settings: ClientSettings::default(),
+            enabled: true,
+            created_at: 0,
+            previous_secret_until: None,
+            owner: None,
+            requested_scope: Scope::default(),
+        };
+        let json = serde_json::to_value(&info).unwrap_or_default();
+        let keys = json
+            .as_object()
+            .map(|o| o.keys().cloned().collect::<Vec<_>>());
+        for k in keys.unwrap_or_default() {
+            assert!(ClientInfo::is_field(&k), "{k}");
+        }
+        assert!(!ClientInfo::is_field("colour"));
     }
 
     #[test]
     fn unknown_fields_and_secrets_in_debug() {
-        assert!(serde_json::from_str::<ClientPatch>(r#"{"colour": 1}"#).is_err());
+        assert!(serde_json::from_str::<UserPatch>(r#"{"colour": 1}"#).is_err());
         let u = UserRegistration {
             username: "ann".into(),
             password: "hunter2".into(),

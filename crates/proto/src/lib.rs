@@ -3,16 +3,19 @@
 //! Only this crate defines shapes that cross the wire: the token response
 //! (RFC 6749 §5.1), error codes and bodies (§5.2, RFC 6750 §3.1), grant types,
 //! scope sets (§3.3), audiences (`aud`), HTTP Basic client credentials (§2.3.1), introspection
-//! (RFC 7662) and server metadata (RFC 8414). It has no I/O and no async
+//! (RFC 7662), server metadata (RFC 8414), a client's settings and the
+//! admin API's bodies, with JSON merge patches (RFC 7396) to change them. It has no I/O and no async
 //! runtime, so both sides can depend on it freely.
 
 pub mod admin;
 pub mod audience;
 pub mod basic;
 pub mod challenge;
+pub mod client;
 pub mod error;
 pub mod grant;
 pub mod introspect;
+pub mod merge_patch;
 pub mod metadata;
 pub mod request;
 pub mod scope;

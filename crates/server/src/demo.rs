@@ -1,9 +1,11 @@
 //! `serve --demo`: fixed, published credentials for trying tollgate out.
 //! Only ever served on loopback (enforced in `config`).
 
+use tollgate_proto::admin::ClientRegistration;
+use tollgate_proto::client::ClientSettings;
 use tollgate_proto::GrantType;
 
-use crate::admin::{self, AdminError, NewClient, NewUser};
+use crate::admin::{self, AdminError, NewUser};
 use crate::state::AppState;
 use crate::store::StoreError;
 
@@ -28,28 +30,34 @@ pub const REDIRECT_URIS: [&str; 3] = [
 /// instances sharing one database start at once.
 pub async fn seed(state: &AppState) -> Result<(), AdminError> {
     let now = state.clock().now_secs();
-    let client = NewClient {
-        name: "Demo client".into(),
+    let client = ClientRegistration {
+        settings: ClientSettings {
+            client_name: "Demo client".into(),
+            scope: SCOPES
+                .parse()
+                .map_err(|e| AdminError::Invalid(format!("{e}")))?,
+            grant_types: GrantType::ALL.into_iter().collect(),
+            // Any port on loopback (RFC 8252 §7.3): `tollgate login`, and a
+            // browser tried by hand.
+            redirect_uris: REDIRECT_URIS.iter().map(|u| (*u).to_owned()).collect(),
+            ..ClientSettings::default()
+        },
         client_id: Some(CLIENT_ID.into()),
-        secret: Some(CLIENT_SECRET.into()),
-        scopes: SCOPES
-            .parse()
-            .map_err(|e| AdminError::Invalid(format!("{e}")))?,
-        grants: GrantType::ALL.into_iter().collect(),
-        // Any port on loopback (RFC 8252 §7.3): `tollgate login`, and a
-        // browser tried by hand.
-        redirect_uris: REDIRECT_URIS.iter().map(|u| (*u).to_owned()).collect(),
-        ..NewClient::default()
+        client_secret: Some(CLIENT_SECRET.into()),
+        owner: None,
     };
-    let operator = NewClient {
-        name: "Demo admin".into(),
+    let operator = ClientRegistration {
+        settings: ClientSettings {
+            client_name: "Demo admin".into(),
+            scope: admin::ADMIN_SCOPE
+                .parse()
+                .map_err(|e| AdminError::Invalid(format!("{e}")))?,
+            grant_types: [GrantType::ClientCredentials].into(),
+            ..ClientSettings::default()
+        },
         client_id: Some(ADMIN_CLIENT_ID.into()),
-        secret: Some(ADMIN_CLIENT_SECRET.into()),
-        scopes: admin::ADMIN_SCOPE
-            .parse()
-            .map_err(|e| AdminError::Invalid(format!("{e}")))?,
-        grants: [GrantType::ClientCredentials].into(),
-        ..NewClient::default()
+        client_secret: Some(ADMIN_CLIENT_SECRET.into()),
+        owner: None,
     };
     for new in [client, operator] {
         ignore_conflict(

@@ -1,52 +1,26 @@
 //! Clients through [`Admin`]: register, list, read, change, delete, and
 //! rotate secrets, in the admin API's terms, each change audited.
+//!
+//! Every change is an edit of the client's [`ClientInfo`] inside the
+//! store's transaction ([`Admin::edit_client`]): the console and the CLI
+//! edit it in code, the admin API with a JSON merge patch
+//! ([`Admin::patch_client`]). The audit log records what the edit changed.
 
-use serde_json::json;
+use serde_json::{json, Map, Value};
 use tollgate_proto::admin::{
-    ClientCredentials, ClientInfo, ClientPatch, ClientRegistration, Page, SecretRotation,
+    ClientCredentials, ClientInfo, ClientRegistration, Page, SecretRotation,
 };
-use tollgate_proto::{GrantType, Scope};
+use tollgate_proto::merge_patch;
 
-use super::{check_client, create_client, page, rotate_secret, Admin, AdminError, NewClient};
-use crate::config::TokenFormat;
-use crate::store::{AuthMethod, Client, ClientFilter, ClientUpdate, StoreError};
+use super::{check_client, create_client, page, rotate_secret, Admin, AdminError};
+use crate::store::{Client, ClientFilter, StoreError};
 
 impl Admin<'_> {
     pub async fn register_client(
         &self,
         reg: ClientRegistration,
     ) -> Result<ClientCredentials, AdminError> {
-        let mut grants: std::collections::BTreeSet<GrantType> =
-            reg.grant_types.iter().copied().collect();
-        if grants.is_empty() {
-            grants.insert(GrantType::ClientCredentials);
-        }
-        let new = NewClient {
-            name: reg.client_name,
-            client_id: reg.client_id,
-            secret: reg.client_secret,
-            scopes: scope(&reg.scope)?,
-            grants,
-            auth_method: reg
-                .auth_method
-                .as_deref()
-                .map(auth_method)
-                .transpose()?
-                .unwrap_or_default(),
-            token_ttl: reg.token_ttl,
-            qps: reg.qps,
-            per_day: reg.per_day,
-            introspect_any: reg.introspect_any,
-            token_format: reg.token_format.as_deref().map(token_format).transpose()?,
-            audience: reg.audience,
-            redirect_uris: reg.redirect_uris,
-            public: reg.public,
-            first_party: reg.first_party,
-            owner: reg.owner,
-            description: reg.description,
-            requested_scopes: Scope::default(),
-        };
-        let (client, secret) = create_client(self.store, self.now, new).await?;
+        let (client, secret) = create_client(self.store, self.now, reg).await?;
         let info = ClientInfo::from(&client);
         self.record(
             "client.create",
@@ -73,30 +47,64 @@ impl Admin<'_> {
     }
 
     pub async fn client(&self, client_id: &str) -> Result<ClientInfo, AdminError> {
-        Ok(ClientInfo::from(&self.find_client(client_id).await?))
+        let client = self.store.get_client(client_id).await?;
+        let client = client.ok_or_else(|| StoreError::NotFound(format!("client `{client_id}`")))?;
+        Ok(ClientInfo::from(&client))
     }
 
-    /// Applies `patch` if the client it leaves is valid.
-    pub async fn update_client(
+    /// Lets `edit` change the client and stores the result if it is valid
+    /// and leaves what is fixed at registration as it was: all in one
+    /// transaction, so two edits never undo each other.
+    pub async fn edit_client(
         &self,
         client_id: &str,
-        patch: ClientPatch,
+        edit: impl FnOnce(&mut ClientInfo) -> Result<(), AdminError> + Send,
     ) -> Result<ClientInfo, AdminError> {
-        let update = client_update(&patch)?;
-        let mut client = self.find_client(client_id).await?;
-        update.apply(&mut client);
-        check_client(&client)?;
-        self.store
-            .update_client(client_id, &update, self.now)
+        let mut edit = Some(edit);
+        let mut outcome: Result<Value, AdminError> = Ok(Value::Null);
+        let stored = self
+            .store
+            .update_client(client_id, self.now, &mut |c: &mut Client| {
+                let Some(edit) = edit.take() else {
+                    return false;
+                };
+                outcome = apply_edit(c, edit);
+                outcome.is_ok()
+            })
             .await?;
-        let action = match (patch.enabled, patch == enabled_only(patch.enabled)) {
-            (Some(true), true) => "client.enable",
-            (Some(false), true) => "client.disable",
-            _ => "client.update",
+        let changes = outcome?;
+        let info = stored
+            .map(|c| ClientInfo::from(&c))
+            .ok_or_else(|| StoreError::NotFound(format!("client `{client_id}`")))?;
+        let only_enabled =
+            changes.as_object().is_some_and(|m| m.len() == 1) && changes.get("enabled").is_some();
+        let action = match (only_enabled, info.enabled) {
+            (true, true) => "client.enable",
+            (true, false) => "client.disable",
+            (false, _) => "client.update",
         };
-        self.record(action, client_id, json!({ "changes": patch }))
+        self.record(action, client_id, json!({ "changes": changes }))
             .await;
-        self.client(client_id).await
+        Ok(info)
+    }
+
+    /// Applies a JSON merge patch (RFC 7396) of the client's [`ClientInfo`]:
+    /// a member replaces the setting, `null` returns it to its default.
+    pub async fn patch_client(
+        &self,
+        client_id: &str,
+        patch: Map<String, Value>,
+    ) -> Result<ClientInfo, AdminError> {
+        if let Some(name) = patch.keys().find(|k| !ClientInfo::is_field(k)) {
+            return Err(AdminError::Invalid(format!("unknown field `{name}`")));
+        }
+        self.edit_client(client_id, move |info| {
+            let mut doc = serde_json::to_value(&*info).map_err(invalid)?;
+            merge_patch::apply(&mut doc, &Value::Object(patch));
+            *info = serde_json::from_value(doc).map_err(invalid)?;
+            Ok(())
+        })
+        .await
     }
 
     /// Deletes the client, its tokens, codes and consents.
@@ -125,61 +133,49 @@ impl Admin<'_> {
             client: self.client(client_id).await?,
         })
     }
+}
 
-    async fn find_client(&self, client_id: &str) -> Result<Client, AdminError> {
-        self.store
-            .get_client(client_id)
-            .await?
-            .ok_or_else(|| StoreError::NotFound(format!("client `{client_id}`")).into())
+/// Runs `edit` on the client's view and takes back what it may change;
+/// the changes, as a merge patch of the view.
+fn apply_edit(
+    c: &mut Client,
+    edit: impl FnOnce(&mut ClientInfo) -> Result<(), AdminError>,
+) -> Result<Value, AdminError> {
+    let before = ClientInfo::from(&*c);
+    let mut after = before.clone();
+    edit(&mut after)?;
+    let fixed = [
+        ("client_id", before.client_id == after.client_id),
+        ("created_at", before.created_at == after.created_at),
+        (
+            "previous_secret_until",
+            before.previous_secret_until == after.previous_secret_until,
+        ),
+        ("public", before.settings.public == after.settings.public),
+    ];
+    if let Some((name, _)) = fixed.iter().find(|(_, same)| !same) {
+        let why = if *name == "public" {
+            "register a new client instead"
+        } else {
+            "the server keeps it"
+        };
+        return Err(AdminError::Invalid(format!(
+            "`{name}` cannot be changed: {why}"
+        )));
     }
+    let changes = merge_patch::diff(&to_json(&before)?, &to_json(&after)?);
+    c.settings = after.settings;
+    c.enabled = after.enabled;
+    c.owner = after.owner;
+    c.requested_scopes = after.requested_scope;
+    check_client(c)?;
+    Ok(changes)
 }
 
-fn enabled_only(enabled: Option<bool>) -> ClientPatch {
-    ClientPatch {
-        enabled,
-        ..ClientPatch::default()
-    }
+fn to_json(info: &ClientInfo) -> Result<Value, AdminError> {
+    serde_json::to_value(info).map_err(invalid)
 }
 
-/// The store's update for a patch, its strings parsed.
-fn client_update(p: &ClientPatch) -> Result<ClientUpdate, AdminError> {
-    Ok(ClientUpdate {
-        name: p.client_name.clone(),
-        scopes: p.scope.as_deref().map(scope).transpose()?,
-        grants: p.grant_types.as_ref().map(|g| g.iter().copied().collect()),
-        auth_method: p.auth_method.as_deref().map(auth_method).transpose()?,
-        token_ttl: p.token_ttl,
-        qps: p.qps,
-        per_day: p.per_day,
-        introspect_any: p.introspect_any,
-        enabled: p.enabled,
-        token_format: p
-            .token_format
-            .as_ref()
-            .map(|f| f.as_deref().map(token_format).transpose())
-            .transpose()?,
-        audience: p.audience.clone(),
-        redirect_uris: p.redirect_uris.clone(),
-        first_party: p.first_party,
-        requested_scopes: p.requested_scope.as_deref().map(scope).transpose()?,
-        owner: p.owner.clone(),
-        description: p.description.clone(),
-        ..ClientUpdate::default()
-    })
-}
-
-fn scope(s: &str) -> Result<Scope, AdminError> {
-    s.parse()
-        .map_err(|_| AdminError::Invalid(format!("invalid scope `{s}`")))
-}
-
-fn auth_method(s: &str) -> Result<AuthMethod, AdminError> {
-    AuthMethod::parse(s).ok_or_else(|| {
-        AdminError::Invalid(format!("auth_method `{s}`: expected any, basic or post"))
-    })
-}
-
-fn token_format(s: &str) -> Result<TokenFormat, AdminError> {
-    TokenFormat::parse(s)
-        .ok_or_else(|| AdminError::Invalid(format!("token_format `{s}`: expected opaque or jwt")))
+fn invalid(e: serde_json::Error) -> AdminError {
+    AdminError::Invalid(e.to_string())
 }

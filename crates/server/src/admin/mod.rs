@@ -14,16 +14,13 @@ mod signing_keys;
 mod users;
 mod views;
 
-use std::collections::BTreeSet;
-
+use tollgate_proto::admin::ClientRegistration;
 use tollgate_proto::{GrantType, Scope};
 
-use crate::config::{SigningAlg, TokenFormat};
+use crate::config::SigningAlg;
 use crate::error::Error;
 use crate::oauth::{keys, password::Passwords, secret, AuthServer};
-use crate::store::{
-    AuthMethod, Client, ClientUpdate, PreviousSecret, SigningKey, Store, StoreError, User,
-};
+use crate::store::{Client, PreviousSecret, SigningKey, Store, StoreError, User};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AdminError {
@@ -105,47 +102,16 @@ pub struct Admin<'a> {
 /// The longest client description, in bytes.
 pub const MAX_DESCRIPTION: usize = 1000;
 
-/// What `client create` asks for.
-#[derive(Debug, Clone, Default)]
-pub struct NewClient {
-    pub name: String,
-    /// Import an existing id instead of generating one.
-    pub client_id: Option<String>,
-    /// Import an existing secret instead of generating one.
-    pub secret: Option<String>,
-    pub scopes: Scope,
-    pub grants: BTreeSet<GrantType>,
-    pub auth_method: AuthMethod,
-    pub token_ttl: Option<u64>,
-    pub qps: Option<u64>,
-    pub per_day: Option<u64>,
-    pub introspect_any: bool,
-    /// `None`: the server's `token_format`.
-    pub token_format: Option<TokenFormat>,
-    /// The `aud` of its JWT access tokens; `None`: the issuer.
-    pub audience: Option<String>,
-    /// Where the authorization code grant may send browsers back to.
-    pub redirect_uris: Vec<String>,
-    /// No secret: a native or browser app (PKCE required).
-    pub public: bool,
-    /// Its users see no consent page.
-    pub first_party: bool,
-    /// The person who registered it in the developer portal.
-    pub owner: Option<String>,
-    /// What it is for (may be empty).
-    pub description: String,
-    /// Scopes asked for that await an admin's approval.
-    pub requested_scopes: Scope,
-}
-
 /// Registers a client; returns it with its secret, the only time the secret
 /// is available in the clear (empty for a public client, which has none).
+/// A registration without grants gets `client_credentials`.
 pub async fn create_client(
     store: &dyn Store,
     now: i64,
-    new: NewClient,
+    reg: ClientRegistration,
 ) -> Result<(Client, String), AdminError> {
-    let client_id = match new.client_id {
+    let public = reg.settings.public;
+    let client_id = match reg.client_id {
         Some(id) => {
             check_text("client id", &id)?;
             if id.contains(':') {
@@ -157,7 +123,7 @@ pub async fn create_client(
         }
         None => secret::new_client_id()?,
     };
-    let secret = match (new.secret, new.public) {
+    let secret = match (reg.client_secret, public) {
         (Some(_), true) => return Err(AdminError::Invalid("a public client has no secret".into())),
         (Some(s), false) => {
             check_text("client secret", &s)?;
@@ -165,74 +131,66 @@ pub async fn create_client(
         }
         (None, _) => secret::new_client_secret()?,
     };
+    let mut settings = reg.settings;
+    if settings.grant_types.is_empty() {
+        settings.grant_types.insert(GrantType::ClientCredentials);
+    }
     let client = Client {
         client_id,
-        name: new.name,
+        settings,
         secret_hash: secret::digest(&secret),
-        scopes: new.scopes,
-        grants: new.grants,
-        auth_method: new.auth_method,
-        token_ttl: new.token_ttl,
-        qps: new.qps,
-        per_day: new.per_day,
-        introspect_any: new.introspect_any,
+        previous_secret: None,
         enabled: true,
         created_at: now,
-        token_format: new.token_format,
-        audience: new.audience,
-        redirect_uris: new.redirect_uris,
-        public: new.public,
-        first_party: new.first_party,
-        previous_secret: None,
-        owner: new.owner,
-        description: new.description,
-        requested_scopes: new.requested_scopes,
+        owner: reg.owner,
+        requested_scopes: Scope::default(),
     };
     check_client(&client)?;
     store.create_client(&client).await?;
     // A public client's secret digest is of a value nobody was given.
-    let shown = if client.public { String::new() } else { secret };
+    let shown = if public { String::new() } else { secret };
     Ok((client, shown))
 }
 
 /// Whether a client's settings hang together: what creation and every
 /// update must leave true.
 pub fn check_client(c: &Client) -> Result<(), AdminError> {
-    check_text("client name", &c.name)?;
-    if c.grants.is_empty() {
+    let s = &c.settings;
+    check_text("client name", &s.client_name)?;
+    if s.grant_types.is_empty() {
         return Err(AdminError::Invalid(
             "a client needs at least one grant".into(),
         ));
     }
-    if c.public {
+    if s.public {
         let allowed = [GrantType::AuthorizationCode, GrantType::RefreshToken];
-        if !c.grants.iter().all(|g| allowed.contains(g)) {
+        if !s.grant_types.iter().all(|g| allowed.contains(g)) {
             return Err(AdminError::Invalid(
                 "a public client may have only the authorization_code and refresh_token grants"
                     .into(),
             ));
         }
     }
-    for uri in &c.redirect_uris {
+    for uri in &s.redirect_uris {
         check_redirect_uri(uri)?;
     }
-    if c.grants.contains(&GrantType::AuthorizationCode) && c.redirect_uris.is_empty() {
+    if s.grant_types.contains(&GrantType::AuthorizationCode) && s.redirect_uris.is_empty() {
         return Err(AdminError::Invalid(
             "the authorization_code grant needs at least one redirect URI".into(),
         ));
     }
-    if c.token_ttl == Some(0) {
+    if s.token_ttl == Some(0) {
         return Err(AdminError::Invalid(
             "the token lifetime must be at least 1 second".into(),
         ));
     }
-    if let Some(aud) = &c.audience {
+    if let Some(aud) = &s.audience {
         check_text("audience", aud)?;
     }
     if let Some(owner) = &c.owner {
         check_text("owner", owner)?;
     }
-    if c.description.len() > MAX_DESCRIPTION {
+    if s.description.len() > MAX_DESCRIPTION {
         return Err(AdminError::Invalid(format!(
             "the description must be at most {MAX_DESCRIPTION} bytes long"
         )));
@@ -249,24 +207,25 @@ pub async fn rotate_secret(
     now: i64,
     grace_secs: u64,
 ) -> Result<String, AdminError> {
-    let Some(client) = store.get_client(client_id).await? else {
-        return Err(StoreError::NotFound(format!("client `{client_id}`")).into());
-    };
-    if client.public {
-        return Err(AdminError::Invalid("a public client has no secret".into()));
-    }
     let secret = secret::new_client_secret()?;
-    let previous = (grace_secs > 0).then(|| PreviousSecret {
-        hash: client.secret_hash,
-        until: now.saturating_add(i64::try_from(grace_secs).unwrap_or(i64::MAX)),
-    });
-    let update = ClientUpdate {
-        secret_hash: Some(secret::digest(&secret)),
-        previous_secret: Some(previous),
-        ..ClientUpdate::default()
-    };
-    store.update_client(client_id, &update, now).await?;
-    Ok(secret)
+    let until = now.saturating_add(i64::try_from(grace_secs).unwrap_or(i64::MAX));
+    let rotated = store
+        .update_client(client_id, now, &mut |c: &mut Client| {
+            if c.settings.public {
+                return false;
+            }
+            c.previous_secret = (grace_secs > 0).then_some(PreviousSecret {
+                hash: c.secret_hash,
+                until,
+            });
+            c.secret_hash = secret::digest(&secret);
+            true
+        })
+        .await?;
+    match rotated {
+        Some(_) => Ok(secret),
+        None => Err(AdminError::Invalid("a public client has no secret".into())),
+    }
 }
 
 /// What `user create` asks for.

@@ -66,7 +66,7 @@ impl Admin<'_> {
         let clients = self.store.list_clients().await?;
         let longest = clients
             .iter()
-            .filter_map(|c| c.token_ttl)
+            .filter_map(|c| c.settings.token_ttl)
             .fold(server_ttl, u64::max);
         self.retire_key(kid, longest.saturating_add(leeway)).await
     }

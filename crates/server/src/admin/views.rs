@@ -3,32 +3,18 @@
 
 use tollgate_proto::admin::{AuditEntry, ClientInfo, KeyInfo, UserInfo};
 
-use crate::config::TokenFormat;
 use crate::store::{AuditRecord, Client, SigningKey, User};
 
 impl From<&Client> for ClientInfo {
     fn from(c: &Client) -> Self {
         ClientInfo {
             client_id: c.client_id.clone(),
-            client_name: c.name.clone(),
+            settings: c.settings.clone(),
             enabled: c.enabled,
-            scope: c.scopes.to_string(),
-            grant_types: c.grants.iter().copied().collect(),
-            auth_method: c.auth_method.as_str().to_owned(),
-            token_ttl: c.token_ttl,
-            qps: c.qps,
-            per_day: c.per_day,
-            introspect_any: c.introspect_any,
-            token_format: c.token_format.map(|f| TokenFormat::as_str(f).to_owned()),
-            audience: c.audience.clone(),
-            redirect_uris: c.redirect_uris.clone(),
-            public: c.public,
-            first_party: c.first_party,
             created_at: c.created_at,
             previous_secret_until: c.previous_secret.map(|p| p.until),
             owner: c.owner.clone(),
-            description: c.description.clone(),
-            requested_scope: c.requested_scopes.to_string(),
+            requested_scope: c.requested_scopes.clone(),
         }
     }
 }

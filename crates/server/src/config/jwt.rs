@@ -1,37 +1,8 @@
-//! `token_format` and `[jwt]`: what access tokens look like, and how signed
-//! ones are signed and checked.
+//! `[jwt]`: how signed access tokens are signed and checked. Whether a
+//! token is signed at all is `token_format` (`tollgate_proto::client::
+//! TokenFormat`, also a client setting).
 
 use serde::Deserialize;
-
-/// What an access token is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum TokenFormat {
-    /// A random string, stored (by its key) and looked up: revocable at once
-    /// everywhere, but only tollgate can validate it.
-    #[default]
-    Opaque,
-    /// A signed JWT (RFC 9068) anyone can verify against the JWKS; nothing
-    /// is written to the store when it is issued.
-    Jwt,
-}
-
-impl TokenFormat {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Opaque => "opaque",
-            Self::Jwt => "jwt",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "opaque" => Some(Self::Opaque),
-            "jwt" => Some(Self::Jwt),
-            _ => None,
-        }
-    }
-}
 
 /// The signature algorithms tollgate generates keys for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]

@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use axum::http::Uri;
 use serde::Deserialize;
+use tollgate_proto::client::TokenFormat;
 use tollgate_proto::Scope;
 
 use crate::forwarded::TrustedProxies;
@@ -22,7 +23,7 @@ mod quota;
 mod route;
 use callers::trusted_proxies;
 pub use callers::{ServerLimits, ThrottleConfig};
-pub use jwt::{JwtConfig, SigningAlg, TokenFormat};
+pub use jwt::{JwtConfig, SigningAlg};
 pub use quota::{Limits, QuotaConfig, QuotaFailMode, QuotaResponse};
 pub use route::{Route, RouteConfig, Underscores};
 

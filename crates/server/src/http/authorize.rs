@@ -208,7 +208,7 @@ async fn proceed(
         Ok(false) => code_redirect(state, req, session).await,
         Ok(true) => form_page(state, headers, params, |carried, csrf| {
             pages::consent(&Consent {
-                client_name: &req.client.name,
+                client_name: &req.client.settings.client_name,
                 username: &session.username,
                 scopes: req.scope.iter().collect(),
                 carried,
@@ -249,7 +249,7 @@ fn sign_in_page(
 ) -> Response {
     form_page(state, headers, params, |carried, csrf| {
         pages::sign_in(&SignIn {
-            client_name: &req.client.name,
+            client_name: &req.client.settings.client_name,
             carried,
             csrf,
             username,

@@ -40,7 +40,7 @@ pub async fn quota_get(
     } else {
         let presented = client_auth::presented(&headers, &FormParams::default())?;
         let c = authenticate(state.oauth(), &presented, source).await?;
-        (c.client_id.clone(), c.qps, c.per_day)
+        (c.client_id.clone(), c.settings.qps, c.settings.per_day)
     };
     let Some((standing, _)) = state.resource().standing(&client_id, qps, per_day).await else {
         return Err(Error::Unavailable(

@@ -80,13 +80,17 @@ pub async fn check(server: &AuthServer, p: &FormParams) -> Result<AuthorizationR
         }
         Err(e) => return Err(Refusal::Unavailable(e.into())),
     };
-    if !client.grants.contains(&GrantType::AuthorizationCode) {
+    if !client
+        .settings
+        .grant_types
+        .contains(&GrantType::AuthorizationCode)
+    {
         return Err(page(
             "This application may not sign people in through the browser.",
         ));
     }
     let given = p.get("redirect_uri");
-    let redirect_uri = match (given, client.redirect_uris.as_slice()) {
+    let redirect_uri = match (given, client.settings.redirect_uris.as_slice()) {
         (Some(uri), registered) => {
             if uri.contains('#') {
                 return Err(page(
@@ -149,7 +153,7 @@ pub async fn check(server: &AuthServer, p: &FormParams) -> Result<AuthorizationR
                 "code_challenge_method without code_challenge",
             ))
         }
-        (None, None) if client.public => {
+        (None, None) if client.settings.public => {
             return Err(back(
                 &req,
                 ErrorCode::InvalidRequest,
@@ -199,7 +203,8 @@ pub async fn check(server: &AuthServer, p: &FormParams) -> Result<AuthorizationR
 /// The scopes a client may ask a user for: its own, and OpenID Connect's.
 pub fn allowed_scopes(client: &Client) -> Scope {
     client
-        .scopes
+        .settings
+        .scope
         .iter()
         .chain(["openid", "profile", "email"])
         .collect()
@@ -263,7 +268,7 @@ pub async fn needs_consent(
     req: &AuthorizationRequest,
     username: &str,
 ) -> Result<bool, Error> {
-    if req.client.first_party {
+    if req.client.settings.first_party {
         return Ok(false);
     }
     let given = server

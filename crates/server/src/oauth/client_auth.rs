@@ -79,13 +79,13 @@ async fn public(server: &AuthServer, client_id: &str) -> Result<Arc<Client>, Err
     if let Some(c) = server
         .clients
         .get(client_id)
-        .filter(|c| c.public && c.enabled)
+        .filter(|c| c.settings.public && c.enabled)
     {
         return Ok(c);
     }
     let generation = server.clients.generation();
     match server.store.get_client(client_id).await? {
-        Some(c) if c.public && c.enabled => {
+        Some(c) if c.settings.public && c.enabled => {
             let c = Arc::new(c);
             server.clients.insert(c.clone(), generation);
             Ok(c)
@@ -116,7 +116,7 @@ async fn check(
     let accepts = |c: &Client, cand: &BasicCredentials| {
         c.enabled
             && secret_matches(Some(c), &cand.client_secret, now)
-            && c.auth_method.allows(via_post)
+            && c.settings.auth_method.allows(via_post)
     };
     for cand in candidates {
         match server.clients.get(&cand.client_id) {
@@ -142,7 +142,7 @@ async fn check(
         let client = server.store.get_client(&cand.client_id).await?;
         let secret_ok = secret_matches(client.as_ref(), &cand.client_secret, now);
         if let Some(client) = client.filter(|c| secret_ok && c.enabled) {
-            if !client.auth_method.allows(via_post) {
+            if !client.settings.auth_method.allows(via_post) {
                 break;
             }
             let client = Arc::new(client);

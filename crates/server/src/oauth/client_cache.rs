@@ -63,25 +63,15 @@ mod tests {
     fn client(id: &str) -> Arc<Client> {
         Arc::new(Client {
             client_id: id.into(),
-            name: id.into(),
+            settings: tollgate_proto::client::ClientSettings {
+                client_name: id.into(),
+                ..Default::default()
+            },
             secret_hash: [0; 32],
-            scopes: tollgate_proto::Scope::empty(),
-            grants: Default::default(),
-            auth_method: crate::store::AuthMethod::Basic,
-            token_ttl: None,
-            qps: None,
-            per_day: None,
-            introspect_any: false,
+            previous_secret: None,
             enabled: true,
             created_at: 0,
-            token_format: None,
-            audience: None,
-            redirect_uris: Vec::new(),
-            public: false,
-            first_party: false,
-            previous_secret: None,
             owner: None,
-            description: String::new(),
             requested_scopes: tollgate_proto::Scope::empty(),
         })
     }

@@ -19,7 +19,7 @@ pub async fn introspect(
     token: &str,
     _hint: Option<TokenTypeHint>,
 ) -> Result<IntrospectionResponse, Error> {
-    let visible = |client_id: &str| client_id == caller.client_id || caller.introspect_any;
+    let visible = |client_id: &str| client_id == caller.client_id || caller.settings.introspect_any;
     Ok(match server.tokens.find(token).await? {
         Found::Access(v) if visible(&v.client_id) => IntrospectionResponse {
             active: true,

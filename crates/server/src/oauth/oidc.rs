@@ -34,7 +34,7 @@ pub async fn id_token(
 ) -> Result<String, Error> {
     let signer = server.tokens.keys().signer().await?;
     let now = server.clock.now_secs();
-    let ttl = client.token_ttl.unwrap_or(server.config.token_ttl);
+    let ttl = client.settings.token_ttl.unwrap_or(server.config.token_ttl);
     let mut claims = Map::new();
     claims.insert("iss".into(), json!(server.config.issuer));
     claims.insert("sub".into(), json!(who.user.username));

@@ -7,9 +7,9 @@
 
 use super::tokens::Invalidation;
 use super::{jwt, secret, AuthServer};
-use crate::config::TokenFormat;
 use crate::error::Error;
 use crate::store::{Client, TokenKind};
+use tollgate_proto::client::TokenFormat;
 
 pub async fn revoke(server: &AuthServer, caller: &Client, token: &str) -> Result<(), Error> {
     if jwt::looks_like_jwt(token) {
@@ -65,8 +65,17 @@ pub async fn revoke_family(
 ) -> Result<u64, Error> {
     let now = server.clock.now_secs();
     let revoked = server.store.revoke_family(family, now).await?;
-    if client.token_format.unwrap_or(server.config.token_format) == TokenFormat::Jwt {
-        let longest = client.token_ttl.unwrap_or(0).max(server.config.token_ttl);
+    if client
+        .settings
+        .token_format
+        .unwrap_or(server.config.token_format)
+        == TokenFormat::Jwt
+    {
+        let longest = client
+            .settings
+            .token_ttl
+            .unwrap_or(0)
+            .max(server.config.token_ttl);
         let leeway = server.config.jwt.leeway_secs;
         let until = now.saturating_add(i64::try_from(longest + leeway).unwrap_or(i64::MAX));
         server

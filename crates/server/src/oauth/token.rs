@@ -13,9 +13,9 @@ use super::jwt::{self, AccessClaims};
 use super::revoke::revoke_family;
 use super::AuthServer;
 use super::{authorize, is_active, oidc, secret, sign_in};
-use crate::config::TokenFormat;
 use crate::error::Error;
 use crate::store::{AuthCode, Client, CodeUse, Rotation, TokenKind, TokenRecord, User};
+use tollgate_proto::client::TokenFormat;
 
 /// Handles a token request from an authenticated client.
 pub async fn issue(
@@ -29,13 +29,13 @@ pub async fn issue(
         grant,
         GrantType::AuthorizationCode | GrantType::RefreshToken
     );
-    if client.public && !public_may {
+    if client.settings.public && !public_may {
         return Err(Error::oauth(
             ErrorCode::UnauthorizedClient,
             format!("a public client (no secret) may not use the {grant} grant"),
         ));
     }
-    if !client.grants.contains(&grant) {
+    if !client.settings.grant_types.contains(&grant) {
         return Err(Error::oauth(
             ErrorCode::UnauthorizedClient,
             format!("this client is not registered for the {grant} grant"),
@@ -76,7 +76,7 @@ pub async fn issue(
 /// The requested scope if the client may have all of it.
 fn approved_scope(client: &Client, requested: Option<Scope>) -> Result<Scope, Error> {
     let requested = requested.unwrap_or_default();
-    let refused = requested.difference(&client.scopes);
+    let refused = requested.difference(&client.settings.scope);
     if refused.is_empty() {
         Ok(requested)
     } else {
@@ -113,7 +113,7 @@ async fn mint(
     family: Option<String>,
 ) -> Result<Minted, Error> {
     let now = server.clock.now_secs();
-    let ttl = client.token_ttl.unwrap_or(server.config.token_ttl);
+    let ttl = client.settings.token_ttl.unwrap_or(server.config.token_ttl);
     let family_id = match family {
         Some(f) => f,
         None => secret::new_family_id()?,
@@ -132,7 +132,11 @@ async fn mint(
         revoked_at: None,
     };
     let mut records = Vec::new();
-    let access = match client.token_format.unwrap_or(server.config.token_format) {
+    let access = match client
+        .settings
+        .token_format
+        .unwrap_or(server.config.token_format)
+    {
         TokenFormat::Opaque => {
             let token = secret::new_token(TokenKind::Access)?;
             records.push(record(TokenKind::Access, secret::token_key(&token), ttl));
@@ -143,6 +147,7 @@ async fn mint(
                 iss: server.config.issuer.clone(),
                 sub: username.clone().unwrap_or_else(|| client.client_id.clone()),
                 aud: client
+                    .settings
                     .audience
                     .clone()
                     .unwrap_or_else(|| server.config.issuer.clone())
@@ -160,7 +165,11 @@ async fn mint(
             jwt::sign(&claims, &*server.tokens.keys().signer().await?)?
         }
     };
-    let wants_refresh = username.is_some() && client.grants.contains(&GrantType::RefreshToken);
+    let wants_refresh = username.is_some()
+        && client
+            .settings
+            .grant_types
+            .contains(&GrantType::RefreshToken);
     let refresh = if wants_refresh {
         let token = secret::new_token(TokenKind::Refresh)?;
         records.push(record(

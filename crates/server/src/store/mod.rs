@@ -16,10 +16,10 @@ mod sql_records;
 mod sqlite;
 mod sqlite_writer;
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use tollgate_proto::client::ClientSettings;
 use tollgate_proto::{GrantType, Scope};
 
 /// Usage counts to add, or the totals read back.
@@ -27,92 +27,26 @@ pub use tollgate_proto::admin::{CallUsage, TokenUsage};
 
 pub use postgres::PostgresStore;
 
-use crate::config::{PostgresOptions, SigningAlg, TokenFormat};
+use crate::config::{PostgresOptions, SigningAlg};
 pub use sqlite::SqliteStore;
 
 /// A client secret's SHA-256, or a token's key (`secret::token_key`).
 pub type Digest = [u8; 32];
 
-/// How a client authenticates at the token endpoint.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum AuthMethod {
-    /// Either method the metadata advertises, as Keycloak and Hydra accept
-    /// for confidential clients: what a client registered without options gets.
-    #[default]
-    Any,
-    /// HTTP Basic only (`client_secret_basic`).
-    Basic,
-    /// Credentials in the form body only (`client_secret_post`).
-    Post,
-}
-
-impl AuthMethod {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Any => "any",
-            Self::Basic => "basic",
-            Self::Post => "post",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "any" => Some(Self::Any),
-            "basic" => Some(Self::Basic),
-            "post" => Some(Self::Post),
-            _ => None,
-        }
-    }
-
-    /// Whether a client with this method may authenticate with credentials
-    /// in the body (`via_post`) or in the Basic header.
-    pub fn allows(self, via_post: bool) -> bool {
-        match self {
-            Self::Any => true,
-            Self::Basic => !via_post,
-            Self::Post => via_post,
-        }
-    }
-}
-
-/// A registered client.
+/// A registered client: its settings (the one type the admin API, the
+/// console and the CLI edit), its secrets' digests, and its state.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Client {
     pub client_id: String,
-    pub name: String,
+    pub settings: ClientSettings,
     pub secret_hash: Digest,
-    /// Scopes the client may request.
-    pub scopes: Scope,
-    pub grants: BTreeSet<GrantType>,
-    pub auth_method: AuthMethod,
-    /// Access-token lifetime in seconds; `None` means the server default.
-    pub token_ttl: Option<u64>,
-    /// Requests per second; `None` means the server default.
-    pub qps: Option<u64>,
-    /// Requests per UTC day; `None` means the server default.
-    pub per_day: Option<u64>,
-    /// May introspect tokens of other clients (a resource server).
-    pub introspect_any: bool,
-    pub enabled: bool,
-    pub created_at: i64,
-    /// Its access tokens' format; `None` means the server's `token_format`.
-    pub token_format: Option<TokenFormat>,
-    /// The `aud` of its JWT access tokens; `None` means the issuer.
-    pub audience: Option<String>,
-    /// Where the authorization code grant may send a browser back to.
-    pub redirect_uris: Vec<String>,
-    /// Has no secret (a native or browser app): PKCE only, and only the
-    /// authorization code and refresh token grants.
-    pub public: bool,
-    /// Trusted: its users see no consent page.
-    pub first_party: bool,
     /// The secret it had before its last rotation, while still accepted.
     pub previous_secret: Option<PreviousSecret>,
+    pub enabled: bool,
+    pub created_at: i64,
     /// The person who registered it in the developer portal; `None` for a
     /// client an admin made.
     pub owner: Option<String>,
-    /// What it is for, in its developer's words (may be empty).
-    pub description: String,
     /// Scopes asked for in the portal that an admin has yet to approve.
     pub requested_scopes: Scope,
 }
@@ -211,28 +145,9 @@ pub enum Rotation {
     AlreadyUsed,
 }
 
-/// Changes to a client; `None` leaves a field as it is.
-#[derive(Debug, Clone, Default)]
-pub struct ClientUpdate {
-    pub name: Option<String>,
-    pub scopes: Option<Scope>,
-    pub grants: Option<BTreeSet<GrantType>>,
-    pub auth_method: Option<AuthMethod>,
-    pub token_ttl: Option<Option<u64>>,
-    pub qps: Option<Option<u64>>,
-    pub per_day: Option<Option<u64>>,
-    pub introspect_any: Option<bool>,
-    pub enabled: Option<bool>,
-    pub secret_hash: Option<Digest>,
-    pub token_format: Option<Option<TokenFormat>>,
-    pub audience: Option<Option<String>>,
-    pub redirect_uris: Option<Vec<String>>,
-    pub first_party: Option<bool>,
-    pub previous_secret: Option<Option<PreviousSecret>>,
-    pub owner: Option<Option<String>>,
-    pub description: Option<String>,
-    pub requested_scopes: Option<Scope>,
-}
+/// A change to a client, made inside the store's transaction: it edits the
+/// record read, and says whether to store the result (`false`: leave it).
+pub type ClientEdit<'a> = &'a mut (dyn FnMut(&mut Client) -> bool + Send);
 
 /// Which clients a page of the list holds: those after `after` (by id),
 /// at most `limit`, matching every filter given.
@@ -414,13 +329,16 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Deletes a client with its tokens, codes and consents; `NotFound`
     /// when there is no such client.
     async fn delete_client(&self, client_id: &str) -> StoreResult<()>;
-    /// Applies `update`; `NotFound` when there is no such client.
+    /// Reads the client, lets `edit` change it and stores the result, in
+    /// one transaction, so concurrent edits never undo each other; the
+    /// client as stored, or `None` when `edit` declined. `NotFound` when
+    /// there is no such client.
     async fn update_client(
         &self,
         client_id: &str,
-        update: &ClientUpdate,
         now: i64,
-    ) -> StoreResult<()>;
+        edit: ClientEdit<'_>,
+    ) -> StoreResult<Option<Client>>;
 
     async fn create_user(&self, user: &User) -> StoreResult<()>;
     async fn get_user(&self, username: &str) -> StoreResult<Option<User>>;

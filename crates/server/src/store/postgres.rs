@@ -17,13 +17,13 @@ use tollgate_proto::Scope;
 
 use super::group_commit::GroupCommit;
 use super::rows::{
-    conflict_or, contains_pattern, count_i64, found, grants_to_string, opt_i64, uris_to_string,
-    AuditRow, CallUsageRow, ClientRow, CodeRow, JwtStateRow, LookupRow, SessionRow, SigningKeyRow,
+    conflict_or, contains_pattern, count_i64, found, grants_to_string, settings_json, AuditRow,
+    CallUsageRow, ClientRow, CodeRow, JwtStateRow, LookupRow, SessionRow, SigningKeyRow,
     TokenUsageRow, UserRow,
 };
 use super::sql::{sql_store, Writing};
 use super::{
-    AuditQuery, AuditRecord, AuthCode, CallUsage, Client, ClientFilter, ClientUpdate, CodeUse,
+    AuditQuery, AuditRecord, AuthCode, CallUsage, Client, ClientEdit, ClientFilter, CodeUse,
     Digest, JwtState, Rotation, Session, SigningKey, Store, StoreError, StoreResult, TokenLookup,
     TokenRecord, TokenUsage, UsageQuery, User, UserUpdate,
 };

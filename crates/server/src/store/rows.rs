@@ -6,36 +6,28 @@ use std::collections::BTreeSet;
 
 use tollgate_proto::{GrantType, Scope};
 
-use super::{
-    AuditRecord, AuthCode, AuthMethod, CallUsage, Client, ClientState, ClientUpdate, Digest,
-    JwtState, PreviousSecret, Session, SigningKey, StoreError, StoreResult, TokenKind, TokenLookup,
-    TokenRecord, TokenUsage, User, UserUpdate,
-};
-use crate::config::{SigningAlg, TokenFormat};
+use tollgate_proto::client::ClientSettings;
 
+use super::{
+    AuditRecord, AuthCode, CallUsage, Client, ClientState, Digest, JwtState, PreviousSecret,
+    Session, SigningKey, StoreError, StoreResult, TokenKind, TokenLookup, TokenRecord, TokenUsage,
+    User, UserUpdate,
+};
+use crate::config::SigningAlg;
+
+/// A client as stored: its settings as one JSON document (a setting added
+/// later reads as its default from rows written before it), `name` and
+/// `grants` copied from them for the list's filters, and its state.
 #[derive(Debug, sqlx::FromRow)]
 pub(super) struct ClientRow {
     client_id: String,
-    name: String,
+    settings: String,
     secret_hash: Vec<u8>,
-    scopes: String,
-    grants: String,
-    auth_method: String,
-    token_ttl: Option<i64>,
-    qps: Option<i64>,
-    per_day: Option<i64>,
-    introspect_any: bool,
-    enabled: bool,
-    created_at: i64,
-    token_format: Option<String>,
-    audience: Option<String>,
-    redirect_uris: String,
-    public: bool,
-    first_party: bool,
     previous_secret_hash: Option<Vec<u8>>,
     previous_secret_until: Option<i64>,
+    enabled: bool,
+    created_at: i64,
     owner: Option<String>,
-    description: String,
     requested_scopes: String,
 }
 
@@ -44,37 +36,9 @@ impl TryFrom<ClientRow> for Client {
 
     fn try_from(r: ClientRow) -> StoreResult<Self> {
         Ok(Client {
-            auth_method: AuthMethod::parse(&r.auth_method)
-                .ok_or_else(|| StoreError::Corrupt(format!("auth_method `{}`", r.auth_method)))?,
+            settings: parse_settings(&r.settings)?,
             secret_hash: digest(r.secret_hash)?,
-            scopes: parse_scope(&r.scopes)?,
             requested_scopes: parse_scope(&r.requested_scopes)?,
-            owner: r.owner,
-            description: r.description,
-            grants: grants_from_string(&r.grants)?,
-            client_id: r.client_id,
-            name: r.name,
-            token_ttl: to_u64(r.token_ttl),
-            qps: to_u64(r.qps),
-            per_day: to_u64(r.per_day),
-            introspect_any: r.introspect_any,
-            enabled: r.enabled,
-            created_at: r.created_at,
-            token_format: r
-                .token_format
-                .map(|f| {
-                    TokenFormat::parse(&f)
-                        .ok_or_else(|| StoreError::Corrupt(format!("token_format `{f}`")))
-                })
-                .transpose()?,
-            audience: r.audience,
-            redirect_uris: r
-                .redirect_uris
-                .split_whitespace()
-                .map(str::to_owned)
-                .collect(),
-            public: r.public,
-            first_party: r.first_party,
             previous_secret: match (r.previous_secret_hash, r.previous_secret_until) {
                 (Some(hash), Some(until)) => Some(PreviousSecret {
                     hash: digest(hash)?,
@@ -82,13 +46,21 @@ impl TryFrom<ClientRow> for Client {
                 }),
                 _ => None,
             },
+            client_id: r.client_id,
+            enabled: r.enabled,
+            created_at: r.created_at,
+            owner: r.owner,
         })
     }
 }
 
-/// Redirect URIs as stored: space-separated (a URI has no spaces).
-pub(super) fn uris_to_string(uris: &[String]) -> String {
-    uris.join(" ")
+/// A client's settings as the `settings` column holds them.
+pub(super) fn settings_json(s: &ClientSettings) -> StoreResult<String> {
+    serde_json::to_string(s).map_err(|e| StoreError::Backend(format!("client settings: {e}")))
+}
+
+fn parse_settings(json: &str) -> StoreResult<ClientSettings> {
+    serde_json::from_str(json).map_err(|e| StoreError::Corrupt(format!("client settings: {e}")))
 }
 
 #[derive(Debug, sqlx::FromRow)]
@@ -178,30 +150,32 @@ impl TryFrom<SigningKeyRow> for SigningKey {
 #[derive(Debug, sqlx::FromRow)]
 pub(super) struct JwtStateRow {
     client_enabled: bool,
-    client_qps: Option<i64>,
-    client_per_day: Option<i64>,
+    client_settings: String,
     user_enabled: Option<bool>,
     denied: bool,
 }
 
-impl From<Option<JwtStateRow>> for JwtState {
-    fn from(row: Option<JwtStateRow>) -> Self {
-        match row {
-            None => JwtState {
+impl TryFrom<Option<JwtStateRow>> for JwtState {
+    type Error = StoreError;
+
+    fn try_from(row: Option<JwtStateRow>) -> StoreResult<Self> {
+        let Some(r) = row else {
+            return Ok(JwtState {
                 client: None,
                 user_enabled: None,
                 denied: false,
-            },
-            Some(r) => JwtState {
-                client: Some(ClientState {
-                    enabled: r.client_enabled,
-                    qps: to_u64(r.client_qps),
-                    per_day: to_u64(r.client_per_day),
-                }),
-                user_enabled: r.user_enabled,
-                denied: r.denied,
-            },
-        }
+            });
+        };
+        let settings = parse_settings(&r.client_settings)?;
+        Ok(JwtState {
+            client: Some(ClientState {
+                enabled: r.client_enabled,
+                qps: settings.qps,
+                per_day: settings.per_day,
+            }),
+            user_enabled: r.user_enabled,
+            denied: r.denied,
+        })
     }
 }
 
@@ -280,9 +254,7 @@ pub(super) struct LookupRow {
     #[sqlx(flatten)]
     token: TokenRow,
     client_enabled: bool,
-    client_qps: Option<i64>,
-    client_per_day: Option<i64>,
-    client_audience: Option<String>,
+    client_settings: String,
     user_enabled: Option<bool>,
 }
 
@@ -291,6 +263,7 @@ impl TryFrom<LookupRow> for TokenLookup {
 
     fn try_from(r: LookupRow) -> StoreResult<Self> {
         let token = TokenRecord::try_from(r.token)?;
+        let settings = parse_settings(&r.client_settings)?;
         Ok(TokenLookup {
             // A token naming a user that no longer exists is unusable.
             user_enabled: token
@@ -298,40 +271,11 @@ impl TryFrom<LookupRow> for TokenLookup {
                 .as_ref()
                 .map(|_| r.user_enabled.unwrap_or(false)),
             client_enabled: r.client_enabled,
-            client_qps: to_u64(r.client_qps),
-            client_per_day: to_u64(r.client_per_day),
-            client_audience: r.client_audience,
+            client_qps: settings.qps,
+            client_per_day: settings.per_day,
+            client_audience: settings.audience,
             token,
         })
-    }
-}
-
-impl ClientUpdate {
-    /// Applies the fields that are set.
-    pub fn apply(&self, c: &mut Client) {
-        let u = self.clone();
-        c.name = u.name.unwrap_or(std::mem::take(&mut c.name));
-        c.scopes = u.scopes.unwrap_or(std::mem::take(&mut c.scopes));
-        c.grants = u.grants.unwrap_or(std::mem::take(&mut c.grants));
-        c.auth_method = u.auth_method.unwrap_or(c.auth_method);
-        c.token_ttl = u.token_ttl.unwrap_or(c.token_ttl);
-        c.qps = u.qps.unwrap_or(c.qps);
-        c.per_day = u.per_day.unwrap_or(c.per_day);
-        c.introspect_any = u.introspect_any.unwrap_or(c.introspect_any);
-        c.enabled = u.enabled.unwrap_or(c.enabled);
-        c.secret_hash = u.secret_hash.unwrap_or(c.secret_hash);
-        c.token_format = u.token_format.unwrap_or(c.token_format);
-        c.audience = u.audience.unwrap_or(std::mem::take(&mut c.audience));
-        c.redirect_uris = u
-            .redirect_uris
-            .unwrap_or(std::mem::take(&mut c.redirect_uris));
-        c.first_party = u.first_party.unwrap_or(c.first_party);
-        c.previous_secret = u.previous_secret.unwrap_or(c.previous_secret);
-        c.owner = u.owner.unwrap_or(std::mem::take(&mut c.owner));
-        c.description = u.description.unwrap_or(std::mem::take(&mut c.description));
-        c.requested_scopes = u
-            .requested_scopes
-            .unwrap_or(std::mem::take(&mut c.requested_scopes));
     }
 }
 
@@ -444,24 +388,6 @@ fn parse_scope(s: &str) -> StoreResult<Scope> {
 pub(super) fn grants_to_string(grants: &BTreeSet<GrantType>) -> String {
     let names: Vec<&str> = grants.iter().map(|g| g.as_str()).collect();
     names.join(" ")
-}
-
-fn grants_from_string(s: &str) -> StoreResult<BTreeSet<GrantType>> {
-    s.split_whitespace()
-        .map(|g| {
-            g.parse()
-                .map_err(|_| StoreError::Corrupt(format!("grant `{g}`")))
-        })
-        .collect()
-}
-
-/// A limit or lifetime as stored (SQL has no unsigned 64-bit integers).
-pub(super) fn opt_i64(v: Option<u64>) -> Option<i64> {
-    v.map(|v| i64::try_from(v).unwrap_or(i64::MAX))
-}
-
-fn to_u64(v: Option<i64>) -> Option<u64> {
-    v.and_then(|v| u64::try_from(v).ok())
 }
 
 /// `NotFound` when an UPDATE touched no row.

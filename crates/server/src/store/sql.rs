@@ -24,30 +24,25 @@ macro_rules! sql_store {
 
         super::sql_records::sql_records!($db);
 
-        /// Binds a client's settable columns as $1..$17, `updated_at` as $18,
-        /// then `owner`, `requested_scopes` and `description` as $19..$21.
-        fn bind_client<'q>(q: Query<'q>, c: &'q Client, updated_at: i64) -> Query<'q> {
-            q.bind(&c.name)
+        /// Binds a client's columns as $1..$10: `name` and `grants` (copied
+        /// from the settings, for the list's filters), the secrets, the
+        /// state, `updated_at`, and the settings document.
+        fn bind_client<'q>(
+            q: Query<'q>,
+            c: &'q Client,
+            settings: String,
+            updated_at: i64,
+        ) -> Query<'q> {
+            q.bind(&c.settings.client_name)
+                .bind(grants_to_string(&c.settings.grant_types))
                 .bind(&c.secret_hash[..])
-                .bind(c.scopes.to_string())
-                .bind(grants_to_string(&c.grants))
-                .bind(c.auth_method.as_str())
-                .bind(opt_i64(c.token_ttl))
-                .bind(opt_i64(c.qps))
-                .bind(opt_i64(c.per_day))
-                .bind(c.introspect_any)
-                .bind(c.enabled)
-                .bind(c.token_format.map(|f| f.as_str()))
-                .bind(c.audience.as_deref())
-                .bind(uris_to_string(&c.redirect_uris))
-                .bind(c.public)
-                .bind(c.first_party)
                 .bind(c.previous_secret.as_ref().map(|p| p.hash.to_vec()))
                 .bind(c.previous_secret.as_ref().map(|p| p.until))
-                .bind(updated_at)
+                .bind(c.enabled)
                 .bind(c.owner.as_deref())
                 .bind(c.requested_scopes.to_string())
-                .bind(&c.description)
+                .bind(updated_at)
+                .bind(settings)
         }
 
         /// One row by key, converted.
@@ -85,15 +80,12 @@ macro_rules! sql_store {
         impl Store for $store {
             async fn create_client(&self, c: &Client) -> StoreResult<()> {
                 let q = sqlx::query(
-                    "INSERT INTO clients (name, secret_hash, scopes, grants, auth_method, \
-                     token_ttl, qps, per_day, introspect_any, enabled, token_format, audience, \
-                     redirect_uris, public, first_party, previous_secret_hash, \
-                     previous_secret_until, updated_at, owner, requested_scopes, description, \
-                     created_at, client_id) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
-                     $16, $17, $18, $19, $20, $21, $22, $23)",
+                    "INSERT INTO clients (name, grants, secret_hash, previous_secret_hash, \
+                     previous_secret_until, enabled, owner, requested_scopes, updated_at, \
+                     settings, created_at, client_id) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
                 );
-                bind_client(q, c, c.created_at)
+                bind_client(q, c, settings_json(&c.settings)?, c.created_at)
                     .bind(c.created_at)
                     .bind(&c.client_id)
                     .execute(&mut *self.writing().await?)
@@ -115,9 +107,9 @@ macro_rules! sql_store {
             async fn update_client(
                 &self,
                 client_id: &str,
-                u: &ClientUpdate,
                 now: i64,
-            ) -> StoreResult<()> {
+                edit: ClientEdit<'_>,
+            ) -> StoreResult<Option<Client>> {
                 let mut w = self.writing().await?;
                 let mut tx = sqlx::Connection::begin(&mut *w).await.map_err(db_err)?;
                 let row: ClientRow = sqlx::query_as(SELECT_CLIENT_FOR_UPDATE)
@@ -127,22 +119,23 @@ macro_rules! sql_store {
                     .map_err(db_err)?
                     .ok_or_else(|| StoreError::NotFound(format!("client `{client_id}`")))?;
                 let mut c = Client::try_from(row)?;
-                u.apply(&mut c);
+                if !edit(&mut c) {
+                    return Ok(None);
+                }
+                c.client_id = client_id.to_owned();
                 let q = sqlx::query(
-                    "UPDATE clients SET name = $1, secret_hash = $2, scopes = $3, grants = $4, \
-                     auth_method = $5, token_ttl = $6, qps = $7, per_day = $8, \
-                     introspect_any = $9, enabled = $10, token_format = $11, audience = $12, \
-                     redirect_uris = $13, public = $14, first_party = $15, \
-                     previous_secret_hash = $16, previous_secret_until = $17, updated_at = $18, \
-                     owner = $19, requested_scopes = $20, description = $21 \
-                     WHERE client_id = $22",
+                    "UPDATE clients SET name = $1, grants = $2, secret_hash = $3, \
+                     previous_secret_hash = $4, previous_secret_until = $5, enabled = $6, \
+                     owner = $7, requested_scopes = $8, updated_at = $9, settings = $10 \
+                     WHERE client_id = $11",
                 );
-                bind_client(q, &c, now)
+                bind_client(q, &c, settings_json(&c.settings)?, now)
                     .bind(client_id)
                     .execute(&mut *tx)
                     .await
                     .map_err(db_err)?;
-                tx.commit().await.map_err(db_err)
+                tx.commit().await.map_err(db_err)?;
+                Ok(Some(c))
             }
 
             async fn list_clients_page(&self, f: &ClientFilter) -> StoreResult<Vec<Client>> {
@@ -240,8 +233,7 @@ macro_rules! sql_store {
 
             async fn find_token(&self, hash: &Digest) -> StoreResult<Option<TokenLookup>> {
                 let row: Option<LookupRow> = sqlx::query_as(
-                    "SELECT t.*, c.enabled AS client_enabled, c.qps AS client_qps, \
-                     c.per_day AS client_per_day, c.audience AS client_audience, \
+                    "SELECT t.*, c.enabled AS client_enabled, c.settings AS client_settings, \
                      u.enabled AS user_enabled \
                      FROM tokens t JOIN clients c ON c.client_id = t.client_id \
                      LEFT JOIN users u ON u.username = t.username WHERE t.token_hash = $1",
@@ -511,8 +503,7 @@ macro_rules! sql_store {
                 ids: [&str; 2],
             ) -> StoreResult<JwtState> {
                 let row: Option<JwtStateRow> = sqlx::query_as(
-                    "SELECT c.enabled AS client_enabled, c.qps AS client_qps, \
-                     c.per_day AS client_per_day, \
+                    "SELECT c.enabled AS client_enabled, c.settings AS client_settings, \
                      (SELECT u.enabled FROM users u WHERE u.username = $2) AS user_enabled, \
                      EXISTS (SELECT 1 FROM revoked_jwts r WHERE r.id IN ($3, $4)) AS denied \
                      FROM clients c WHERE c.client_id = $1",
@@ -524,7 +515,7 @@ macro_rules! sql_store {
                 .fetch_optional(self.read_pool())
                 .await
                 .map_err(db_err)?;
-                Ok(JwtState::from(row))
+                JwtState::try_from(row)
             }
 
             async fn revision(&self) -> StoreResult<i64> {

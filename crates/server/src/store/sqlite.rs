@@ -23,17 +23,24 @@ use tollgate_proto::Scope;
 
 use super::group_commit::GroupCommit;
 use super::rows::{
-    conflict_or, contains_pattern, count_i64, found, grants_to_string, opt_i64, uris_to_string,
-    AuditRow, CallUsageRow, ClientRow, CodeRow, JwtStateRow, LookupRow, SessionRow, SigningKeyRow,
+    conflict_or, contains_pattern, count_i64, found, grants_to_string, settings_json, AuditRow,
+    CallUsageRow, ClientRow, CodeRow, JwtStateRow, LookupRow, SessionRow, SigningKeyRow,
     TokenUsageRow, UserRow,
 };
 use super::sql::{sql_store, Writing};
 use super::sqlite_writer;
 use super::{
-    AuditQuery, AuditRecord, AuthCode, CallUsage, Client, ClientFilter, ClientUpdate, CodeUse,
+    AuditQuery, AuditRecord, AuthCode, CallUsage, Client, ClientEdit, ClientFilter, CodeUse,
     Digest, JwtState, Rotation, Session, SigningKey, Store, StoreError, StoreResult, TokenLookup,
     TokenRecord, TokenUsage, UsageQuery, User, UserUpdate,
 };
+
+async fn migrate(pool: &SqlitePool) -> StoreResult<()> {
+    sqlx::migrate!("./migrations/sqlite")
+        .run(pool)
+        .await
+        .map_err(|e| StoreError::Backend(format!("migration failed: {e}")))
+}
 
 /// How long a connection waits for another's write lock before "busy".
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -81,6 +88,8 @@ impl SqliteStore {
             .busy_timeout(BUSY_TIMEOUT);
         let file = base.get_filename().to_owned();
 
+        // Read connections open after the migrations: one opened before
+        // would prepare `SELECT *` against the schema it loaded then.
         let (read, write) = if in_memory {
             let pool = SqlitePoolOptions::new()
                 .max_connections(1)
@@ -90,6 +99,7 @@ impl SqliteStore {
                 .connect_with(base)
                 .await
                 .map_err(db_err)?;
+            migrate(&pool).await?;
             (pool.clone(), pool)
         } else {
             let opts = base
@@ -102,6 +112,7 @@ impl SqliteStore {
                 .connect_with(opts.clone())
                 .await
                 .map_err(db_err)?;
+            migrate(&write).await?;
             let read = SqlitePoolOptions::new()
                 .max_connections(4)
                 .test_before_acquire(false)
@@ -110,10 +121,6 @@ impl SqliteStore {
                 .map_err(db_err)?;
             (read, write)
         };
-        sqlx::migrate!("./migrations/sqlite")
-            .run(&write)
-            .await
-            .map_err(|e| StoreError::Backend(format!("migration failed: {e}")))?;
 
         let turn = Arc::new(Mutex::new(()));
         let writer = if in_memory {

@@ -11,8 +11,9 @@ use std::path::PathBuf;
 
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
+use tollgate_proto::admin::ClientRegistration;
 
-use crate::admin::{self, NewClient, NewUser};
+use crate::admin::{self, NewUser};
 use crate::clock::Clock;
 use crate::config::{Argon2Params, Config, FileConfig};
 use crate::state::AppState;
@@ -93,13 +94,14 @@ impl Spawned {
         format!("{}{}", self.base, path)
     }
 
-    /// Registers a client; returns its id and secret.
+    /// Registers a client (its settings, or a whole registration); returns
+    /// its id and secret.
     #[allow(clippy::expect_used)]
-    pub async fn register(&self, new: NewClient) -> (String, String) {
+    pub async fn register(&self, reg: impl Into<ClientRegistration>) -> (String, String) {
         let (c, secret) = admin::create_client(
             self.state.store().as_ref(),
             self.state.clock().now_secs(),
-            new,
+            reg.into(),
         )
         .await
         .expect("register client");

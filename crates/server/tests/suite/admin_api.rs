@@ -10,8 +10,8 @@ use std::time::Duration;
 use crate::common::{Reply, TestServer};
 use serde_json::{json, Value};
 use tollgate_proto::basic::BasicEncoding;
+use tollgate_proto::client::ClientSettings;
 use tollgate_proto::{BasicCredentials, GrantType};
-use tollgate_server::admin::NewClient;
 use tollgate_server::config::FileConfig;
 use tollgate_server::testing::{within, Postgres};
 
@@ -168,20 +168,32 @@ async fn clients(s: &TestServer, token: &str) {
         "not_found",
     );
 
-    // Bad input is a 400 (or the framework's 4xx) problem, never a 500.
-    for (body, status) in [
+    // Bad input is a 400 problem that says what is wrong, never a 500.
+    for (body, status, says) in [
         (
             json!({"client_name": "x", "grant_types": ["authorization_code"]}),
             400,
+            "redirect URI",
         ),
-        (json!({"client_name": "x", "scope": "a\"b"}), 400),
-        (json!({"client_name": "x", "colour": "red"}), 422),
-        (json!({"client_name": ""}), 400),
-        (json!({"client_name": "x", "token_ttl": 0}), 400),
-        (json!({"client_name": "x", "auth_method": "magic"}), 400),
+        (json!({"client_name": "x", "scope": "a\"b"}), 400, "scope"),
+        (
+            json!({"client_name": "x", "colour": "red"}),
+            400,
+            "`colour`",
+        ),
+        (json!({"client_name": ""}), 400, "client name"),
+        (json!({"client_name": "x", "token_ttl": 0}), 400, "1 second"),
+        (
+            json!({"client_name": "x", "auth_method": "magic"}),
+            400,
+            "`magic`",
+        ),
+        (json!({"client_name": "x", "qps": "many"}), 400, "qps"),
     ] {
         let r = call(s, "POST", "/clients", t, Some(body.clone())).await;
         assert_eq!(r.status, status, "{body}: {r:?}");
+        let detail = r.json["detail"].as_str().unwrap_or_default();
+        assert!(detail.contains(says), "{body}: {detail}");
         assert_eq!(
             r.header("content-type"),
             "application/problem+json",
@@ -223,6 +235,55 @@ async fn clients(s: &TestServer, token: &str) {
         &call(s, "PATCH", &format!("/clients/{id}"), t, Some(bad)).await,
         400,
         "invalid_request",
+    );
+    // A JSON merge patch (RFC 7396): `null` is the default again; what is
+    // fixed at registration or kept by the server cannot change, and a
+    // name it does not know is refused.
+    let merge = |body: Value| {
+        let url = s.url(&format!("/admin/v1/clients/{id}"));
+        let req = s.http.patch(url).bearer_auth(token);
+        async move {
+            let r = req
+                .header("content-type", "application/merge-patch+json")
+                .body(body.to_string())
+                .send()
+                .await
+                .unwrap();
+            Reply::from(r).await
+        }
+    };
+    let r = merge(json!({"per_day": null, "description": "nightly"})).await;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(
+        (r.json["per_day"].clone(), r.json["description"].clone()),
+        (Value::Null, json!("nightly"))
+    );
+    assert_eq!(
+        r.json["scope"], "locations:read users:read",
+        "the rest stays"
+    );
+    for (body, says) in [
+        (json!({"public": true}), "`public` cannot be changed"),
+        (
+            json!({"client_id": "other"}),
+            "`client_id` cannot be changed",
+        ),
+        (json!({"created_at": 1}), "`created_at` cannot be changed"),
+        (json!({"colour": "red"}), "unknown field `colour`"),
+        (json!({"client_name": null}), "client_name"),
+        (json!({"auth_method": "magic"}), "magic"),
+    ] {
+        let r = merge(body.clone()).await;
+        assert_problem(&r, 400, "invalid_request");
+        let detail = r.json["detail"].as_str().unwrap_or_default();
+        assert!(detail.contains(says), "{body}: {detail}");
+    }
+    // The audit log says what changed, not what was sent.
+    let r = call(s, "GET", &format!("/audit?target={id}"), t, None).await;
+    assert_eq!(
+        r.json["items"][0]["detail"]["changes"],
+        json!({"per_day": null, "description": "nightly"}),
+        "{r:?}"
     );
 
     // Paging and filters.
@@ -539,13 +600,13 @@ fn t(token: &str) -> Option<&str> {
 /// `/oauth2/quota` reads a client's standing without spending it.
 async fn usage_and_quota(s: &TestServer, token: &str) {
     let (id, secret) = s
-        .register(NewClient {
-            name: "metered".into(),
-            scopes: "locations:read".parse().unwrap(),
-            grants: [GrantType::ClientCredentials].into(),
+        .register(ClientSettings {
+            client_name: "metered".into(),
+            scope: "locations:read".parse().unwrap(),
+            grant_types: [GrantType::ClientCredentials].into(),
             qps: Some(2),
             per_day: Some(100),
-            ..NewClient::default()
+            ..ClientSettings::default()
         })
         .await;
     let api = s

@@ -11,8 +11,8 @@ use crate::common::{urlencode, TestServer, ISSUER};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use sha2::{Digest as _, Sha256};
+use tollgate_proto::client::ClientSettings;
 use tollgate_proto::GrantType;
-use tollgate_server::admin::NewClient;
 
 const REDIRECT: &str = "http://127.0.0.1/cb";
 const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk-longer-than-43-chars";
@@ -169,14 +169,14 @@ async fn server() -> TestServer {
 }
 
 async fn code_client(s: &TestServer, public: bool, first_party: bool) -> (String, String) {
-    s.register(NewClient {
-        name: "Photo app".into(),
-        scopes: "locations:read".parse().unwrap(),
-        grants: [GrantType::AuthorizationCode, GrantType::RefreshToken].into(),
+    s.register(ClientSettings {
+        client_name: "Photo app".into(),
+        scope: "locations:read".parse().unwrap(),
+        grant_types: [GrantType::AuthorizationCode, GrantType::RefreshToken].into(),
         redirect_uris: vec![REDIRECT.into()],
         public,
         first_party,
-        ..NewClient::default()
+        ..ClientSettings::default()
     })
     .await
 }
@@ -649,7 +649,7 @@ async fn sign_in_sessions_end_when_idle_at_their_lifetime_and_on_disable() {
 async fn a_jwt_from_the_code_flow_introspects_as_authorization_code() {
     let s = TestServer::start_with(|f| {
         f.demo_apis = Some(true);
-        f.token_format = Some(tollgate_server::config::TokenFormat::Jwt);
+        f.token_format = Some(tollgate_proto::client::TokenFormat::Jwt);
     })
     .await;
     s.user("alice", "wonderland").await;

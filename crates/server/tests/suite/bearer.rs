@@ -5,9 +5,8 @@
 use std::time::{Duration, Instant};
 
 use crate::common::{TestServer, REALM};
+use tollgate_proto::client::ClientSettings;
 use tollgate_proto::GrantType;
-use tollgate_server::admin::NewClient;
-use tollgate_server::store::ClientUpdate;
 
 const ALL: &[GrantType] = &[
     GrantType::ClientCredentials,
@@ -159,12 +158,12 @@ async fn invalid_tokens_get_the_seeds_401() {
 async fn a_token_dies_at_exp_even_when_cached() {
     let s = demo_server().await;
     let (id, secret) = s
-        .register(NewClient {
-            name: "short".into(),
-            scopes: "locations:read".parse().unwrap(),
-            grants: [GrantType::ClientCredentials].into_iter().collect(),
+        .register(ClientSettings {
+            client_name: "short".into(),
+            scope: "locations:read".parse().unwrap(),
+            grant_types: [GrantType::ClientCredentials].into_iter().collect(),
             token_ttl: Some(60),
-            ..NewClient::default()
+            ..ClientSettings::default()
         })
         .await;
     let t = s
@@ -237,14 +236,10 @@ async fn disabling_elsewhere_applies_within_a_second() {
         "the client's own token lives"
     );
     admin
-        .update_client(
-            &id,
-            &ClientUpdate {
-                enabled: Some(false),
-                ..Default::default()
-            },
-            0,
-        )
+        .update_client(&id, 0, &mut |c| {
+            c.enabled = false;
+            true
+        })
         .await
         .unwrap();
     dies_within_a_second(&s, &t).await;

@@ -14,8 +14,8 @@ use base64::Engine as _;
 use fantoccini::{Client, ClientBuilder, Locator};
 use sha2::{Digest as _, Sha256};
 use tokio::sync::mpsc;
+use tollgate_proto::client::ClientSettings;
 use tollgate_proto::GrantType;
-use tollgate_server::admin::NewClient;
 use tollgate_server::testing::ChromeDriver;
 
 const VERIFIER: &str = "browser-test-verifier-0123456789-abcdefghijklmnopqrstuvwxyz";
@@ -56,12 +56,12 @@ async fn setup() -> (TestServer, String, String) {
     let s = TestServer::start_with(|f| f.demo_apis = Some(true)).await;
     s.user("alice", "wonderland").await;
     let (id, secret) = s
-        .register(NewClient {
-            name: "Photo app".into(),
-            scopes: "locations:read".parse().unwrap(),
-            grants: [GrantType::AuthorizationCode].into(),
+        .register(ClientSettings {
+            client_name: "Photo app".into(),
+            scope: "locations:read".parse().unwrap(),
+            grant_types: [GrantType::AuthorizationCode].into(),
             redirect_uris: vec!["http://127.0.0.1/cb".into()],
-            ..NewClient::default()
+            ..ClientSettings::default()
         })
         .await;
     (s, id, secret)

@@ -308,13 +308,14 @@ async fn a_developer_signs_in_registers_an_app_and_uses_its_secret() {
         .await;
     assert_eq!(edited.status, 303, "{}", edited.body);
     let c = s.state.store().get_client(&id).await.unwrap().unwrap();
-    assert_eq!(c.name, "Inventory v2");
+    assert_eq!(c.settings.client_name, "Inventory v2");
     assert_eq!(c.requested_scopes.to_string(), "orders:write users:read");
-    assert_eq!(c.scopes.to_string(), "locations:read");
+    assert_eq!(c.settings.scope.to_string(), "locations:read");
     assert!(c
-        .grants
+        .settings
+        .grant_types
         .contains(&tollgate_proto::GrantType::AuthorizationCode));
-    assert_eq!(c.redirect_uris, ["http://127.0.0.1/cb"]);
+    assert_eq!(c.settings.redirect_uris, ["http://127.0.0.1/cb"]);
 
     // Rotation: a new secret; the old one stops at once.
     let rotated = dana

@@ -14,6 +14,7 @@ use crate::common::TestServer;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tollgate_proto::client::ClientSettings;
 use tollgate_proto::GrantType;
 use tollgate_server::config::{RouteConfig, ServerLimits};
 
@@ -620,8 +621,7 @@ async fn one_address_cannot_hold_every_connection() {
 /// built-in APIs use too); JWTs and opaque tokens carry their client's.
 #[tokio::test]
 async fn a_token_for_another_resource_is_refused() {
-    use tollgate_server::admin::NewClient;
-    use tollgate_server::config::TokenFormat;
+    use tollgate_proto::client::TokenFormat;
 
     const PAYMENTS: &str = "https://payments.example";
     let up = Upstream::start().await;
@@ -633,13 +633,13 @@ async fn a_token_for_another_resource_is_refused() {
         f.demo_apis = Some(true);
     })
     .await;
-    let client = |format, audience: Option<&str>| NewClient {
-        name: "c".into(),
-        grants: [GrantType::ClientCredentials].into(),
-        scopes: "locations:read".parse().unwrap(),
+    let client = |format, audience: Option<&str>| ClientSettings {
+        client_name: "c".into(),
+        grant_types: [GrantType::ClientCredentials].into(),
+        scope: "locations:read".parse().unwrap(),
         token_format: Some(format),
         audience: audience.map(str::to_owned),
-        ..NewClient::default()
+        ..ClientSettings::default()
     };
     let body = "grant_type=client_credentials&scope=locations:read";
     for format in [TokenFormat::Jwt, TokenFormat::Opaque] {

@@ -8,9 +8,8 @@ use tollgate_server::testing::within;
 
 use crate::common::{TestServer, ISSUER};
 use tollgate_proto::basic::BasicEncoding;
+use tollgate_proto::client::ClientSettings;
 use tollgate_proto::{BasicCredentials, GrantType};
-use tollgate_server::admin::NewClient;
-use tollgate_server::store::ClientUpdate;
 
 const ALL: &[GrantType] = &[
     GrantType::ClientCredentials,
@@ -155,11 +154,11 @@ async fn inactive_is_exactly_active_false() {
     let (id, secret) = s.client(ALL, "a").await;
     let (other, other_secret) = s.client(ALL, "a").await;
     let (rs, rs_secret) = s
-        .register(NewClient {
-            name: "resource server".into(),
-            grants: [GrantType::ClientCredentials].into_iter().collect(),
+        .register(ClientSettings {
+            client_name: "resource server".into(),
+            grant_types: [GrantType::ClientCredentials].into_iter().collect(),
             introspect_any: true,
-            ..NewClient::default()
+            ..ClientSettings::default()
         })
         .await;
     let mine = s
@@ -337,11 +336,12 @@ async fn admin_changes_reach_the_running_server() {
     let (new_c, new_secret) = tollgate_server::admin::create_client(
         admin.as_ref(),
         0,
-        NewClient {
-            name: "late".into(),
-            grants: [GrantType::ClientCredentials].into_iter().collect(),
-            ..NewClient::default()
-        },
+        ClientSettings {
+            client_name: "late".into(),
+            grant_types: [GrantType::ClientCredentials].into_iter().collect(),
+            ..ClientSettings::default()
+        }
+        .into(),
     )
     .await
     .unwrap();
@@ -373,18 +373,23 @@ async fn admin_changes_reach_the_running_server() {
 
     // Disabling the client kills every token it holds; enabling restores them.
     let (rs, rs_secret) = s
-        .register(NewClient {
-            name: "rs".into(),
-            grants: [GrantType::ClientCredentials].into_iter().collect(),
+        .register(ClientSettings {
+            client_name: "rs".into(),
+            grant_types: [GrantType::ClientCredentials].into_iter().collect(),
             introspect_any: true,
-            ..NewClient::default()
+            ..ClientSettings::default()
         })
         .await;
-    let off = ClientUpdate {
-        enabled: Some(false),
-        ..ClientUpdate::default()
+    let set_enabled = |on: bool| {
+        move |c: &mut tollgate_server::store::Client| {
+            c.enabled = on;
+            true
+        }
     };
-    admin.update_client(&id, &off, 0).await.unwrap();
+    admin
+        .update_client(&id, 0, &mut set_enabled(false))
+        .await
+        .unwrap();
     within(SECOND, "client's token inactive", || async {
         s.introspect(&rs, &rs_secret, &cc).await.body == r#"{"active":false}"#
     })
@@ -392,11 +397,10 @@ async fn admin_changes_reach_the_running_server() {
     s.token(&id, &secret, "grant_type=client_credentials")
         .await
         .assert_error(401, "invalid_client");
-    let on = ClientUpdate {
-        enabled: Some(true),
-        ..ClientUpdate::default()
-    };
-    admin.update_client(&id, &on, 0).await.unwrap();
+    admin
+        .update_client(&id, 0, &mut set_enabled(true))
+        .await
+        .unwrap();
     within(SECOND, "client's token active again", || async {
         s.introspect(&id, &secret, &cc).await.json["active"] == true
     })

@@ -11,11 +11,12 @@ use base64::Engine as _;
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde_json::{json, Value};
+use tollgate_proto::client::ClientSettings;
+use tollgate_proto::client::TokenFormat;
 use tollgate_proto::GrantType;
 use tollgate_server::admin;
-use tollgate_server::config::{SigningAlg, TokenFormat};
+use tollgate_server::config::SigningAlg;
 use tollgate_server::oauth::{keys, secret};
-use tollgate_server::store::ClientUpdate;
 use tollgate_server::testing::within;
 
 async fn jwt_server() -> TestServer {
@@ -115,12 +116,12 @@ async fn per_client_format_and_audience() {
     let s = TestServer::start_with(|f| f.demo_apis = Some(true)).await;
     let (opaque_id, opaque_secret) = s.client(&[GrantType::ClientCredentials], "").await;
     let (jwt_id, jwt_secret) = s
-        .register(admin::NewClient {
-            name: "jwt".into(),
-            grants: [GrantType::ClientCredentials].into(),
+        .register(ClientSettings {
+            client_name: "jwt".into(),
+            grant_types: [GrantType::ClientCredentials].into(),
             token_format: Some(TokenFormat::Jwt),
             audience: Some("https://inventory.example".into()),
-            ..admin::NewClient::default()
+            ..ClientSettings::default()
         })
         .await;
     let opaque = s
@@ -215,13 +216,12 @@ async fn revoked_and_disabled_are_refused_by_tollgate_but_verify_offline() {
 
     let other = s.access_token(&id, &secret, body).await;
     assert_eq!(s.api("/locations", Some(&other)).await.status, 200);
-    let disable = ClientUpdate {
-        enabled: Some(false),
-        ..ClientUpdate::default()
-    };
     s.state
         .store()
-        .update_client(&id, &disable, 1)
+        .update_client(&id, 1, &mut |c| {
+            c.enabled = false;
+            true
+        })
         .await
         .unwrap();
     within(

@@ -22,6 +22,7 @@ mod jwt;
 mod openapi;
 mod properties;
 mod quota;
+mod store_migration;
 mod store_suite;
 mod streaming;
 mod token;

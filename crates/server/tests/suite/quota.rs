@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use crate::common::TestServer;
+use tollgate_proto::client::ClientSettings;
 use tollgate_proto::GrantType;
-use tollgate_server::admin::NewClient;
 use tollgate_server::config::{QuotaConfig, QuotaResponse};
 use tollgate_server::Clock;
 
@@ -13,13 +13,13 @@ const DAY_MS: i64 = 86_400_000;
 
 async fn limited_client(s: &TestServer, qps: Option<u64>, per_day: Option<u64>) -> String {
     let (id, secret) = s
-        .register(NewClient {
-            name: "limited".into(),
-            scopes: "locations:read".parse().unwrap(),
-            grants: [GrantType::ClientCredentials].into_iter().collect(),
+        .register(ClientSettings {
+            client_name: "limited".into(),
+            scope: "locations:read".parse().unwrap(),
+            grant_types: [GrantType::ClientCredentials].into_iter().collect(),
             qps,
             per_day,
-            ..NewClient::default()
+            ..ClientSettings::default()
         })
         .await;
     s.access_token(
@@ -216,12 +216,12 @@ async fn config_defaults_apply_and_zero_means_unlimited() {
 async fn quota_is_shared_by_all_tokens_of_a_client() {
     let s = TestServer::start_with(with_quota(QuotaConfig::default())).await;
     let (id, secret) = s
-        .register(NewClient {
-            name: "two tokens".into(),
-            scopes: "locations:read".parse().unwrap(),
-            grants: [GrantType::ClientCredentials].into_iter().collect(),
+        .register(ClientSettings {
+            client_name: "two tokens".into(),
+            scope: "locations:read".parse().unwrap(),
+            grant_types: [GrantType::ClientCredentials].into_iter().collect(),
             qps: Some(1),
-            ..NewClient::default()
+            ..ClientSettings::default()
         })
         .await;
     let body = "grant_type=client_credentials&scope=locations%3Aread";

@@ -6,12 +6,13 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
+use tollgate_proto::client::{AuthMethod, ClientSettings, TokenFormat};
 use tollgate_proto::{GrantType, Scope};
-use tollgate_server::config::{SigningAlg, TokenFormat};
+use tollgate_server::config::SigningAlg;
 use tollgate_server::store::{
-    self, AuditQuery, AuditRecord, AuthCode, AuthMethod, CallUsage, Client, ClientFilter,
-    ClientState, ClientUpdate, CodeUse, JwtState, PreviousSecret, Rotation, Session, SigningKey,
-    Store, StoreError, TokenKind, TokenRecord, TokenUsage, UsageQuery, User, UserUpdate,
+    self, AuditQuery, AuditRecord, AuthCode, CallUsage, Client, ClientFilter, ClientState, CodeUse,
+    JwtState, PreviousSecret, Rotation, Session, SigningKey, Store, StoreError, TokenKind,
+    TokenRecord, TokenUsage, UsageQuery, User, UserUpdate,
 };
 use tollgate_server::testing::Postgres;
 
@@ -94,32 +95,46 @@ async fn sqlite_opened_by_several_at_once() {
 fn client(id: &str) -> Client {
     Client {
         client_id: id.into(),
-        name: format!("client {id}"),
+        settings: ClientSettings {
+            client_name: format!("client {id}"),
+            scope: "a b".parse().unwrap(),
+            grant_types: [GrantType::ClientCredentials, GrantType::Password]
+                .into_iter()
+                .collect(),
+            auth_method: AuthMethod::Basic,
+            token_ttl: Some(60),
+            qps: Some(5),
+            per_day: None,
+            introspect_any: false,
+            token_format: Some(TokenFormat::Jwt),
+            audience: Some("https://api.example".into()),
+            redirect_uris: vec![
+                "http://127.0.0.1/cb".into(),
+                "https://app.example/cb".into(),
+            ],
+            public: false,
+            first_party: true,
+            description: "for <tests>".into(),
+        },
         secret_hash: [7; 32],
-        scopes: "a b".parse().unwrap(),
-        grants: [GrantType::ClientCredentials, GrantType::Password]
-            .into_iter()
-            .collect(),
-        auth_method: AuthMethod::Basic,
-        token_ttl: Some(60),
-        qps: Some(5),
-        per_day: None,
-        introspect_any: false,
         enabled: true,
         created_at: 1000,
-        token_format: Some(TokenFormat::Jwt),
-        audience: Some("https://api.example".into()),
-        redirect_uris: vec![
-            "http://127.0.0.1/cb".into(),
-            "https://app.example/cb".into(),
-        ],
-        public: false,
-        first_party: true,
         previous_secret: None,
         owner: Some("dev".into()),
-        description: "for <tests>".into(),
         requested_scopes: "c".parse().unwrap(),
     }
+}
+
+/// `update_client` with an edit that always applies.
+async fn edit(s: &dyn Store, id: &str, now: i64, f: impl Fn(&mut Client) + Send + Sync) {
+    let stored = s
+        .update_client(id, now, &mut |c: &mut Client| {
+            f(c);
+            true
+        })
+        .await
+        .unwrap();
+    assert!(stored.is_some());
 }
 
 fn user(name: &str) -> User {
@@ -178,33 +193,49 @@ async fn clients(s: Arc<dyn Store>) {
         .map(|c| c.client_id)
         .collect();
     assert_eq!(ids, ["c1", "c2"]);
-    let update = ClientUpdate {
-        scopes: Some("x".parse().unwrap()),
-        enabled: Some(false),
-        secret_hash: Some([9; 32]),
-        qps: Some(None),
-        grants: Some(BTreeSet::from([GrantType::RefreshToken])),
-        ..ClientUpdate::default()
+    let change = |c: &mut Client| {
+        c.settings.scope = "x".parse().unwrap();
+        c.enabled = false;
+        c.secret_hash = [9; 32];
+        c.settings.qps = None;
+        c.settings.grant_types = BTreeSet::from([GrantType::RefreshToken]);
     };
-    s.update_client("c1", &update, 2000).await.unwrap();
+    edit(s.as_ref(), "c1", 2000, change).await;
     let c = s.get_client("c1").await.unwrap().unwrap();
     assert_eq!(
-        (c.scopes.to_string(), c.enabled, c.secret_hash, c.qps),
+        (
+            c.settings.scope.to_string(),
+            c.enabled,
+            c.secret_hash,
+            c.settings.qps
+        ),
         ("x".into(), false, [9; 32], None)
     );
-    assert_eq!(c.grants, BTreeSet::from([GrantType::RefreshToken]));
-    assert_eq!(c.token_ttl, Some(60), "untouched fields stay");
-    assert_eq!(c.token_format, Some(TokenFormat::Jwt));
-    let back = ClientUpdate {
-        token_format: Some(None),
-        audience: Some(None),
-        ..ClientUpdate::default()
-    };
-    s.update_client("c1", &back, 2001).await.unwrap();
+    assert_eq!(
+        c.settings.grant_types,
+        BTreeSet::from([GrantType::RefreshToken])
+    );
+    assert_eq!(c.settings.token_ttl, Some(60), "untouched fields stay");
+    assert_eq!(c.settings.token_format, Some(TokenFormat::Jwt));
+    edit(s.as_ref(), "c1", 2001, |c| {
+        c.settings.token_format = None;
+        c.settings.audience = None;
+    })
+    .await;
     let c = s.get_client("c1").await.unwrap().unwrap();
-    assert_eq!((c.token_format, c.audience), (None, None));
+    assert_eq!((c.settings.token_format, c.settings.audience), (None, None));
+    let mut decline = |c: &mut Client| {
+        c.enabled = true;
+        false
+    };
+    let declined = s.update_client("c1", 2002, &mut decline).await;
+    assert_eq!(declined.unwrap(), None, "an edit that declines");
+    assert!(
+        !s.get_client("c1").await.unwrap().unwrap().enabled,
+        "stores nothing"
+    );
     assert!(matches!(
-        s.update_client("nope", &update, 0).await,
+        s.update_client("nope", 0, &mut |_| true).await,
         Err(StoreError::NotFound(_))
     ));
 }
@@ -477,16 +508,7 @@ async fn revision(s: Arc<dyn Store>) {
         r0,
         "creating and issuing do not invalidate caches"
     );
-    s.update_client(
-        "c",
-        &ClientUpdate {
-            enabled: Some(false),
-            ..Default::default()
-        },
-        1,
-    )
-    .await
-    .unwrap();
+    edit(s.as_ref(), "c", 1, |c| c.enabled = false).await;
     let r1 = s.revision().await.unwrap();
     assert!(r1 > r0);
     s.update_user("u", &enabled(false), 1).await.unwrap();
@@ -607,10 +629,10 @@ async fn codes_consents_sessions(s: Arc<dyn Store>) {
     s.create_client(&client("c")).await.unwrap();
     let c = s.get_client("c").await.unwrap().unwrap();
     assert_eq!(
-        c.redirect_uris,
+        c.settings.redirect_uris,
         ["http://127.0.0.1/cb", "https://app.example/cb"]
     );
-    assert!(c.first_party && !c.public);
+    assert!(c.settings.first_party && !c.settings.public);
     let code = AuthCode {
         hash: [4; 32],
         client_id: "c".into(),
@@ -690,9 +712,9 @@ async fn admin_pages_and_deletion(s: Arc<dyn Store>) {
         ("c3", "bobcat", true),
     ] {
         let mut c = client(id);
-        c.name = name.into();
+        c.settings.client_name = name.into();
         c.enabled = enabled;
-        c.grants = BTreeSet::from([if id == "c3" {
+        c.settings.grant_types = BTreeSet::from([if id == "c3" {
             GrantType::Password
         } else {
             GrantType::ClientCredentials
@@ -759,33 +781,31 @@ async fn admin_pages_and_deletion(s: Arc<dyn Store>) {
     // The portal's fields round-trip and can be changed.
     let a1 = s.get_client("a1").await.unwrap().unwrap();
     assert_eq!(
-        (a1.owner.as_deref(), a1.description.as_str()),
+        (a1.owner.as_deref(), a1.settings.description.as_str()),
         (Some("dev"), "for <tests>")
     );
     assert_eq!(a1.requested_scopes.to_string(), "c");
-    let approved = ClientUpdate {
-        requested_scopes: Some(Scope::empty()),
-        description: Some(String::new()),
-        owner: Some(Some("other".into())),
-        ..ClientUpdate::default()
-    };
-    s.update_client("a1", &approved, 5).await.unwrap();
+    edit(s.as_ref(), "a1", 5, |c| {
+        c.requested_scopes = Scope::empty();
+        c.settings.description = String::new();
+        c.owner = Some("other".into());
+    })
+    .await;
     let a1 = s.get_client("a1").await.unwrap().unwrap();
     assert_eq!(
-        (a1.owner.as_deref(), a1.description.as_str()),
+        (a1.owner.as_deref(), a1.settings.description.as_str()),
         (Some("other"), "")
     );
     assert!(a1.requested_scopes.is_empty());
 
     // A previous secret round-trips; deletion takes the client's tokens too.
-    let grace = ClientUpdate {
-        previous_secret: Some(Some(PreviousSecret {
+    edit(s.as_ref(), "a1", 5, |c| {
+        c.previous_secret = Some(PreviousSecret {
             hash: [7; 32],
             until: 99,
-        })),
-        ..ClientUpdate::default()
-    };
-    s.update_client("a1", &grace, 5).await.unwrap();
+        });
+    })
+    .await;
     let a1 = s.get_client("a1").await.unwrap().unwrap();
     assert_eq!(
         a1.previous_secret,

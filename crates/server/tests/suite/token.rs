@@ -4,10 +4,11 @@
 use std::time::Duration;
 
 use crate::common::{TestServer, REALM};
+use tollgate_proto::admin::ClientRegistration;
 use tollgate_proto::basic::BasicEncoding;
+use tollgate_proto::client::AuthMethod;
+use tollgate_proto::client::ClientSettings;
 use tollgate_proto::{BasicCredentials, GrantType};
-use tollgate_server::admin::NewClient;
-use tollgate_server::store::AuthMethod;
 
 const CC: &[GrantType] = &[GrantType::ClientCredentials];
 const ALL: &[GrantType] = &[
@@ -98,15 +99,18 @@ async fn body_must_be_form_urlencoded() {
 #[tokio::test]
 async fn seed_requests_byte_for_byte() {
     let s = TestServer::start().await;
-    s.register(NewClient {
-        name: "seed".into(),
+    s.register(ClientRegistration {
+        settings: ClientSettings {
+            client_name: "seed".into(),
+            scope: "APP1:ABC APP@:CDE".parse().unwrap(),
+            grant_types: [GrantType::ClientCredentials, GrantType::Password]
+                .into_iter()
+                .collect(),
+            ..ClientSettings::default()
+        },
         client_id: Some("zq4hmfg72z3zabc4wr72euyu".into()),
-        secret: Some("A2Qxe4z83X".into()),
-        scopes: "APP1:ABC APP@:CDE".parse().unwrap(),
-        grants: [GrantType::ClientCredentials, GrantType::Password]
-            .into_iter()
-            .collect(),
-        ..NewClient::default()
+        client_secret: Some("A2Qxe4z83X".into()),
+        owner: None,
     })
     .await;
     s.user("johndoe", "abcde").await;
@@ -141,12 +145,15 @@ async fn awkward_secrets_work_in_both_basic_encodings() {
     let s = TestServer::start().await;
     for secret in ["a+b", "100%", "x:y:z", "p/q", "a+b%2F:c/d e", "%zz+"] {
         let (id, _) = s
-            .register(NewClient {
-                name: "imported".into(),
+            .register(ClientRegistration {
+                settings: ClientSettings {
+                    client_name: "imported".into(),
+                    grant_types: [GrantType::ClientCredentials].into_iter().collect(),
+                    ..ClientSettings::default()
+                },
                 client_id: Some(format!("imp-{}", crate::common::urlencode(secret))),
-                secret: Some(secret.into()),
-                grants: [GrantType::ClientCredentials].into_iter().collect(),
-                ..NewClient::default()
+                client_secret: Some(secret.into()),
+                owner: None,
             })
             .await;
         for enc in [BasicEncoding::FormUrlEncoded, BasicEncoding::Raw] {
@@ -182,11 +189,11 @@ async fn awkward_secrets_work_in_both_basic_encodings() {
 async fn both_advertised_methods_by_default_and_one_when_restricted() {
     let s = TestServer::start().await;
     let register = |name: &'static str, auth_method: AuthMethod| {
-        s.register(NewClient {
-            name: name.into(),
-            grants: [GrantType::ClientCredentials].into_iter().collect(),
+        s.register(ClientSettings {
+            client_name: name.into(),
+            grant_types: [GrantType::ClientCredentials].into_iter().collect(),
             auth_method,
-            ..NewClient::default()
+            ..ClientSettings::default()
         })
     };
     let any = register("any", AuthMethod::default()).await;
@@ -250,14 +257,10 @@ async fn client_failures_are_indistinguishable() {
     let (off_id, off_secret) = s.client(CC, "").await;
     s.state
         .store()
-        .update_client(
-            &off_id,
-            &tollgate_server::store::ClientUpdate {
-                enabled: Some(false),
-                ..Default::default()
-            },
-            0,
-        )
+        .update_client(&off_id, 0, &mut |c| {
+            c.enabled = false;
+            true
+        })
         .await
         .unwrap();
     let body = "grant_type=client_credentials";
@@ -572,11 +575,11 @@ async fn futures_join(s: &TestServer, id: &str, secret: &str, body: &str, n: usi
 async fn token_lifetime_is_per_client_and_exact() {
     let s = TestServer::start().await;
     let (id, secret) = s
-        .register(NewClient {
-            name: "short".into(),
-            grants: [GrantType::ClientCredentials].into_iter().collect(),
+        .register(ClientSettings {
+            client_name: "short".into(),
+            grant_types: [GrantType::ClientCredentials].into_iter().collect(),
             token_ttl: Some(60),
-            ..NewClient::default()
+            ..ClientSettings::default()
         })
         .await;
     let r = s.token(&id, &secret, "grant_type=client_credentials").await;

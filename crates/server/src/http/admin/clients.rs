@@ -5,11 +5,13 @@ use axum::extract::{Path, Query};
 use axum::response::Response;
 use axum::Json;
 use serde::Deserialize;
+use serde_json::{Map, Value};
 use tollgate_proto::admin::{
-    ClientCredentials, ClientInfo, ClientPatch, ClientRegistration, Page, SecretRotation,
+    ClientCredentials, ClientInfo, ClientRegistration, Page, SecretRotation,
 };
 use tollgate_proto::GrantType;
 
+use super::body::Body;
 use super::{created, no_content, ok, page_size, Caller, PREFIX};
 use crate::error::Error;
 use crate::store::ClientFilter;
@@ -70,7 +72,7 @@ pub async fn list(caller: Caller, Query(q): Query<ListQuery>) -> Result<Response
 )]
 pub async fn create(
     caller: Caller,
-    Json(reg): Json<ClientRegistration>,
+    Body(reg): Body<ClientRegistration>,
 ) -> Result<Response, Error> {
     let c = caller.admin().register_client(reg).await?;
     Ok(created(&format!("{PREFIX}/clients/{}", c.client_id), &c))
@@ -97,7 +99,11 @@ pub async fn show(caller: Caller, Path(client_id): Path<String>) -> Result<Respo
     tag = "admin",
     security(("bearer" = ["tollgate:admin"])),
     params(("client_id" = String, Path, description = "the client id")),
-    request_body(content = ClientPatch, content_type = "application/json"),
+    request_body(
+        content = Object,
+        content_type = "application/merge-patch+json",
+        description = "A JSON merge patch (RFC 7396) of the ClientInfo: a member sets a field, `null` returns it to its default. `client_id`, `created_at`, `previous_secret_until` and `public` cannot change; `application/json` is accepted too."
+    ),
     responses(
         (status = 200, description = "the client as changed", body = ClientInfo),
         (status = 400, description = "invalid input", body = crate::http::schemas::Problem, content_type = "application/problem+json"),
@@ -107,9 +113,9 @@ pub async fn show(caller: Caller, Path(client_id): Path<String>) -> Result<Respo
 pub async fn update(
     caller: Caller,
     Path(client_id): Path<String>,
-    Json(patch): Json<ClientPatch>,
+    Body(patch): Body<Map<String, Value>>,
 ) -> Result<Response, Error> {
-    Ok(ok(&caller.admin().update_client(&client_id, patch).await?))
+    Ok(ok(&caller.admin().patch_client(&client_id, patch).await?))
 }
 
 #[utoipa::path(

@@ -5,6 +5,7 @@
 //! one error map's answer). Handlers are glue: [`Caller`] says who asks,
 //! and [`crate::admin::Admin`] does the work and writes the audit log.
 
+mod body;
 mod clients;
 mod records;
 mod users;

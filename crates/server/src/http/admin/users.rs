@@ -3,10 +3,10 @@
 
 use axum::extract::{Path, Query};
 use axum::response::Response;
-use axum::Json;
 use serde::Deserialize;
 use tollgate_proto::admin::{Page, PasswordChange, UserInfo, UserPatch, UserRegistration};
 
+use super::body::Body;
 use super::{created, no_content, ok, page_size, Caller, PREFIX};
 use crate::error::Error;
 
@@ -52,7 +52,7 @@ pub async fn list(caller: Caller, Query(q): Query<ListQuery>) -> Result<Response
         (status = 409, description = "it exists already", body = crate::http::schemas::Problem, content_type = "application/problem+json"),
     )
 )]
-pub async fn create(caller: Caller, Json(reg): Json<UserRegistration>) -> Result<Response, Error> {
+pub async fn create(caller: Caller, Body(reg): Body<UserRegistration>) -> Result<Response, Error> {
     let passwords = caller.state.oauth().passwords();
     let user = caller.admin().register_user(passwords, reg).await?;
     Ok(created(&format!("{PREFIX}/users/{}", user.username), &user))
@@ -89,7 +89,7 @@ pub async fn show(caller: Caller, Path(username): Path<String>) -> Result<Respon
 pub async fn update(
     caller: Caller,
     Path(username): Path<String>,
-    Json(patch): Json<UserPatch>,
+    Body(patch): Body<UserPatch>,
 ) -> Result<Response, Error> {
     Ok(ok(&caller.admin().update_user(&username, patch).await?))
 }
@@ -110,7 +110,7 @@ pub async fn update(
 pub async fn set_password(
     caller: Caller,
     Path(username): Path<String>,
-    Json(change): Json<PasswordChange>,
+    Body(change): Body<PasswordChange>,
 ) -> Result<Response, Error> {
     let passwords = caller.state.oauth().passwords();
     caller

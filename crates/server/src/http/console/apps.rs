@@ -3,12 +3,15 @@
 //! usage, rotate its secret, disable, enable or delete it. Another
 //! person's app answers as if it did not exist.
 
+use std::collections::BTreeSet;
+
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use maud::html;
 use serde::Deserialize;
-use tollgate_proto::admin::{ClientInfo, ClientPatch, ClientRegistration, SecretRotation};
+use tollgate_proto::admin::{ClientInfo, ClientRegistration, SecretRotation};
+use tollgate_proto::client::ClientSettings;
 use tollgate_proto::{FormParams, GrantType, Scope};
 
 use super::auth::Posted;
@@ -81,9 +84,9 @@ pub async fn list(
                     tbody {
                         @for c in &page.items {
                             tr {
-                                td { a href=(app_path(&c.client_id)) { (c.client_name) } }
+                                td { a href=(app_path(&c.client_id)) { (c.settings.client_name) } }
                                 td { code { (c.client_id) } }
-                                td { (c.scope) @if !c.requested_scope.is_empty() { " " span.badge { "awaiting approval: " (c.requested_scope) } } }
+                                td { (c.settings.scope) @if !c.requested_scope.is_empty() { " " span.badge { "awaiting approval: " (c.requested_scope) } } }
                                 td { (state_label(c)) }
                                 td { (when(c.created_at)) }
                             }
@@ -177,13 +180,12 @@ pub async fn create(
         Err(e) => return Err(views::failed(&v, Nav::Apps, e)),
     };
     if !requested.is_empty() {
-        let patch = ClientPatch {
-            requested_scope: Some(requested.to_string()),
-            ..ClientPatch::default()
-        };
-        ops.update_client(&creds.client_id, patch)
-            .await
-            .map_err(|e| views::failed(&v, Nav::Apps, e))?;
+        ops.edit_client(&creds.client_id, |c| {
+            c.requested_scope = requested;
+            Ok(())
+        })
+        .await
+        .map_err(|e| views::failed(&v, Nav::Apps, e))?;
     }
     let back = app_path(&creds.client.client_id);
     Ok(credentials::page(
@@ -217,17 +219,20 @@ fn registration(
     let (granted, requested) = split(offered, &asked);
     let scope: Scope = scope.iter().chain(granted.iter()).collect();
     let redirect_uris = lines(form.get("redirect_uris").unwrap_or(""));
-    let mut grant_types = vec![GrantType::ClientCredentials];
+    let mut grant_types = BTreeSet::from([GrantType::ClientCredentials]);
     if !redirect_uris.is_empty() {
         grant_types.extend([GrantType::AuthorizationCode, GrantType::RefreshToken]);
     }
     Ok((
         ClientRegistration {
-            client_name: name.to_owned(),
-            description: form.get("description").unwrap_or("").trim().to_owned(),
-            scope: scope.to_string(),
-            grant_types,
-            redirect_uris,
+            settings: ClientSettings {
+                client_name: name.to_owned(),
+                description: form.get("description").unwrap_or("").trim().to_owned(),
+                scope,
+                grant_types,
+                redirect_uris,
+                ..ClientSettings::default()
+            },
             owner: Some(v.username.clone()),
             ..ClientRegistration::default()
         },
@@ -245,19 +250,19 @@ pub async fn show(
     let usage = client_usage(&state, &c).await;
     let body = html! {
         div.heading {
-            h1 { (c.client_name) }
+            h1 { (c.settings.client_name) }
             span.badge { (state_label(&c)) }
         }
-        @if !c.description.is_empty() { p { (c.description) } }
+        @if !c.settings.description.is_empty() { p { (c.settings.description) } }
         dl.facts {
             dt { "Key (client id)" } dd { code #client-id { (c.client_id) } " " (credentials::copy("client-id")) }
-            dt { "Scopes" } dd { @if c.scope.is_empty() { span.muted { "none" } } @else { (c.scope) } }
+            dt { "Scopes" } dd { @if c.settings.scope.is_empty() { span.muted { "none" } } @else { (c.settings.scope) } }
             @if !c.requested_scope.is_empty() {
                 dt { "Awaiting approval" } dd { (c.requested_scope) }
             }
-            dt { "Grants" } dd { (c.grant_types.iter().map(|g| g.as_str()).collect::<Vec<_>>().join(", ")) }
-            @if !c.redirect_uris.is_empty() {
-                dt { "Redirect URIs" } dd { @for u in &c.redirect_uris { code { (u) } br; } }
+            dt { "Grants" } dd { (c.settings.grant_types.iter().map(|g| g.as_str()).collect::<Vec<_>>().join(", ")) }
+            @if !c.settings.redirect_uris.is_empty() {
+                dt { "Redirect URIs" } dd { @for u in &c.settings.redirect_uris { code { (u) } br; } }
             }
             dt { "Registered" } dd { (when(c.created_at)) }
             @if let Some(until) = c.previous_secret_until {
@@ -271,13 +276,13 @@ pub async fn show(
             form.stacked method="post" action=(app_path(&c.client_id)) {
                 (views::csrf(&v))
                 label for="name" { "Name" }
-                input #name type="text" name="name" required maxlength="255" value=(c.client_name);
+                input #name type="text" name="name" required maxlength="255" value=(c.settings.client_name);
                 label for="description" { "Description" }
-                textarea #description name="description" maxlength="1000" rows="2" { (c.description) }
+                textarea #description name="description" maxlength="1000" rows="2" { (c.settings.description) }
                 label for="requested" { "More scopes " span.muted { "(space-separated; self-service ones are granted at once, others wait for an admin)" } }
                 input #requested type="text" name="requested" maxlength="255";
                 label for="redirect_uris" { "Redirect URIs " span.muted { "(one per line)" } }
-                textarea #redirect_uris name="redirect_uris" rows="2" { (c.redirect_uris.join("\n")) }
+                textarea #redirect_uris name="redirect_uris" rows="2" { (c.settings.redirect_uris.join("\n")) }
                 button type="submit" { "Save" }
             }
         }
@@ -308,7 +313,7 @@ pub async fn show(
                 (views::csrf(&v))
                 div.check {
                     input #confirm type="checkbox" name="confirm" value="yes" required;
-                    label for="confirm" { "Delete " (c.client_name) " and its tokens, for good" }
+                    label for="confirm" { "Delete " (c.settings.client_name) " and its tokens, for good" }
                 }
                 button.danger type="submit" { "Delete the app" }
             }
@@ -316,7 +321,7 @@ pub async fn show(
     };
     Ok(views::respond(
         StatusCode::OK,
-        views::layout(&v, Nav::Apps, &c.client_name, body),
+        views::layout(&v, Nav::Apps, &c.settings.client_name, body),
     ))
 }
 
@@ -327,9 +332,16 @@ pub async fn edit(
     Posted { v, form }: Posted,
 ) -> Result<Response, Detour> {
     let c = owned(&state, &v, &id).await?;
-    let patch = settings_patch(&state, &c, &form).map_err(|e| views::failed(&v, Nav::Apps, e))?;
+    let offered = &state.config().self_service_scopes;
+    let asked: Scope = form.get("requested").unwrap_or("").parse().map_err(|_| {
+        let why = "Scopes are words without quotes or backslashes, separated by spaces.";
+        views::failed(&v, Nav::Apps, AdminError::Invalid(why.into()))
+    })?;
     v.admin(&state)
-        .update_client(&c.client_id, patch)
+        .edit_client(&c.client_id, |c| {
+            developer_settings(offered, &asked, &form, c);
+            Ok(())
+        })
         .await
         .map_err(|e| views::failed(&v, Nav::Apps, e))?;
     Ok(redirect(&app_path(&c.client_id)))
@@ -338,54 +350,24 @@ pub async fn edit(
 /// What a developer may change: name, description, redirect URIs (which
 /// bring the authorization code grant, or take it away), and more scopes
 /// (self-service ones at once, the rest to ask an admin for).
-fn settings_patch(
-    state: &AppState,
-    c: &ClientInfo,
-    form: &FormParams,
-) -> Result<ClientPatch, AdminError> {
-    let offered = &state.config().self_service_scopes;
-    let asked: Scope = form.get("requested").unwrap_or("").parse().map_err(|_| {
-        AdminError::Invalid(
-            "Scopes are words without quotes or backslashes, separated by spaces.".into(),
-        )
-    })?;
-    let words = |s: &str| {
-        s.split(' ')
-            .filter(|w| !w.is_empty())
-            .map(str::to_owned)
-            .collect::<Vec<_>>()
-    };
-    let (granted, requested) = split(offered, &asked);
-    let scope: Scope = words(&c.scope)
-        .into_iter()
-        .chain(granted.iter().map(str::to_owned))
+fn developer_settings(offered: &Scope, asked: &Scope, form: &FormParams, c: &mut ClientInfo) {
+    let (granted, requested) = split(offered, asked);
+    let s = &mut c.settings;
+    s.scope = s.scope.iter().chain(granted.iter()).collect();
+    c.requested_scope = c
+        .requested_scope
+        .iter()
+        .chain(requested.iter().filter(|r| !s.scope.contains(r)))
         .collect();
-    let pending: Scope = words(&c.requested_scope)
-        .into_iter()
-        .chain(
-            requested
-                .iter()
-                .filter(|s| !scope.contains(s))
-                .map(str::to_owned),
-        )
-        .collect();
-    let redirect_uris = lines(form.get("redirect_uris").unwrap_or(""));
-    let mut grants: Vec<GrantType> = c.grant_types.clone();
-    let browser = [GrantType::AuthorizationCode, GrantType::RefreshToken];
-    if redirect_uris.is_empty() {
-        grants.retain(|g| *g != GrantType::AuthorizationCode);
+    s.client_name = form.get("name").unwrap_or("").trim().to_owned();
+    s.description = form.get("description").unwrap_or("").trim().to_owned();
+    s.redirect_uris = lines(form.get("redirect_uris").unwrap_or(""));
+    if s.redirect_uris.is_empty() {
+        s.grant_types.remove(&GrantType::AuthorizationCode);
     } else {
-        grants.extend(browser.iter().filter(|g| !c.grant_types.contains(g)));
+        s.grant_types
+            .extend([GrantType::AuthorizationCode, GrantType::RefreshToken]);
     }
-    Ok(ClientPatch {
-        client_name: Some(form.get("name").unwrap_or("").trim().to_owned()),
-        description: Some(form.get("description").unwrap_or("").trim().to_owned()),
-        scope: Some(scope.to_string()),
-        requested_scope: Some(pending.to_string()),
-        redirect_uris: Some(redirect_uris),
-        grant_types: Some(grants),
-        ..ClientPatch::default()
-    })
 }
 
 /// The scopes `asked` for, split into those a developer gets at once (the
@@ -437,12 +419,11 @@ pub async fn set_enabled(
 ) -> Result<Response, Detour> {
     let c = owned(&state, &v, &id).await?;
     let enabled = form.get("enabled") == Some("true");
-    let patch = ClientPatch {
-        enabled: Some(enabled),
-        ..ClientPatch::default()
-    };
     v.admin(&state)
-        .update_client(&c.client_id, patch)
+        .edit_client(&c.client_id, |c| {
+            c.enabled = enabled;
+            Ok(())
+        })
         .await
         .map_err(|e| views::failed(&v, Nav::Apps, e))?;
     Ok(redirect(&app_path(&c.client_id)))

@@ -31,7 +31,7 @@ pub fn page(
             " It is shown only this once: tollgate keeps only a hash of it. If you lose it, rotate it on the app's page."
         }
         dl.facts {
-            dt { "App" } dd { (c.client_name) }
+            dt { "App" } dd { (c.settings.client_name) }
             dt { "Key (client id)" }
             dd { code #client-id { (c.client_id) } " " (copy("client-id")) }
             dt { "Secret" }
@@ -52,10 +52,10 @@ pub fn copy(id: &str) -> Markup {
 pub fn commands(state: &AppState, c: &ClientInfo, secret: Option<&str>) -> Markup {
     let base = state.config().issuer.trim_end_matches('/');
     let token_url = format!("{base}/oauth2/token.oauth2");
-    let scope_arg = if c.scope.is_empty() {
+    let scope_arg = if c.settings.scope.is_empty() {
         String::new()
     } else {
-        format!(" -d 'scope={}'", c.scope)
+        format!(" -d 'scope={}'", c.settings.scope)
     };
     let api = if state.config().demo_apis {
         format!("{base}/locations")
@@ -67,9 +67,9 @@ pub fn commands(state: &AppState, c: &ClientInfo, secret: Option<&str>) -> Marku
             .map_or_else(|| format!("{base}/"), |r| format!("{base}{}", r.prefix))
     };
     let scopes: String = c
+        .settings
         .scope
-        .split(' ')
-        .filter(|s| !s.is_empty())
+        .iter()
         .map(|s| format!(" --scope {s}"))
         .collect();
     let export = match secret {

@@ -7,8 +7,9 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use maud::html;
 use serde::Deserialize;
-use tollgate_proto::admin::{ClientInfo, ClientPatch, ClientRegistration, SecretRotation};
-use tollgate_proto::{FormParams, GrantType, Scope};
+use tollgate_proto::admin::{ClientInfo, ClientRegistration, SecretRotation};
+use tollgate_proto::client::ClientSettings;
+use tollgate_proto::{FormParams, GrantType};
 
 use super::auth::Posted;
 use super::credentials;
@@ -88,10 +89,10 @@ pub async fn clients(
                 tbody {
                     @for c in &page.items {
                         tr {
-                            td { a href=(client_path(&c.client_id)) { (c.client_name) } }
+                            td { a href=(client_path(&c.client_id)) { (c.settings.client_name) } }
                             td { code { (c.client_id) } }
                             td { (c.owner.as_deref().unwrap_or("—")) }
-                            td { (c.scope) @if !c.requested_scope.is_empty() { " " span.badge { "asks for " (c.requested_scope) } } }
+                            td { (c.settings.scope) @if !c.requested_scope.is_empty() { " " span.badge { "asks for " (c.requested_scope) } } }
                             td { (quota_text(&state, c)) }
                             td { @if c.enabled { "enabled" } @else { "disabled" } }
                         }
@@ -112,8 +113,8 @@ fn quota_text(state: &AppState, c: &ClientInfo) -> String {
     let d = state.config().quota.defaults();
     format!(
         "{}; {}",
-        limit(c.qps.unwrap_or(d.qps), "/s"),
-        limit(c.per_day.unwrap_or(d.per_day), "/day")
+        limit(c.settings.qps.unwrap_or(d.qps), "/s"),
+        limit(c.settings.per_day.unwrap_or(d.per_day), "/day")
     )
 }
 
@@ -145,12 +146,12 @@ async fn client_page(
     let defaults = state.config().quota.defaults();
     let default_ttl = state.config().token_ttl;
     let body = html! {
-        h1 { (c.client_name) }
+        h1 { (c.settings.client_name) }
         p.muted {
             code { (c.client_id) } " · registered " (when(c.created_at))
             @if let Some(o) = &c.owner { " by " (o) }
         }
-        @if !c.description.is_empty() { p { (c.description) } }
+        @if !c.settings.description.is_empty() { p { (c.settings.description) } }
         @if let Some(e) = error { p.error role="alert" { (e) } }
         @if !c.requested_scope.is_empty() {
             section.pending aria-labelledby="pending-h" {
@@ -168,27 +169,27 @@ async fn client_page(
             form.stacked method="post" action=(path) {
                 (views::csrf(v))
                 label for="client_name" { "Name" }
-                input #client_name type="text" name="client_name" value=(c.client_name) required maxlength="255";
+                input #client_name type="text" name="client_name" value=(c.settings.client_name) required maxlength="255";
                 label for="scope" { "Scopes " span.muted { "(space-separated)" } }
-                input #scope type="text" name="scope" value=(c.scope);
+                input #scope type="text" name="scope" value=(c.settings.scope);
                 fieldset {
                     legend { "Grants" }
                     @for g in GrantType::ALL {
                         @let field = format!("grant:{}", g.as_str());
                         div.check {
-                            input id=(field) type="checkbox" name=(field) value="on" checked[c.grant_types.contains(&g)];
+                            input id=(field) type="checkbox" name=(field) value="on" checked[c.settings.grant_types.contains(&g)];
                             label for=(field) { code { (g.as_str()) } }
                         }
                     }
                 }
                 label for="qps" { "Calls per second " span.muted { "(0: unlimited; empty: the server's default)" } }
-                input #qps type="number" name="qps" min="0" value=[num(c.qps)] placeholder=(format!("default: {}", defaults.qps));
+                input #qps type="number" name="qps" min="0" value=[num(c.settings.qps)] placeholder=(format!("default: {}", defaults.qps));
                 label for="per_day" { "Calls per day " span.muted { "(0: unlimited; empty: the server's default)" } }
-                input #per_day type="number" name="per_day" min="0" value=[num(c.per_day)] placeholder=(format!("default: {}", defaults.per_day));
+                input #per_day type="number" name="per_day" min="0" value=[num(c.settings.per_day)] placeholder=(format!("default: {}", defaults.per_day));
                 label for="token_ttl" { "Token lifetime, seconds " span.muted { "(empty: the server's default)" } }
-                input #token_ttl type="number" name="token_ttl" min="1" value=[num(c.token_ttl)] placeholder=(format!("default: {default_ttl}"));
+                input #token_ttl type="number" name="token_ttl" min="1" value=[num(c.settings.token_ttl)] placeholder=(format!("default: {default_ttl}"));
                 label for="redirect_uris" { "Redirect URIs " span.muted { "(one per line)" } }
-                textarea #redirect_uris name="redirect_uris" rows="2" { (c.redirect_uris.join("\n")) }
+                textarea #redirect_uris name="redirect_uris" rows="2" { (c.settings.redirect_uris.join("\n")) }
                 div.check {
                     input #enabled type="checkbox" name="enabled" value="on" checked[c.enabled];
                     label for="enabled" { "Enabled" }
@@ -199,7 +200,7 @@ async fn client_page(
         (usage)
         section aria-labelledby="danger-h" {
             h2 #danger-h { "Secret and deletion" }
-            @if !c.public {
+            @if !c.settings.public {
                 form.stacked method="post" action=(format!("{path}/secret")) {
                     (views::csrf(v))
                     label for="grace" { "Rotate the secret; the old one keeps working for" }
@@ -221,7 +222,10 @@ async fn client_page(
             }
         }
     };
-    views::respond(status, views::layout(v, Nav::Clients, &c.client_name, body))
+    views::respond(
+        status,
+        views::layout(v, Nav::Clients, &c.settings.client_name, body),
+    )
 }
 
 /// `POST /console/admin/clients/{id}`: the settings form.
@@ -232,10 +236,13 @@ pub async fn update_client(
 ) -> Result<Response, Detour> {
     v.require(ADMIN)?;
     let ops = v.admin(&state);
-    let outcome = match client_patch(&form) {
-        Ok(patch) => ops.update_client(&id, patch).await,
-        Err(e) => Err(e),
-    };
+    let outcome = ops
+        .edit_client(&id, |c| {
+            settings_form(&form, &mut c.settings)?;
+            c.enabled = form.get("enabled").is_some();
+            Ok(())
+        })
+        .await;
     match outcome {
         Ok(_) => Ok(redirect(&client_path(&id))),
         Err(AdminError::Invalid(why)) => {
@@ -253,8 +260,9 @@ pub async fn update_client(
     }
 }
 
-/// The patch a settings form asks for: every field set.
-fn client_patch(form: &FormParams) -> Result<ClientPatch, AdminError> {
+/// Sets what the settings form (and the registration form) holds: name,
+/// scope, grants, limits, lifetime and redirect URIs.
+fn settings_form(form: &FormParams, s: &mut ClientSettings) -> Result<(), AdminError> {
     let number = |name: &str| -> Result<Option<u64>, AdminError> {
         match form.get(name).map(str::trim) {
             None | Some("") => Ok(None),
@@ -263,22 +271,20 @@ fn client_patch(form: &FormParams) -> Result<ClientPatch, AdminError> {
             }),
         }
     };
-    Ok(ClientPatch {
-        client_name: Some(form.get("client_name").unwrap_or("").trim().to_owned()),
-        scope: Some(form.get("scope").unwrap_or("").trim().to_owned()),
-        grant_types: Some(
-            GrantType::ALL
-                .into_iter()
-                .filter(|g| form.get(&format!("grant:{}", g.as_str())).is_some())
-                .collect(),
-        ),
-        qps: Some(number("qps")?),
-        per_day: Some(number("per_day")?),
-        token_ttl: Some(number("token_ttl")?),
-        redirect_uris: Some(super::apps::lines(form.get("redirect_uris").unwrap_or(""))),
-        enabled: Some(form.get("enabled").is_some()),
-        ..ClientPatch::default()
-    })
+    let scope = form.get("scope").unwrap_or("").trim();
+    s.client_name = form.get("client_name").unwrap_or("").trim().to_owned();
+    s.scope = scope
+        .parse()
+        .map_err(|_| AdminError::Invalid(format!("invalid scope `{scope}`")))?;
+    s.grant_types = GrantType::ALL
+        .into_iter()
+        .filter(|g| form.get(&format!("grant:{}", g.as_str())).is_some())
+        .collect();
+    s.qps = number("qps")?;
+    s.per_day = number("per_day")?;
+    s.token_ttl = number("token_ttl")?;
+    s.redirect_uris = super::apps::lines(form.get("redirect_uris").unwrap_or(""));
+    Ok(())
 }
 
 /// `POST /console/admin/clients/{id}/approve` (`decision=approve|reject`)
@@ -289,29 +295,16 @@ pub async fn approve(
 ) -> Result<Response, Detour> {
     v.require(ADMIN)?;
     let ops = v.admin(&state);
-    let c = ops
-        .client(&id)
-        .await
-        .map_err(|e| views::failed(&v, Nav::Clients, e))?;
-    let scope = match form.get("decision") {
-        Some("approve") => Some(
-            c.scope
-                .split(' ')
-                .chain(c.requested_scope.split(' '))
-                .filter(|s| !s.is_empty())
-                .collect::<Scope>()
-                .to_string(),
-        ),
-        _ => None,
-    };
-    let patch = ClientPatch {
-        scope,
-        requested_scope: Some(String::new()),
-        ..ClientPatch::default()
-    };
-    ops.update_client(&id, patch)
-        .await
-        .map_err(|e| views::failed(&v, Nav::Clients, e))?;
+    let approve = form.get("decision") == Some("approve");
+    ops.edit_client(&id, |c| {
+        let requested = std::mem::take(&mut c.requested_scope);
+        if approve {
+            c.settings.scope = c.settings.scope.iter().chain(requested.iter()).collect();
+        }
+        Ok(())
+    })
+    .await
+    .map_err(|e| views::failed(&v, Nav::Clients, e))?;
     Ok(redirect(&client_path(&id)))
 }
 
@@ -384,23 +377,16 @@ pub async fn create_client(
     Posted { v, form }: Posted,
 ) -> Result<Response, Detour> {
     v.require(ADMIN)?;
-    let outcome = match client_patch(&form) {
-        Ok(p) => {
-            let optional = |name: &str| {
-                form.get(name)
-                    .map(str::trim)
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_owned)
-            };
+    let mut settings = ClientSettings {
+        description: form.get("description").unwrap_or("").trim().to_owned(),
+        ..ClientSettings::default()
+    };
+    let outcome = match settings_form(&form, &mut settings) {
+        Ok(()) => {
+            let owner = form.get("owner").map(str::trim).filter(|s| !s.is_empty());
             let reg = ClientRegistration {
-                client_name: p.client_name.unwrap_or_default(),
-                description: form.get("description").unwrap_or("").trim().to_owned(),
-                owner: optional("owner"),
-                scope: p.scope.unwrap_or_default(),
-                grant_types: p.grant_types.unwrap_or_default(),
-                qps: p.qps.flatten(),
-                per_day: p.per_day.flatten(),
-                redirect_uris: p.redirect_uris.unwrap_or_default(),
+                settings,
+                owner: owner.map(str::to_owned),
                 ..ClientRegistration::default()
             };
             v.admin(&state).register_client(reg).await

@@ -25,11 +25,13 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use tollgate_proto::{GrantType, Scope};
+use tollgate_proto::admin::ClientRegistration;
+use tollgate_proto::client::ClientSettings;
+use tollgate_proto::GrantType;
 
-use crate::admin::{self, AdminError, NewClient};
+use crate::admin::{self, AdminError};
 use crate::state::AppState;
-use crate::store::{AuthMethod, ClientUpdate, StoreError};
+use crate::store::{Client, StoreError};
 
 pub use auth::redirect_uri;
 
@@ -149,33 +151,42 @@ pub async fn ensure_client(state: &AppState) -> Result<(), AdminError> {
     let store = state.store().as_ref();
     let now = state.clock().now_secs();
     match store.get_client(CLIENT_ID).await? {
-        Some(c) if c.redirect_uris == [uri.clone()] && c.public && c.first_party => Ok(()),
+        Some(c) if is_current(&c.settings, &uri) => Ok(()),
         Some(_) => {
-            let update = ClientUpdate {
-                redirect_uris: Some(vec![uri]),
-                first_party: Some(true),
-                grants: Some([GrantType::AuthorizationCode].into()),
-                ..ClientUpdate::default()
-            };
-            Ok(store.update_client(CLIENT_ID, &update, now).await?)
+            let uri = uri.clone();
+            store
+                .update_client(CLIENT_ID, now, &mut |c: &mut Client| {
+                    c.settings.redirect_uris = vec![uri.clone()];
+                    c.settings.first_party = true;
+                    c.settings.grant_types = [GrantType::AuthorizationCode].into();
+                    true
+                })
+                .await?;
+            Ok(())
         }
         None => {
-            let new = NewClient {
-                name: "tollgate console".into(),
+            let reg = ClientRegistration {
+                settings: ClientSettings {
+                    client_name: "tollgate console".into(),
+                    grant_types: [GrantType::AuthorizationCode].into(),
+                    redirect_uris: vec![uri],
+                    public: true,
+                    first_party: true,
+                    description: "The web console: signs people in to /console.".into(),
+                    ..ClientSettings::default()
+                },
                 client_id: Some(CLIENT_ID.into()),
-                scopes: Scope::default(),
-                grants: [GrantType::AuthorizationCode].into(),
-                auth_method: AuthMethod::default(),
-                redirect_uris: vec![uri],
-                public: true,
-                first_party: true,
-                description: "The web console: signs people in to /console.".into(),
-                ..NewClient::default()
+                ..ClientRegistration::default()
             };
-            match admin::create_client(store, now, new).await {
+            match admin::create_client(store, now, reg).await {
                 Err(AdminError::Store(StoreError::Conflict(_))) | Ok(_) => Ok(()),
                 Err(e) => Err(e),
             }
         }
     }
+}
+
+/// Whether the console's client is as [`ensure_client`] leaves it.
+fn is_current(s: &ClientSettings, uri: &str) -> bool {
+    s.redirect_uris == [uri] && s.public && s.first_party
 }

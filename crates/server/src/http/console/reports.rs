@@ -45,7 +45,7 @@ async fn recent_calls(
 pub async fn client_usage(state: &AppState, c: &ClientInfo) -> Markup {
     let standing = state
         .resource()
-        .standing(&c.client_id, c.qps, c.per_day)
+        .standing(&c.client_id, c.settings.qps, c.settings.per_day)
         .await;
     let recent = recent_calls(state, Some(&c.client_id), DAYS)
         .await
@@ -213,7 +213,7 @@ async fn named(state: &AppState, items: Vec<(String, u64)>) -> Vec<Ranked> {
             .await
             .ok()
             .flatten()
-            .map(|c| c.name);
+            .map(|c| c.settings.client_name);
         out.push(Ranked { id, name, count });
     }
     out

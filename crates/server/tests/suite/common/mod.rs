@@ -9,8 +9,8 @@ pub mod upstream;
 
 use serde_json::Value;
 use tollgate_proto::basic::BasicEncoding;
+use tollgate_proto::client::ClientSettings;
 use tollgate_proto::{BasicCredentials, GrantType};
-use tollgate_server::admin::NewClient;
 use tollgate_server::config::FileConfig;
 use tollgate_server::testing::{self, Spawned};
 use tollgate_server::Clock;
@@ -56,11 +56,11 @@ impl TestServer {
 
     /// Registers a client with a generated id and secret.
     pub async fn client(&self, grants: &[GrantType], scopes: &str) -> (String, String) {
-        self.register(NewClient {
-            name: "test".into(),
-            scopes: scopes.parse().unwrap(),
-            grants: grants.iter().copied().collect::<BTreeSet<_>>(),
-            ..NewClient::default()
+        self.register(ClientSettings {
+            client_name: "test".into(),
+            scope: scopes.parse().unwrap(),
+            grant_types: grants.iter().copied().collect::<BTreeSet<_>>(),
+            ..ClientSettings::default()
         })
         .await
     }
