@@ -5,7 +5,7 @@
 use anyhow::Result;
 use clap::{Subcommand, ValueEnum};
 use tollgate_proto::admin::KeyRotation;
-use tollgate_server::config::SigningAlg;
+use tollgate_proto::jose::SigningAlg;
 
 use crate::admin_backend::Backend;
 
@@ -85,7 +85,7 @@ pub async fn run(backend: &Backend, cmd: KeysCommand) -> Result<()> {
         }
         KeysCommand::Rotate { alg, now: at_once } => {
             let rotation = KeyRotation {
-                alg: alg.map(|a| SigningAlg::from(a).as_str().to_owned()),
+                alg: alg.map(SigningAlg::from),
                 now: at_once,
             };
             let key = backend.rotate_key(rotation).await?;

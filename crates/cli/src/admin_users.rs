@@ -3,7 +3,7 @@
 
 use anyhow::Result;
 use clap::{Subcommand, ValueEnum};
-use tollgate_proto::admin::{UserPatch, UserRegistration};
+use tollgate_proto::admin::{Role, UserPatch, UserRegistration};
 
 use crate::admin_backend::Backend;
 use crate::secret_input;
@@ -15,14 +15,19 @@ pub enum RoleArg {
     Developer,
 }
 
-fn role_names(roles: &[RoleArg]) -> Vec<String> {
+fn role_names(roles: &[RoleArg]) -> Vec<Role> {
     roles
         .iter()
         .map(|r| match r {
-            RoleArg::Admin => "admin".to_owned(),
-            RoleArg::Developer => "developer".to_owned(),
+            RoleArg::Admin => Role::Admin,
+            RoleArg::Developer => Role::Developer,
         })
         .collect()
+}
+
+fn joined(roles: &[Role], by: &str) -> String {
+    let names: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
+    names.join(by)
 }
 
 #[derive(Debug, Subcommand)]
@@ -98,7 +103,7 @@ pub async fn run(backend: &Backend, cmd: UserCommand) -> Result<()> {
                     "{}\t{state}\t{}\t{}",
                     u.username,
                     u.full_name.unwrap_or_default(),
-                    u.roles.join(",")
+                    joined(&u.roles, ",")
                 ))?;
             }
             Ok(())
@@ -111,7 +116,7 @@ pub async fn run(backend: &Backend, cmd: UserCommand) -> Result<()> {
                 ..UserPatch::default()
             };
             let user = backend.update_user(&username, patch).await?;
-            eprintln!("roles of {username}: {}", user.roles.join(", "));
+            eprintln!("roles of {username}: {}", joined(&user.roles, ", "));
             Ok(())
         }
         UserCommand::SetPassword {

@@ -14,6 +14,7 @@ use serde::{de, Deserialize, Deserializer, Serialize};
 use serde_json::Map;
 
 use crate::client::{with_settings, ClientSettings};
+use crate::jose::SigningAlg;
 use crate::Scope;
 
 /// A registered client, as the API shows it: its settings, and what the
@@ -171,9 +172,9 @@ pub struct UserInfo {
     pub full_name: Option<String>,
     pub email: Option<String>,
     pub created_at: i64,
-    /// `admin`, `developer`: what the person sees in the console.
+    /// What the person sees in the console.
     #[serde(default)]
-    pub roles: Vec<String>,
+    pub roles: Vec<Role>,
 }
 
 /// `POST /admin/v1/users`. `Debug` leaves the password out.
@@ -189,9 +190,8 @@ pub struct UserRegistration {
     pub full_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
-    /// `admin`, `developer`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub roles: Vec<String>,
+    pub roles: Vec<Role>,
 }
 
 impl std::fmt::Debug for UserRegistration {
@@ -223,7 +223,7 @@ pub struct UserPatch {
     pub enabled: Option<bool>,
     /// Replaces the roles.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub roles: Option<Vec<String>>,
+    pub roles: Option<Vec<Role>>,
 }
 
 /// `PUT /admin/v1/users/{username}/password`. `Debug` leaves it out.
@@ -241,15 +241,77 @@ impl std::fmt::Debug for PasswordChange {
     }
 }
 
+/// What a person may do in the console.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Sees and changes every client, user and key.
+    Admin,
+    /// Registers and manages their own apps.
+    Developer,
+}
+
+impl Role {
+    pub const ALL: [Role; 2] = [Self::Admin, Self::Developer];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Admin => "admin",
+            Self::Developer => "developer",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a signing key does now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum KeyState {
+    /// Published, signing from `signs_from` (not yet).
+    Pending,
+    /// Signs new tokens.
+    Signing,
+    /// No longer signs; still published for the tokens it signed.
+    Published,
+    /// No longer published: it verifies nothing.
+    Retired,
+}
+
+impl KeyState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Signing => "signing",
+            Self::Published => "published",
+            Self::Retired => "retired",
+        }
+    }
+}
+
+impl std::fmt::Display for KeyState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A signing key, as the API shows it: never its private part.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct KeyInfo {
     pub kid: String,
-    pub alg: String,
-    /// `signing`, `pending` (published, not signing yet), `published` (no
-    /// longer signing) or `retired` (no longer published).
-    pub state: String,
+    pub alg: SigningAlg,
+    pub state: KeyState,
     pub created_at: i64,
     pub signs_from: i64,
     pub retired_at: Option<i64>,
@@ -261,9 +323,9 @@ pub struct KeyInfo {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct KeyRotation {
-    /// `ES256`, `EdDSA` or `RS256`; default: the server's `jwt.algorithm`.
+    /// Default: the server's `jwt.algorithm`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub alg: Option<String>,
+    pub alg: Option<SigningAlg>,
     /// Sign with it at once, skipping pre-publication.
     #[serde(default)]
     pub now: bool,

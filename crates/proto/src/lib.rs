@@ -15,6 +15,7 @@ pub mod client;
 pub mod error;
 pub mod grant;
 pub mod introspect;
+pub mod jose;
 pub mod merge_patch;
 pub mod metadata;
 pub mod request;

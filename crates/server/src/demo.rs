@@ -1,7 +1,7 @@
 //! `serve --demo`: fixed, published credentials for trying tollgate out.
 //! Only ever served on loopback (enforced in `config`).
 
-use tollgate_proto::admin::ClientRegistration;
+use tollgate_proto::admin::{ClientRegistration, Role};
 use tollgate_proto::client::ClientSettings;
 use tollgate_proto::GrantType;
 
@@ -72,14 +72,14 @@ pub async fn seed(state: &AppState) -> Result<(), AdminError> {
             password: PASSWORD.into(),
             full_name: Some("Demo User".into()),
             email: Some("demo@example.com".into()),
-            roles: vec!["developer".into()],
+            roles: vec![Role::Developer],
         },
         NewUser {
             username: ADMIN_USERNAME.into(),
             password: ADMIN_PASSWORD.into(),
             full_name: Some("Demo Admin".into()),
             email: Some("admin@example.com".into()),
-            roles: vec!["admin".into()],
+            roles: vec![Role::Admin],
         },
     ];
     for user in people {

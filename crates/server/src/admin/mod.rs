@@ -14,13 +14,13 @@ mod signing_keys;
 mod users;
 mod views;
 
-use tollgate_proto::admin::ClientRegistration;
+use tollgate_proto::admin::{ClientRegistration, Role};
 use tollgate_proto::{GrantType, Scope};
 
-use crate::config::SigningAlg;
 use crate::error::Error;
 use crate::oauth::{keys, password::Passwords, secret, AuthServer};
 use crate::store::{Client, PreviousSecret, SigningKey, Store, StoreError, User};
+use tollgate_proto::jose::SigningAlg;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AdminError {
@@ -48,22 +48,11 @@ impl From<AdminError> for Error {
     }
 }
 
-/// The roles a user may have: what each person sees in the console.
-pub const ROLES: [&str; 2] = ["admin", "developer"];
-
-/// The roles, each one of [`ROLES`], once each, in a stable order.
-pub fn check_roles(roles: Vec<String>) -> Result<Vec<String>, AdminError> {
-    if let Some(bad) = roles.iter().find(|r| !ROLES.contains(&r.as_str())) {
-        return Err(AdminError::Invalid(format!(
-            "unknown role `{bad}`: expected {}",
-            ROLES.join(" or ")
-        )));
-    }
-    Ok(ROLES
-        .iter()
-        .filter(|r| roles.iter().any(|x| x == *r))
-        .map(|r| (*r).to_owned())
-        .collect())
+/// The roles, once each, in a stable order.
+pub fn check_roles(mut roles: Vec<Role>) -> Vec<Role> {
+    roles.sort_unstable();
+    roles.dedup();
+    roles
 }
 
 /// The scope a token needs to reach the admin API.
@@ -235,8 +224,7 @@ pub struct NewUser {
     pub password: String,
     pub full_name: Option<String>,
     pub email: Option<String>,
-    /// [`ROLES`] only.
-    pub roles: Vec<String>,
+    pub roles: Vec<Role>,
 }
 
 impl std::fmt::Debug for NewUser {
@@ -255,7 +243,7 @@ pub async fn create_user(
 ) -> Result<User, AdminError> {
     check_text("username", &new.username)?;
     check_password(&new.password)?;
-    let roles = check_roles(new.roles)?;
+    let roles = check_roles(new.roles);
     let user = User {
         roles,
         password_hash: passwords.hash(new.password).await?,

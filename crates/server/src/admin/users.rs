@@ -65,7 +65,7 @@ impl Admin<'_> {
             full_name: patch.full_name.clone(),
             email: patch.email.clone(),
             enabled: patch.enabled,
-            roles: patch.roles.clone().map(check_roles).transpose()?,
+            roles: patch.roles.clone().map(check_roles),
         };
         self.store.update_user(username, &update, self.now).await?;
         if patch.enabled == Some(false) {

@@ -1,7 +1,7 @@
 //! Records as the admin API shows them (`tollgate_proto::admin`): every
 //! field but secret digests and private keys.
 
-use tollgate_proto::admin::{AuditEntry, ClientInfo, KeyInfo, UserInfo};
+use tollgate_proto::admin::{AuditEntry, ClientInfo, KeyInfo, KeyState, UserInfo};
 
 use crate::store::{AuditRecord, Client, SigningKey, User};
 
@@ -35,15 +35,15 @@ impl From<&User> for UserInfo {
 /// A key and what it does at `now`.
 pub fn key_info(k: &SigningKey, now: i64) -> KeyInfo {
     let state = match (k.retired_at, k.published_until) {
-        (Some(_), Some(until)) if until <= now => "retired",
-        (Some(_), _) => "published",
-        (None, _) if k.signs_from > now => "pending",
-        (None, _) => "signing",
+        (Some(_), Some(until)) if until <= now => KeyState::Retired,
+        (Some(_), _) => KeyState::Published,
+        (None, _) if k.signs_from > now => KeyState::Pending,
+        (None, _) => KeyState::Signing,
     };
     KeyInfo {
         kid: k.kid.clone(),
-        alg: k.alg.as_str().to_owned(),
-        state: state.to_owned(),
+        alg: k.alg,
+        state,
         created_at: k.created_at,
         signs_from: k.signs_from,
         retired_at: k.retired_at,

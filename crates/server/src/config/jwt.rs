@@ -3,35 +3,7 @@
 //! TokenFormat`, also a client setting).
 
 use serde::Deserialize;
-
-/// The signature algorithms tollgate generates keys for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-pub enum SigningAlg {
-    /// ECDSA with P-256 and SHA-256: small keys and signatures, the default.
-    #[default]
-    ES256,
-    /// Ed25519.
-    EdDSA,
-    /// RSASSA-PKCS1-v1_5 with SHA-256, 2048-bit keys: for verifiers that
-    /// know nothing else.
-    RS256,
-}
-
-impl SigningAlg {
-    pub const ALL: [SigningAlg; 3] = [Self::ES256, Self::EdDSA, Self::RS256];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::ES256 => "ES256",
-            Self::EdDSA => "EdDSA",
-            Self::RS256 => "RS256",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|a| a.as_str() == s)
-    }
-}
+use tollgate_proto::jose::SigningAlg;
 
 /// `[jwt]` in the config file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

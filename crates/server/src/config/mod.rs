@@ -23,7 +23,7 @@ mod quota;
 mod route;
 use callers::trusted_proxies;
 pub use callers::{ServerLimits, ThrottleConfig};
-pub use jwt::{JwtConfig, SigningAlg};
+pub use jwt::JwtConfig;
 pub use quota::{Limits, QuotaConfig, QuotaFailMode, QuotaResponse};
 pub use route::{Route, RouteConfig, Underscores};
 

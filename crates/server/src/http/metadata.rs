@@ -7,8 +7,8 @@ use axum::Json;
 use tollgate_proto::{AuthorizationServerMetadata, GrantType};
 
 use super::{AUTHORIZE_PATH, INTROSPECT_PATH, JWKS_PATH, REVOKE_PATH, TOKEN_PATHS, USERINFO_PATH};
-use crate::config::SigningAlg;
 use crate::state::AppState;
+use tollgate_proto::jose::SigningAlg;
 
 /// `GET /.well-known/jwks.json`: the public keys of signed access tokens,
 /// cacheable for `jwt.jwks_max_age_secs`.

@@ -27,7 +27,9 @@ use ring::rand::SystemRandom;
 use ring::signature::{self, KeyPair as _};
 
 use crate::clock::Clock;
-use crate::config::{JwtConfig, SigningAlg};
+use tollgate_proto::jose::SigningAlg;
+
+use crate::config::JwtConfig;
 use crate::error::Error;
 use crate::store::{SigningKey, Store, StoreError};
 

@@ -19,6 +19,7 @@ mod sqlite_writer;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use tollgate_proto::admin::Role;
 use tollgate_proto::client::ClientSettings;
 use tollgate_proto::{GrantType, Scope};
 
@@ -27,7 +28,9 @@ pub use tollgate_proto::admin::{CallUsage, TokenUsage};
 
 pub use postgres::PostgresStore;
 
-use crate::config::{PostgresOptions, SigningAlg};
+use tollgate_proto::jose::SigningAlg;
+
+use crate::config::PostgresOptions;
 pub use sqlite::SqliteStore;
 
 /// A client secret's SHA-256, or a token's key (`secret::token_key`).
@@ -70,8 +73,8 @@ pub struct User {
     pub email: Option<String>,
     pub enabled: bool,
     pub created_at: i64,
-    /// What the person may do in the console: `admin`, `developer`.
-    pub roles: Vec<String>,
+    /// What the person may do in the console.
+    pub roles: Vec<Role>,
 }
 
 impl std::fmt::Debug for User {
@@ -171,7 +174,7 @@ pub struct UserUpdate {
     pub full_name: Option<Option<String>>,
     pub email: Option<Option<String>>,
     pub enabled: Option<bool>,
-    pub roles: Option<Vec<String>>,
+    pub roles: Option<Vec<Role>>,
 }
 
 /// Usage of every client, or one, over the days `from..=to` (`YYYY-MM-DD`).

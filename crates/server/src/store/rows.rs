@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 
 use tollgate_proto::{GrantType, Scope};
 
+use tollgate_proto::admin::Role;
 use tollgate_proto::client::ClientSettings;
 
 use super::{
@@ -13,7 +14,7 @@ use super::{
     Session, SigningKey, StoreError, StoreResult, TokenKind, TokenLookup, TokenRecord, TokenUsage,
     User, UserUpdate,
 };
-use crate::config::SigningAlg;
+use tollgate_proto::jose::SigningAlg;
 
 /// A client as stored: its settings as one JSON document (a setting added
 /// later reads as its default from rows written before it), `name` and
@@ -201,7 +202,11 @@ impl TryFrom<UserRow> for User {
             email: r.email,
             enabled: r.enabled,
             created_at: r.created_at,
-            roles: r.roles.split_whitespace().map(str::to_owned).collect(),
+            roles: r
+                .roles
+                .split_whitespace()
+                .map(|n| Role::parse(n).ok_or_else(|| StoreError::Corrupt(format!("role `{n}`"))))
+                .collect::<StoreResult<_>>()?,
         })
     }
 }
@@ -387,6 +392,12 @@ fn parse_scope(s: &str) -> StoreResult<Scope> {
 
 pub(super) fn grants_to_string(grants: &BTreeSet<GrantType>) -> String {
     let names: Vec<&str> = grants.iter().map(|g| g.as_str()).collect();
+    names.join(" ")
+}
+
+/// Roles as stored: space-separated names.
+pub(super) fn roles_to_string(roles: &[Role]) -> String {
+    let names: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
     names.join(" ")
 }
 

@@ -198,7 +198,7 @@ macro_rules! sql_store {
                 .bind(&u.email)
                 .bind(u.enabled)
                 .bind(u.created_at)
-                .bind(u.roles.join(" "))
+                .bind(roles_to_string(&u.roles))
                 .execute(&mut *self.writing().await?)
                 .await
                 .map_err(|e| conflict_or(e, || format!("user `{}`", u.username), db_err))?;

@@ -92,7 +92,7 @@ macro_rules! sql_records {
             .bind(u.enabled)
             .bind(now)
             .bind(username)
-            .bind(u.roles.as_ref().map(|r| r.join(" ")))
+            .bind(u.roles.as_deref().map(roles_to_string))
             .execute(&mut *conn)
             .await
             .map_err(db_err)?;

@@ -23,9 +23,9 @@ use tollgate_proto::Scope;
 
 use super::group_commit::GroupCommit;
 use super::rows::{
-    conflict_or, contains_pattern, count_i64, found, grants_to_string, settings_json, AuditRow,
-    CallUsageRow, ClientRow, CodeRow, JwtStateRow, LookupRow, SessionRow, SigningKeyRow,
-    TokenUsageRow, UserRow,
+    conflict_or, contains_pattern, count_i64, found, grants_to_string, roles_to_string,
+    settings_json, AuditRow, CallUsageRow, ClientRow, CodeRow, JwtStateRow, LookupRow, SessionRow,
+    SigningKeyRow, TokenUsageRow, UserRow,
 };
 use super::sql::{sql_store, Writing};
 use super::sqlite_writer;

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
-use tollgate_proto::admin::ClientRegistration;
+use tollgate_proto::admin::{ClientRegistration, Role};
 
 use crate::admin::{self, NewUser};
 use crate::clock::Clock;
@@ -121,7 +121,7 @@ impl Spawned {
             password: password.into(),
             full_name: Some(full_name.into()),
             email: None,
-            roles: roles.iter().map(|r| (*r).to_owned()).collect(),
+            roles: roles.iter().filter_map(|r| Role::parse(r)).collect(),
         };
         admin::create_user(
             self.state.store().as_ref(),

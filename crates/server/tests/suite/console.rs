@@ -586,7 +586,7 @@ async fn an_admin_approves_scopes_and_lowers_a_quota() {
         .await;
     assert_eq!(made.status, 303, "{}", made.body);
     let nora = s.state.store().get_user("nora").await.unwrap().unwrap();
-    assert_eq!(nora.roles, ["developer"]);
+    assert_eq!(nora.roles, [tollgate_proto::admin::Role::Developer]);
     let self_lock = ada
         .post(
             "/console/admin/users/ada",

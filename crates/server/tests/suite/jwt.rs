@@ -13,9 +13,9 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde_json::{json, Value};
 use tollgate_proto::client::ClientSettings;
 use tollgate_proto::client::TokenFormat;
+use tollgate_proto::jose::SigningAlg;
 use tollgate_proto::GrantType;
 use tollgate_server::admin;
-use tollgate_server::config::SigningAlg;
 use tollgate_server::oauth::{keys, secret};
 use tollgate_server::testing::within;
 

@@ -6,9 +6,10 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
+use tollgate_proto::admin::Role;
 use tollgate_proto::client::{AuthMethod, ClientSettings, TokenFormat};
+use tollgate_proto::jose::SigningAlg;
 use tollgate_proto::{GrantType, Scope};
-use tollgate_server::config::SigningAlg;
 use tollgate_server::store::{
     self, AuditQuery, AuditRecord, AuthCode, CallUsage, Client, ClientFilter, ClientState, CodeUse,
     JwtState, PreviousSecret, Rotation, Session, SigningKey, Store, StoreError, TokenKind,
@@ -145,7 +146,7 @@ fn user(name: &str) -> User {
         email: None,
         enabled: true,
         created_at: 1000,
-        roles: vec!["developer".into()],
+        roles: vec![Role::Developer],
     }
 }
 
@@ -862,7 +863,7 @@ async fn admin_pages_and_deletion(s: Arc<dyn Store>) {
     );
     assert_eq!(
         s.get_user("u1").await.unwrap().unwrap().roles,
-        ["developer"]
+        [Role::Developer]
     );
     let update = UserUpdate {
         email: Some(Some("u1@example.com".into())),
@@ -872,15 +873,15 @@ async fn admin_pages_and_deletion(s: Arc<dyn Store>) {
     };
     s.update_user("u1", &update, 7).await.unwrap();
     let u1 = s.get_user("u1").await.unwrap().unwrap();
-    assert_eq!(u1.roles, ["developer"], "untouched roles stay");
+    assert_eq!(u1.roles, [Role::Developer], "untouched roles stay");
     let promote = UserUpdate {
-        roles: Some(vec!["admin".into(), "developer".into()]),
+        roles: Some(vec![Role::Admin, Role::Developer]),
         ..UserUpdate::default()
     };
     s.update_user("u2", &promote, 8).await.unwrap();
     assert_eq!(
         s.get_user("u2").await.unwrap().unwrap().roles,
-        ["admin", "developer"]
+        [Role::Admin, Role::Developer]
     );
     assert_eq!(
         (u1.email.as_deref(), u1.full_name, u1.enabled),

@@ -2,10 +2,12 @@
 //! does not fit `T` (an unknown field, a value outside a closed set, a
 //! malformed scope) is a 400 `invalid_request` whose detail is the parser's
 //! words about the caller's own input, with the field's path; what is not
-//! JSON at all keeps axum's answer (400, 413, 415).
+//! JSON at all keeps axum's answer (400, 413, 415). Optional bodies (`Option<Body<T>>`) are
+//! absent without a `Content-Type`.
 
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRequest, Request};
+use axum::extract::{FromRequest, OptionalFromRequest, Request};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::de::DeserializeOwned;
@@ -18,7 +20,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
     type Rejection = Response;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Response> {
-        match Json::<T>::from_request(req, state).await {
+        match <Json<T> as FromRequest<S>>::from_request(req, state).await {
             Ok(Json(value)) => Ok(Body(value)),
             Err(JsonRejection::JsonDataError(e)) => {
                 let why =
@@ -27,5 +29,19 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
             }
             Err(other) => Err(other.into_response()),
         }
+    }
+}
+
+/// A body the request may leave out: none without a `Content-Type`.
+impl<T: DeserializeOwned, S: Send + Sync> OptionalFromRequest<S> for Body<T> {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &S) -> Result<Option<Self>, Response> {
+        if !req.headers().contains_key(header::CONTENT_TYPE) {
+            return Ok(None);
+        }
+        <Self as FromRequest<S>>::from_request(req, state)
+            .await
+            .map(Some)
     }
 }

@@ -3,7 +3,6 @@
 
 use axum::extract::{Path, Query};
 use axum::response::Response;
-use axum::Json;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use tollgate_proto::admin::{
@@ -152,9 +151,9 @@ pub async fn delete(caller: Caller, Path(client_id): Path<String>) -> Result<Res
 pub async fn rotate_secret(
     caller: Caller,
     Path(client_id): Path<String>,
-    body: Option<Json<SecretRotation>>,
+    body: Option<Body<SecretRotation>>,
 ) -> Result<Response, Error> {
-    let rotation = body.map(|Json(r)| r).unwrap_or_default();
+    let rotation = body.map(|Body(r)| r).unwrap_or_default();
     let creds = caller
         .admin()
         .rotate_client_secret(&client_id, rotation)

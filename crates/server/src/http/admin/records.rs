@@ -3,10 +3,10 @@
 
 use axum::extract::{Path, Query};
 use axum::response::Response;
-use axum::Json;
 use serde::Deserialize;
 use tollgate_proto::admin::{AuditEntry, KeyInfo, KeyRotation, Page, UsageReport};
 
+use super::body::Body;
 use super::{created, ok, page_size, Caller, PREFIX};
 use crate::clock::{day_of, iso_day, parse_iso_day};
 use crate::error::Error;
@@ -41,9 +41,9 @@ pub async fn keys(caller: Caller) -> Result<Response, Error> {
 )]
 pub async fn rotate_key(
     caller: Caller,
-    body: Option<Json<KeyRotation>>,
+    body: Option<Body<KeyRotation>>,
 ) -> Result<Response, Error> {
-    let rotation = body.map(|Json(r)| r).unwrap_or_default();
+    let rotation = body.map(|Body(r)| r).unwrap_or_default();
     let jwt = caller.state.config().jwt;
     let key = caller.admin().rotate_key(&jwt, rotation).await?;
     Ok(created(&format!("{PREFIX}/keys"), &key))

@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use maud::html;
 use serde::Deserialize;
-use tollgate_proto::admin::{ClientInfo, ClientRegistration, SecretRotation};
+use tollgate_proto::admin::{ClientInfo, ClientRegistration, Role, SecretRotation};
 use tollgate_proto::client::ClientSettings;
 use tollgate_proto::{FormParams, GrantType, Scope};
 
@@ -24,7 +24,7 @@ use crate::admin::AdminError;
 use crate::state::AppState;
 use crate::store::ClientFilter;
 
-const DEVELOPER: &str = "developer";
+const DEVELOPER: Role = Role::Developer;
 /// Apps on one page of the list.
 const PAGE: u32 = 50;
 
@@ -32,7 +32,7 @@ const PAGE: u32 = 50;
 pub async fn home(v: Visitor) -> Response {
     if v.is(DEVELOPER) {
         redirect("/console/apps")
-    } else if v.is("admin") {
+    } else if v.is(Role::Admin) {
         redirect("/console/admin/clients")
     } else {
         views::respond(

@@ -21,6 +21,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
+use tollgate_proto::admin::Role;
 use tollgate_proto::FormParams;
 
 use super::views::{self, Detour, Nav};
@@ -43,7 +44,7 @@ pub fn redirect_uri(issuer: &str) -> String {
 
 impl Visitor {
     /// The page, if this person has `role`; else a page saying so.
-    pub fn require(&self, role: &str) -> Result<(), Detour> {
+    pub fn require(&self, role: Role) -> Result<(), Detour> {
         if self.is(role) {
             return Ok(());
         }

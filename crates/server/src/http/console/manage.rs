@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use maud::html;
 use serde::Deserialize;
-use tollgate_proto::admin::{ClientInfo, ClientRegistration, SecretRotation};
+use tollgate_proto::admin::{ClientInfo, ClientRegistration, Role, SecretRotation};
 use tollgate_proto::client::ClientSettings;
 use tollgate_proto::{FormParams, GrantType};
 
@@ -21,7 +21,7 @@ use crate::admin::AdminError;
 use crate::state::AppState;
 use crate::store::ClientFilter;
 
-pub(super) const ADMIN: &str = "admin";
+pub(super) const ADMIN: Role = Role::Admin;
 pub(super) const PAGE: u32 = 50;
 
 #[derive(Debug, Deserialize)]

@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use maud::{html, Markup};
 use serde::Deserialize;
-use tollgate_proto::admin::{CallUsage, ClientInfo, KeyRotation};
+use tollgate_proto::admin::{CallUsage, ClientInfo, KeyRotation, KeyState, Role};
 
 use super::auth::Posted;
 use super::chart::{self, Day};
@@ -151,7 +151,7 @@ pub async fn usage(
     v: Visitor,
     Query(q): Query<UsageQueryParams>,
 ) -> Result<Response, Detour> {
-    v.require("admin")?;
+    v.require(Role::Admin)?;
     let days = q.days.unwrap_or(DAYS).clamp(1, 366);
     let (_, calls) = recent_calls(&state, None, days)
         .await
@@ -258,7 +258,7 @@ pub async fn audit(
     v: Visitor,
     Query(q): Query<AuditParams>,
 ) -> Result<Response, Detour> {
-    v.require("admin")?;
+    v.require(Role::Admin)?;
     let target = q.target.filter(|t| !t.is_empty());
     let query = AuditQuery {
         before: q.before,
@@ -313,7 +313,7 @@ pub async fn audit(
 }
 
 pub async fn keys(State(state): State<AppState>, v: Visitor) -> Result<Response, Detour> {
-    v.require("admin")?;
+    v.require(Role::Admin)?;
     let keys = v
         .admin(&state)
         .keys()
@@ -334,7 +334,7 @@ pub async fn keys(State(state): State<AppState>, v: Visitor) -> Result<Response,
                             td { (when(k.signs_from)) }
                             td { (k.published_until.map(when).unwrap_or_default()) }
                             td {
-                                @if k.state != "retired" {
+                                @if k.state != KeyState::Retired {
                                     form method="post" action=(format!("/console/admin/keys/{}/retire", enc(&k.kid))) {
                                         (views::csrf(&v))
                                         button.secondary type="submit" { "Retire" span.visually-hidden { " " (k.kid) } }
@@ -362,7 +362,7 @@ pub async fn rotate_key(
     State(state): State<AppState>,
     Posted { v, .. }: Posted,
 ) -> Result<Response, Detour> {
-    v.require("admin")?;
+    v.require(Role::Admin)?;
     v.admin(&state)
         .rotate_key(&state.config().jwt, KeyRotation::default())
         .await
@@ -375,7 +375,7 @@ pub async fn retire_key(
     Path(kid): Path<String>,
     Posted { v, .. }: Posted,
 ) -> Result<Response, Detour> {
-    v.require("admin")?;
+    v.require(Role::Admin)?;
     let config = state.config();
     v.admin(&state)
         .retire_key_after_tokens(&kid, config.token_ttl, config.jwt.leeway_secs)

@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use maud::html;
 use serde::Deserialize;
-use tollgate_proto::admin::{UserPatch, UserRegistration};
+use tollgate_proto::admin::{Role, UserPatch, UserRegistration};
 use tollgate_proto::FormParams;
 
 use super::auth::Posted;
@@ -15,7 +15,7 @@ use super::redirect;
 use super::reports::enc;
 use super::views::{self, Detour, Nav};
 use super::visitor::Visitor;
-use crate::admin::{AdminError, ROLES};
+use crate::admin::AdminError;
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize)]
@@ -81,10 +81,10 @@ async fn users_page(
                             td {
                                 form.inline method="post" action=(path) {
                                     (views::csrf(v))
-                                    @for role in ROLES {
-                                        @let field = id(role);
+                                    @for role in Role::ALL {
+                                        @let field = id(role.as_str());
                                         span.check {
-                                            input id=(field) type="checkbox" name=(format!("role:{role}")) value="on" checked[u.roles.iter().any(|r| r == role)];
+                                            input id=(field) type="checkbox" name=(format!("role:{role}")) value="on" checked[u.roles.contains(&role)];
                                             label for=(field) { (role) }
                                         }
                                     }
@@ -132,7 +132,7 @@ async fn users_page(
                 input #password type="password" name="password" required autocomplete="new-password";
                 fieldset {
                     legend { "Roles" }
-                    @for role in ROLES {
+                    @for role in Role::ALL {
                         @let field = format!("new-role-{role}");
                         div.check {
                             input id=(field) type="checkbox" name=(format!("role:{role}")) value="on";
@@ -147,11 +147,10 @@ async fn users_page(
     views::respond(status, views::layout(v, Nav::Users, "Users", body))
 }
 
-fn roles_in(form: &FormParams) -> Vec<String> {
-    ROLES
-        .iter()
+fn roles_in(form: &FormParams) -> Vec<Role> {
+    Role::ALL
+        .into_iter()
         .filter(|r| form.get(&format!("role:{r}")).is_some())
-        .map(|r| (*r).to_owned())
         .collect()
 }
 
@@ -193,7 +192,7 @@ pub async fn update_user(
 ) -> Result<Response, Detour> {
     v.require(ADMIN)?;
     let enabled = form.get("enabled").is_some();
-    if name == v.username && (!enabled || !roles_in(&form).iter().any(|r| r == ADMIN)) {
+    if name == v.username && (!enabled || !roles_in(&form).contains(&ADMIN)) {
         let why =
             "You cannot disable yourself or take away your own admin role here: ask another admin.";
         return Err(users_page(

@@ -6,6 +6,7 @@
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use maud::{html, Markup, DOCTYPE};
+use tollgate_proto::admin::Role;
 
 use super::visitor::Visitor;
 use super::{PREFIX, SCRIPT_PATH, STYLE_PATH};
@@ -38,8 +39,8 @@ const ADMIN_TABS: [(Nav, &str, &str); 5] = [
 pub fn layout(v: &Visitor, nav: Nav, title: &str, body: Markup) -> Markup {
     let tabs = DEVELOPER_TABS
         .iter()
-        .filter(|_| v.is("developer"))
-        .chain(ADMIN_TABS.iter().filter(|_| v.is("admin")));
+        .filter(|_| v.is(Role::Developer))
+        .chain(ADMIN_TABS.iter().filter(|_| v.is(Role::Admin)));
     document(
         title,
         html! {

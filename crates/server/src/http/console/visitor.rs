@@ -2,6 +2,8 @@
 //! which roles, and the CSRF token their forms must carry. How one is
 //! recognised (the session cookie) is `auth`'s job.
 
+use tollgate_proto::admin::Role;
+
 use crate::admin::Admin;
 use crate::state::AppState;
 
@@ -9,7 +11,7 @@ use crate::state::AppState;
 #[derive(Debug, Clone)]
 pub struct Visitor {
     pub username: String,
-    pub roles: Vec<String>,
+    pub roles: Vec<Role>,
     /// Every form's `csrf` field must hold this.
     pub csrf: String,
     /// Who the audit log names: `console:USERNAME`.
@@ -17,7 +19,7 @@ pub struct Visitor {
 }
 
 impl Visitor {
-    pub fn new(username: String, roles: Vec<String>, csrf: String) -> Self {
+    pub fn new(username: String, roles: Vec<Role>, csrf: String) -> Self {
         Self {
             actor: format!("console:{username}"),
             username,
@@ -26,8 +28,8 @@ impl Visitor {
         }
     }
 
-    pub fn is(&self, role: &str) -> bool {
-        self.roles.iter().any(|r| r == role)
+    pub fn is(&self, role: Role) -> bool {
+        self.roles.contains(&role)
     }
 
     /// The operations, done by this person now (and audited as such).
