@@ -538,6 +538,11 @@ async fn keys(s: &TestServer, token: &str) {
     assert_eq!(after.json.as_array().unwrap().len(), n + 1);
     let r = call(s, "POST", "/keys", t, Some(json!({"alg": "HS256"}))).await;
     assert_problem(&r, 400, "invalid_request");
+    let detail = r.json["detail"].as_str().unwrap_or_default();
+    assert!(
+        detail.starts_with("alg: unknown variant `HS256`") && detail.contains("`RS256`"),
+        "{detail}"
+    );
     let kid = r.json["kid"].as_str().unwrap_or("nope").to_owned();
     assert_problem(
         &call(s, "POST", &format!("/keys/{kid}/retire"), t, None).await,
