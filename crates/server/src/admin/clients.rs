@@ -144,16 +144,11 @@ fn apply_edit(
     let before = ClientInfo::from(&*c);
     let mut after = before.clone();
     edit(&mut after)?;
-    let fixed = [
-        ("client_id", before.client_id == after.client_id),
-        ("created_at", before.created_at == after.created_at),
-        (
-            "previous_secret_until",
-            before.previous_secret_until == after.previous_secret_until,
-        ),
-        ("public", before.settings.public == after.settings.public),
-    ];
-    if let Some((name, _)) = fixed.iter().find(|(_, same)| !same) {
+    let (was, now) = (to_json(&before)?, to_json(&after)?);
+    let changed = ClientInfo::READ_ONLY
+        .iter()
+        .find(|n| was.get(**n) != now.get(**n));
+    if let Some(name) = changed {
         let why = if *name == "public" {
             "register a new client instead"
         } else {
@@ -163,7 +158,7 @@ fn apply_edit(
             "`{name}` cannot be changed: {why}"
         )));
     }
-    let changes = merge_patch::diff(&to_json(&before)?, &to_json(&after)?);
+    let changes = merge_patch::diff(&was, &now);
     c.settings = after.settings;
     c.enabled = after.enabled;
     c.owner = after.owner;

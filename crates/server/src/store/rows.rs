@@ -4,17 +4,16 @@
 
 use std::collections::BTreeSet;
 
-use tollgate_proto::{GrantType, Scope};
-
 use tollgate_proto::admin::Role;
 use tollgate_proto::client::ClientSettings;
+use tollgate_proto::jose::SigningAlg;
+use tollgate_proto::{GrantType, Scope};
 
 use super::{
     AuditRecord, AuthCode, CallUsage, Client, ClientState, Digest, JwtState, PreviousSecret,
     Session, SigningKey, StoreError, StoreResult, TokenKind, TokenLookup, TokenRecord, TokenUsage,
     User, UserUpdate,
 };
-use tollgate_proto::jose::SigningAlg;
 
 /// A client as stored: its settings as one JSON document (a setting added
 /// later reads as its default from rows written before it), `name` and
