@@ -214,8 +214,9 @@ pub fn allowed_scopes(client: &Client) -> Scope {
 /// loopback registration, the same but for the port (RFC 8252 §7.3: native
 /// apps listen on whatever port is free).
 pub fn redirect_matches(registered: &str, given: &str) -> bool {
-    // Never a fragment (RFC 6749 §3.1.2), which `Uri` would drop unseen.
-    if given.contains('#') {
+    // Never a fragment (RFC 6749 §3.1.2), which `Uri` would drop unseen;
+    // registration refuses one, and a given URI with one matches nothing.
+    if given.contains('#') || registered.contains('#') {
         return false;
     }
     if registered == given {
