@@ -310,9 +310,8 @@ fn remote(url: &str, profile: Option<&str>) -> Result<Backend> {
 }
 
 impl SettingsFlags {
-    /// Sets what the flags give on `c`.
-    fn apply(&self, c: &mut ClientInfo) -> Result<()> {
-        let s = &mut c.settings;
+    /// Sets what the flags give on a client's settings and owner.
+    fn apply(&self, s: &mut ClientSettings, owner: &mut Option<String>) -> Result<()> {
         if let Some(scope) = &self.scope {
             s.scope = scope
                 .parse()
@@ -343,7 +342,7 @@ impl SettingsFlags {
             s.description.clone_from(d);
         }
         if let Some(o) = &self.owner {
-            c.owner = Some(o.clone());
+            *owner = Some(o.clone());
         }
         Ok(())
     }
@@ -351,25 +350,13 @@ impl SettingsFlags {
 
 /// `client create`: the registration the flags ask for.
 fn registration(name: String, flags: &SettingsFlags, public: bool) -> Result<ClientRegistration> {
-    let mut c = ClientInfo {
-        client_id: String::new(),
-        settings: ClientSettings {
-            client_name: name,
-            public,
-            ..ClientSettings::default()
-        },
-        enabled: true,
-        created_at: 0,
-        previous_secret_until: None,
-        owner: None,
-        requested_scope: tollgate_proto::Scope::default(),
-    };
-    flags.apply(&mut c)?;
-    Ok(ClientRegistration {
-        settings: c.settings,
-        owner: c.owner,
-        ..ClientRegistration::default()
-    })
+    let mut reg = ClientRegistration::from(ClientSettings {
+        client_name: name,
+        public,
+        ..ClientSettings::default()
+    });
+    flags.apply(&mut reg.settings, &mut reg.owner)?;
+    Ok(reg)
 }
 
 /// `client update`: the client as it is, changed by the flags, sent as the
@@ -465,7 +452,7 @@ async fn client(backend: &Backend, cmd: ClientCommand) -> Result<()> {
             introspect_any,
         } => {
             update(backend, &client_id, |c| {
-                settings.apply(c)?;
+                settings.apply(&mut c.settings, &mut c.owner)?;
                 if let Some(name) = name {
                     c.settings.client_name = name;
                 }
