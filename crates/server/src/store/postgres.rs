@@ -10,23 +10,15 @@
 use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgSslMode};
-use sqlx::{PgPool, Postgres};
-
-use tollgate_proto::Scope;
+use async_trait::async_trait;
+use sqlx::pool::PoolConnection;
+use sqlx::postgres::{PgArguments, PgConnectOptions, PgConnection, PgPoolOptions, PgSslMode};
+use sqlx::{Arguments, PgPool, Postgres};
 
 use super::group_commit::GroupCommit;
-use super::rows::{
-    conflict_or, contains_pattern, count_i64, found, grants_to_string, roles_to_string,
-    settings_json, AuditRow, CallUsageRow, ClientRow, CodeRow, JwtStateRow, LookupRow, SessionRow,
-    SigningKeyRow, TokenUsageRow, UserRow,
-};
-use super::sql::{sql_store, Writing};
-use super::{
-    AuditQuery, AuditRecord, AuthCode, CallUsage, Client, ClientEdit, ClientFilter, CodeUse,
-    Digest, JwtState, Rotation, Session, SigningKey, Store, StoreError, StoreResult, TokenLookup,
-    TokenRecord, TokenUsage, UsageQuery, User, UserUpdate,
-};
+use super::sql::{Arg, Backend, Conn, Record, Stmt, Writing};
+use super::tokens::{self, TokenQueue};
+use super::{StoreError, StoreResult, TokenRecord};
 use crate::config::PostgresOptions;
 
 #[derive(Debug)]
@@ -58,63 +50,96 @@ impl PostgresStore {
         let batch_pool = pool.clone();
         let writer = GroupCommit::spawn(move |rows| {
             let pool = batch_pool.clone();
-            async move { insert_tokens(&pool, &rows).await }
+            async move {
+                let mut conn = pool.acquire().await.map_err(db_err)?;
+                tokens::insert(&mut *conn, &rows).await
+            }
         });
         Ok(Self { pool, writer })
     }
 }
 
-/// Inserts `tokens` in one statement, atomic on its own: one array per
-/// column, so the statement text is the same for any number of rows.
-async fn insert_tokens<'e>(
-    exec: impl sqlx::PgExecutor<'e>,
-    tokens: &[TokenRecord],
-) -> StoreResult<()> {
-    let col = |f: fn(&TokenRecord) -> Option<&str>| tokens.iter().map(f).collect::<Vec<_>>();
-    let num = |f: fn(&TokenRecord) -> Option<i64>| tokens.iter().map(f).collect::<Vec<_>>();
-    let scopes: Vec<String> = tokens.iter().map(|t| t.scope.to_string()).collect();
-    sqlx::query(
-        "INSERT INTO tokens (token_hash, kind, client_id, username, scope, grant_type, \
-         issued_at, expires_at, family_id, rotated_at, revoked_at) \
-         SELECT * FROM UNNEST($1::bytea[], $2::text[], $3::text[], $4::text[], $5::text[], \
-         $6::text[], $7::int8[], $8::int8[], $9::text[], $10::int8[], $11::int8[])",
-    )
-    .bind(tokens.iter().map(|t| &t.hash[..]).collect::<Vec<_>>())
-    .bind(col(|t| Some(t.kind.as_str())))
-    .bind(col(|t| Some(&t.client_id)))
-    .bind(col(|t| t.username.as_deref()))
-    .bind(scopes)
-    .bind(col(|t| Some(t.grant_type.as_str())))
-    .bind(num(|t| Some(t.issued_at)))
-    .bind(num(|t| Some(t.expires_at)))
-    .bind(col(|t| Some(&t.family_id)))
-    .bind(num(|t| t.rotated_at))
-    .bind(num(|t| t.revoked_at))
-    .execute(exec)
-    .await
-    .map_err(db_err)?;
-    Ok(())
-}
+#[async_trait]
+impl Backend for PostgresStore {
+    type Conn = PgConnection;
+    type Read = PoolConnection<Postgres>;
+    type Write = Writing<Postgres>;
 
-sql_store!(PostgresStore, Postgres);
+    /// Locks the client's row until the update commits.
+    const FOR_UPDATE: &'static str = " FOR UPDATE";
 
-/// Locks the client's row until the update commits.
-const SELECT_CLIENT_FOR_UPDATE: &str = "SELECT * FROM clients WHERE client_id = $1 FOR UPDATE";
-
-impl PostgresStore {
-    fn read_pool(&self) -> &PgPool {
-        &self.pool
+    async fn read(&self) -> StoreResult<Self::Read> {
+        self.pool.acquire().await.map_err(db_err)
     }
 
     /// A connection to write through (PostgreSQL's own locks order writers).
-    async fn writing(&self) -> StoreResult<Writing<sqlx::Postgres>> {
+    async fn writing(&self) -> StoreResult<Self::Write> {
         let conn = self.pool.acquire().await.map_err(db_err)?;
         Ok(Writing::new(conn, None))
     }
 
-    async fn close_pools(&self) {
+    async fn close(&self) {
+        self.writer.close().await;
         self.pool.close().await;
     }
+}
+
+#[async_trait]
+impl TokenQueue for PostgresStore {
+    async fn queue_tokens(&self, tokens: Vec<TokenRecord>) -> StoreResult<()> {
+        self.writer.insert(tokens).await
+    }
+}
+
+#[async_trait]
+impl Conn for PgConnection {
+    type Tx<'c> = sqlx::Transaction<'c, Postgres>;
+
+    async fn execute(&mut self, stmt: Stmt<'_>) -> StoreResult<u64> {
+        let done = sqlx::query_with(&stmt.sql, arguments(&stmt.args)?)
+            .execute(self)
+            .await
+            .map_err(db_err)?;
+        Ok(done.rows_affected())
+    }
+
+    async fn fetch_optional<R: Record>(&mut self, stmt: Stmt<'_>) -> StoreResult<Option<R>> {
+        sqlx::query_as_with(&stmt.sql, arguments(&stmt.args)?)
+            .fetch_optional(self)
+            .await
+            .map_err(db_err)
+    }
+
+    async fn fetch_all<R: Record>(&mut self, stmt: Stmt<'_>) -> StoreResult<Vec<R>> {
+        sqlx::query_as_with(&stmt.sql, arguments(&stmt.args)?)
+            .fetch_all(self)
+            .await
+            .map_err(db_err)
+    }
+
+    async fn begin(&mut self) -> StoreResult<Self::Tx<'_>> {
+        sqlx::Connection::begin(self).await.map_err(db_err)
+    }
+
+    async fn commit(tx: Self::Tx<'_>) -> StoreResult<()> {
+        tx.commit().await.map_err(db_err)
+    }
+}
+
+/// Binds each argument as the Rust type it holds, so PostgreSQL infers
+/// the parameter types it always has (`int8`, `bool`, `text`, `bytea`).
+fn arguments(args: &[Arg<'_>]) -> StoreResult<PgArguments> {
+    let mut out = PgArguments::default();
+    for arg in args {
+        match arg {
+            Arg::Int(v) => out.add(*v),
+            Arg::Bool(v) => out.add(*v),
+            Arg::Text(v) => out.add(v.as_deref()),
+            Arg::Bytes(v) => out.add(*v),
+        }
+        .map_err(|e| StoreError::Backend(format!("binding an argument: {e}")))?;
+    }
+    Ok(out)
 }
 
 /// Sorts sqlx errors into "try later" and "broken". SQLSTATE classes 08
@@ -132,6 +157,9 @@ fn db_err(e: sqlx::Error) -> StoreError {
             }) =>
         {
             StoreError::Unavailable(d.message().to_owned())
+        }
+        sqlx::Error::Database(d) if d.is_unique_violation() => {
+            StoreError::Conflict(d.message().to_owned())
         }
         _ => StoreError::Backend(e.to_string()),
     }

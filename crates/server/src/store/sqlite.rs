@@ -15,25 +15,19 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::SqlitePool;
+use async_trait::async_trait;
+use sqlx::pool::PoolConnection;
+use sqlx::sqlite::{
+    SqliteArguments, SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions,
+    SqliteSynchronous,
+};
+use sqlx::{Arguments, Sqlite, SqlitePool};
 use tokio::sync::Mutex;
 
-use tollgate_proto::Scope;
-
 use super::group_commit::GroupCommit;
-use super::rows::{
-    conflict_or, contains_pattern, count_i64, found, grants_to_string, roles_to_string,
-    settings_json, AuditRow, CallUsageRow, ClientRow, CodeRow, JwtStateRow, LookupRow, SessionRow,
-    SigningKeyRow, TokenUsageRow, UserRow,
-};
-use super::sql::{sql_store, Writing};
-use super::sqlite_writer;
-use super::{
-    AuditQuery, AuditRecord, AuthCode, CallUsage, Client, ClientEdit, ClientFilter, CodeUse,
-    Digest, JwtState, Rotation, Session, SigningKey, Store, StoreError, StoreResult, TokenLookup,
-    TokenRecord, TokenUsage, UsageQuery, User, UserUpdate,
-};
+use super::sql::{Arg, Backend, Conn, Record, Stmt, Writing};
+use super::tokens::{self, TokenQueue};
+use super::{sqlite_writer, StoreError, StoreResult, TokenRecord};
 
 async fn migrate(pool: &SqlitePool) -> StoreResult<()> {
     sqlx::migrate!("./migrations/sqlite")
@@ -127,7 +121,10 @@ impl SqliteStore {
             let pool = write.clone();
             GroupCommit::spawn(move |rows| {
                 let pool = pool.clone();
-                async move { insert_tokens(&pool, &rows).await }
+                async move {
+                    let mut conn = pool.acquire().await.map_err(db_err)?;
+                    tokens::insert(&mut *conn, &rows).await
+                }
             })
         } else {
             sqlite_writer::spawn(&file, BUSY_TIMEOUT, turn.clone())?
@@ -153,71 +150,88 @@ fn opening_raced(e: &StoreError) -> bool {
     }
 }
 
-/// Inserts `tokens` in one statement, atomic on its own, through sqlx (a
-/// refresh rotation's transaction, and an in-memory database's inserts).
-/// The rows travel as one JSON array, so the statement text is the same
-/// for any number of rows (prepared once).
-async fn insert_tokens<'e>(
-    exec: impl sqlx::SqliteExecutor<'e>,
-    tokens: &[TokenRecord],
-) -> StoreResult<()> {
-    sqlx::query(
-        "INSERT INTO tokens (token_hash, kind, client_id, username, scope, grant_type, \
-         issued_at, expires_at, family_id, rotated_at, revoked_at) \
-         SELECT unhex(value->>0), value->>1, value->>2, value->>3, value->>4, value->>5, \
-         value->>6, value->>7, value->>8, value->>9, value->>10 FROM json_each(?)",
-    )
-    .bind(rows_json(tokens)?)
-    .execute(exec)
-    .await
-    .map_err(db_err)?;
-    Ok(())
-}
+#[async_trait]
+impl Backend for SqliteStore {
+    type Conn = SqliteConnection;
+    type Read = PoolConnection<Sqlite>;
+    type Write = Writing<Sqlite>;
 
-/// `[[hex key, kind, client_id, username, ...], ...]` in column order.
-fn rows_json(tokens: &[TokenRecord]) -> StoreResult<String> {
-    let rows: Vec<_> = tokens
-        .iter()
-        .map(|t| {
-            (
-                hex::encode(t.hash),
-                t.kind.as_str(),
-                &t.client_id,
-                &t.username,
-                t.scope.to_string(),
-                t.grant_type.as_str(),
-                t.issued_at,
-                t.expires_at,
-                &t.family_id,
-                t.rotated_at,
-                t.revoked_at,
-            )
-        })
-        .collect();
-    serde_json::to_string(&rows).map_err(|e| StoreError::Backend(e.to_string()))
-}
+    /// SQLite's one writer connection serialises updates; no row lock needed.
+    const FOR_UPDATE: &'static str = "";
 
-sql_store!(SqliteStore, sqlx::Sqlite);
-
-/// SQLite's one writer connection serialises updates; no row lock needed.
-const SELECT_CLIENT_FOR_UPDATE: &str = "SELECT * FROM clients WHERE client_id = $1";
-
-impl SqliteStore {
-    fn read_pool(&self) -> &SqlitePool {
-        &self.read
+    async fn read(&self) -> StoreResult<Self::Read> {
+        self.read.acquire().await.map_err(db_err)
     }
 
     /// The write connection, once it is this caller's turn to write.
-    async fn writing(&self) -> StoreResult<Writing<sqlx::Sqlite>> {
+    async fn writing(&self) -> StoreResult<Self::Write> {
         let turn = self.turn.clone().lock_owned().await;
         let conn = self.write.acquire().await.map_err(db_err)?;
         Ok(Writing::new(conn, Some(turn)))
     }
 
-    async fn close_pools(&self) {
+    async fn close(&self) {
+        self.writer.close().await;
         self.read.close().await;
         self.write.close().await;
     }
+}
+
+#[async_trait]
+impl TokenQueue for SqliteStore {
+    async fn queue_tokens(&self, tokens: Vec<TokenRecord>) -> StoreResult<()> {
+        self.writer.insert(tokens).await
+    }
+}
+
+#[async_trait]
+impl Conn for SqliteConnection {
+    type Tx<'c> = sqlx::Transaction<'c, Sqlite>;
+
+    async fn execute(&mut self, stmt: Stmt<'_>) -> StoreResult<u64> {
+        let done = sqlx::query_with(&stmt.sql, arguments(&stmt.args)?)
+            .execute(self)
+            .await
+            .map_err(db_err)?;
+        Ok(done.rows_affected())
+    }
+
+    async fn fetch_optional<R: Record>(&mut self, stmt: Stmt<'_>) -> StoreResult<Option<R>> {
+        sqlx::query_as_with(&stmt.sql, arguments(&stmt.args)?)
+            .fetch_optional(self)
+            .await
+            .map_err(db_err)
+    }
+
+    async fn fetch_all<R: Record>(&mut self, stmt: Stmt<'_>) -> StoreResult<Vec<R>> {
+        sqlx::query_as_with(&stmt.sql, arguments(&stmt.args)?)
+            .fetch_all(self)
+            .await
+            .map_err(db_err)
+    }
+
+    async fn begin(&mut self) -> StoreResult<Self::Tx<'_>> {
+        sqlx::Connection::begin(self).await.map_err(db_err)
+    }
+
+    async fn commit(tx: Self::Tx<'_>) -> StoreResult<()> {
+        tx.commit().await.map_err(db_err)
+    }
+}
+
+/// Binds each argument as the Rust type it holds.
+fn arguments<'q>(args: &'q [Arg<'_>]) -> StoreResult<SqliteArguments<'q>> {
+    let mut out = SqliteArguments::default();
+    for arg in args {
+        match arg {
+            Arg::Int(v) => out.add(*v),
+            Arg::Bool(v) => out.add(*v),
+            Arg::Text(v) => out.add(v.as_deref()),
+            Arg::Bytes(v) => out.add(*v),
+        }
+        .map_err(|e| StoreError::Backend(format!("binding an argument: {e}")))?;
+    }
+    Ok(out)
 }
 
 /// Sorts sqlx errors into "try later" and "broken".
@@ -230,6 +244,9 @@ fn db_err(e: sqlx::Error) -> StoreError {
             if d.message().contains("locked") || d.message().contains("busy") =>
         {
             StoreError::Unavailable(d.message().to_owned())
+        }
+        sqlx::Error::Database(d) if d.is_unique_violation() => {
+            StoreError::Conflict(d.message().to_owned())
         }
         other => StoreError::Backend(other.to_string()),
     }

@@ -19,15 +19,14 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use rusqlite::{params, Connection, ErrorCode, OpenFlags, TransactionBehavior};
+use rusqlite::types::{ToSqlOutput, ValueRef};
+use rusqlite::{params_from_iter, Connection, ErrorCode, OpenFlags, TransactionBehavior};
 use tokio::sync::Mutex;
 
 use super::group_commit::GroupCommit;
+use super::sql::Arg;
+use super::tokens::insert_statement;
 use super::{StoreError, StoreResult, TokenRecord};
-
-const INSERT_TOKEN: &str = "INSERT INTO tokens (token_hash, kind, client_id, username, scope, \
-     grant_type, issued_at, expires_at, family_id, rotated_at, revoked_at) \
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
 
 /// Opens the writer's connection to the (already migrated) database at
 /// `path` and starts its thread, which holds `turn` while it writes.
@@ -49,32 +48,32 @@ pub fn spawn(
     })
 }
 
-/// Inserts `tokens` in one transaction; any failure rolls all of them back.
+/// Inserts `tokens` in one transaction, one prepared statement per row (the
+/// statement `tokens::insert_statement` makes for one token); any failure
+/// rolls all of them back.
 fn write(conn: &mut Connection, tokens: &[TokenRecord]) -> StoreResult<()> {
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(db_err)?;
-    {
-        let mut insert = tx.prepare_cached(INSERT_TOKEN).map_err(db_err)?;
-        for t in tokens {
-            insert
-                .execute(params![
-                    &t.hash[..],
-                    t.kind.as_str(),
-                    t.client_id,
-                    t.username,
-                    t.scope.to_string(),
-                    t.grant_type.as_str(),
-                    t.issued_at,
-                    t.expires_at,
-                    t.family_id,
-                    t.rotated_at,
-                    t.revoked_at,
-                ])
-                .map_err(db_err)?;
-        }
+    for t in tokens {
+        let stmt = insert_statement(std::slice::from_ref(t));
+        let mut insert = tx.prepare_cached(&stmt.sql).map_err(db_err)?;
+        insert
+            .execute(params_from_iter(stmt.args.iter().map(value)))
+            .map_err(db_err)?;
     }
     tx.commit().map_err(db_err)
+}
+
+/// An argument as rusqlite binds it.
+fn value<'a>(arg: &'a Arg<'_>) -> ToSqlOutput<'a> {
+    ToSqlOutput::Borrowed(match arg {
+        Arg::Int(Some(v)) => ValueRef::Integer(*v),
+        Arg::Bool(Some(v)) => ValueRef::Integer(i64::from(*v)),
+        Arg::Text(Some(v)) => ValueRef::Text(v.as_bytes()),
+        Arg::Bytes(Some(v)) => ValueRef::Blob(v),
+        Arg::Int(None) | Arg::Bool(None) | Arg::Text(None) | Arg::Bytes(None) => ValueRef::Null,
+    })
 }
 
 /// Sorts SQLite's errors as the sqlx side does: locked or busy is "try

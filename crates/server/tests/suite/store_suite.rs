@@ -31,6 +31,14 @@ macro_rules! on_every_backend {
                 }
             )*
         }
+        mod sqlite_memory {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    super::on_sqlite_memory(super::$case).await;
+                }
+            )*
+        }
         mod postgres {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -49,6 +57,7 @@ on_every_backend!(
     rotation,
     concurrent_rotation,
     concurrent_inserts,
+    large_batches,
     writes_during_token_load,
     revision,
     signing_keys,
@@ -64,6 +73,14 @@ async fn on_sqlite<F: std::future::Future<Output = ()>>(case: fn(Arc<dyn Store>)
     let store = store::open(&format!("sqlite://{}", dir.path().join("s.db").display()))
         .await
         .unwrap();
+    case(store.clone()).await;
+    store.close().await;
+}
+
+/// Runs `case` on a new in-memory SQLite database (one connection for
+/// everything, token inserts included).
+async fn on_sqlite_memory<F: std::future::Future<Output = ()>>(case: fn(Arc<dyn Store>) -> F) {
+    let store = store::open("sqlite::memory:").await.unwrap();
     case(store.clone()).await;
     store.close().await;
 }
@@ -431,6 +448,36 @@ async fn concurrent_inserts(s: Arc<dyn Store>) {
         h[..2].copy_from_slice(&i.to_be_bytes());
         h[31] = 1;
         assert!(s.find_token(&h).await.unwrap().is_some(), "token {i} lost");
+    }
+}
+
+/// A batch past what one statement carries (1,000 rows) is stored whole,
+/// by an insert and by a rotation's successors.
+async fn large_batches(s: Arc<dyn Store>) {
+    s.create_client(&client("c")).await.unwrap();
+    let numbered = |i: u16, kind| {
+        let mut t = token(0, "c", None, "f", kind, 5000);
+        t.hash[..2].copy_from_slice(&i.to_be_bytes());
+        t.hash[31] = 2;
+        t
+    };
+    s.insert_tokens((0..2500).map(|i| numbered(i, TokenKind::Refresh)).collect())
+        .await
+        .unwrap();
+    let successors = (2500..4000)
+        .map(|i| numbered(i, TokenKind::Access))
+        .collect();
+    let old = numbered(0, TokenKind::Refresh).hash;
+    assert_eq!(
+        s.rotate_refresh(&old, 2000, successors).await.unwrap(),
+        Rotation::Rotated
+    );
+    for i in 0..4000u16 {
+        let found = s
+            .find_token(&numbered(i, TokenKind::Access).hash)
+            .await
+            .unwrap();
+        assert!(found.is_some(), "token {i} lost");
     }
 }
 
