@@ -18,6 +18,7 @@ use tollgate_proto::admin::{ClientRegistration, Role};
 use tollgate_proto::{GrantType, Scope};
 
 use crate::error::Error;
+use crate::oauth::error::GrantError;
 use crate::oauth::{keys, password::Passwords, secret, AuthServer};
 use crate::store::{Client, PreviousSecret, SigningKey, Store, StoreError, User};
 use tollgate_proto::jose::SigningAlg;
@@ -29,7 +30,7 @@ pub enum AdminError {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
-    Server(#[from] Error),
+    Grant(#[from] GrantError),
 }
 
 impl From<AdminError> for Error {
@@ -43,7 +44,7 @@ impl From<AdminError> for Error {
                 Error::Conflict(format!("{what} already exists"))
             }
             AdminError::Store(e) => Error::from(e),
-            AdminError::Server(e) => e,
+            AdminError::Grant(e) => Error::from(e),
         }
     }
 }

@@ -16,6 +16,7 @@ use serde::Serialize;
 use tollgate_proto::{BearerChallenge, ErrorCode};
 
 use crate::config::{Config, QuotaResponse};
+use crate::oauth::error::GrantError;
 use crate::quota::{Exceeded, Refusal, Rejection};
 use crate::store::StoreError;
 
@@ -406,6 +407,18 @@ impl From<Refusal> for Error {
             Refusal::Unreachable => {
                 Self::Unavailable("the quota store (redis) is unreachable".into())
             }
+        }
+    }
+}
+
+impl From<GrantError> for Error {
+    fn from(e: GrantError) -> Self {
+        match e {
+            GrantError::Refused { code, description } => Self::OAuth { code, description },
+            GrantError::Throttled { retry_after_secs } => Self::Throttled { retry_after_secs },
+            GrantError::Busy(m) => Self::Unavailable(m),
+            GrantError::Store(e) => Self::from(e),
+            GrantError::Internal(m) => Self::Internal(m),
         }
     }
 }

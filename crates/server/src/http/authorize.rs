@@ -20,6 +20,7 @@ use super::pages::{self, Consent, SignIn};
 use super::session;
 use crate::error::Error;
 use crate::oauth::authorize::{self, AuthorizationRequest, Refusal};
+use crate::oauth::error::GrantError;
 use crate::oauth::secret;
 use crate::state::AppState;
 use crate::store::Session;
@@ -112,7 +113,7 @@ pub async fn sign_in_post(
     let password = form.get("password").unwrap_or("").to_owned();
     match authorize::sign_in(state.oauth(), username, password, source).await {
         Ok(()) => {}
-        Err(Error::OAuth { description, .. }) => {
+        Err(GrantError::Refused { description, .. }) => {
             return sign_in_page(&state, &headers, &req, &form, username, Some(&description));
         }
         Err(e) => return unavailable(e),
@@ -318,7 +319,7 @@ fn bad_page(message: &str) -> Response {
     pages::respond(StatusCode::BAD_REQUEST, pages::error(message))
 }
 
-fn unavailable(e: Error) -> Response {
+fn unavailable(e: impl std::fmt::Display) -> Response {
     tracing::warn!(error = %e, "authorization endpoint: cannot continue");
     pages::respond(
         StatusCode::SERVICE_UNAVAILABLE,

@@ -46,5 +46,5 @@ async fn revoke(
     let presented = client_auth::presented(headers, &form)?;
     let client = authenticate(state.oauth(), &presented, source).await?;
     let token = form.require("token").map_err(Error::from)?;
-    oauth::revoke::revoke(state.oauth(), &client, token).await
+    Ok(oauth::revoke::revoke(state.oauth(), &client, token).await?)
 }

@@ -15,8 +15,8 @@ use base64::Engine as _;
 use sha2::{Digest as _, Sha256};
 use tollgate_proto::{ErrorCode, FormParams, GrantType, Scope};
 
+use super::error::GrantError;
 use super::{secret, AuthServer};
-use crate::error::Error;
 use crate::store::{AuthCode, Client};
 
 /// How long a code lives (RFC 6749 §4.1.2 recommends at most 10 minutes).
@@ -50,7 +50,7 @@ pub enum Refusal {
     },
     /// The server could not decide (its store failed): logged, and the
     /// person told to try again, never told why.
-    Unavailable(Error),
+    Unavailable(GrantError),
 }
 
 impl Refusal {
@@ -263,7 +263,7 @@ pub async fn sign_in(
     username: &str,
     password: String,
     source: std::net::IpAddr,
-) -> Result<(), Error> {
+) -> Result<(), GrantError> {
     super::sign_in::check_password(server, username, password, source).await
 }
 
@@ -272,7 +272,7 @@ pub async fn needs_consent(
     server: &AuthServer,
     req: &AuthorizationRequest,
     username: &str,
-) -> Result<bool, Error> {
+) -> Result<bool, GrantError> {
     if req.client.settings.first_party {
         return Ok(false);
     }
@@ -289,7 +289,7 @@ pub async fn remember_consent(
     server: &AuthServer,
     req: &AuthorizationRequest,
     username: &str,
-) -> Result<(), Error> {
+) -> Result<(), GrantError> {
     let before = server
         .store
         .consent(username, &req.client.client_id)
@@ -311,7 +311,7 @@ pub async fn issue_code(
     req: &AuthorizationRequest,
     username: &str,
     auth_time: i64,
-) -> Result<String, Error> {
+) -> Result<String, GrantError> {
     let code = secret::new_code()?;
     let now = server.clock.now_secs();
     server

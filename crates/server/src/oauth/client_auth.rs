@@ -21,9 +21,9 @@ use std::time::Duration;
 
 use tollgate_proto::BasicCredentials;
 
+use super::error::GrantError;
 use super::secret;
 use super::AuthServer;
-use crate::error::Error;
 use crate::store::{Client, Digest};
 
 /// Digest compared against when the client id is unknown.
@@ -61,11 +61,11 @@ pub async fn authenticate(
     server: &AuthServer,
     presented: &Presented,
     source: IpAddr,
-) -> Result<Arc<Client>, Error> {
+) -> Result<Arc<Client>, GrantError> {
     let started = tokio::time::Instant::now();
     let floor = Duration::from_millis(server.config.throttle.failure_floor_ms);
     let outcome = check(server, presented, source).await;
-    if let Err(Error::OAuth { .. } | Error::Throttled { .. }) = &outcome {
+    if let Err(GrantError::Refused { .. } | GrantError::Throttled { .. }) = &outcome {
         tokio::time::sleep_until(started + floor).await;
     }
     outcome
@@ -75,7 +75,7 @@ pub async fn authenticate(
 /// proves otherwise (a PKCE verifier, a refresh token), so naming one is
 /// not a guess at a secret and is not throttled; naming a confidential
 /// client without its secret is `invalid_client`.
-async fn public(server: &AuthServer, client_id: &str) -> Result<Arc<Client>, Error> {
+async fn public(server: &AuthServer, client_id: &str) -> Result<Arc<Client>, GrantError> {
     if let Some(c) = server
         .clients
         .get(client_id)
@@ -95,7 +95,7 @@ async fn public(server: &AuthServer, client_id: &str) -> Result<Arc<Client>, Err
                 client_id,
                 "client authentication failed: no secret for a confidential client"
             );
-            Err(Error::invalid_client())
+            Err(GrantError::invalid_client())
         }
     }
 }
@@ -105,7 +105,7 @@ async fn check(
     server: &AuthServer,
     presented: &Presented,
     source: IpAddr,
-) -> Result<Arc<Client>, Error> {
+) -> Result<Arc<Client>, GrantError> {
     let (candidates, via_post) = match presented {
         Presented::Basic(c) => (c.as_slice(), false),
         Presented::Post(c) => (std::slice::from_ref(c), true),
@@ -132,7 +132,7 @@ async fn check(
         Ok(t) => t,
         Err(refused) => {
             tracing::info!(%source, wait_ms = refused.wait_ms(), "client authentication refused: too many failures from this address");
-            return Err(Error::Throttled {
+            return Err(GrantError::Throttled {
                 retry_after_secs: refused.retry_after_secs(),
             });
         }
@@ -154,5 +154,5 @@ async fn check(
     ticket.failed(server.clock.now_ms());
     let client_id = candidates.first().map_or("", |c| c.client_id.as_str());
     tracing::info!(client_id, failures, "client authentication failed");
-    Err(Error::invalid_client())
+    Err(GrantError::invalid_client())
 }

@@ -6,9 +6,9 @@
 
 use tollgate_proto::{IntrospectionResponse, TokenTypeHint};
 
+use super::error::GrantError;
 use super::tokens::Found;
 use super::AuthServer;
-use crate::error::Error;
 use crate::store::Client;
 
 /// Introspects `token` for `caller`. Tokens of both kinds share one table,
@@ -18,7 +18,7 @@ pub async fn introspect(
     caller: &Client,
     token: &str,
     _hint: Option<TokenTypeHint>,
-) -> Result<IntrospectionResponse, Error> {
+) -> Result<IntrospectionResponse, GrantError> {
     let visible = |client_id: &str| client_id == caller.client_id || caller.settings.introspect_any;
     Ok(match server.tokens.find(token).await? {
         Found::Access(v) if visible(&v.client_id) => IntrospectionResponse {

@@ -12,8 +12,8 @@ use jsonwebtoken::{Algorithm, Validation};
 use serde::{Deserialize, Serialize};
 use tollgate_proto::{Audience, GrantType};
 
+use super::error::GrantError;
 use super::keys::{Keys, Signer, Verifier};
-use crate::error::Error;
 
 /// The `typ` of an access token (RFC 9068 §2.1).
 pub const TYP: &str = "at+jwt";
@@ -55,7 +55,7 @@ pub fn looks_like_jwt(token: &str) -> bool {
 }
 
 /// Signs `claims` with `signer`.
-pub fn sign(claims: &AccessClaims, signer: &Signer) -> Result<String, Error> {
+pub fn sign(claims: &AccessClaims, signer: &Signer) -> Result<String, GrantError> {
     signer.sign(TYP, claims)
 }
 

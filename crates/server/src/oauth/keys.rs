@@ -29,8 +29,8 @@ use ring::signature::{self, KeyPair as _};
 use crate::clock::Clock;
 use tollgate_proto::jose::SigningAlg;
 
+use super::error::GrantError;
 use crate::config::JwtConfig;
-use crate::error::Error;
 use crate::store::{SigningKey, Store, StoreError};
 
 /// Unknown `kid`s make the keys reload from the store at most this often.
@@ -88,8 +88,9 @@ impl Signer {
 
     /// A JWS in compact serialization (RFC 7515 §7.1) of `claims`, its
     /// header naming this key, the algorithm and `typ`.
-    pub fn sign<T: serde::Serialize>(&self, typ: &str, claims: &T) -> Result<String, Error> {
-        let failed = |e: &dyn std::fmt::Display| Error::Internal(format!("signing a JWT: {e}"));
+    pub fn sign<T: serde::Serialize>(&self, typ: &str, claims: &T) -> Result<String, GrantError> {
+        let failed =
+            |e: &dyn std::fmt::Display| GrantError::Internal(format!("signing a JWT: {e}"));
         let mut header = jsonwebtoken::Header::new(self.alg);
         header.typ = Some(typ.to_owned());
         header.kid = Some(self.kid.clone());
@@ -194,7 +195,7 @@ impl Keys {
     }
 
     /// Reads the keys from the store again.
-    pub async fn reload(&self) -> Result<(), Error> {
+    pub async fn reload(&self) -> Result<(), GrantError> {
         let stored = self.store.signing_keys().await?;
         let ring = Arc::new(Ring::from_stored(&stored));
         *self.ring.write().unwrap_or_else(|p| p.into_inner()) = ring;
@@ -205,7 +206,7 @@ impl Keys {
     /// Reads the keys, and makes one if none is left that can sign (first
     /// start, or every key retired). Instances starting together may each
     /// make one; they then all sign with the newest, as they all pick the same.
-    pub async fn ensure(&self) -> Result<(), Error> {
+    pub async fn ensure(&self) -> Result<(), GrantError> {
         let _one_at_a_time = self.making.lock().await;
         self.reload().await?;
         let ring = self.ring();
@@ -228,7 +229,7 @@ impl Keys {
     }
 
     /// The key that signs now.
-    pub async fn signer(&self) -> Result<Arc<Signer>, Error> {
+    pub async fn signer(&self) -> Result<Arc<Signer>, GrantError> {
         let now = self.clock.now_secs();
         if let Some(s) = self.ring().current(now) {
             return Ok(s);
@@ -236,7 +237,7 @@ impl Keys {
         self.ensure().await?;
         self.ring()
             .current(now)
-            .ok_or_else(|| Error::Internal("no signing key is usable yet".into()))
+            .ok_or_else(|| GrantError::Internal("no signing key is usable yet".into()))
     }
 
     /// The key named `kid`, reading the store again (at most once a second)
@@ -337,9 +338,9 @@ pub fn algorithm(alg: SigningAlg) -> Algorithm {
 }
 
 /// A new key pair: published from `now`, signing from `signs_from`.
-pub fn generate(alg: SigningAlg, now: i64, signs_from: i64) -> Result<SigningKey, Error> {
+pub fn generate(alg: SigningAlg, now: i64, signs_from: i64) -> Result<SigningKey, GrantError> {
     let kid = new_kid()?;
-    let failed = |e: &dyn std::fmt::Display| Error::Internal(format!("generating a key: {e}"));
+    let failed = |e: &dyn std::fmt::Display| GrantError::Internal(format!("generating a key: {e}"));
     let (private_der, params) = match alg {
         SigningAlg::ES256 => {
             let rng = SystemRandom::new();
@@ -414,10 +415,10 @@ fn rsa_key() -> Result<(Vec<u8>, AlgorithmParameters), String> {
 }
 
 /// A key id: 96 random bits, base64url.
-fn new_kid() -> Result<String, Error> {
+fn new_kid() -> Result<String, GrantError> {
     let mut bytes = [0u8; 12];
     ring::rand::SecureRandom::fill(&SystemRandom::new(), &mut bytes)
-        .map_err(|_| Error::Internal("the system random generator failed".into()))?;
+        .map_err(|_| GrantError::Internal("the system random generator failed".into()))?;
     Ok(URL_SAFE_NO_PAD.encode(bytes))
 }
 

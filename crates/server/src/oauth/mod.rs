@@ -4,12 +4,13 @@
 //!
 //! Handlers in `http` parse the request and call into here with the
 //! [`AuthServer`]; everything here takes plain values and returns
-//! [`crate::error::Error`].
+//! [`GrantError`] (`error`).
 
 pub mod authorize;
 pub mod cache;
 pub mod client_auth;
 pub mod client_cache;
+pub mod error;
 pub mod introspect;
 pub mod jwt;
 pub mod keys;
@@ -26,10 +27,10 @@ use std::sync::Arc;
 
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::error::Error;
 use crate::metrics::Metrics;
 use crate::store::{Store, TokenLookup};
 use client_cache::ClientCache;
+use error::GrantError;
 use password::Passwords;
 use throttle::Throttles;
 use tokens::Tokens;
@@ -57,7 +58,7 @@ impl AuthServer {
         clock: Clock,
         tokens: Arc<Tokens>,
         metrics: Arc<Metrics>,
-    ) -> Result<Self, Error> {
+    ) -> Result<Self, GrantError> {
         Ok(Self {
             passwords: Passwords::new(config.argon2)?,
             throttles: Throttles::new(&config.throttle),
@@ -84,7 +85,7 @@ impl AuthServer {
     /// signing keys again, then drops every cached client and validation.
     /// Keys first: a token checked between the two would otherwise stay
     /// cached as valid under a key just revoked, for as long as it lives.
-    pub async fn follow_change(&self) -> Result<(), Error> {
+    pub async fn follow_change(&self) -> Result<(), GrantError> {
         let read = self.tokens.keys().reload().await;
         self.forget_cached();
         read

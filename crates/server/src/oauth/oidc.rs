@@ -9,9 +9,9 @@ use serde_json::{json, Map, Value};
 use sha2::{Digest as _, Sha256, Sha512};
 use tollgate_proto::Scope;
 
+use super::error::GrantError;
 use super::keys::Signer;
 use super::AuthServer;
-use crate::error::Error;
 use crate::store::{Client, User};
 
 /// What an ID token is about.
@@ -31,7 +31,7 @@ pub async fn id_token(
     server: &AuthServer,
     client: &Client,
     who: &SignedIn<'_>,
-) -> Result<String, Error> {
+) -> Result<String, GrantError> {
     let signer = server.tokens.keys().signer().await?;
     let now = server.clock.now_secs();
     let ttl = client.settings.token_ttl.unwrap_or(server.config.token_ttl);

@@ -21,8 +21,8 @@ use rand::rngs::OsRng;
 use rand::TryRngCore;
 use subtle::ConstantTimeEq;
 
+use super::error::GrantError;
 use crate::config::Argon2Params;
-use crate::error::Error;
 
 /// Password checks waiting for a hashing thread, at most.
 const QUEUE: usize = 256;
@@ -50,9 +50,9 @@ impl std::fmt::Debug for Passwords {
 
 impl Passwords {
     /// Builds the hasher and the dummy hash (one argon2 run at start-up).
-    pub fn new(cfg: Argon2Params) -> Result<Self, Error> {
+    pub fn new(cfg: Argon2Params) -> Result<Self, GrantError> {
         let params = Params::new(cfg.memory_kib, cfg.iterations, cfg.parallelism, None)
-            .map_err(|e| Error::Internal(format!("argon2 parameters: {e}")))?;
+            .map_err(|e| GrantError::Internal(format!("argon2 parameters: {e}")))?;
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let dummy_hash = hash_blocking(&params, "tollgate dummy password")?;
         let (jobs, queue) = sync_channel::<Job>(QUEUE);
@@ -62,7 +62,9 @@ impl Passwords {
             std::thread::Builder::new()
                 .name(format!("tollgate-argon2-{i}"))
                 .spawn(move || worker(&queue))
-                .map_err(|e| Error::Internal(format!("cannot start a password thread: {e}")))?;
+                .map_err(|e| {
+                    GrantError::Internal(format!("cannot start a password thread: {e}"))
+                })?;
         }
         Ok(Self {
             params,
@@ -73,7 +75,7 @@ impl Passwords {
     }
 
     /// The argon2id PHC string for `password`.
-    pub async fn hash(&self, password: String) -> Result<String, Error> {
+    pub async fn hash(&self, password: String) -> Result<String, GrantError> {
         let params = self.params.clone();
         self.blocking(move |_| hash_blocking(&params, &password))
             .await?
@@ -81,7 +83,11 @@ impl Passwords {
 
     /// Whether `password` matches `stored`; with `stored = None` it checks
     /// against the dummy hash and answers false, taking the same time.
-    pub async fn verify(&self, password: String, stored: Option<String>) -> Result<bool, Error> {
+    pub async fn verify(
+        &self,
+        password: String,
+        stored: Option<String>,
+    ) -> Result<bool, GrantError> {
         let known = stored.is_some();
         let hash = stored.unwrap_or_else(|| self.dummy_hash.clone());
         let started = std::time::Instant::now();
@@ -112,7 +118,7 @@ impl Passwords {
     async fn blocking<T: Send + 'static>(
         &self,
         f: impl FnOnce(&mut Memory) -> T + Send + 'static,
-    ) -> Result<T, Error> {
+    ) -> Result<T, GrantError> {
         let (done, result) = tokio::sync::oneshot::channel();
         let job: Job = Box::new(move |memory| {
             let _ = done.send(f(memory));
@@ -120,17 +126,17 @@ impl Passwords {
         match self.jobs.try_send(job) {
             Ok(()) => {}
             Err(TrySendError::Full(_)) => {
-                return Err(Error::Unavailable(
+                return Err(GrantError::Busy(
                     "too many password checks are waiting".into(),
                 ));
             }
             Err(TrySendError::Disconnected(_)) => {
-                return Err(Error::Internal("password threads stopped".into()))
+                return Err(GrantError::Internal("password threads stopped".into()))
             }
         }
         result
             .await
-            .map_err(|_| Error::Internal("a password thread failed".into()))
+            .map_err(|_| GrantError::Internal("a password thread failed".into()))
     }
 }
 
@@ -149,25 +155,25 @@ fn worker(queue: &Mutex<Receiver<Job>>) {
     }
 }
 
-fn hash_blocking(params: &Params, password: &str) -> Result<String, Error> {
+fn hash_blocking(params: &Params, password: &str) -> Result<String, GrantError> {
     let mut salt = [0u8; 16];
     OsRng
         .try_fill_bytes(&mut salt)
-        .map_err(|e| Error::Internal(format!("OS random source failed: {e}")))?;
-    let salt =
-        SaltString::encode_b64(&salt).map_err(|e| Error::Internal(format!("argon2 salt: {e}")))?;
+        .map_err(|e| GrantError::Internal(format!("OS random source failed: {e}")))?;
+    let salt = SaltString::encode_b64(&salt)
+        .map_err(|e| GrantError::Internal(format!("argon2 salt: {e}")))?;
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone())
         .hash_password(password.as_bytes(), &salt)
         .map(|h| h.to_string())
-        .map_err(|e| Error::Internal(format!("argon2 hash: {e}")))
+        .map_err(|e| GrantError::Internal(format!("argon2 hash: {e}")))
 }
 
 /// Verifies with the parameters recorded in the hash itself, so raising the
 /// configured cost does not lock out existing users; in `memory`, grown to
 /// the largest cost seen and kept.
-fn verify_blocking(password: &str, hash: &str, memory: &mut Memory) -> Result<bool, Error> {
+fn verify_blocking(password: &str, hash: &str, memory: &mut Memory) -> Result<bool, GrantError> {
     let unreadable = |e: &dyn std::fmt::Display| {
-        Error::Internal(format!("stored password hash unreadable: {e}"))
+        GrantError::Internal(format!("stored password hash unreadable: {e}"))
     };
     let parsed = PasswordHash::new(hash).map_err(|e| unreadable(&e))?;
     let algorithm = Algorithm::try_from(parsed.algorithm).map_err(|e| unreadable(&e))?;
@@ -205,7 +211,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn hash_then_verify() -> Result<(), Error> {
+    async fn hash_then_verify() -> Result<(), GrantError> {
         let p = Passwords::new(cheap())?;
         let h = p.hash("correct horse".into()).await?;
         assert!(h.starts_with("$argon2id$"));
@@ -213,7 +219,8 @@ mod tests {
         assert!(!p.verify("wrong".into(), Some(h)).await?);
         assert!(!p.verify("tollgate dummy password".into(), None).await?);
         // A hash made at another cost (or by another tool) still verifies.
-        let other = Params::new(128, 2, 1, None).map_err(|e| Error::Internal(e.to_string()))?;
+        let other =
+            Params::new(128, 2, 1, None).map_err(|e| GrantError::Internal(e.to_string()))?;
         let h = hash_blocking(&other, "pw")?;
         assert!(p.verify("pw".into(), Some(h.clone())).await?);
         assert!(!p.verify("pW".into(), Some(h)).await?);

@@ -5,13 +5,13 @@
 //! its `exp`, and a revoked family's `sid` until the longest access token
 //! it can have outlives.
 
+use super::error::GrantError;
 use super::tokens::Invalidation;
 use super::{jwt, secret, AuthServer};
-use crate::error::Error;
 use crate::store::{Client, TokenKind};
 use tollgate_proto::client::TokenFormat;
 
-pub async fn revoke(server: &AuthServer, caller: &Client, token: &str) -> Result<(), Error> {
+pub async fn revoke(server: &AuthServer, caller: &Client, token: &str) -> Result<(), GrantError> {
     if jwt::looks_like_jwt(token) {
         return revoke_jwt(server, caller, token).await;
     }
@@ -38,7 +38,7 @@ pub async fn revoke(server: &AuthServer, caller: &Client, token: &str) -> Result
 }
 
 /// A JWT of this server, signed for `caller`, goes on the denylist.
-async fn revoke_jwt(server: &AuthServer, caller: &Client, token: &str) -> Result<(), Error> {
+async fn revoke_jwt(server: &AuthServer, caller: &Client, token: &str) -> Result<(), GrantError> {
     let Ok(claims) = server.tokens.verify_jwt(token).await else {
         return Ok(());
     };
@@ -62,7 +62,7 @@ pub async fn revoke_family(
     server: &AuthServer,
     client: &Client,
     family: &str,
-) -> Result<u64, Error> {
+) -> Result<u64, GrantError> {
     let now = server.clock.now_secs();
     let revoked = server.store.revoke_family(family, now).await?;
     if client

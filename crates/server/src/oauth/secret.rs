@@ -24,18 +24,18 @@ use rand::{Rng, TryRngCore};
 use sha2::{Digest as _, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::error::Error;
+use super::error::GrantError;
 use crate::store::{Digest, TokenKind};
 
 pub const ACCESS_PREFIX: &str = "tga_";
 pub const REFRESH_PREFIX: &str = "tgr_";
 pub const SECRET_PREFIX: &str = "tgs_";
 
-fn random_bytes<const N: usize>() -> Result<[u8; N], Error> {
+fn random_bytes<const N: usize>() -> Result<[u8; N], GrantError> {
     let mut buf = [0u8; N];
     OsRng
         .try_fill_bytes(&mut buf)
-        .map_err(|e| Error::Internal(format!("OS random source failed: {e}")))?;
+        .map_err(|e| GrantError::Internal(format!("OS random source failed: {e}")))?;
     Ok(buf)
 }
 
@@ -55,7 +55,7 @@ fn ordered_id() -> u64 {
 }
 
 /// A new authorization code: 256 random bits, base64url.
-pub fn new_code() -> Result<String, Error> {
+pub fn new_code() -> Result<String, GrantError> {
     Ok(URL_SAFE_NO_PAD.encode(random_bytes::<32>()?))
 }
 
@@ -65,7 +65,7 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 /// A new opaque token of the given kind.
-pub fn new_token(kind: TokenKind) -> Result<String, Error> {
+pub fn new_token(kind: TokenKind) -> Result<String, GrantError> {
     let prefix = match kind {
         TokenKind::Access => ACCESS_PREFIX,
         TokenKind::Refresh => REFRESH_PREFIX,
@@ -109,7 +109,7 @@ fn ordered_id_of(token: &str) -> Option<[u8; 8]> {
 }
 
 /// A new client secret.
-pub fn new_client_secret() -> Result<String, Error> {
+pub fn new_client_secret() -> Result<String, GrantError> {
     Ok(format!(
         "{SECRET_PREFIX}{}",
         URL_SAFE_NO_PAD.encode(random_bytes::<32>()?)
@@ -120,14 +120,14 @@ pub fn new_client_secret() -> Result<String, Error> {
 /// time as the ordered id does. An id, not a secret (a JWT shows it as
 /// `sid` or `jti`), so its random half comes from the thread's generator
 /// (ChaCha, seeded from the OS) rather than a system call per id.
-pub fn new_family_id() -> Result<String, Error> {
+pub fn new_family_id() -> Result<String, GrantError> {
     let random: u64 = rand::rng().random();
     Ok(format!("{:016x}{random:016x}", ordered_id()))
 }
 
 /// A new client id: 24 lowercase letters and digits (~124 bits), the shape
 /// of the package keys in the seed.
-pub fn new_client_id() -> Result<String, Error> {
+pub fn new_client_id() -> Result<String, GrantError> {
     const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
     let mut id = String::with_capacity(24);
     while id.len() < 24 {

@@ -6,15 +6,15 @@ use std::net::IpAddr;
 
 use tollgate_proto::ErrorCode;
 
+use super::error::GrantError;
 use super::{throttle, AuthServer};
-use crate::error::Error;
 
 /// The longest username there can be (the admin API's limit): a longer one
 /// is refused before it is counted anywhere, so it costs no memory.
 pub const MAX_USERNAME_BYTES: usize = 255;
 
-fn bad_credentials() -> Error {
-    Error::oauth(ErrorCode::InvalidGrant, "invalid username or password")
+fn bad_credentials() -> GrantError {
+    GrantError::oauth(ErrorCode::InvalidGrant, "invalid username or password")
 }
 
 /// Checks a resource owner's password, unless the username must wait after
@@ -27,9 +27,9 @@ pub async fn check_password(
     username: &str,
     password: String,
     source: IpAddr,
-) -> Result<(), Error> {
+) -> Result<(), GrantError> {
     if username.is_empty() || username.len() > MAX_USERNAME_BYTES {
-        return Err(Error::invalid_request(format!(
+        return Err(GrantError::invalid_request(format!(
             "the username must be 1 to {MAX_USERNAME_BYTES} bytes long"
         )));
     }
@@ -56,7 +56,7 @@ pub async fn check_password(
                 "password attempt refused: waiting after failed checks"
             );
             let secs = refused.retry_after_secs();
-            return Err(Error::oauth(
+            return Err(GrantError::oauth(
                 ErrorCode::InvalidGrant,
                 format!("too many failed sign-ins for this username: retry in {secs} s"),
             ));

@@ -9,11 +9,11 @@ use tollgate_proto::{ErrorCode, GrantType, Scope, TokenRequest, TokenResponse};
 
 use std::net::IpAddr;
 
+use super::error::GrantError;
 use super::jwt::{self, AccessClaims};
 use super::revoke::revoke_family;
 use super::AuthServer;
 use super::{authorize, is_active, oidc, secret, sign_in};
-use crate::error::Error;
 use crate::store::{AuthCode, Client, CodeUse, Rotation, TokenKind, TokenRecord, User};
 use tollgate_proto::client::TokenFormat;
 
@@ -23,20 +23,20 @@ pub async fn issue(
     client: &Client,
     req: TokenRequest,
     source: IpAddr,
-) -> Result<TokenResponse, Error> {
+) -> Result<TokenResponse, GrantError> {
     let grant = req.grant_type();
     let public_may = matches!(
         grant,
         GrantType::AuthorizationCode | GrantType::RefreshToken
     );
     if client.settings.public && !public_may {
-        return Err(Error::oauth(
+        return Err(GrantError::oauth(
             ErrorCode::UnauthorizedClient,
             format!("a public client (no secret) may not use the {grant} grant"),
         ));
     }
     if !client.settings.grant_types.contains(&grant) {
-        return Err(Error::oauth(
+        return Err(GrantError::oauth(
             ErrorCode::UnauthorizedClient,
             format!("this client is not registered for the {grant} grant"),
         ));
@@ -74,13 +74,13 @@ pub async fn issue(
 }
 
 /// The requested scope if the client may have all of it.
-fn approved_scope(client: &Client, requested: Option<Scope>) -> Result<Scope, Error> {
+fn approved_scope(client: &Client, requested: Option<Scope>) -> Result<Scope, GrantError> {
     let requested = requested.unwrap_or_default();
     let refused = requested.difference(&client.settings.scope);
     if refused.is_empty() {
         Ok(requested)
     } else {
-        Err(Error::oauth(
+        Err(GrantError::oauth(
             ErrorCode::InvalidScope,
             format!("this client is not approved for scope `{refused}`"),
         ))
@@ -88,7 +88,7 @@ fn approved_scope(client: &Client, requested: Option<Scope>) -> Result<Scope, Er
 }
 
 /// Stores what was minted; a JWT access token alone stores nothing.
-async fn store_tokens(server: &AuthServer, records: Vec<TokenRecord>) -> Result<(), Error> {
+async fn store_tokens(server: &AuthServer, records: Vec<TokenRecord>) -> Result<(), GrantError> {
     if !records.is_empty() {
         server.store.insert_tokens(records).await?;
     }
@@ -111,7 +111,7 @@ async fn mint(
     scope: Scope,
     grant: GrantType,
     family: Option<String>,
-) -> Result<Minted, Error> {
+) -> Result<Minted, GrantError> {
     let now = server.clock.now_secs();
     let ttl = client.settings.token_ttl.unwrap_or(server.config.token_ttl);
     let family_id = match family {
@@ -194,8 +194,8 @@ async fn mint(
     })
 }
 
-fn bad_code(why: &str) -> Error {
-    Error::oauth(
+fn bad_code(why: &str) -> GrantError {
+    GrantError::oauth(
         ErrorCode::InvalidGrant,
         format!("the authorization code {why}"),
     )
@@ -212,7 +212,7 @@ pub async fn redeem_code(
     code: &str,
     redirect_uri: Option<String>,
     verifier: Option<String>,
-) -> Result<(AuthCode, User), Error> {
+) -> Result<(AuthCode, User), GrantError> {
     let now = server.clock.now_secs();
     let c = match server.store.use_code(&secret::token_key(code), now).await? {
         CodeUse::Unknown => return Err(bad_code("is unknown")),
@@ -270,7 +270,7 @@ async fn exchange_code(
     code: &str,
     redirect_uri: Option<String>,
     verifier: Option<String>,
-) -> Result<TokenResponse, Error> {
+) -> Result<TokenResponse, GrantError> {
     let (c, user) = redeem_code(server, client, code, redirect_uri, verifier).await?;
     let Minted {
         records,
@@ -298,8 +298,8 @@ async fn exchange_code(
     Ok(response)
 }
 
-fn bad_refresh() -> Error {
-    Error::oauth(
+fn bad_refresh() -> GrantError {
+    GrantError::oauth(
         ErrorCode::InvalidGrant,
         "the refresh token is invalid, expired or revoked",
     )
@@ -311,7 +311,7 @@ async fn refresh(
     client: &Client,
     presented: &str,
     requested: Option<Scope>,
-) -> Result<TokenResponse, Error> {
+) -> Result<TokenResponse, GrantError> {
     let hash = secret::token_key(presented);
     let lookup = server
         .store
@@ -333,7 +333,7 @@ async fn refresh(
     }
     let scope = match requested {
         Some(s) if !s.is_subset(&old.scope) => {
-            return Err(Error::oauth(
+            return Err(GrantError::oauth(
                 ErrorCode::InvalidScope,
                 format!(
                     "scope `{}` was not granted originally",
@@ -344,7 +344,7 @@ async fn refresh(
         Some(s) => {
             let lost = s.difference(&authorize::allowed_scopes(client));
             if !lost.is_empty() {
-                return Err(Error::oauth(
+                return Err(GrantError::oauth(
                     ErrorCode::InvalidScope,
                     format!("this client is not approved for scope `{lost}`"),
                 ));

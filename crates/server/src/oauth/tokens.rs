@@ -16,10 +16,10 @@ use std::sync::Arc;
 use tollgate_proto::GrantType;
 
 use super::cache::{Validated, ValidationCache};
+use super::error::GrantError;
 use super::keys::Keys;
 use super::{is_active, jwt, secret};
 use crate::clock::Clock;
-use crate::error::Error;
 use crate::metrics::Metrics;
 use crate::shared::SharedRedis;
 use crate::store::{Digest, Store, TokenKind};
@@ -130,7 +130,7 @@ impl Tokens {
 
     /// What `token` is: an active access token from the validation cache
     /// when there, else from the store or its signature (and then cached).
-    pub async fn find(&self, token: &str) -> Result<Found, Error> {
+    pub async fn find(&self, token: &str) -> Result<Found, GrantError> {
         let digest = secret::token_key(token);
         let now = self.clock.now_ms();
         if let Some(v) = self.cache.get(&digest, now) {
@@ -150,7 +150,7 @@ impl Tokens {
         digest: &Digest,
         generation: u64,
         now: i64,
-    ) -> Result<Found, Error> {
+    ) -> Result<Found, GrantError> {
         let Some(lookup) = self.store.find_token(digest).await? else {
             return Ok(Found::Unknown);
         };
@@ -178,7 +178,7 @@ impl Tokens {
         digest: Digest,
         generation: u64,
         now: i64,
-    ) -> Result<Found, Error> {
+    ) -> Result<Found, GrantError> {
         let claims = match self.verify_jwt(token).await {
             Ok(c) => c,
             Err(jwt::Rejected(why)) => return Ok(Found::Rejected(why)),

@@ -140,6 +140,35 @@ impl Spawned {
 
     /// Stops the server, waits for it, and checks it stopped cleanly.
     ///
+    /// Breaks the database under the running server, as a bad migration
+    /// or an operator's mistake would: every table is renamed away, so
+    /// each statement fails with the driver's own words ("no such table").
+    ///
+    /// # Panics
+    /// When the database file cannot be opened or altered: test set-up.
+    #[allow(clippy::expect_used)]
+    pub async fn break_database(&self) {
+        use sqlx::Connection as _;
+        let url = format!("sqlite://{}", self.db_path.display());
+        let mut conn = sqlx::SqliteConnection::connect(&url)
+            .await
+            .expect("open the database");
+        let tables: Vec<(String,)> = sqlx::query_as(
+            "SELECT name FROM sqlite_master WHERE type = 'table' \
+             AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_sqlx%'",
+        )
+        .fetch_all(&mut conn)
+        .await
+        .expect("list tables");
+        for (name,) in tables {
+            sqlx::query(&format!("ALTER TABLE \"{name}\" RENAME TO \"{name}_gone\""))
+                .execute(&mut conn)
+                .await
+                .expect("rename a table");
+        }
+        conn.close().await.expect("close");
+    }
+
     /// # Panics
     /// When the server task failed.
     #[allow(clippy::expect_used)]

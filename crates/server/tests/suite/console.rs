@@ -14,7 +14,7 @@ use reqwest::header::{LOCATION, SET_COOKIE};
 
 /// A browser, reduced: a cookie jar (paths ignored) and no redirects
 /// followed unless asked.
-struct Person {
+pub(crate) struct Person {
     http: reqwest::Client,
     base: String,
     cookies: BTreeMap<String, String>,
@@ -22,15 +22,15 @@ struct Person {
 
 /// An answer: status, where it sends the browser, and the page.
 #[derive(Debug)]
-struct Page {
-    status: u16,
-    location: Option<String>,
+pub(crate) struct Page {
+    pub(crate) status: u16,
+    pub(crate) location: Option<String>,
     csp: Option<String>,
-    body: String,
+    pub(crate) body: String,
 }
 
 impl Person {
-    fn new(s: &TestServer) -> Self {
+    pub(crate) fn new(s: &TestServer) -> Self {
         Self {
             http: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
@@ -80,12 +80,12 @@ impl Person {
         }
     }
 
-    async fn get(&mut self, path: &str) -> Page {
+    pub(crate) async fn get(&mut self, path: &str) -> Page {
         let req = self.http.get(self.url(path));
         self.send(req).await
     }
 
-    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
+    pub(crate) async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
         let body = form_urlencoded::Serializer::new(String::new())
             .extend_pairs(form)
             .finish();
@@ -98,7 +98,7 @@ impl Person {
     }
 
     /// GETs `path`, following redirects.
-    async fn follow(&mut self, path: &str) -> (String, Page) {
+    pub(crate) async fn follow(&mut self, path: &str) -> (String, Page) {
         let mut at = path.to_owned();
         for _ in 0..10 {
             let page = self.get(&at).await;
@@ -112,7 +112,12 @@ impl Person {
 
     /// Opens `path`; signs in when sent to the sign-in page; gives the page
     /// the browser ends on, and where.
-    async fn open_signed_in(&mut self, path: &str, user: &str, password: &str) -> (String, Page) {
+    pub(crate) async fn open_signed_in(
+        &mut self,
+        path: &str,
+        user: &str,
+        password: &str,
+    ) -> (String, Page) {
         let (at, page) = self.follow(path).await;
         if !at.contains("/oauth2/authorize") {
             return (at, page);
@@ -127,7 +132,7 @@ impl Person {
         self.follow(&signed.location.unwrap()).await
     }
 
-    fn csrf(page: &Page) -> String {
+    pub(crate) fn csrf(page: &Page) -> String {
         hidden_fields(&page.body)
             .into_iter()
             .find(|(k, _)| k == "csrf")
@@ -165,7 +170,7 @@ fn by_id(html: &str, id: &str) -> String {
     text[..text.find('<').unwrap()].to_owned()
 }
 
-async fn server() -> TestServer {
+pub(crate) async fn server() -> TestServer {
     let s = TestServer::start_with(|f| {
         f.issuer = None;
         f.demo_apis = Some(true);

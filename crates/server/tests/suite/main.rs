@@ -19,6 +19,7 @@ mod guessing;
 mod hardening;
 mod introspect_revoke;
 mod jwt;
+mod leaks;
 mod openapi;
 mod properties;
 mod quota;
