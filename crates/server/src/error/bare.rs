@@ -5,7 +5,8 @@
 use axum::http::{header, StatusCode};
 use axum::response::Response;
 
-use super::{body, carry_headers, json_response, reason_of, Proxied};
+use super::render::{body, error_response, reason_of};
+use super::{carry_headers, Proxied};
 
 /// An error response the framework made (a 405 from the router, a 413 from
 /// the body limit, ...) with the JSON error body every other error has; its
@@ -26,7 +27,7 @@ pub fn json_for_bare(resp: Response) -> Response {
     {
         return resp;
     }
-    let mut fresh = json_response(status, &body(&code_of(status), reason_of(status)));
+    let mut fresh = error_response(status, &body(&code_of(status), reason_of(status)));
     carry_headers(resp.headers(), &mut fresh);
     fresh
 }

@@ -36,7 +36,7 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
         }
     };
     let resp = if uri.path().starts_with(super::admin::PREFIX) {
-        error::as_problem(resp).await
+        error::as_problem(resp)
     } else {
         resp
     };
