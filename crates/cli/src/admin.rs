@@ -10,7 +10,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use tollgate_proto::admin::{ClientInfo, ClientRegistration};
 use tollgate_proto::client::{AuthMethod, ClientSettings, TokenFormat};
 use tollgate_proto::{merge_patch, GrantType};
-use tollgate_server::config::{FileConfig, DEFAULT_DATABASE};
+use tollgate_server::config::{defaults, FileConfig};
 use tollgate_server::store;
 
 use crate::admin_backend::{Backend, Local, Remote};
@@ -268,7 +268,7 @@ async fn backend(args: &AdminArgs) -> Result<Backend> {
         .database
         .clone()
         .or_else(|| file.database.clone())
-        .unwrap_or_else(|| DEFAULT_DATABASE.to_owned());
+        .unwrap_or_else(|| defaults::DATABASE.to_owned());
     let store = store::open_with(&url, &file.postgres.clone().unwrap_or_default())
         .await
         .with_context(|| format!("cannot open the database {url}"))?;

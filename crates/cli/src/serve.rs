@@ -113,36 +113,45 @@ enum LogFormatArg {
 }
 
 impl ServeArgs {
-    /// The flags as a config overlay: only what was given.
-    fn overlay(&self) -> FileConfig {
-        FileConfig {
-            listen: self.listen,
-            database: self.database.clone(),
-            issuer: self.issuer.clone(),
-            realm: self.realm.clone(),
-            demo: self.demo.then_some(true),
-            redis: self.redis.clone(),
-            tls_cert: self.tls_cert.clone(),
-            tls_key: self.tls_key.clone(),
-            token_format: self.token_format.map(|f| match f {
+    /// Sets on `file` what the flags (and their `TOLLGATE_*` variables)
+    /// give: they win over the file; what they leave out stays.
+    fn apply(&self, file: &mut FileConfig) {
+        let set = |v: &Option<String>, field: &mut Option<String>| {
+            if let Some(v) = v {
+                *field = Some(v.clone());
+            }
+        };
+        set(&self.database, &mut file.database);
+        set(&self.issuer, &mut file.issuer);
+        set(&self.realm, &mut file.realm);
+        set(&self.redis, &mut file.redis);
+        file.listen = self.listen.or(file.listen);
+        if self.demo {
+            file.demo = Some(true);
+        }
+        file.tls_cert = self.tls_cert.clone().or(file.tls_cert.take());
+        file.tls_key = self.tls_key.clone().or(file.tls_key.take());
+        if let Some(f) = self.token_format {
+            file.token_format = Some(match f {
                 TokenFormatArg::Opaque => TokenFormat::Opaque,
                 TokenFormatArg::Jwt => TokenFormat::Jwt,
-            }),
-            log_format: self.log_format.map(|f| match f {
+            });
+        }
+        if let Some(f) = self.log_format {
+            file.log_format = Some(match f {
                 LogFormatArg::Text => LogFormat::Text,
                 LogFormatArg::Json => LogFormat::Json,
-            }),
-            ..FileConfig::default()
+            });
         }
     }
 }
 
 pub async fn run(args: ServeArgs) -> Result<()> {
-    let file = match &args.config {
+    let mut merged = match &args.config {
         Some(path) => FileConfig::load(path)?,
         None => FileConfig::default(),
     };
-    let merged = file.overlay(args.overlay());
+    args.apply(&mut merged);
     let config = Config::try_from(merged.clone()).context("invalid configuration")?;
     logging::init(config.log_format);
 
@@ -218,4 +227,32 @@ async fn shutdown_signal() {
     #[cfg(not(unix))]
     let _ = interrupt.await;
     tracing::info!("shutting down: finishing in-flight requests");
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        serve: ServeArgs,
+    }
+
+    #[test]
+    fn flags_win_over_the_file_and_leave_the_rest() {
+        let mut file: FileConfig =
+            toml::from_str("realm = \"a\"\ntoken_ttl = 5\nlisten = \"127.0.0.1:9\"")
+                .unwrap_or_default();
+        let cli = Cli::try_parse_from(["t", "--realm", "b", "--token-format", "jwt"])
+            .unwrap_or_else(|e| unreachable!("{e}"));
+        cli.serve.apply(&mut file);
+        assert_eq!(file.realm.as_deref(), Some("b"));
+        assert_eq!(file.token_format, Some(TokenFormat::Jwt));
+        assert_eq!(file.token_ttl, Some(5));
+        assert_eq!(file.listen.map(|l| l.port()), Some(9));
+        assert_eq!(file.demo, None);
+    }
 }

@@ -1,10 +1,10 @@
 //! Server configuration: read once, validated once.
 //!
 //! [`FileConfig`] is the TOML file's shape (every field optional, unknown keys
-//! rejected). The CLI overlays its flags and `TOLLGATE_*` variables onto it
-//! with [`FileConfig::overlay`], and [`Config::try_from`] fills defaults and
-//! checks everything, so the rest of the server only ever sees a valid
-//! [`Config`].
+//! rejected). The CLI sets what its flags and `TOLLGATE_*` variables give
+//! on the file's values, and [`Config::try_from`] fills in the rest from
+//! [`defaults`] and checks everything, so the rest of the server only ever
+//! sees a valid [`Config`].
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -186,47 +186,6 @@ impl FileConfig {
             message: e.to_string(),
         })
     }
-
-    /// Values set in `top` win over those in `self`.
-    pub fn overlay(self, top: FileConfig) -> FileConfig {
-        FileConfig {
-            listen: top.listen.or(self.listen),
-            database: top.database.or(self.database),
-            issuer: top.issuer.or(self.issuer),
-            realm: top.realm.or(self.realm),
-            demo: top.demo.or(self.demo),
-            log_format: top.log_format.or(self.log_format),
-            token_ttl: top.token_ttl.or(self.token_ttl),
-            refresh_ttl: top.refresh_ttl.or(self.refresh_ttl),
-            token_format: top.token_format.or(self.token_format),
-            jwt: top.jwt.or(self.jwt),
-            sweep_interval: top.sweep_interval.or(self.sweep_interval),
-            session_idle_timeout: top.session_idle_timeout.or(self.session_idle_timeout),
-            session_lifetime: top.session_lifetime.or(self.session_lifetime),
-            argon2: top.argon2.or(self.argon2),
-            throttle: top.throttle.or(self.throttle),
-            bearer_case_insensitive: top.bearer_case_insensitive.or(self.bearer_case_insensitive),
-            quota_response: top.quota_response.or(self.quota_response),
-            quota: top.quota.or(self.quota),
-            upstream_timeout: top.upstream_timeout.or(self.upstream_timeout),
-            demo_apis: top.demo_apis.or(self.demo_apis),
-            cache_max_entries: top.cache_max_entries.or(self.cache_max_entries),
-            change_poll_ms: top.change_poll_ms.or(self.change_poll_ms),
-            routes: top.routes.or(self.routes),
-            postgres: top.postgres.or(self.postgres),
-            redis: top.redis.or(self.redis),
-            quota_fail_mode: top.quota_fail_mode.or(self.quota_fail_mode),
-            limits: top.limits.or(self.limits),
-            tls_cert: top.tls_cert.or(self.tls_cert),
-            tls_key: top.tls_key.or(self.tls_key),
-            admin_api: top.admin_api.or(self.admin_api),
-            admin_listen: top.admin_listen.or(self.admin_listen),
-            usage_flush_ms: top.usage_flush_ms.or(self.usage_flush_ms),
-            console: top.console.or(self.console),
-            self_service_scopes: top.self_service_scopes.or(self.self_service_scopes),
-            trusted_proxies: top.trusted_proxies.or(self.trusted_proxies),
-        }
-    }
 }
 
 /// Validated runtime configuration.
@@ -276,9 +235,36 @@ pub struct Config {
     pub trusted_proxies: TrustedProxies,
 }
 
-pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
-pub const DEFAULT_DATABASE: &str = "sqlite://tollgate.db";
-pub const MEMORY_DATABASE: &str = "sqlite::memory:";
+/// Every default, in one place: what [`Config::try_from`] fills in for a
+/// key the file and the flags leave out. The nested tables' defaults are
+/// their types' `Default` (`Argon2Params`, `PostgresOptions`, `JwtConfig`,
+/// `ThrottleConfig`, `QuotaConfig`, `ServerLimits`); the few that follow
+/// from other keys are derived in `try_from`: `database` (in memory with
+/// `demo`), `issuer` (from `listen` and TLS), `realm` (the issuer's host),
+/// `demo_apis` (`demo`), `self_service_scopes` (the demo API's scope with
+/// the demo APIs).
+pub mod defaults {
+    use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+
+    pub const LISTEN: SocketAddr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 8080));
+    pub const DATABASE: &str = "sqlite://tollgate.db";
+    /// The database of `demo` and tests.
+    pub const MEMORY_DATABASE: &str = "sqlite::memory:";
+    pub const TOKEN_TTL_SECS: u64 = 3600;
+    pub const REFRESH_TTL_SECS: u64 = 30 * 24 * 3600;
+    pub const SWEEP_INTERVAL_SECS: u64 = 60;
+    pub const SESSION_IDLE_TIMEOUT_SECS: u64 = 30 * 60;
+    pub const SESSION_LIFETIME_SECS: u64 = 8 * 3600;
+    pub const UPSTREAM_TIMEOUT_SECS: u64 = 30;
+    pub const CACHE_MAX_ENTRIES: usize = 100_000;
+    pub const CHANGE_POLL_MS: u64 = 250;
+    pub const USAGE_FLUSH_MS: u64 = 5_000;
+    pub const ADMIN_API: bool = true;
+    pub const CONSOLE: bool = true;
+    /// What developers may give their own apps when the demo APIs are on.
+    pub const DEMO_SELF_SERVICE_SCOPE: &str = "locations:read";
+}
+
 /// The smallest `[throttle] table_bytes`: room for a few hundred keys.
 const MIN_THROTTLE_TABLE_BYTES: usize = 64 << 10;
 
@@ -287,12 +273,7 @@ impl TryFrom<FileConfig> for Config {
 
     fn try_from(f: FileConfig) -> Result<Self, Self::Error> {
         let demo = f.demo.unwrap_or(false);
-        let listen = match f.listen {
-            Some(a) => a,
-            None => DEFAULT_LISTEN
-                .parse()
-                .map_err(|_| invalid("listen", "bad built-in default"))?,
-        };
+        let listen = f.listen.unwrap_or(defaults::LISTEN);
         if demo && !listen.ip().is_loopback() {
             return Err(invalid(
                 "listen",
@@ -300,113 +281,29 @@ impl TryFrom<FileConfig> for Config {
             ));
         }
         let database = f.database.unwrap_or_else(|| {
-            if demo {
-                MEMORY_DATABASE
+            let url = if demo {
+                defaults::MEMORY_DATABASE
             } else {
-                DEFAULT_DATABASE
-            }
-            .to_owned()
+                defaults::DATABASE
+            };
+            url.to_owned()
         });
-        let tls = match (f.tls_cert, f.tls_key) {
-            (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
-            (None, None) => None,
-            _ => {
-                return Err(invalid(
-                    "tls_cert",
-                    "tls_cert and tls_key go together: give both or neither",
-                ))
-            }
-        };
+        let tls = tls_files(f.tls_cert, f.tls_key)?;
         let scheme = if tls.is_some() { "https" } else { "http" };
         let issuer = f.issuer.unwrap_or_else(|| format!("{scheme}://{listen}"));
-        let issuer_host = issuer_host(&issuer)?;
-        let realm = f.realm.unwrap_or(issuer_host);
-        if realm.contains('"') || realm.contains('\\') || realm.chars().any(char::is_control) {
-            return Err(invalid(
-                "realm",
-                "must not contain quotes, backslashes or control characters",
-            ));
-        }
-        let positive = |key: &'static str, v: Option<u64>, default: u64| match v.unwrap_or(default)
-        {
-            0 => Err(invalid(key, "must be at least 1")),
-            n => Ok(n),
-        };
-        let argon2 = f.argon2.unwrap_or_default();
-        argon2::Params::new(
-            argon2.memory_kib,
-            argon2.iterations,
-            argon2.parallelism,
-            None,
-        )
-        .map_err(|e| invalid("argon2", e.to_string()))?;
-        let throttle = f.throttle.unwrap_or_default();
-        if throttle.max_delay_secs == 0 || throttle.forget_after_secs == 0 {
-            return Err(invalid(
-                "throttle",
-                "max_delay_secs and forget_after_secs must be at least 1",
-            ));
-        }
-        if throttle.table_bytes < MIN_THROTTLE_TABLE_BYTES {
-            return Err(invalid(
-                "throttle",
-                format!("table_bytes must be at least {MIN_THROTTLE_TABLE_BYTES}"),
-            ));
-        }
-        let mut routes = Vec::new();
-        for r in f.routes.unwrap_or_default() {
-            let route = Route::try_from(r).map_err(|m| invalid("routes", m))?;
-            if routes.iter().any(|x: &Arc<Route>| x.prefix == route.prefix) {
-                return Err(invalid(
-                    "routes",
-                    format!("path_prefix `{}` appears twice", route.prefix),
-                ));
-            }
-            routes.push(std::sync::Arc::new(route));
-        }
-        routes.sort_by_key(|r| std::cmp::Reverse(r.prefix.len()));
+        let realm = realm(f.realm, &issuer)?;
+        let admin_api = f.admin_api.unwrap_or(defaults::ADMIN_API);
+        check_admin_listen(admin_api, f.admin_listen, listen)?;
+        let demo_apis = f.demo_apis.unwrap_or(demo);
         let limits = f.limits.unwrap_or_default();
         limits.validate()?;
-        let jwt = f.jwt.unwrap_or_default();
-        if jwt.prepublish_secs < jwt.jwks_max_age_secs {
-            return Err(invalid(
-                "jwt",
-                "prepublish_secs must be at least jwks_max_age_secs, or verifiers with a cached JWKS refuse tokens signed by a new key",
-            ));
-        }
-        let admin_api = f.admin_api.unwrap_or(true);
-        if !admin_api && f.admin_listen.is_some() {
-            return Err(invalid(
-                "admin_listen",
-                "admin_api = false turns the admin API off; remove admin_listen or turn it on",
-            ));
-        }
-        if f.admin_listen.is_some_and(|a| a == listen && a.port() != 0) {
-            return Err(invalid(
-                "admin_listen",
-                "must differ from listen (leave it out to serve the admin API on listen)",
-            ));
-        }
-        let demo_apis = f.demo_apis.unwrap_or(demo);
-        let self_service_scopes = match &f.self_service_scopes {
-            Some(list) => list.join(" ").parse().map_err(|_| {
-                invalid("self_service_scopes", "each entry must be one scope token")
-            })?,
-            None if demo_apis => Scope::from_iter(["locations:read"]),
-            None => Scope::default(),
-        };
-        let trusted_proxies = trusted_proxies(f.trusted_proxies.as_deref().unwrap_or_default())?;
         Ok(Config {
-            trusted_proxies,
-            console: f.console.unwrap_or(true),
-            self_service_scopes,
+            trusted_proxies: trusted_proxies(f.trusted_proxies.as_deref().unwrap_or_default())?,
+            console: f.console.unwrap_or(defaults::CONSOLE),
+            self_service_scopes: self_service_scopes(f.self_service_scopes, demo_apis)?,
             admin_api,
             admin_listen: f.admin_listen,
-            usage_flush: std::time::Duration::from_millis(positive(
-                "usage_flush_ms",
-                f.usage_flush_ms,
-                5_000,
-            )?),
+            usage_flush: millis("usage_flush_ms", f.usage_flush_ms, defaults::USAGE_FLUSH_MS)?,
             tls,
             limits,
             bearer_case_insensitive: f.bearer_case_insensitive.unwrap_or(false),
@@ -415,16 +312,15 @@ impl TryFrom<FileConfig> for Config {
             upstream_timeout: std::time::Duration::from_secs(positive(
                 "upstream_timeout",
                 f.upstream_timeout,
-                30,
+                defaults::UPSTREAM_TIMEOUT_SECS,
             )?),
             demo_apis,
-            cache_max_entries: f.cache_max_entries.unwrap_or(100_000).max(1),
-            change_poll: std::time::Duration::from_millis(positive(
-                "change_poll_ms",
-                f.change_poll_ms,
-                250,
-            )?),
-            routes,
+            cache_max_entries: f
+                .cache_max_entries
+                .unwrap_or(defaults::CACHE_MAX_ENTRIES)
+                .max(1),
+            change_poll: millis("change_poll_ms", f.change_poll_ms, defaults::CHANGE_POLL_MS)?,
+            routes: routes(f.routes.unwrap_or_default())?,
             postgres: f.postgres.unwrap_or_default(),
             redis: f.redis,
             quota_fail_mode: f.quota_fail_mode.unwrap_or_default(),
@@ -434,20 +330,150 @@ impl TryFrom<FileConfig> for Config {
             realm,
             demo,
             log_format: f.log_format.unwrap_or_default(),
-            token_ttl: positive("token_ttl", f.token_ttl, 3600)?,
-            refresh_ttl: positive("refresh_ttl", f.refresh_ttl, 30 * 24 * 3600)?,
+            token_ttl: positive("token_ttl", f.token_ttl, defaults::TOKEN_TTL_SECS)?,
+            refresh_ttl: positive("refresh_ttl", f.refresh_ttl, defaults::REFRESH_TTL_SECS)?,
             token_format: f.token_format.unwrap_or_default(),
-            jwt,
-            sweep_interval: positive("sweep_interval", f.sweep_interval, 60)?,
+            jwt: jwt(f.jwt.unwrap_or_default())?,
+            sweep_interval: positive(
+                "sweep_interval",
+                f.sweep_interval,
+                defaults::SWEEP_INTERVAL_SECS,
+            )?,
             session_idle_timeout: seconds(positive(
                 "session_idle_timeout",
                 f.session_idle_timeout,
-                30 * 60,
+                defaults::SESSION_IDLE_TIMEOUT_SECS,
             )?),
-            session_lifetime: seconds(positive("session_lifetime", f.session_lifetime, 8 * 3600)?),
-            argon2,
-            throttle,
+            session_lifetime: seconds(positive(
+                "session_lifetime",
+                f.session_lifetime,
+                defaults::SESSION_LIFETIME_SECS,
+            )?),
+            argon2: argon2(f.argon2.unwrap_or_default())?,
+            throttle: throttle(f.throttle.unwrap_or_default())?,
         })
+    }
+}
+
+/// `v`, or `default` when it is not given; 0 is refused.
+fn positive(key: &'static str, v: Option<u64>, default: u64) -> Result<u64, ConfigError> {
+    match v.unwrap_or(default) {
+        0 => Err(invalid(key, "must be at least 1")),
+        n => Ok(n),
+    }
+}
+
+/// A positive number of milliseconds, as a duration.
+fn millis(
+    key: &'static str,
+    v: Option<u64>,
+    default: u64,
+) -> Result<std::time::Duration, ConfigError> {
+    positive(key, v, default).map(std::time::Duration::from_millis)
+}
+
+fn tls_files(cert: Option<PathBuf>, key: Option<PathBuf>) -> Result<Option<TlsFiles>, ConfigError> {
+    match (cert, key) {
+        (Some(cert), Some(key)) => Ok(Some(TlsFiles { cert, key })),
+        (None, None) => Ok(None),
+        _ => Err(invalid(
+            "tls_cert",
+            "tls_cert and tls_key go together: give both or neither",
+        )),
+    }
+}
+
+/// The realm given, or the issuer's host; one a challenge can quote.
+fn realm(given: Option<String>, issuer: &str) -> Result<String, ConfigError> {
+    // The issuer is checked even when a realm is given.
+    let host = issuer_host(issuer)?;
+    let realm = given.unwrap_or(host);
+    if realm.contains('"') || realm.contains('\\') || realm.chars().any(char::is_control) {
+        return Err(invalid(
+            "realm",
+            "must not contain quotes, backslashes or control characters",
+        ));
+    }
+    Ok(realm)
+}
+
+fn argon2(a: Argon2Params) -> Result<Argon2Params, ConfigError> {
+    argon2::Params::new(a.memory_kib, a.iterations, a.parallelism, None)
+        .map_err(|e| invalid("argon2", e.to_string()))?;
+    Ok(a)
+}
+
+fn throttle(t: ThrottleConfig) -> Result<ThrottleConfig, ConfigError> {
+    if t.max_delay_secs == 0 || t.forget_after_secs == 0 {
+        return Err(invalid(
+            "throttle",
+            "max_delay_secs and forget_after_secs must be at least 1",
+        ));
+    }
+    if t.table_bytes < MIN_THROTTLE_TABLE_BYTES {
+        return Err(invalid(
+            "throttle",
+            format!("table_bytes must be at least {MIN_THROTTLE_TABLE_BYTES}"),
+        ));
+    }
+    Ok(t)
+}
+
+/// The gateway's routes, checked, longest prefix first.
+fn routes(given: Vec<RouteConfig>) -> Result<Vec<Arc<Route>>, ConfigError> {
+    let mut routes: Vec<Arc<Route>> = Vec::new();
+    for r in given {
+        let route = Route::try_from(r).map_err(|m| invalid("routes", m))?;
+        if routes.iter().any(|x| x.prefix == route.prefix) {
+            return Err(invalid(
+                "routes",
+                format!("path_prefix `{}` appears twice", route.prefix),
+            ));
+        }
+        routes.push(Arc::new(route));
+    }
+    routes.sort_by_key(|r| std::cmp::Reverse(r.prefix.len()));
+    Ok(routes)
+}
+
+fn jwt(jwt: JwtConfig) -> Result<JwtConfig, ConfigError> {
+    if jwt.prepublish_secs < jwt.jwks_max_age_secs {
+        return Err(invalid(
+            "jwt",
+            "prepublish_secs must be at least jwks_max_age_secs, or verifiers with a cached JWKS refuse tokens signed by a new key",
+        ));
+    }
+    Ok(jwt)
+}
+
+fn check_admin_listen(
+    admin_api: bool,
+    admin_listen: Option<SocketAddr>,
+    listen: SocketAddr,
+) -> Result<(), ConfigError> {
+    if !admin_api && admin_listen.is_some() {
+        return Err(invalid(
+            "admin_listen",
+            "admin_api = false turns the admin API off; remove admin_listen or turn it on",
+        ));
+    }
+    if admin_listen.is_some_and(|a| a == listen && a.port() != 0) {
+        return Err(invalid(
+            "admin_listen",
+            "must differ from listen (leave it out to serve the admin API on listen)",
+        ));
+    }
+    Ok(())
+}
+
+fn self_service_scopes(given: Option<Vec<String>>, demo_apis: bool) -> Result<Scope, ConfigError> {
+    match given {
+        Some(list) => list
+            .join(" ")
+            .parse()
+            .map_err(|_| invalid("self_service_scopes", "each entry must be one scope token")),
+        None if demo_apis => Ok(Scope::from_iter([defaults::DEMO_SELF_SERVICE_SCOPE])),
+        None => Ok(Scope::default()),
     }
 }
 
@@ -471,123 +497,4 @@ fn issuer_host(issuer: &str) -> Result<String, ConfigError> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn config(toml_text: &str) -> Result<Config, String> {
-        let f: FileConfig = toml::from_str(toml_text).map_err(|e| e.to_string())?;
-        Config::try_from(f).map_err(|e| e.to_string())
-    }
-
-    #[test]
-    fn defaults() {
-        let c = config("").unwrap_or_else(|e| unreachable!("{e}"));
-        assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
-        assert_eq!(c.database, "sqlite://tollgate.db");
-        assert_eq!(c.issuer, "http://127.0.0.1:8080");
-        assert_eq!(c.realm, "127.0.0.1");
-        assert_eq!(c.token_ttl, 3600);
-        assert_eq!(c.refresh_ttl, 2_592_000);
-        assert_eq!(c.token_format, TokenFormat::Opaque);
-        assert_eq!(c.jwt, JwtConfig::default());
-    }
-
-    #[test]
-    fn demo_defaults_to_memory_and_refuses_public_listen() {
-        let c = config("demo = true").unwrap_or_else(|e| unreachable!("{e}"));
-        assert_eq!(c.database, MEMORY_DATABASE);
-        let err = config("demo = true\nlisten = \"0.0.0.0:8080\"")
-            .err()
-            .unwrap_or_default();
-        assert!(err.contains("loopback"), "{err}");
-        assert!(config("demo = true\nlisten = \"[::1]:8080\"").is_ok());
-    }
-
-    #[test]
-    fn realm_defaults_to_issuer_host() {
-        let c =
-            config("issuer = \"https://api.manheim.com/\"").unwrap_or_else(|e| unreachable!("{e}"));
-        assert_eq!(c.realm, "api.manheim.com");
-        assert_eq!(c.issuer, "https://api.manheim.com");
-    }
-
-    #[test]
-    fn rejects_bad_values() {
-        for (text, needle) in [
-            ("bogus = 1", "unknown field"),
-            ("issuer = \"ftp://x\"", "issuer"),
-            ("token_ttl = 0", "token_ttl"),
-            ("realm = 'a\"b'", "realm"),
-            (
-                "[argon2]\nmemory_kib = 1\niterations = 1\nparallelism = 1",
-                "argon2",
-            ),
-            ("[throttle]\nmax_delay_secs = 0", "throttle"),
-            ("[throttle]\ntable_bytes = 1000", "throttle"),
-            ("[limits]\nmax_connections = 0", "max_connections"),
-            ("[limits]\nmax_form_bytes = 10", "max_form_bytes"),
-            ("quota_response = \"loud\"", "quota_response"),
-            ("[quota]\nqps = 1", "unknown field"),
-            ("token_format = \"jws\"", "token_format"),
-            ("[jwt]\nalgorithm = \"HS256\"", "algorithm"),
-            ("[jwt]\nprepublish_secs = 60", "prepublish_secs"),
-            ("[[routes]]\npath_prefix = \"x\"\nupstream = \"http://127.0.0.1:1\"", "routes"),
-            ("[[routes]]\npath_prefix = \"/x\"\nupstream = \"ftp://h\"", "routes"),
-            ("[[routes]]\npath_prefix = \"/x\"\nupstream = \"http://h\"\nrequired_scopes = [\"a b\"]", "routes"),
-            (
-                "[[routes]]\npath_prefix = \"/x\"\nupstream = \"http://h\"\n[[routes]]\npath_prefix = \"/x/\"\nupstream = \"http://h\"",
-                "twice",
-            ),
-        ] {
-            let err = config(text).err().unwrap_or_default();
-            assert!(err.contains(needle), "{text:?} gave {err:?}");
-        }
-    }
-
-    #[test]
-    fn routes_sorted_longest_prefix_first() {
-        let text = "[[routes]]\npath_prefix = \"/a\"\nupstream = \"http://127.0.0.1:1\"\n\
-                    [[routes]]\npath_prefix = \"/a/b\"\nupstream = \"http://127.0.0.1:2/base\"\nrequired_scopes = [\"s\"]";
-        let c = config(text).unwrap_or_else(|e| unreachable!("{e}"));
-        let prefixes: Vec<&str> = c.routes.iter().map(|r| r.prefix.as_str()).collect();
-        assert_eq!(prefixes, ["/a/b", "/a"]);
-        assert!(c.routes[0].required_scopes.contains("s"));
-    }
-
-    #[test]
-    fn postgres_and_redis_settings() {
-        let text = "redis = \"redis://127.0.0.1:6379/\"\nquota_fail_mode = \"closed\"\n\
-                    [postgres]\nmax_connections = 4\nstatement_timeout_ms = 250\nssl_mode = \"require\"";
-        let c = config(text).unwrap_or_else(|e| unreachable!("{e}"));
-        assert_eq!(c.postgres.max_connections, 4);
-        assert_eq!(c.postgres.statement_timeout_ms, 250);
-        assert_eq!(c.postgres.acquire_timeout_ms, 3000, "default kept");
-        assert_eq!(c.postgres.ssl_mode.as_deref(), Some("require"));
-        assert_eq!(c.quota_fail_mode, QuotaFailMode::Closed);
-        assert_eq!(c.redis.as_deref(), Some("redis://127.0.0.1:6379/"));
-        assert!(
-            config("[postgres]\npool = 3").is_err(),
-            "unknown keys refused"
-        );
-    }
-
-    #[test]
-    fn the_shipped_deploy_config_is_valid() {
-        let text = include_str!("../../../../deploy/tollgate.toml");
-        let c = config(text).unwrap_or_else(|e| unreachable!("deploy/tollgate.toml: {e}"));
-        assert_eq!(c.limits.max_connections, 10_000);
-        assert_eq!(c.throttle.max_delay_secs, 60);
-    }
-
-    #[test]
-    fn overlay_prefers_top() {
-        let base: FileConfig = toml::from_str("realm = \"a\"\ntoken_ttl = 5").unwrap_or_default();
-        let top = FileConfig {
-            realm: Some("b".into()),
-            ..FileConfig::default()
-        };
-        let merged = base.overlay(top);
-        assert_eq!(merged.realm.as_deref(), Some("b"));
-        assert_eq!(merged.token_ttl, Some(5));
-    }
-}
+mod tests;
