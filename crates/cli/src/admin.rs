@@ -389,35 +389,17 @@ async fn client(backend: &Backend, cmd: ClientCommand) -> Result<()> {
             secret_stdin,
             json,
         } => {
-            let client_secret = if secret_stdin {
-                Some(secret_input::from_stdin("client secret")?)
-            } else {
-                None
-            };
             let mut reg = registration(name, &settings, public)?;
             reg.settings.introspect_any = introspect_any;
             reg.client_id = client_id;
-            reg.client_secret = client_secret;
+            if secret_stdin {
+                reg.client_secret = Some(secret_input::from_stdin("client secret")?);
+            }
             let created = backend.register_client(reg).await?;
             let secret = created.client_secret.unwrap_or_default();
             print_credentials(&created.client_id, &secret, json)
         }
-        ClientCommand::List { json } => {
-            let clients = backend.clients().await?;
-            if json {
-                return crate::out::json(&clients);
-            }
-            for c in clients {
-                crate::out::line(format_args!(
-                    "{}\t{}\t{}\t{}",
-                    c.client_id,
-                    if c.enabled { "enabled" } else { "disabled" },
-                    c.settings.client_name,
-                    c.settings.scope
-                ))?;
-            }
-            Ok(())
-        }
+        ClientCommand::List { json } => list_clients(backend, json).await,
         ClientCommand::Show { client_id, json } => {
             let c = backend.client(&client_id).await?;
             if json {
@@ -464,6 +446,24 @@ async fn client(backend: &Backend, cmd: ClientCommand) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// One line per client (id, state, name, scopes), or the JSON list.
+async fn list_clients(backend: &Backend, json: bool) -> Result<()> {
+    let clients = backend.clients().await?;
+    if json {
+        return crate::out::json(&clients);
+    }
+    for c in clients {
+        crate::out::line(format_args!(
+            "{}\t{}\t{}\t{}",
+            c.client_id,
+            if c.enabled { "enabled" } else { "disabled" },
+            c.settings.client_name,
+            c.settings.scope
+        ))?;
+    }
+    Ok(())
 }
 
 async fn set_client_enabled(backend: &Backend, client_id: &str, enabled: bool) -> Result<()> {

@@ -4,7 +4,10 @@
 //! certificate on SIGHUP), until shutdown; then drain and flush.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
+
+use tokio::task::JoinHandle;
 
 use crate::http::{self, router};
 use crate::state::AppState;
@@ -38,81 +41,102 @@ pub async fn run_with_admin(
         tracing::warn!(error = %e, "cannot read or make the signing keys yet; trying again when a JWT is issued");
     }
     http::prepare_console(&state).await;
-    let sweeper = tokio::spawn(sweep_loop(state.clone()));
-    let usage = tokio::spawn(usage::flush_loop(
-        state.usage().clone(),
-        state.store().clone(),
-        state.config().usage_flush,
-    ));
-    let watcher = tokio::spawn(watch_changes(state.clone()));
-    let redis_tasks = state.redis().cloned().map(|redis| {
-        let tokens = state.tokens().clone();
-        (
-            tokio::spawn(async move { tokens.follow_invalidations().await }),
-            tokio::spawn(async move { redis.keep().await }),
-        )
-    });
     let tls = match &state.config().tls {
-        Some(files) => Some(std::sync::Arc::new(
+        Some(files) => Some(Arc::new(
             net::tls::Tls::load(files).map_err(|e| std::io::Error::other(e.to_string()))?,
         )),
         None => None,
     };
-    let reloader = tls.clone().map(|t| tokio::spawn(reload_on_hangup(t)));
+    let background = spawn_background(&state, tls.as_ref());
     let (stop, stopped) = tokio::sync::watch::channel(());
     tokio::spawn(async move {
         shutdown.await;
         drop(stop);
     });
-    let until_stopped = |mut rx: tokio::sync::watch::Receiver<()>| async move {
-        while rx.changed().await.is_ok() {}
-    };
-    let trusted = std::sync::Arc::new(state.config().trusted_proxies.clone());
-    let main = net::serve(
-        listener,
-        router(state.clone()),
-        tls.clone(),
-        state.config().limits,
-        trusted.clone(),
-        state.metrics().clone(),
-        until_stopped(stopped.clone()),
-    );
-    let served = match admin {
-        None => main.await,
-        Some(admin) => {
-            let admin = net::serve(
-                admin,
-                http::admin_router(state.clone()),
-                tls,
-                state.config().limits,
-                trusted,
-                state.metrics().clone(),
-                until_stopped(stopped),
-            );
-            let (main, admin) = tokio::join!(main, admin);
-            main.and(admin)
-        }
-    };
-    sweeper.abort();
-    watcher.abort();
-    usage.abort();
+    let served = serve(listener, admin, &state, tls, stopped).await;
+    for task in background {
+        task.abort();
+    }
     if let Err(e) = state.usage().flush(state.store().as_ref()).await {
         tracing::warn!(error = %e, "usage since the last flush is lost: the store refused it");
-    }
-    if let Some(r) = reloader {
-        r.abort();
-    }
-    if let Some((listen, keep)) = redis_tasks {
-        listen.abort();
-        keep.abort();
     }
     state.store().close().await;
     served
 }
 
+/// What runs beside the listeners until shutdown: the expired-token
+/// sweeper, the usage flusher, the change watcher, the Redis invalidation
+/// follower and keeper, the TLS reloader.
+fn spawn_background(state: &AppState, tls: Option<&Arc<net::tls::Tls>>) -> Vec<JoinHandle<()>> {
+    let mut tasks = vec![
+        tokio::spawn(sweep_loop(state.clone())),
+        tokio::spawn(usage::flush_loop(
+            state.usage().clone(),
+            state.store().clone(),
+            state.config().usage_flush,
+        )),
+        tokio::spawn(watch_changes(state.clone())),
+    ];
+    if let Some(redis) = state.redis().cloned() {
+        let tokens = state.tokens().clone();
+        tasks.push(tokio::spawn(async move {
+            tokens.follow_invalidations().await;
+        }));
+        tasks.push(tokio::spawn(async move {
+            redis.keep().await;
+        }));
+    }
+    if let Some(tls) = tls {
+        tasks.push(tokio::spawn(reload_on_hangup(tls.clone())));
+    }
+    tasks
+}
+
+/// Serves the main listener, and the admin listener when there is one,
+/// until `stopped`'s sender is dropped.
+async fn serve(
+    listener: tokio::net::TcpListener,
+    admin: Option<tokio::net::TcpListener>,
+    state: &AppState,
+    tls: Option<Arc<net::tls::Tls>>,
+    stopped: tokio::sync::watch::Receiver<()>,
+) -> std::io::Result<()> {
+    let until_stopped = |mut rx: tokio::sync::watch::Receiver<()>| async move {
+        while rx.changed().await.is_ok() {}
+    };
+    let trusted = Arc::new(state.config().trusted_proxies.clone());
+    let on = |listener, router, tls, rx| {
+        let limits = state.config().limits;
+        let metrics = state.metrics().clone();
+        net::serve(
+            listener,
+            router,
+            tls,
+            limits,
+            trusted.clone(),
+            metrics,
+            until_stopped(rx),
+        )
+    };
+    let main = on(
+        listener,
+        router(state.clone()),
+        tls.clone(),
+        stopped.clone(),
+    );
+    match admin {
+        None => main.await,
+        Some(admin) => {
+            let admin = on(admin, http::admin_router(state.clone()), tls, stopped);
+            let (main, admin) = tokio::join!(main, admin);
+            main.and(admin)
+        }
+    }
+}
+
 /// Reads the TLS certificate and key again on every SIGHUP (renewals apply
 /// to new connections; open ones are untouched).
-async fn reload_on_hangup(tls: std::sync::Arc<net::tls::Tls>) {
+async fn reload_on_hangup(tls: Arc<net::tls::Tls>) {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};

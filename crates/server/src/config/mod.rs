@@ -273,20 +273,10 @@ impl TryFrom<FileConfig> for Config {
 
     fn try_from(f: FileConfig) -> Result<Self, Self::Error> {
         let demo = f.demo.unwrap_or(false);
-        let listen = f.listen.unwrap_or(defaults::LISTEN);
-        if demo && !listen.ip().is_loopback() {
-            return Err(invalid(
-                "listen",
-                format!("--demo has fixed, published credentials and serves only on loopback; {listen} is not a loopback address"),
-            ));
-        }
-        let database = f.database.unwrap_or_else(|| {
-            let url = if demo {
-                defaults::MEMORY_DATABASE
-            } else {
-                defaults::DATABASE
-            };
-            url.to_owned()
+        let listen = demo_listen(demo, f.listen.unwrap_or(defaults::LISTEN))?;
+        let database = f.database.unwrap_or_else(|| match demo {
+            true => defaults::MEMORY_DATABASE.to_owned(),
+            false => defaults::DATABASE.to_owned(),
         });
         let tls = tls_files(f.tls_cert, f.tls_key)?;
         let scheme = if tls.is_some() { "https" } else { "http" };
@@ -353,6 +343,17 @@ impl TryFrom<FileConfig> for Config {
             throttle: throttle(f.throttle.unwrap_or_default())?,
         })
     }
+}
+
+/// `listen`, which with `demo` must be a loopback address.
+fn demo_listen(demo: bool, listen: SocketAddr) -> Result<SocketAddr, ConfigError> {
+    if demo && !listen.ip().is_loopback() {
+        return Err(invalid(
+            "listen",
+            format!("--demo has fixed, published credentials and serves only on loopback; {listen} is not a loopback address"),
+        ));
+    }
+    Ok(listen)
 }
 
 /// `v`, or `default` when it is not given; 0 is refused.

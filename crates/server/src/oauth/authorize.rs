@@ -8,6 +8,7 @@
 //! [`Refusal::Redirect`]). Codes live 60 s, are single use, and are bound to
 //! the client, the redirect URI and the PKCE challenge.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -67,50 +68,9 @@ impl Refusal {
 
 /// Checks an authorization request's parameters (query or form).
 pub async fn check(server: &AuthServer, p: &FormParams) -> Result<AuthorizationRequest, Refusal> {
-    let page = |m: &str| Refusal::Page(m.to_owned());
-    let client_id = p
-        .get("client_id")
-        .ok_or_else(|| page("The request names no client (client_id is missing)."))?;
-    let client = match server.store.get_client(client_id).await {
-        Ok(Some(c)) if c.enabled => Arc::new(c),
-        Ok(_) => {
-            return Err(page(
-                "The application that sent you here is not registered with this server.",
-            ))
-        }
-        Err(e) => return Err(Refusal::Unavailable(e.into())),
-    };
-    if !client
-        .settings
-        .grant_types
-        .contains(&GrantType::AuthorizationCode)
-    {
-        return Err(page(
-            "This application may not sign people in through the browser.",
-        ));
-    }
+    let client = registered_client(server, p.get("client_id")).await?;
     let given = p.get("redirect_uri");
-    let redirect_uri = match (given, client.settings.redirect_uris.as_slice()) {
-        (Some(uri), registered) => {
-            if uri.contains('#') {
-                return Err(page(
-                    "The application's redirect URI has a fragment (#), which OAuth forbids.",
-                ));
-            }
-            if !registered.iter().any(|r| redirect_matches(r, uri)) {
-                return Err(page(
-                    "The application asked to send you to an address it has not registered.",
-                ));
-            }
-            uri.to_owned()
-        }
-        (None, [only]) => only.clone(),
-        (None, _) => {
-            return Err(page(
-                "The request names no redirect URI, and the application has several (or none).",
-            ))
-        }
-    };
+    let redirect_uri = redirect_uri(&client, given)?;
     let mut req = AuthorizationRequest {
         client: client.clone(),
         redirect_uri,
@@ -120,84 +80,119 @@ pub async fn check(server: &AuthServer, p: &FormParams) -> Result<AuthorizationR
         code_challenge: None,
         nonce: p.get("nonce").map(str::to_owned),
     };
-    let back = |req: &AuthorizationRequest, e: ErrorCode, d: &str| Refusal::redirect(req, e, d);
+    // From here on the redirect URI is trusted: refusals go back to it.
+    let checked = response_type(p).and_then(|()| {
+        let challenge = code_challenge(p, client.settings.public)?;
+        Ok((challenge, requested_scope(p, &client)?))
+    });
+    match checked {
+        Ok((challenge, scope)) => {
+            req.code_challenge = challenge;
+            req.scope = scope;
+            Ok(req)
+        }
+        Err((code, description)) => Err(Refusal::redirect(&req, code, &description)),
+    }
+}
+
+/// An error to send back to the client's redirect URI.
+type Back = (ErrorCode, Cow<'static, str>);
+
+fn page(message: &str) -> Refusal {
+    Refusal::Page(message.to_owned())
+}
+
+/// The enabled client `client_id` names, if it may use the browser flow.
+async fn registered_client(
+    server: &AuthServer,
+    client_id: Option<&str>,
+) -> Result<Arc<Client>, Refusal> {
+    let client_id =
+        client_id.ok_or_else(|| page("The request names no client (client_id is missing)."))?;
+    let client = match server.store.get_client(client_id).await {
+        Ok(Some(c)) if c.enabled => Arc::new(c),
+        Ok(_) => {
+            return Err(page(
+                "The application that sent you here is not registered with this server.",
+            ))
+        }
+        Err(e) => return Err(Refusal::Unavailable(e.into())),
+    };
+    let grants = &client.settings.grant_types;
+    if !grants.contains(&GrantType::AuthorizationCode) {
+        return Err(page(
+            "This application may not sign people in through the browser.",
+        ));
+    }
+    Ok(client)
+}
+
+/// Where the code goes: the URI given, if registered; else the only one.
+fn redirect_uri(client: &Client, given: Option<&str>) -> Result<String, Refusal> {
+    match (given, client.settings.redirect_uris.as_slice()) {
+        (Some(uri), _) if uri.contains('#') => Err(page(
+            "The application's redirect URI has a fragment (#), which OAuth forbids.",
+        )),
+        (Some(uri), registered) if registered.iter().any(|r| redirect_matches(r, uri)) => {
+            Ok(uri.to_owned())
+        }
+        (Some(_), _) => Err(page(
+            "The application asked to send you to an address it has not registered.",
+        )),
+        (None, [only]) => Ok(only.clone()),
+        (None, _) => Err(page(
+            "The request names no redirect URI, and the application has several (or none).",
+        )),
+    }
+}
+
+/// `response_type=code`, answered in the query.
+fn response_type(p: &FormParams) -> Result<(), Back> {
+    let invalid = |d: &'static str| Err((ErrorCode::InvalidRequest, d.into()));
     match p.get("response_type") {
         Some("code") => {}
         Some(_) => {
-            return Err(back(
-                &req,
-                ErrorCode::UnsupportedResponseType,
-                "only response_type=code is supported",
-            ))
+            let d = "only response_type=code is supported";
+            return Err((ErrorCode::UnsupportedResponseType, d.into()));
         }
-        None => {
-            return Err(back(
-                &req,
-                ErrorCode::InvalidRequest,
-                "response_type is missing",
-            ))
-        }
+        None => return invalid("response_type is missing"),
     }
-    if !matches!(p.get("response_mode"), None | Some("query")) {
-        return Err(back(
-            &req,
-            ErrorCode::InvalidRequest,
-            "only response_mode=query is supported",
-        ));
+    match p.get("response_mode") {
+        None | Some("query") => Ok(()),
+        Some(_) => invalid("only response_mode=query is supported"),
     }
-    req.code_challenge = match (p.get("code_challenge"), p.get("code_challenge_method")) {
-        (None, Some(_)) => {
-            return Err(back(
-                &req,
-                ErrorCode::InvalidRequest,
-                "code_challenge_method without code_challenge",
-            ))
+}
+
+/// The PKCE challenge (RFC 7636): S256 only, required of public clients.
+fn code_challenge(p: &FormParams, public: bool) -> Result<Option<String>, Back> {
+    let invalid = |d: &'static str| Err((ErrorCode::InvalidRequest, d.into()));
+    match (p.get("code_challenge"), p.get("code_challenge_method")) {
+        (None, Some(_)) => invalid("code_challenge_method without code_challenge"),
+        (None, None) if public => {
+            invalid("PKCE is required: send code_challenge with code_challenge_method=S256")
         }
-        (None, None) if client.settings.public => {
-            return Err(back(
-                &req,
-                ErrorCode::InvalidRequest,
-                "PKCE is required: send code_challenge with code_challenge_method=S256",
-            ))
-        }
-        (None, None) => None,
+        (None, None) => Ok(None),
         (Some(_), None | Some("plain")) => {
-            return Err(back(
-                &req,
-                ErrorCode::InvalidRequest,
-                "code_challenge_method must be S256 (plain is refused)",
-            ))
+            invalid("code_challenge_method must be S256 (plain is refused)")
         }
-        (Some(c), Some("S256")) if is_s256_challenge(c) => Some(c.to_owned()),
-        (Some(_), Some("S256")) => {
-            return Err(back(
-                &req,
-                ErrorCode::InvalidRequest,
-                "code_challenge must be 43 base64url characters (S256)",
-            ))
-        }
-        (Some(_), Some(_)) => {
-            return Err(back(
-                &req,
-                ErrorCode::InvalidRequest,
-                "code_challenge_method must be S256",
-            ))
-        }
-    };
+        (Some(c), Some("S256")) if is_s256_challenge(c) => Ok(Some(c.to_owned())),
+        (Some(_), Some("S256")) => invalid("code_challenge must be 43 base64url characters (S256)"),
+        (Some(_), Some(_)) => invalid("code_challenge_method must be S256"),
+    }
+}
+
+/// The scope asked for, all of it allowed to the client.
+fn requested_scope(p: &FormParams, client: &Client) -> Result<Scope, Back> {
     let requested: Scope = match p.scope() {
         Ok(s) => s.unwrap_or_default(),
-        Err(e) => return Err(back(&req, ErrorCode::InvalidScope, &e.description)),
+        Err(e) => return Err((ErrorCode::InvalidScope, e.description.into())),
     };
-    let refused = requested.difference(&allowed_scopes(&client));
+    let refused = requested.difference(&allowed_scopes(client));
     if !refused.is_empty() {
-        return Err(back(
-            &req,
-            ErrorCode::InvalidScope,
-            &format!("this application is not approved for scope `{refused}`"),
-        ));
+        let d = format!("this application is not approved for scope `{refused}`");
+        return Err((ErrorCode::InvalidScope, d.into()));
     }
-    req.scope = requested;
-    Ok(req)
+    Ok(requested)
 }
 
 /// The scopes a client may ask a user for: its own, and OpenID Connect's.

@@ -112,71 +112,35 @@ async fn mint(
     grant: GrantType,
     family: Option<String>,
 ) -> Result<Minted, GrantError> {
-    let now = server.clock.now_secs();
+    let issue = Issue {
+        client,
+        family_id: match family {
+            Some(f) => f,
+            None => secret::new_family_id()?,
+        },
+        username,
+        scope,
+        grant,
+        now: server.clock.now_secs(),
+    };
     let ttl = client.settings.token_ttl.unwrap_or(server.config.token_ttl);
-    let family_id = match family {
-        Some(f) => f,
-        None => secret::new_family_id()?,
-    };
-    let record = |kind, hash, ttl: u64| TokenRecord {
-        hash,
-        kind,
-        client_id: client.client_id.clone(),
-        username: username.clone(),
-        scope: scope.clone(),
-        grant_type: grant,
-        issued_at: now,
-        expires_at: now.saturating_add(i64::try_from(ttl).unwrap_or(i64::MAX)),
-        family_id: family_id.clone(),
-        rotated_at: None,
-        revoked_at: None,
-    };
     let mut records = Vec::new();
-    let access = match client
-        .settings
-        .token_format
-        .unwrap_or(server.config.token_format)
-    {
+    let format = client.settings.token_format;
+    let access = match format.unwrap_or(server.config.token_format) {
         TokenFormat::Opaque => {
             let token = secret::new_token(TokenKind::Access)?;
-            records.push(record(TokenKind::Access, secret::token_key(&token), ttl));
+            records.push(issue.record(TokenKind::Access, &token, ttl));
             token
         }
         TokenFormat::Jwt => {
-            let claims = AccessClaims {
-                iss: server.config.issuer.clone(),
-                sub: username.clone().unwrap_or_else(|| client.client_id.clone()),
-                aud: client
-                    .settings
-                    .audience
-                    .clone()
-                    .unwrap_or_else(|| server.config.issuer.clone())
-                    .into(),
-                exp: now.saturating_add(i64::try_from(ttl).unwrap_or(i64::MAX)),
-                iat: now,
-                nbf: now,
-                jti: secret::new_family_id()?,
-                client_id: client.client_id.clone(),
-                scope: scope.to_string(),
-                sid: family_id.clone(),
-                username: username.clone(),
-                gty: Some(grant),
-            };
+            let claims = issue.claims(&server.config.issuer, ttl)?;
             jwt::sign(&claims, &*server.tokens.keys().signer().await?)?
         }
     };
-    let wants_refresh = username.is_some()
-        && client
-            .settings
-            .grant_types
-            .contains(&GrantType::RefreshToken);
-    let refresh = if wants_refresh {
+    let grants = &client.settings.grant_types;
+    let refresh = if issue.username.is_some() && grants.contains(&GrantType::RefreshToken) {
         let token = secret::new_token(TokenKind::Refresh)?;
-        records.push(record(
-            TokenKind::Refresh,
-            secret::token_key(&token),
-            server.config.refresh_ttl,
-        ));
+        records.push(issue.record(TokenKind::Refresh, &token, server.config.refresh_ttl));
         Some(token)
     } else {
         None
@@ -186,12 +150,69 @@ async fn mint(
             access_token: access,
             token_type: "bearer".into(),
             expires_in: Some(ttl),
-            scope: (!scope.is_empty()).then(|| scope.clone()),
+            scope: (!issue.scope.is_empty()).then(|| issue.scope.clone()),
             refresh_token: refresh,
             id_token: None,
         },
         records,
     })
+}
+
+/// What every token of one issuance shares.
+struct Issue<'a> {
+    client: &'a Client,
+    username: Option<String>,
+    scope: Scope,
+    grant: GrantType,
+    family_id: String,
+    now: i64,
+}
+
+impl Issue<'_> {
+    fn expires_at(&self, ttl: u64) -> i64 {
+        self.now
+            .saturating_add(i64::try_from(ttl).unwrap_or(i64::MAX))
+    }
+
+    /// The stored record of `token`, alive for `ttl` seconds.
+    fn record(&self, kind: TokenKind, token: &str, ttl: u64) -> TokenRecord {
+        TokenRecord {
+            hash: secret::token_key(token),
+            kind,
+            client_id: self.client.client_id.clone(),
+            username: self.username.clone(),
+            scope: self.scope.clone(),
+            grant_type: self.grant,
+            issued_at: self.now,
+            expires_at: self.expires_at(ttl),
+            family_id: self.family_id.clone(),
+            rotated_at: None,
+            revoked_at: None,
+        }
+    }
+
+    /// The claims of a JWT access token (RFC 9068) alive for `ttl` seconds.
+    fn claims(&self, issuer: &str, ttl: u64) -> Result<AccessClaims, GrantError> {
+        let settings = &self.client.settings;
+        Ok(AccessClaims {
+            iss: issuer.to_owned(),
+            sub: (self.username.clone()).unwrap_or_else(|| self.client.client_id.clone()),
+            aud: settings
+                .audience
+                .clone()
+                .unwrap_or_else(|| issuer.to_owned())
+                .into(),
+            exp: self.expires_at(ttl),
+            iat: self.now,
+            nbf: self.now,
+            jti: secret::new_family_id()?,
+            client_id: self.client.client_id.clone(),
+            scope: self.scope.to_string(),
+            sid: self.family_id.clone(),
+            username: self.username.clone(),
+            gty: Some(self.grant),
+        })
+    }
 }
 
 fn bad_code(why: &str) -> GrantError {

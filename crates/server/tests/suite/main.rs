@@ -23,6 +23,7 @@ mod leaks;
 mod openapi;
 mod properties;
 mod quota;
+mod sizes;
 mod store_migration;
 mod store_suite;
 mod streaming;

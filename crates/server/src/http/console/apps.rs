@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use maud::html;
+use maud::{html, Markup};
 use serde::Deserialize;
 use tollgate_proto::admin::{ClientInfo, ClientRegistration, Role, SecretRotation};
 use tollgate_proto::client::ClientSettings;
@@ -271,10 +271,22 @@ pub async fn show(
         }
         (usage)
         (credentials::commands(&state, &c, None))
+        (edit_section(&v, &c))
+        (manage_section(&v, &c))
+    };
+    Ok(views::respond(
+        StatusCode::OK,
+        views::layout(&v, Nav::Apps, &c.settings.client_name, body),
+    ))
+}
+
+/// What a developer may change of their app.
+fn edit_section(v: &Visitor, c: &ClientInfo) -> Markup {
+    html! {
         section aria-labelledby="edit-h" {
             h2 #edit-h { "Settings" }
             form.stacked method="post" action=(app_path(&c.client_id)) {
-                (views::csrf(&v))
+                (views::csrf(v))
                 label for="name" { "Name" }
                 input #name type="text" name="name" required maxlength="255" value=(c.settings.client_name);
                 label for="description" { "Description" }
@@ -286,10 +298,16 @@ pub async fn show(
                 button type="submit" { "Save" }
             }
         }
+    }
+}
+
+/// Rotating the secret, turning the app off and on, deleting it.
+fn manage_section(v: &Visitor, c: &ClientInfo) -> Markup {
+    html! {
         section aria-labelledby="manage-h" {
             h2 #manage-h { "Manage" }
             form.stacked method="post" action=(format!("{}/secret", app_path(&c.client_id))) {
-                (views::csrf(&v))
+                (views::csrf(v))
                 label for="grace" { "Rotate the secret; the old one keeps working for" }
                 select #grace name="grace_secs" {
                     option value="0" { "no time: stop it now" }
@@ -299,7 +317,7 @@ pub async fn show(
                 button type="submit" { "Rotate the secret" }
             }
             form.inline method="post" action=(format!("{}/enabled", app_path(&c.client_id))) {
-                (views::csrf(&v))
+                (views::csrf(v))
                 @if c.enabled {
                     input type="hidden" name="enabled" value="false";
                     button.secondary type="submit" { "Disable the app" }
@@ -310,7 +328,7 @@ pub async fn show(
                 }
             }
             form.inline method="post" action=(format!("{}/delete", app_path(&c.client_id))) {
-                (views::csrf(&v))
+                (views::csrf(v))
                 div.check {
                     input #confirm type="checkbox" name="confirm" value="yes" required;
                     label for="confirm" { "Delete " (c.settings.client_name) " and its tokens, for good" }
@@ -318,11 +336,7 @@ pub async fn show(
                 button.danger type="submit" { "Delete the app" }
             }
         }
-    };
-    Ok(views::respond(
-        StatusCode::OK,
-        views::layout(&v, Nav::Apps, &c.settings.client_name, body),
-    ))
+    }
 }
 
 /// `POST /console/apps/{id}`: the developer's settings form.

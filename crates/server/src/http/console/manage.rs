@@ -5,7 +5,7 @@
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use maud::html;
+use maud::{html, Markup};
 use serde::Deserialize;
 use tollgate_proto::admin::{ClientInfo, ClientRegistration, Role, SecretRotation};
 use tollgate_proto::client::ClientSettings;
@@ -142,9 +142,6 @@ async fn client_page(
 ) -> Response {
     let usage = client_usage(state, c).await;
     let path = client_path(&c.client_id);
-    let num = |n: Option<u64>| n.map(|n| n.to_string());
-    let defaults = state.config().quota.defaults();
-    let default_ttl = state.config().token_ttl;
     let body = html! {
         h1 { (c.settings.client_name) }
         p.muted {
@@ -153,17 +150,38 @@ async fn client_page(
         }
         @if !c.settings.description.is_empty() { p { (c.settings.description) } }
         @if let Some(e) = error { p.error role="alert" { (e) } }
-        @if !c.requested_scope.is_empty() {
-            section.pending aria-labelledby="pending-h" {
-                h2 #pending-h { "Scopes awaiting approval" }
-                p { "The developer asks for " strong { (c.requested_scope) } "." }
-                form.inline method="post" action=(format!("{path}/approve")) {
-                    (views::csrf(v))
-                    button type="submit" name="decision" value="approve" { "Approve" }
-                    button.secondary type="submit" name="decision" value="reject" { "Reject" }
-                }
+        @if !c.requested_scope.is_empty() { (pending_section(v, c, &path)) }
+        (settings_section(state, v, c, &path))
+        (usage)
+        (danger_section(v, c, &path))
+    };
+    views::respond(
+        status,
+        views::layout(v, Nav::Clients, &c.settings.client_name, body),
+    )
+}
+
+/// Scopes a developer asked for, to approve or reject.
+fn pending_section(v: &Visitor, c: &ClientInfo, path: &str) -> Markup {
+    html! {
+        section.pending aria-labelledby="pending-h" {
+            h2 #pending-h { "Scopes awaiting approval" }
+            p { "The developer asks for " strong { (c.requested_scope) } "." }
+            form.inline method="post" action=(format!("{path}/approve")) {
+                (views::csrf(v))
+                button type="submit" name="decision" value="approve" { "Approve" }
+                button.secondary type="submit" name="decision" value="reject" { "Reject" }
             }
         }
+    }
+}
+
+/// The client's settings an admin may change: one input each.
+fn settings_section(state: &AppState, v: &Visitor, c: &ClientInfo, path: &str) -> Markup {
+    let num = |n: Option<u64>| n.map(|n| n.to_string());
+    let defaults = state.config().quota.defaults();
+    let default_ttl = state.config().token_ttl;
+    html! {
         section aria-labelledby="settings-h" {
             h2 #settings-h { "Settings" }
             form.stacked method="post" action=(path) {
@@ -197,7 +215,12 @@ async fn client_page(
                 button type="submit" { "Save" }
             }
         }
-        (usage)
+    }
+}
+
+/// Rotating the secret (confidential clients) and deleting the client.
+fn danger_section(v: &Visitor, c: &ClientInfo, path: &str) -> Markup {
+    html! {
         section aria-labelledby="danger-h" {
             h2 #danger-h { "Secret and deletion" }
             @if !c.settings.public {
@@ -221,11 +244,7 @@ async fn client_page(
                 button.danger type="submit" { "Delete the client" }
             }
         }
-    };
-    views::respond(
-        status,
-        views::layout(v, Nav::Clients, &c.settings.client_name, body),
-    )
+    }
 }
 
 /// `POST /console/admin/clients/{id}`: the settings form.

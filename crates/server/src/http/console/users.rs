@@ -4,9 +4,9 @@
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use maud::html;
+use maud::{html, Markup};
 use serde::Deserialize;
-use tollgate_proto::admin::{Role, UserPatch, UserRegistration};
+use tollgate_proto::admin::{Role, UserInfo, UserPatch, UserRegistration};
 use tollgate_proto::FormParams;
 
 use super::auth::Posted;
@@ -72,41 +72,7 @@ async fn users_page(
             table {
                 thead { tr { th { "Username" } th { "Name" } th { "Roles and state" } th { "Password" } } }
                 tbody {
-                    @for u in &page.items {
-                        @let path = format!("/console/admin/users/{}", enc(&u.username));
-                        @let id = |what: &str| format!("{what}-{}", enc(&u.username));
-                        tr {
-                            td { (u.username) }
-                            td { (u.full_name.as_deref().unwrap_or("")) @if let Some(e) = &u.email { br; span.muted { (e) } } }
-                            td {
-                                form.inline method="post" action=(path) {
-                                    (views::csrf(v))
-                                    @for role in Role::ALL {
-                                        @let field = id(role.as_str());
-                                        span.check {
-                                            input id=(field) type="checkbox" name=(format!("role:{role}")) value="on" checked[u.roles.contains(&role)];
-                                            label for=(field) { (role) }
-                                        }
-                                    }
-                                    @let field = id("enabled");
-                                    span.check {
-                                        input id=(field) type="checkbox" name="enabled" value="on" checked[u.enabled];
-                                        label for=(field) { "enabled" }
-                                    }
-                                    button.secondary type="submit" { "Save" span.visually-hidden { " " (u.username) } }
-                                }
-                            }
-                            td {
-                                form.inline method="post" action=(format!("{path}/password")) {
-                                    (views::csrf(v))
-                                    @let field = id("password");
-                                    label.visually-hidden for=(field) { "New password for " (u.username) }
-                                    input id=(field) type="password" name="password" autocomplete="new-password" required placeholder="new password";
-                                    button.secondary type="submit" { "Set" span.visually-hidden { " the password of " (u.username) } }
-                                }
-                            }
-                        }
-                    }
+                    @for u in &page.items { (user_row(v, u)) }
                 }
             }
         }
@@ -118,6 +84,53 @@ async fn users_page(
             };
             p { a href=(more) { "Next page" } }
         }
+        (new_user_form(v))
+    };
+    views::respond(status, views::layout(v, Nav::Users, "Users", body))
+}
+
+/// One user: roles and state to change, and a new password to set.
+fn user_row(v: &Visitor, u: &UserInfo) -> Markup {
+    html! {
+        @let path = format!("/console/admin/users/{}", enc(&u.username));
+        @let id = |what: &str| format!("{what}-{}", enc(&u.username));
+        tr {
+            td { (u.username) }
+            td { (u.full_name.as_deref().unwrap_or("")) @if let Some(e) = &u.email { br; span.muted { (e) } } }
+            td {
+                form.inline method="post" action=(path) {
+                    (views::csrf(v))
+                    @for role in Role::ALL {
+                        @let field = id(role.as_str());
+                        span.check {
+                            input id=(field) type="checkbox" name=(format!("role:{role}")) value="on" checked[u.roles.contains(&role)];
+                            label for=(field) { (role) }
+                        }
+                    }
+                    @let field = id("enabled");
+                    span.check {
+                        input id=(field) type="checkbox" name="enabled" value="on" checked[u.enabled];
+                        label for=(field) { "enabled" }
+                    }
+                    button.secondary type="submit" { "Save" span.visually-hidden { " " (u.username) } }
+                }
+            }
+            td {
+                form.inline method="post" action=(format!("{path}/password")) {
+                    (views::csrf(v))
+                    @let field = id("password");
+                    label.visually-hidden for=(field) { "New password for " (u.username) }
+                    input id=(field) type="password" name="password" autocomplete="new-password" required placeholder="new password";
+                    button.secondary type="submit" { "Set" span.visually-hidden { " the password of " (u.username) } }
+                }
+            }
+        }
+    }
+}
+
+/// The form that adds a user.
+fn new_user_form(v: &Visitor) -> Markup {
+    html! {
         section aria-labelledby="new-user-h" {
             h2 #new-user-h { "Add a user" }
             form.stacked method="post" action="/console/admin/users" {
@@ -143,8 +156,7 @@ async fn users_page(
                 button type="submit" { "Add the user" }
             }
         }
-    };
-    views::respond(status, views::layout(v, Nav::Users, "Users", body))
+    }
 }
 
 fn roles_in(form: &FormParams) -> Vec<Role> {

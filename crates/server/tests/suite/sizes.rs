@@ -1,0 +1,95 @@
+//! Issue 31, point 8: no file of any crate's `src/` over 600 lines, and no
+//! function there over 80, so every file and every function can be read
+//! whole. Lines are counted from the `fn` (or its doc) to its closing
+//! brace. Integration tests are stories and are not held to it.
+
+use std::path::{Path, PathBuf};
+
+use syn::visit::Visit;
+
+use crate::architecture::rust_files;
+
+const MAX_FILE_LINES: usize = 600;
+const MAX_FN_LINES: usize = 80;
+
+/// Every `.rs` file under the `src/` of every crate of the workspace.
+fn workspace_files() -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for dir in std::fs::read_dir(crates_dir()).unwrap().flatten() {
+        let src = dir.path().join("src");
+        if src.is_dir() {
+            rust_files(&src, &mut files);
+        }
+    }
+    files.sort();
+    files
+}
+
+/// `crates/`, where every crate of the workspace is.
+fn crates_dir() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap()
+}
+
+/// Functions longer than the limit: (name, lines).
+#[derive(Default)]
+struct Long(Vec<(String, usize)>);
+
+impl Long {
+    fn check(&mut self, name: &syn::Ident, span: proc_macro2::Span) {
+        let lines = span.end().line - span.start().line + 1;
+        if lines > MAX_FN_LINES {
+            self.0.push((name.to_string(), lines));
+        }
+    }
+}
+
+impl<'ast> Visit<'ast> for Long {
+    fn visit_item_fn(&mut self, f: &'ast syn::ItemFn) {
+        self.check(&f.sig.ident, syn::spanned::Spanned::span(f));
+        syn::visit::visit_item_fn(self, f);
+    }
+
+    fn visit_impl_item_fn(&mut self, f: &'ast syn::ImplItemFn) {
+        self.check(&f.sig.ident, syn::spanned::Spanned::span(f));
+        syn::visit::visit_impl_item_fn(self, f);
+    }
+
+    fn visit_trait_item_fn(&mut self, f: &'ast syn::TraitItemFn) {
+        if f.default.is_some() {
+            self.check(&f.sig.ident, syn::spanned::Spanned::span(f));
+        }
+        syn::visit::visit_trait_item_fn(self, f);
+    }
+}
+
+#[test]
+fn no_file_or_function_is_too_long_to_read_whole() {
+    let files = workspace_files();
+    assert!(files.len() > 80, "found only {} files", files.len());
+    let mut over = Vec::new();
+    for file in &files {
+        let text = std::fs::read_to_string(file).unwrap();
+        let shown = file
+            .strip_prefix(crates_dir())
+            .unwrap_or(file)
+            .display()
+            .to_string();
+        let lines = text.lines().count();
+        if lines > MAX_FILE_LINES {
+            over.push(format!("{shown}: {lines} lines"));
+        }
+        let ast = syn::parse_file(&text).unwrap_or_else(|e| panic!("{shown}: {e}"));
+        let mut long = Long::default();
+        long.visit_file(&ast);
+        over.extend(
+            long.0
+                .into_iter()
+                .map(|(name, n)| format!("{shown}: fn {name} is {n} lines")),
+        );
+    }
+    assert!(
+        over.is_empty(),
+        "over {MAX_FILE_LINES} lines a file or {MAX_FN_LINES} a function:\n{}",
+        over.join("\n")
+    );
+}
