@@ -19,8 +19,8 @@ use tollgate_proto::{ErrorCode, Scope};
 
 use crate::config::Limits;
 use crate::error::Error;
-use crate::oauth::cache::Validated;
 use crate::oauth::tokens::{Found, Tokens};
+use crate::oauth::validated::Validated;
 use crate::quota::{Exceeded, Quota, Refusal, Standing};
 use crate::usage::{Call, Usage};
 

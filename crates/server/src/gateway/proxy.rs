@@ -301,7 +301,7 @@ fn push_ip(out: &mut Vec<u8>, ip: IpAddr) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::oauth::cache::Validated;
+    use crate::oauth::validated::Validated;
     use tollgate_proto::{Audience, GrantType};
 
     type Outcome = Result<(), Box<dyn std::error::Error>>;

@@ -1,88 +1,44 @@
-//! The validation cache: tokens this process has already checked, so the
-//! steady state costs no database round trip.
+//! The one cache type: what this process has already read from the
+//! store, so the steady state costs no database round trip.
 //!
-//! Entries live no longer than their token, are dropped when this server
-//! revokes the token or its family, and the whole cache is dropped when the
-//! store's revision changes (another process disabled a client or user, or
-//! revoked a token). A generation number closes the race between a lookup
-//! that started before such an invalidation and its insert after it: the
-//! insert is discarded. Sharded by the random end of the token key, to keep
-//! lock contention low; bounded in size.
+//! It holds the validation cache (tokens already checked, by key) and the
+//! client cache (clients already read, by id). An entry is served while it
+//! says it is live ([`Entry::live`]: a token until it expires, a client until
+//! dropped), and is dropped when this server changes it; the whole cache is
+//! dropped when the store's revision changes (another process disabled a
+//! client or user, or revoked a token). A generation number closes the race
+//! between a lookup that started before such an invalidation and its insert
+//! after it: the insert is discarded. Sharded by the key's hash, to keep lock
+//! contention low; bounded in entries.
 
-use foldhash::HashMap;
+use std::borrow::Borrow;
+use std::hash::{BuildHasher, Hash};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use tollgate_proto::{Audience, GrantType, Scope};
-
-use crate::config::Limits;
-use crate::store::{Digest, TokenLookup};
+use foldhash::HashMap;
 
 const SHARDS: usize = 32;
 
-/// What a valid access token grants, as the bearer check and
-/// introspection need it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Validated {
-    pub client_id: String,
-    pub username: Option<String>,
-    pub scope: Scope,
-    pub grant_type: GrantType,
-    /// Unix seconds.
-    pub issued_at: i64,
-    /// The token is dead from this instant (Unix ms) on.
-    pub expires_at_ms: i64,
-    pub family_id: String,
-    /// The client's registered limits (`None`: server default).
-    pub qps: Option<u64>,
-    pub per_day: Option<u64>,
-    /// The resources that accept it (`aud`).
-    pub audience: Audience,
+/// What an entry says about its own life.
+pub trait Entry {
+    /// Whether it may still be served at `now_ms` (Unix milliseconds).
+    fn live(&self, now_ms: i64) -> bool;
 }
 
-impl Validated {
-    /// A stored token's grant; its audience is its client's (else the
-    /// `issuer`), as a JWT of that client would carry.
-    pub fn from_lookup(lookup: TokenLookup, issuer: &str) -> Self {
-        let audience = lookup.client_audience.unwrap_or_else(|| issuer.to_owned());
-        let t = lookup.token;
-        Self {
-            audience: audience.into(),
-            client_id: t.client_id,
-            username: t.username,
-            scope: t.scope,
-            grant_type: t.grant_type,
-            issued_at: t.issued_at,
-            expires_at_ms: t.expires_at.saturating_mul(1000),
-            family_id: t.family_id,
-            qps: lookup.client_qps,
-            per_day: lookup.client_per_day,
-        }
-    }
+type Shard<K, V> = HashMap<K, Arc<V>>;
 
-    /// Unix seconds, as introspection reports `exp`.
-    pub fn expires_at(&self) -> i64 {
-        self.expires_at_ms / 1000
-    }
-
-    pub fn limits(&self, default: Limits) -> Limits {
-        Limits {
-            qps: self.qps.unwrap_or(default.qps),
-            per_day: self.per_day.unwrap_or(default.per_day),
-        }
-    }
-}
-
-type Shard = HashMap<Digest, Arc<Validated>>;
-
+/// A bounded, sharded, generation-guarded map from `K` to shared `V`s.
 #[derive(Debug)]
-pub struct ValidationCache {
-    shards: Box<[Mutex<Shard>]>,
+pub struct Cache<K, V> {
+    shards: Box<[Mutex<Shard<K, V>>]>,
     per_shard: usize,
     generation: AtomicU64,
+    hasher: foldhash::fast::FixedState,
 }
 
-impl ValidationCache {
+impl<K: Hash + Eq + Clone, V: Entry> Cache<K, V> {
+    /// A cache of at most about `max_entries` entries.
     pub fn new(max_entries: usize) -> Self {
         Self {
             shards: (0..SHARDS)
@@ -90,23 +46,26 @@ impl ValidationCache {
                 .collect(),
             per_shard: (max_entries / SHARDS).max(1),
             generation: AtomicU64::new(0),
+            hasher: foldhash::fast::FixedState::default(),
         }
     }
 
-    fn shard(&self, digest: &Digest) -> MutexGuard<'_, Shard> {
-        // The last byte: a token key starts with a time-ordered id, and ends
-        // with SHA-256 output (see `secret::token_key`).
-        let i = usize::from(digest[31]) % SHARDS;
+    fn shard<Q: Hash + ?Sized>(&self, key: &Q) -> MutexGuard<'_, Shard<K, V>> {
+        let i = usize::try_from(self.hasher.hash_one(key) % SHARDS as u64).unwrap_or(0);
         self.shards[i].lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The entry for `digest` if present and unexpired at `now_ms`.
-    pub fn get(&self, digest: &Digest, now_ms: i64) -> Option<Arc<Validated>> {
-        let mut shard = self.shard(digest);
-        match shard.get(digest) {
-            Some(v) if now_ms < v.expires_at_ms => Some(v.clone()),
+    /// The entry for `key` if present and live at `now_ms`.
+    pub fn get<Q>(&self, key: &Q, now_ms: i64) -> Option<Arc<V>>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let mut shard = self.shard(key);
+        match shard.get(key) {
+            Some(v) if v.live(now_ms) => Some(v.clone()),
             Some(_) => {
-                shard.remove(digest);
+                shard.remove(key);
                 None
             }
             None => None,
@@ -119,37 +78,42 @@ impl ValidationCache {
     }
 
     /// Caches `v` unless the cache was invalidated since `generation`.
-    pub fn insert(&self, digest: Digest, v: Arc<Validated>, generation: u64, now_ms: i64) {
-        let mut shard = self.shard(&digest);
+    /// When its shard is full, the dead entries go, then an eighth of the
+    /// live ones if still full.
+    pub fn insert(&self, key: K, v: Arc<V>, generation: u64, now_ms: i64) {
+        let mut shard = self.shard(&key);
         if self.generation() != generation {
             return;
         }
         if shard.len() >= self.per_shard {
-            shard.retain(|_, e| now_ms < e.expires_at_ms);
+            shard.retain(|_, e| e.live(now_ms));
             if shard.len() >= self.per_shard {
-                // Still full of live entries: drop an arbitrary eighth.
                 let drop_n = (self.per_shard / 8).max(1);
-                let victims: Vec<Digest> = shard.keys().take(drop_n).copied().collect();
+                let victims: Vec<K> = shard.keys().take(drop_n).cloned().collect();
                 for k in victims {
                     shard.remove(&k);
                 }
             }
         }
-        shard.insert(digest, v);
+        shard.insert(key, v);
     }
 
-    /// Drops one token (revoked through this server).
-    pub fn remove(&self, digest: &Digest) {
+    /// Drops one entry (changed through this server).
+    pub fn remove<Q>(&self, key: &Q)
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
         self.generation.fetch_add(1, Ordering::SeqCst);
-        self.shard(digest).remove(digest);
+        self.shard(key).remove(key);
     }
 
-    /// Drops every token of a family (refresh token revoked or reused).
-    pub fn remove_family(&self, family_id: &str) {
+    /// Drops every entry `keep` says no to (a token family revoked).
+    pub fn retain(&self, keep: impl Fn(&V) -> bool) {
         self.generation.fetch_add(1, Ordering::SeqCst);
         for shard in self.shards.iter() {
             let mut s = shard.lock().unwrap_or_else(|p| p.into_inner());
-            s.retain(|_, v| v.family_id != family_id);
+            s.retain(|_, v| keep(v));
         }
     }
 
@@ -177,31 +141,33 @@ impl ValidationCache {
 mod tests {
     use super::*;
 
-    fn entry(family: &str, exp: i64) -> Arc<Validated> {
-        Arc::new(Validated {
-            client_id: "c".into(),
-            username: None,
-            scope: Scope::empty(),
-            grant_type: GrantType::ClientCredentials,
-            issued_at: 0,
-            expires_at_ms: exp,
-            family_id: family.into(),
-            qps: None,
-            per_day: None,
-            audience: Audience::One("https://issuer".into()),
-        })
+    /// A token's entry: its family, dead from `exp` (ms) on.
+    #[derive(Debug)]
+    struct Token {
+        family: &'static str,
+        exp: i64,
+    }
+
+    impl Entry for Token {
+        fn live(&self, now_ms: i64) -> bool {
+            now_ms < self.exp
+        }
+    }
+
+    fn entry(family: &'static str, exp: i64) -> Arc<Token> {
+        Arc::new(Token { family, exp })
     }
 
     #[test]
     fn expiry_removal_and_generation() {
-        let c = ValidationCache::new(1000);
+        let c: Cache<[u8; 32], Token> = Cache::new(1000);
         let g = c.generation();
         c.insert([1; 32], entry("f", 1000), g, 0);
         c.insert([2; 32], entry("f", 1000), g, 0);
         c.insert([3; 32], entry("other", 1000), g, 0);
         assert!(c.get(&[1; 32], 999).is_some());
         assert!(c.get(&[1; 32], 1000).is_none(), "dead at exp");
-        c.remove_family("f");
+        c.retain(|v| v.family != "f");
         assert!(c.get(&[2; 32], 0).is_none());
         assert!(c.get(&[3; 32], 0).is_some());
         // An insert from a lookup that began before an invalidation is discarded.
@@ -213,10 +179,23 @@ mod tests {
 
     #[test]
     fn bounded() {
-        let c = ValidationCache::new(64);
+        let c: Cache<[u8; 32], Token> = Cache::new(64);
         for i in 0..=255u8 {
             c.insert([i; 32], entry("f", 10), c.generation(), 0);
         }
         assert!(c.len() <= 64, "{}", c.len());
+    }
+
+    #[test]
+    fn borrowed_keys_and_a_stale_insert_after_clear() {
+        let c: Cache<String, Token> = Cache::new(100);
+        let g = c.generation();
+        c.insert("a".to_owned(), entry("f", i64::MAX), g, 0);
+        assert!(c.get("a", 0).is_some());
+        assert!(c.get("b", 0).is_none());
+        c.clear();
+        assert!(c.get("a", 0).is_none());
+        c.insert("b".to_owned(), entry("f", i64::MAX), g, 0);
+        assert!(c.get("b", 0).is_none(), "looked up before the clear");
     }
 }

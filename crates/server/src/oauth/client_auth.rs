@@ -1,7 +1,7 @@
 //! Client authentication (RFC 6749 §2.3.1).
 //!
 //! A known client presenting its current secret is answered from the
-//! [client cache](super::client_cache). Every other attempt costs the same
+//! [client cache](super::cache). Every other attempt costs the same
 //! work whether or not the client exists: one store lookup and one digest
 //! comparison per candidate decoding, against a dummy digest when there is
 //! no such client. Failures all produce the same `invalid_client`, are
@@ -78,7 +78,7 @@ pub async fn authenticate(
 async fn public(server: &AuthServer, client_id: &str) -> Result<Arc<Client>, GrantError> {
     if let Some(c) = server
         .clients
-        .get(client_id)
+        .get(client_id, server.clock.now_ms())
         .filter(|c| c.settings.public && c.enabled)
     {
         return Ok(c);
@@ -87,7 +87,10 @@ async fn public(server: &AuthServer, client_id: &str) -> Result<Arc<Client>, Gra
     match server.store.get_client(client_id).await? {
         Some(c) if c.settings.public && c.enabled => {
             let c = Arc::new(c);
-            server.clients.insert(c.clone(), generation);
+            let id = c.client_id.clone();
+            server
+                .clients
+                .insert(id, c.clone(), generation, server.clock.now_ms());
             Ok(c)
         }
         _ => {
@@ -119,7 +122,10 @@ async fn check(
             && c.settings.auth_method.allows(via_post)
     };
     for cand in candidates {
-        match server.clients.get(&cand.client_id) {
+        match server
+            .clients
+            .get(cand.client_id.as_str(), server.clock.now_ms())
+        {
             Some(client) if accepts(&client, cand) => return Ok(client),
             _ => {}
         }
@@ -146,7 +152,10 @@ async fn check(
                 break;
             }
             let client = Arc::new(client);
-            server.clients.insert(client.clone(), generation);
+            let id = client.client_id.clone();
+            server
+                .clients
+                .insert(id, client.clone(), generation, server.clock.now_ms());
             return Ok(client);
         }
     }

@@ -9,7 +9,6 @@
 pub mod authorize;
 pub mod cache;
 pub mod client_auth;
-pub mod client_cache;
 pub mod error;
 pub mod introspect;
 pub mod jwt;
@@ -22,18 +21,33 @@ pub mod sign_in;
 pub mod throttle;
 pub mod token;
 pub mod tokens;
+pub mod validated;
 
 use std::sync::Arc;
 
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::metrics::Metrics;
-use crate::store::{Store, TokenLookup};
-use client_cache::ClientCache;
+use crate::store::{Client, Store, TokenLookup};
+use cache::{Cache, Entry};
 use error::GrantError;
 use password::Passwords;
 use throttle::Throttles;
 use tokens::Tokens;
+
+/// Most clients kept in the client cache (clients are few).
+const MAX_CLIENTS: usize = 10_000;
+
+/// A client read from the store is served from the cache until the store's
+/// revision moves (or this server changes it): only what the store
+/// returned is cached, and only a successful authentication is answered
+/// from there, so an unknown id, a wrong secret or a disabled client always
+/// goes to the store, and a new client or secret works at once.
+impl Entry for Client {
+    fn live(&self, _now_ms: i64) -> bool {
+        true
+    }
+}
 
 /// What the grant logic works with: the store, the caches in front of it,
 /// the password hasher and the throttles.
@@ -46,7 +60,7 @@ pub struct AuthServer {
     /// Waits after failed password checks and client authentications.
     throttles: Throttles,
     /// Clients already read from the store.
-    clients: ClientCache,
+    clients: Cache<String, Client>,
     tokens: Arc<Tokens>,
     metrics: Arc<Metrics>,
 }
@@ -62,7 +76,7 @@ impl AuthServer {
         Ok(Self {
             passwords: Passwords::new(config.argon2)?,
             throttles: Throttles::new(&config.throttle),
-            clients: ClientCache::default(),
+            clients: Cache::new(MAX_CLIENTS),
             config,
             store,
             clock,

@@ -15,9 +15,10 @@ use std::sync::Arc;
 
 use tollgate_proto::GrantType;
 
-use super::cache::{Validated, ValidationCache};
+use super::cache::Cache;
 use super::error::GrantError;
 use super::keys::Keys;
+use super::validated::Validated;
 use super::{is_active, jwt, secret};
 use crate::clock::Clock;
 use crate::metrics::Metrics;
@@ -78,11 +79,14 @@ impl Invalidation {
     fn apply(&self, cache: &ValidationCache) {
         match self {
             Self::Token(d) => cache.remove(d),
-            Self::Family(f) => cache.remove_family(f),
+            Self::Family(f) => cache.retain(|v| v.family_id != *f),
             Self::All => cache.clear(),
         }
     }
 }
+
+/// The validation cache: what each token already checked grants.
+type ValidationCache = Cache<Digest, Validated>;
 
 /// Token lookups through the validation cache.
 #[derive(Debug)]
@@ -118,7 +122,7 @@ impl Tokens {
     ) -> Self {
         Self {
             store,
-            cache: ValidationCache::new(config.max_entries),
+            cache: Cache::new(config.max_entries),
             clock,
             metrics,
             redis,
