@@ -15,7 +15,7 @@ use crate::common::{
 #[tokio::test]
 async fn readme_quick_start_works_against_the_demo() {
     let server = Server::start(&["--demo".to_owned()], &[]);
-    let banner = server.stdout.lock().unwrap().join("\n");
+    let banner = server.stdout_with("demo-secret");
     assert!(
         banner.contains("demo-client") && banner.contains("demo-secret"),
         "{banner}"

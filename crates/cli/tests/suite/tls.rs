@@ -88,7 +88,7 @@ async fn the_token_flow_over_tls_with_http2_and_a_reload_on_sighup() {
     let https = server.base.replace("http://", "https://");
     let addr = server.base.trim_start_matches("http://").to_owned();
     assert!(
-        server.stdout.lock().unwrap().join("\n").contains(&https),
+        server.stdout_with(&https).contains(&https),
         "the demo banner shows the https URL"
     );
 

@@ -149,6 +149,20 @@ impl Server {
         self.child.wait().unwrap().success()
     }
 
+    /// What the server printed on stdout, once it holds `needle` (or after
+    /// 10 s): stdout and the stderr that announced the address are read by
+    /// separate threads, so the banner may still be in flight.
+    pub fn stdout_with(&self, needle: &str) -> String {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let text = self.stdout.lock().unwrap().join("\n");
+            if text.contains(needle) || std::time::Instant::now() > deadline {
+                return text;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     pub fn log_text(&self) -> String {
         self.logs.lock().unwrap().join("\n")
     }
