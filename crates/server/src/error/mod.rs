@@ -100,12 +100,6 @@ impl Error {
     pub fn invalid_request(description: impl Into<Cow<'static, str>>) -> Self {
         Self::oauth(ErrorCode::InvalidRequest, description)
     }
-
-    /// The one message for every client-authentication failure, so unknown
-    /// client, wrong secret and disabled client look alike.
-    pub fn invalid_client() -> Self {
-        Self::oauth(ErrorCode::InvalidClient, "client authentication failed")
-    }
 }
 
 /// An error a handler returned, not yet rendered: the response carries it
