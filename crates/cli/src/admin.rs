@@ -151,6 +151,11 @@ struct SettingsFlags {
     /// Trusted: its users are not asked to consent.
     #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
     first_party: Option<bool>,
+    /// OpenID Connect's default_max_age: a sign-in older than this many
+    /// seconds is asked again when a request sends no max_age; "none" for
+    /// any age [default: none].
+    #[arg(long, value_name = "SECS|none", value_parser = max_age)]
+    default_max_age: Option<MaxAge>,
     /// The person it belongs to (a username): it shows in their developer
     /// portal at /console.
     #[arg(long, value_name = "USERNAME")]
@@ -158,6 +163,20 @@ struct SettingsFlags {
     /// What it is for, as shown in the console.
     #[arg(long, value_name = "TEXT")]
     description: Option<String>,
+}
+
+/// `--default-max-age`: seconds, or `none`.
+#[derive(Debug, Clone, Copy)]
+struct MaxAge(Option<u32>);
+
+fn max_age(s: &str) -> Result<MaxAge, String> {
+    match s {
+        "none" => Ok(MaxAge(None)),
+        n => n
+            .parse()
+            .map(|n| MaxAge(Some(n)))
+            .map_err(|_| "a whole number of seconds, or none".to_owned()),
+    }
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -338,6 +357,9 @@ impl SettingsFlags {
             s.redirect_uris.clone_from(&self.redirect_uris);
         }
         s.first_party = self.first_party.unwrap_or(s.first_party);
+        if let Some(MaxAge(m)) = self.default_max_age {
+            s.default_max_age = m;
+        }
         if let Some(d) = &self.description {
             s.description.clone_from(d);
         }

@@ -126,13 +126,17 @@ pub struct ClientSettings {
     /// Trusted: its users see no consent page.
     #[serde(default)]
     pub first_party: bool,
+    /// Seconds a sign-in may be old when a request of this client sends
+    /// no `max_age` (OpenID Connect Registration); `null`: any age.
+    #[serde(default)]
+    pub default_max_age: Option<u32>,
 }
 
 impl ClientSettings {
     /// The JSON names of the fields, for bodies that embed the settings and
     /// refuse names they do not know (serde's `deny_unknown_fields` does
     /// not combine with `flatten`). A test keeps it equal to the struct.
-    pub const FIELDS: [&'static str; 14] = [
+    pub const FIELDS: [&'static str; 15] = [
         "client_name",
         "description",
         "scope",
@@ -147,6 +151,7 @@ impl ClientSettings {
         "redirect_uris",
         "public",
         "first_party",
+        "default_max_age",
     ];
 }
 

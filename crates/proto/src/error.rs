@@ -28,6 +28,15 @@ pub enum ErrorCode {
     /// RFC 6749 §4.1.2.1: at the authorization endpoint only.
     UnsupportedResponseType,
     AccessDenied,
+    /// OpenID Connect Core §3.1.2.6, at the authorization endpoint only:
+    /// `prompt=none` could not be honoured.
+    LoginRequired,
+    ConsentRequired,
+    InteractionRequired,
+    AccountSelectionRequired,
+    /// The request object parameters, which tollgate does not take.
+    RequestNotSupported,
+    RequestUriNotSupported,
 }
 
 impl ErrorCode {
@@ -47,10 +56,16 @@ impl ErrorCode {
             Self::TemporarilyUnavailable => "temporarily_unavailable",
             Self::UnsupportedResponseType => "unsupported_response_type",
             Self::AccessDenied => "access_denied",
+            Self::LoginRequired => "login_required",
+            Self::ConsentRequired => "consent_required",
+            Self::InteractionRequired => "interaction_required",
+            Self::AccountSelectionRequired => "account_selection_required",
+            Self::RequestNotSupported => "request_not_supported",
+            Self::RequestUriNotSupported => "request_uri_not_supported",
         }
     }
 
-    const ALL: [ErrorCode; 13] = [
+    const ALL: [ErrorCode; 19] = [
         Self::InvalidRequest,
         Self::InvalidClient,
         Self::InvalidGrant,
@@ -64,6 +79,12 @@ impl ErrorCode {
         Self::TemporarilyUnavailable,
         Self::UnsupportedResponseType,
         Self::AccessDenied,
+        Self::LoginRequired,
+        Self::ConsentRequired,
+        Self::InteractionRequired,
+        Self::AccountSelectionRequired,
+        Self::RequestNotSupported,
+        Self::RequestUriNotSupported,
     ];
 }
 

@@ -39,6 +39,17 @@ pub struct AuthorizationServerMetadata {
     pub id_token_signing_alg_values_supported: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub claims_supported: Vec<String>,
+    /// OpenID Connect Prompt Create §4.1: the `prompt` values understood.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub prompt_values_supported: Vec<String>,
+    /// OpenID Connect Discovery §3: whether `request` is taken (default
+    /// false); always written.
+    #[serde(default)]
+    pub request_parameter_supported: bool,
+    /// Whether `request_uri` is taken; always written, as it defaults to
+    /// true when absent.
+    #[serde(default)]
+    pub request_uri_parameter_supported: bool,
     /// RFC 9207: authorization responses carry `iss`.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub authorization_response_iss_parameter_supported: bool,

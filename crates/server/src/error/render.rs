@@ -238,7 +238,13 @@ fn status_of(code: ErrorCode) -> StatusCode {
         | ErrorCode::UnsupportedGrantType
         | ErrorCode::InvalidScope
         | ErrorCode::UnsupportedTokenType
-        | ErrorCode::UnsupportedResponseType => StatusCode::BAD_REQUEST,
+        | ErrorCode::UnsupportedResponseType
+        | ErrorCode::LoginRequired
+        | ErrorCode::ConsentRequired
+        | ErrorCode::InteractionRequired
+        | ErrorCode::AccountSelectionRequired
+        | ErrorCode::RequestNotSupported
+        | ErrorCode::RequestUriNotSupported => StatusCode::BAD_REQUEST,
     }
 }
 

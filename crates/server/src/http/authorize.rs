@@ -19,8 +19,9 @@ use super::form::read_form;
 use super::pages::{self, Consent, SignIn};
 use super::session;
 use crate::error::Error;
-use crate::oauth::authorize::{self, AuthorizationRequest, Refusal};
+use crate::oauth::authorize::{self, AuthorizationRequest, Refusal, ResponseMode};
 use crate::oauth::error::GrantError;
+use crate::oauth::interaction;
 use crate::oauth::secret;
 use crate::state::AppState;
 use crate::store::Session;
@@ -29,7 +30,7 @@ const SESSION_COOKIE: &str = session::SIGN_IN_COOKIE;
 const CSRF_COOKIE: &str = "tollgate_csrf";
 
 /// The authorization request's parameters, carried through the forms.
-const CARRIED: [&str; 9] = [
+const CARRIED: [&str; 13] = [
     "response_type",
     "client_id",
     "redirect_uri",
@@ -39,6 +40,10 @@ const CARRIED: [&str; 9] = [
     "code_challenge_method",
     "nonce",
     "response_mode",
+    "prompt",
+    "max_age",
+    "login_hint",
+    "id_token_hint",
 ];
 
 #[utoipa::path(
@@ -185,15 +190,22 @@ async fn posted(
     }
 }
 
-/// A checked request: signed in already or not, asked already or not.
+/// A checked request: signed in already or not, asked already or not, as
+/// `prompt`, `max_age` and the hints allow.
 async fn begin(state: &AppState, headers: &HeaderMap, params: &FormParams) -> Response {
     let req = match authorize::check(state.oauth(), params).await {
         Ok(r) => r,
         Err(refusal) => return refused(state, refusal),
     };
-    match current_session(state, headers).await {
-        None => sign_in_page(state, headers, &req, params, "", None),
-        Some(session) => proceed(state, headers, &req, params, &session).await,
+    let session = current_session(state, headers).await;
+    let now = state.clock().now_secs();
+    match interaction::session_stands(&req.interaction, session.as_ref(), now) {
+        Ok(Some(session)) => proceed(state, headers, &req, params, session).await,
+        Ok(None) => {
+            let username = interaction::username_to_fill(&req.interaction, session.as_ref());
+            sign_in_page(state, headers, &req, params, username, None)
+        }
+        Err((code, why)) => refused(state, Refusal::redirect(&req, code, &why)),
     }
 }
 
@@ -207,6 +219,13 @@ async fn proceed(
 ) -> Response {
     match authorize::needs_consent(state.oauth(), req, &session.username).await {
         Ok(false) => code_redirect(state, req, session).await,
+        Ok(true) if req.interaction.prompt.none => {
+            let why = "the user has not consented to this request";
+            refused(
+                state,
+                Refusal::redirect(req, ErrorCode::ConsentRequired, why),
+            )
+        }
         Ok(true) => form_page(state, headers, params, |carried, csrf| {
             pages::consent(&Consent {
                 client_name: &req.client.settings.client_name,
@@ -227,15 +246,13 @@ async fn code_redirect(
     session: &Session,
 ) -> Response {
     match authorize::issue_code(state.oauth(), req, &session.username, session.auth_time).await {
-        Ok(code) => {
-            let mut query = form_urlencoded::Serializer::new(String::new());
-            query.append_pair("code", &code);
-            if let Some(s) = &req.state {
-                query.append_pair("state", s);
-            }
-            query.append_pair("iss", &state.config().issuer);
-            redirect(&req.redirect_uri, &query.finish())
-        }
+        Ok(code) => send_back(
+            state,
+            &req.redirect_uri,
+            req.response_mode,
+            vec![("code", code.as_str())],
+            req.state.as_deref(),
+        ),
         Err(e) => unavailable(e),
     }
 }
@@ -283,19 +300,44 @@ fn refused(state: &AppState, refusal: Refusal) -> Response {
         Refusal::Unavailable(e) => unavailable(e),
         Refusal::Redirect {
             redirect_uri,
+            mode,
             error,
             description,
             state: client_state,
-        } => {
-            let mut query = form_urlencoded::Serializer::new(String::new());
-            query.append_pair("error", error.as_str());
-            query.append_pair("error_description", &description);
-            if let Some(s) = &client_state {
-                query.append_pair("state", s);
-            }
-            query.append_pair("iss", &state.config().issuer);
-            redirect(&redirect_uri, &query.finish())
+        } => send_back(
+            state,
+            &redirect_uri,
+            mode,
+            vec![
+                ("error", error.as_str()),
+                ("error_description", &description),
+            ],
+            client_state.as_deref(),
+        ),
+    }
+}
+
+/// The answer to the client, with `state` and `iss` (RFC 9207) after
+/// `fields`: in the redirect's query, or posted by the browser.
+fn send_back<'a>(
+    state: &'a AppState,
+    redirect_uri: &str,
+    mode: ResponseMode,
+    mut fields: Vec<(&'a str, &'a str)>,
+    client_state: Option<&'a str>,
+) -> Response {
+    if let Some(s) = client_state {
+        fields.push(("state", s));
+    }
+    fields.push(("iss", &state.config().issuer));
+    match mode {
+        ResponseMode::Query => {
+            let query = form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(&fields)
+                .finish();
+            redirect(redirect_uri, &query)
         }
+        ResponseMode::FormPost => pages::form_post(redirect_uri, &fields),
     }
 }
 

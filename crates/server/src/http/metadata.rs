@@ -7,6 +7,8 @@ use axum::Json;
 use tollgate_proto::{AuthorizationServerMetadata, GrantType};
 
 use super::{AUTHORIZE_PATH, INTROSPECT_PATH, JWKS_PATH, REVOKE_PATH, TOKEN_PATHS, USERINFO_PATH};
+use crate::oauth::authorize::ResponseMode;
+use crate::oauth::interaction::Prompt;
 use crate::state::AppState;
 use tollgate_proto::jose::SigningAlg;
 
@@ -83,7 +85,10 @@ pub async fn metadata_get(State(state): State<AppState>) -> Json<AuthorizationSe
             "email",
             "email_verified",
         ]),
-        response_modes_supported: vec!["query".to_owned()],
+        response_modes_supported: words(&ResponseMode::VALUES),
+        prompt_values_supported: words(&Prompt::VALUES),
+        request_parameter_supported: false,
+        request_uri_parameter_supported: false,
         authorization_response_iss_parameter_supported: true,
     })
 }

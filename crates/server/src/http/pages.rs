@@ -1,7 +1,9 @@
 //! The HTML tollgate shows people: sign in, consent, and what went wrong.
-//! Server-rendered (maud escapes every value), no JavaScript, one style
-//! sheet served from this origin so the Content-Security-Policy needs no
-//! `unsafe-inline`. Every form carries the CSRF token.
+//! Server-rendered (maud escapes every value), one style sheet served from
+//! this origin so the Content-Security-Policy needs no `unsafe-inline`.
+//! Every form carries the CSRF token. The one script is the form post
+//! response's one line, allowed by its hash; without it a button does the
+//! same.
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -114,6 +116,30 @@ pub fn error(message: &str) -> Markup {
     )
 }
 
+/// The script that submits the form post response at once.
+const SUBMIT_SCRIPT: &str = "document.forms[0].submit();";
+
+/// The policy of the form post response: [`SUBMIT_SCRIPT`] by its SHA-256
+/// (a test keeps the two together), the form to anywhere.
+const FORM_POST_CSP: &str = "default-src 'none'; script-src 'sha256-8lDeP0UDwCO6/RhblgeH/ctdBzjVpJxrXizsnIk3cEQ='; style-src 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// OAuth 2.0 Form Post Response Mode: a page whose form the browser posts
+/// to the client's redirect URI at once, carrying `fields`.
+pub fn form_post(action: &str, fields: &[(&str, &str)]) -> Response {
+    let markup = page(
+        "Returning to the application",
+        html! {
+            form method="post" action=(action) {
+                @for (k, v) in fields { input type="hidden" name=(k) value=(v); }
+                p.muted { "Returning you to the application…" }
+                noscript { button type="submit" { "Continue" } }
+            }
+            script { (maud::PreEscaped(SUBMIT_SCRIPT)) }
+        },
+    );
+    respond_with(StatusCode::OK, markup, FORM_POST_CSP, "no-referrer")
+}
+
 fn hidden(carried: Carried<'_>, csrf: &str) -> Markup {
     html! {
         input type="hidden" name="csrf" value=(csrf);
@@ -175,6 +201,17 @@ pub fn respond_with(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_form_post_policy_allows_exactly_its_script() {
+        use base64::Engine as _;
+        use sha2::Digest as _;
+        let hash = base64::engine::general_purpose::STANDARD
+            .encode(sha2::Sha256::digest(SUBMIT_SCRIPT.as_bytes()));
+        assert!(FORM_POST_CSP.contains(&format!("'sha256-{hash}'")));
+        let resp = form_post("https://app.example/cb", &[("code", "a\"b")]);
+        assert_eq!(resp.status(), StatusCode::OK);
+    }
 
     #[test]
     fn values_are_escaped_and_forms_carry_the_csrf_token() {

@@ -8,7 +8,6 @@
 //! [`Refusal::Redirect`]). Codes live 60 s, are single use, and are bound to
 //! the client, the redirect URI and the PKCE challenge.
 
-use std::borrow::Cow;
 use std::sync::Arc;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -17,6 +16,7 @@ use sha2::{Digest as _, Sha256};
 use tollgate_proto::{ErrorCode, FormParams, GrantType, Scope};
 
 use super::error::GrantError;
+use super::interaction::{self, Back, Interaction};
 use super::{secret, AuthServer};
 use crate::store::{AuthCode, Client};
 
@@ -35,6 +35,37 @@ pub struct AuthorizationRequest {
     /// PKCE S256 challenge.
     pub code_challenge: Option<String>,
     pub nonce: Option<String>,
+    /// How the answer goes back.
+    pub response_mode: ResponseMode,
+    /// What the request asked of the sign-in (OpenID Connect).
+    pub interaction: Interaction,
+}
+
+/// How the code or error goes back to the client.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ResponseMode {
+    /// In the redirect URI's query (RFC 6749 §4.1.2).
+    #[default]
+    Query,
+    /// POSTed by the browser from an auto-submitting form (OAuth 2.0 Form
+    /// Post Response Mode): nothing lands in the history or a log.
+    FormPost,
+}
+
+impl ResponseMode {
+    /// What discovery advertises as `response_modes_supported`.
+    pub const VALUES: [&'static str; 2] = ["query", "form_post"];
+
+    fn parse(value: Option<&str>) -> Result<Self, Back> {
+        match value {
+            None | Some("query") => Ok(Self::Query),
+            Some("form_post") => Ok(Self::FormPost),
+            Some(_) => Err((
+                ErrorCode::InvalidRequest,
+                "response_mode must be query or form_post".into(),
+            )),
+        }
+    }
 }
 
 /// Why a request is not answered with a code.
@@ -45,6 +76,7 @@ pub enum Refusal {
     /// Sent back to the client.
     Redirect {
         redirect_uri: String,
+        mode: ResponseMode,
         error: ErrorCode,
         description: String,
         state: Option<String>,
@@ -59,6 +91,7 @@ impl Refusal {
     pub fn redirect(req: &AuthorizationRequest, error: ErrorCode, description: &str) -> Self {
         Self::Redirect {
             redirect_uri: req.redirect_uri.clone(),
+            mode: req.response_mode,
             error,
             description: description.to_owned(),
             state: req.state.clone(),
@@ -70,7 +103,10 @@ impl Refusal {
 pub async fn check(server: &AuthServer, p: &FormParams) -> Result<AuthorizationRequest, Refusal> {
     let client = registered_client(server, p.get("client_id")).await?;
     let given = p.get("redirect_uri");
-    let redirect_uri = redirect_uri(&client, given)?;
+    let openid = p
+        .get("scope")
+        .is_some_and(|s| s.split(' ').any(|w| w == "openid"));
+    let redirect_uri = redirect_uri(&client, given, openid)?;
     let mut req = AuthorizationRequest {
         client: client.clone(),
         redirect_uri,
@@ -79,24 +115,42 @@ pub async fn check(server: &AuthServer, p: &FormParams) -> Result<AuthorizationR
         state: p.get("state").map(str::to_owned),
         code_challenge: None,
         nonce: p.get("nonce").map(str::to_owned),
+        response_mode: ResponseMode::Query,
+        interaction: Interaction::default(),
     };
     // From here on the redirect URI is trusted: refusals go back to it.
+    let refuse = |req: &AuthorizationRequest, (code, description): Back| {
+        Refusal::redirect(req, code, &description)
+    };
+    req.response_mode = ResponseMode::parse(p.get("response_mode")).map_err(|e| refuse(&req, e))?;
     let checked = response_type(p).and_then(|()| {
+        no_request_object(p)?;
         let challenge = code_challenge(p, client.settings.public)?;
         Ok((challenge, requested_scope(p, &client)?))
     });
-    match checked {
-        Ok((challenge, scope)) => {
-            req.code_challenge = challenge;
-            req.scope = scope;
-            Ok(req)
-        }
-        Err((code, description)) => Err(Refusal::redirect(&req, code, &description)),
-    }
+    let (challenge, scope) = checked.map_err(|e| refuse(&req, e))?;
+    req.code_challenge = challenge;
+    req.scope = scope;
+    req.interaction = interaction::read(server, p, &client)
+        .await
+        .map_err(|e| refuse(&req, e))?;
+    Ok(req)
 }
 
-/// An error to send back to the client's redirect URI.
-type Back = (ErrorCode, Cow<'static, str>);
+/// `request` and `request_uri` (OIDC Core §6, RFC 9101) are refused, not
+/// ignored: a client that put its parameters there must not be answered
+/// as if it had asked for something else.
+fn no_request_object(p: &FormParams) -> Result<(), Back> {
+    if p.get("request").is_some() {
+        let d = "request objects are not supported: send the parameters themselves";
+        return Err((ErrorCode::RequestNotSupported, d.into()));
+    }
+    if p.get("request_uri").is_some() {
+        let d = "request_uri is not supported: send the parameters themselves";
+        return Err((ErrorCode::RequestUriNotSupported, d.into()));
+    }
+    Ok(())
+}
 
 fn page(message: &str) -> Refusal {
     Refusal::Page(message.to_owned())
@@ -127,9 +181,14 @@ async fn registered_client(
     Ok(client)
 }
 
-/// Where the code goes: the URI given, if registered; else the only one.
-fn redirect_uri(client: &Client, given: Option<&str>) -> Result<String, Refusal> {
+/// Where the code goes: the URI given, if registered; else the only one,
+/// but never for OpenID Connect, where `redirect_uri` is required (OIDC
+/// Core §3.1.2.1).
+fn redirect_uri(client: &Client, given: Option<&str>, openid: bool) -> Result<String, Refusal> {
     match (given, client.settings.redirect_uris.as_slice()) {
+        (None, _) if openid => Err(page(
+            "The request names no redirect URI, which OpenID Connect requires.",
+        )),
         (Some(uri), _) if uri.contains('#') => Err(page(
             "The application's redirect URI has a fragment (#), which OAuth forbids.",
         )),
@@ -157,10 +216,7 @@ fn response_type(p: &FormParams) -> Result<(), Back> {
         }
         None => return invalid("response_type is missing"),
     }
-    match p.get("response_mode") {
-        None | Some("query") => Ok(()),
-        Some(_) => invalid("only response_mode=query is supported"),
-    }
+    Ok(())
 }
 
 /// The PKCE challenge (RFC 7636): S256 only, required of public clients.
@@ -268,6 +324,9 @@ pub async fn needs_consent(
     req: &AuthorizationRequest,
     username: &str,
 ) -> Result<bool, GrantError> {
+    if req.interaction.prompt.consent {
+        return Ok(true);
+    }
     if req.client.settings.first_party {
         return Ok(false);
     }

@@ -10,6 +10,7 @@ pub mod authorize;
 pub mod cache;
 pub mod client_auth;
 pub mod error;
+pub mod interaction;
 pub mod introspect;
 pub mod jwt;
 pub mod keys;

@@ -38,12 +38,21 @@ async fn app() -> (String, mpsc::Receiver<String>) {
     let (tx, rx) = mpsc::channel(1);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
+    let posted = tx.clone();
     let router = axum::Router::new().route(
         "/cb",
         axum::routing::get(move |uri: axum::http::Uri| {
             let tx = tx.clone();
             async move {
                 let _ = tx.send(uri.query().unwrap_or_default().to_owned()).await;
+                axum::response::Html("<!doctype html><title>App</title><p>back in the app</p>")
+            }
+        })
+        // The form post response mode: the same, in the body.
+        .post(move |body: String| {
+            let tx = posted.clone();
+            async move {
+                let _ = tx.send(body).await;
                 axum::response::Html("<!doctype html><title>App</title><p>back in the app</p>")
             }
         }),
@@ -77,13 +86,28 @@ fn authorize_url(s: &TestServer, id: &str, redirect: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_person_signs_in_consents_and_the_app_calls_an_api() {
+    signs_in_consents_and_calls(None).await;
+}
+
+/// OAuth 2.0 Form Post Response Mode: the page's one script posts the code
+/// under the Content-Security-Policy.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_form_post_page_posts_the_code_to_the_app_under_the_csp() {
+    signs_in_consents_and_calls(Some("form_post")).await;
+}
+
+async fn signs_in_consents_and_calls(response_mode: Option<&str>) {
     let Some(driver) = ChromeDriver::start() else {
         return;
     };
     let (s, id, secret) = setup().await;
     let (redirect, mut back) = app().await;
     let c = browser(&driver).await;
-    c.goto(&authorize_url(&s, &id, &redirect)).await.unwrap();
+    let mut url = authorize_url(&s, &id, &redirect);
+    if let Some(mode) = response_mode {
+        url.push_str(&format!("&response_mode={mode}"));
+    }
+    c.goto(&url).await.unwrap();
     assert!(c.title().await.unwrap().contains("Sign in"));
     c.find(Locator::Css("#username"))
         .await

@@ -20,6 +20,7 @@ mod hardening;
 mod introspect_revoke;
 mod jwt;
 mod leaks;
+mod oidc;
 mod openapi;
 mod properties;
 mod quota;

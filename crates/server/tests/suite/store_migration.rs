@@ -62,6 +62,7 @@ fn expected() -> [Client; 2] {
             ],
             public: false,
             first_party: true,
+            default_max_age: None,
         },
         secret_hash: [7; 32],
         previous_secret: Some(PreviousSecret {

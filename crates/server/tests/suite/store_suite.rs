@@ -132,6 +132,7 @@ fn client(id: &str) -> Client {
             ],
             public: false,
             first_party: true,
+            default_max_age: Some(300),
             description: "for <tests>".into(),
         },
         secret_hash: [7; 32],

@@ -208,6 +208,8 @@ fn settings_section(state: &AppState, v: &Visitor, c: &ClientInfo, path: &str) -
                 input #token_ttl type="number" name="token_ttl" min="1" value=[num(c.settings.token_ttl)] placeholder=(format!("default: {default_ttl}"));
                 label for="redirect_uris" { "Redirect URIs " span.muted { "(one per line)" } }
                 textarea #redirect_uris name="redirect_uris" rows="2" { (c.settings.redirect_uris.join("\n")) }
+                label for="default_max_age" { "Sign in again after, seconds " span.muted { "(OpenID Connect default_max_age; empty: never)" } }
+                input #default_max_age type="number" name="default_max_age" min="0" value=[c.settings.default_max_age.map(|n| n.to_string())];
                 div.check {
                     input #enabled type="checkbox" name="enabled" value="on" checked[c.enabled];
                     label for="enabled" { "Enabled" }
@@ -302,6 +304,10 @@ fn settings_form(form: &FormParams, s: &mut ClientSettings) -> Result<(), AdminE
     s.qps = number("qps")?;
     s.per_day = number("per_day")?;
     s.token_ttl = number("token_ttl")?;
+    s.default_max_age = number("default_max_age")?
+        .map(u32::try_from)
+        .transpose()
+        .map_err(|_| AdminError::Invalid("`default_max_age` is too large".into()))?;
     s.redirect_uris = super::apps::lines(form.get("redirect_uris").unwrap_or(""));
     Ok(())
 }

@@ -6,6 +6,7 @@
 use std::collections::BTreeSet;
 
 pub mod upstream;
+pub mod web;
 
 use serde_json::Value;
 use tollgate_proto::basic::BasicEncoding;
