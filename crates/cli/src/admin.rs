@@ -9,6 +9,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand, ValueEnum};
 use tollgate_proto::admin::{ClientInfo, ClientRegistration};
 use tollgate_proto::client::{AuthMethod, ClientSettings, TokenFormat};
+use tollgate_proto::jose::SigningAlg;
 use tollgate_proto::{merge_patch, GrantType};
 use tollgate_server::config::{defaults, FileConfig};
 use tollgate_server::store;
@@ -156,6 +157,14 @@ struct SettingsFlags {
     /// any age [default: none].
     #[arg(long, value_name = "SECS|none", value_parser = max_age)]
     default_max_age: Option<MaxAge>,
+    /// The algorithm of its ID tokens: ES256, EdDSA or RS256; "default"
+    /// for RS256, the OpenID Connect default [default: default].
+    #[arg(long, value_name = "ALG", value_parser = alg_choice)]
+    id_token_signed_response_alg: Option<AlgChoice>,
+    /// /userinfo answers it with a JWT signed with this algorithm (ES256,
+    /// EdDSA or RS256); "default" for plain JSON [default: default].
+    #[arg(long, value_name = "ALG", value_parser = alg_choice)]
+    userinfo_signed_response_alg: Option<AlgChoice>,
     /// The person it belongs to (a username): it shows in their developer
     /// portal at /console.
     #[arg(long, value_name = "USERNAME")]
@@ -177,6 +186,21 @@ fn max_age(s: &str) -> Result<MaxAge, String> {
             .map(|n| MaxAge(Some(n)))
             .map_err(|_| "a whole number of seconds, or none".to_owned()),
     }
+}
+
+/// A signing algorithm flag: a JOSE name, or `default` (`null`).
+#[derive(Debug, Clone, Copy)]
+struct AlgChoice(Option<SigningAlg>);
+
+fn alg_choice(s: &str) -> Result<AlgChoice, String> {
+    if s == "default" {
+        return Ok(AlgChoice(None));
+    }
+    SigningAlg::ALL
+        .into_iter()
+        .find(|a| a.as_str().eq_ignore_ascii_case(s))
+        .map(|a| AlgChoice(Some(a)))
+        .ok_or_else(|| "ES256, EdDSA, RS256 or default".to_owned())
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -359,6 +383,12 @@ impl SettingsFlags {
         s.first_party = self.first_party.unwrap_or(s.first_party);
         if let Some(MaxAge(m)) = self.default_max_age {
             s.default_max_age = m;
+        }
+        if let Some(AlgChoice(a)) = self.id_token_signed_response_alg {
+            s.id_token_signed_response_alg = a;
+        }
+        if let Some(AlgChoice(a)) = self.userinfo_signed_response_alg {
+            s.userinfo_signed_response_alg = a;
         }
         if let Some(d) = &self.description {
             s.description.clone_from(d);

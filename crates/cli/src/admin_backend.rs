@@ -314,9 +314,9 @@ impl Backend {
         }
     }
 
-    pub async fn rotate_key(&self, rotation: KeyRotation) -> Result<KeyInfo> {
+    pub async fn rotate_keys(&self, rotation: KeyRotation) -> Result<Vec<KeyInfo>> {
         match self {
-            Self::Local(l) => Ok(l.admin().rotate_key(&l.jwt, rotation).await?),
+            Self::Local(l) => Ok(l.admin().rotate_keys(&l.jwt, rotation).await?),
             Self::Remote(r) => r.send(Method::POST, "/keys", &rotation).await,
         }
     }
@@ -336,7 +336,7 @@ impl Backend {
 
     pub async fn revoke_key(&self, kid: &str) -> Result<KeyInfo> {
         match self {
-            Self::Local(l) => Ok(l.admin().revoke_key(&l.jwt, kid).await?),
+            Self::Local(l) => Ok(l.admin().revoke_key(kid).await?),
             Self::Remote(r) => {
                 let path = format!("/keys/{}/revoke", encode(kid));
                 r.send(Method::POST, &path, &serde_json::json!({})).await

@@ -16,16 +16,18 @@ pub enum KeysCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Add a key: published in the JWKS at once, signing after the
-    /// config's jwt.prepublish_secs (so cached JWKS see it first).
+    /// Add a key of every algorithm (or of --alg): published in the JWKS at
+    /// once, signing after the config's jwt.prepublish_secs (so cached JWKS
+    /// see it first). Access tokens use jwt.algorithm's key, ID tokens the
+    /// client's id_token_signed_response_alg's.
     Rotate {
-        /// Its algorithm [default: the config's jwt.algorithm, else ES256].
+        /// Only a key of this algorithm [default: one of each].
         #[arg(long, value_enum)]
         alg: Option<AlgArg>,
         /// The current key leaked: sign with the new one at once, and revoke
-        /// every key that signed until now, so every token they signed is
-        /// refused at once (clients fetch new ones; verifiers with a cached
-        /// JWKS refuse new tokens until they fetch it again).
+        /// every key of its algorithm that signed until now, so every token
+        /// they signed is refused at once (clients fetch new ones; verifiers
+        /// with a cached JWKS refuse new tokens until they fetch it again).
         #[arg(long)]
         now: bool,
     },
@@ -88,19 +90,23 @@ pub async fn run(backend: &Backend, cmd: KeysCommand) -> Result<()> {
                 alg: alg.map(SigningAlg::from),
                 now: at_once,
             };
-            let key = backend.rotate_key(rotation).await?;
+            let keys = backend.rotate_keys(rotation).await?;
             let now = tollgate_server::Clock::system().now_secs();
-            eprintln!(
-                "key {} ({}) published; it signs from {} ({} s from now)",
-                key.kid,
-                key.alg,
-                key.signs_from,
-                (key.signs_from - now).max(0)
-            );
-            if at_once {
-                eprintln!("every key that signed before it is revoked: their tokens are refused");
+            for key in &keys {
+                eprintln!(
+                    "key {} ({}) published; it signs from {} ({} s from now)",
+                    key.kid,
+                    key.alg,
+                    key.signs_from,
+                    (key.signs_from - now).max(0)
+                );
             }
-            crate::out::line(format_args!("{}", key.kid))?;
+            if at_once {
+                eprintln!("every key of its algorithm that signed before it is revoked: their tokens are refused");
+            }
+            for key in &keys {
+                crate::out::line(format_args!("{}", key.kid))?;
+            }
             Ok(())
         }
         KeysCommand::Retire { kid } => {

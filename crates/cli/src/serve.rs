@@ -196,10 +196,6 @@ pub async fn run(args: ServeArgs) -> Result<()> {
             demo::banner(&format!("{scheme}://{local}"))
         ))?;
     }
-    tracing::info!(listen = %local, issuer = %state.config().issuer, "tollgate listening");
-    if let Some(a) = &admin_listener {
-        tracing::info!(admin_listen = %a.local_addr()?, "admin API listening");
-    }
     tollgate_server::run_with_admin(listener, admin_listener, state, shutdown_signal()).await?;
     tracing::info!("tollgate stopped");
     Ok(())

@@ -323,10 +323,12 @@ pub struct KeyInfo {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct KeyRotation {
-    /// Default: the server's `jwt.algorithm`.
+    /// The algorithm of the new key; default: one new key of every
+    /// algorithm the server signs with.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alg: Option<SigningAlg>,
-    /// Sign with it at once, skipping pre-publication.
+    /// Sign with it at once, skipping pre-publication; every key of its
+    /// algorithm that signed until now is revoked.
     #[serde(default)]
     pub now: bool,
 }

@@ -15,6 +15,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::jose::SigningAlg;
 use crate::{GrantType, Scope};
 
 /// How a client authenticates at the token endpoint.
@@ -130,13 +131,27 @@ pub struct ClientSettings {
     /// no `max_age` (OpenID Connect Registration); `null`: any age.
     #[serde(default)]
     pub default_max_age: Option<u32>,
+    /// The algorithm of its ID tokens; `null`: RS256, the OpenID Connect
+    /// default (Registration §2).
+    #[serde(default)]
+    pub id_token_signed_response_alg: Option<SigningAlg>,
+    /// `/userinfo` answers it with a JWT signed with this algorithm;
+    /// `null`: plain JSON.
+    #[serde(default)]
+    pub userinfo_signed_response_alg: Option<SigningAlg>,
 }
 
 impl ClientSettings {
+    /// The algorithm its ID tokens are signed with.
+    pub fn id_token_alg(&self) -> SigningAlg {
+        self.id_token_signed_response_alg
+            .unwrap_or(SigningAlg::RS256)
+    }
+
     /// The JSON names of the fields, for bodies that embed the settings and
     /// refuse names they do not know (serde's `deny_unknown_fields` does
     /// not combine with `flatten`). A test keeps it equal to the struct.
-    pub const FIELDS: [&'static str; 15] = [
+    pub const FIELDS: [&'static str; 17] = [
         "client_name",
         "description",
         "scope",
@@ -152,6 +167,8 @@ impl ClientSettings {
         "public",
         "first_party",
         "default_max_age",
+        "id_token_signed_response_alg",
+        "userinfo_signed_response_alg",
     ];
 }
 

@@ -38,6 +38,8 @@ pub struct AuthorizationServerMetadata {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub id_token_signing_alg_values_supported: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub userinfo_signing_alg_values_supported: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub claims_supported: Vec<String>,
     /// OpenID Connect Prompt Create §4.1: the `prompt` values understood.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -37,6 +37,8 @@ pub async fn run_with_admin(
             "admin_listen is set but no admin listener was given: the admin API is not served"
         );
     }
+    // At first start this makes one key of each algorithm (an RSA key takes
+    // a few hundred ms): the JWKS holds them all before the first answer.
     if let Err(e) = state.tokens().keys().ensure().await {
         tracing::warn!(error = %e, "cannot read or make the signing keys yet; trying again when a JWT is issued");
     }
@@ -47,6 +49,11 @@ pub async fn run_with_admin(
         )),
         None => None,
     };
+    let local = listener.local_addr()?;
+    tracing::info!(listen = %local, issuer = %state.config().issuer, "tollgate listening");
+    if let Some(a) = &admin {
+        tracing::info!(admin_listen = %a.local_addr()?, "admin API listening");
+    }
     let background = spawn_background(&state, tls.as_ref());
     let (stop, stopped) = tokio::sync::watch::channel(());
     tokio::spawn(async move {

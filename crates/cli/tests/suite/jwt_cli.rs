@@ -34,17 +34,23 @@ fn keys_rotate_and_retire_from_the_command_line() {
     let ws = Workspace::new();
     let server = ws.serve(&[]);
     let mut first = keys(&ws);
-    for _ in 0..100 {
-        if !first.is_empty() {
+    for _ in 0..200 {
+        if first.len() == 3 {
             break;
         }
         std::thread::sleep(Duration::from_millis(50));
         first = keys(&ws);
     }
-    assert_eq!(first.len(), 1, "a key is made at first start: {first:?}");
-    assert_eq!(first[0]["state"], "signing");
-    assert_eq!(first[0]["alg"], "ES256");
-    let old = first[0]["kid"].as_str().unwrap().to_owned();
+    let of = |alg: &str| {
+        let k = first.iter().find(|k| k["alg"] == alg);
+        k.unwrap_or_else(|| panic!("a key of {alg} at first start: {first:?}"))["kid"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let (old, rsa) = (of("ES256"), of("RS256"));
+    of("EdDSA");
+    assert!(first.iter().all(|k| k["state"] == "signing"), "{first:?}");
 
     let pending = ws.admin_ok(&["keys", "rotate", "--alg", "EdDSA"], "");
     let pending = pending.trim();
@@ -72,7 +78,7 @@ fn keys_rotate_and_retire_from_the_command_line() {
     );
 
     // The leaked-key case: a new key signs at once, the old one is dead.
-    let now = ws.admin(&["keys", "rotate", "--now"], "");
+    let now = ws.admin(&["keys", "rotate", "--now", "--alg", "ES256"], "");
     let says = String::from_utf8_lossy(&now.stderr);
     assert!(says.contains("revoked"), "{says}");
     let now = String::from_utf8_lossy(&now.stdout).trim().to_owned();
@@ -89,6 +95,11 @@ fn keys_rotate_and_retire_from_the_command_line() {
     );
     assert_eq!(state(pending).0, "retired");
     assert_eq!(state(&now).0, "signing");
+    assert_eq!(state(&rsa).0, "signing", "RS256 untouched");
+
+    // Without --alg, a new key of every algorithm.
+    let all = ws.admin_ok(&["keys", "rotate"], "");
+    assert_eq!(all.lines().count(), 3, "{all}");
     drop(server);
 }
 
@@ -123,7 +134,16 @@ async fn token_decode_shows_a_jwt_and_says_it_is_not_verified() {
         .json()
         .await
         .unwrap();
-    assert_eq!(jwks["keys"].as_array().map(Vec::len), Some(1));
+    let published: Vec<&str> = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["alg"].as_str().unwrap())
+        .collect();
+    assert!(
+        published.contains(&"ES256") && published.contains(&"RS256"),
+        "{jwks}"
+    );
     tokio::time::sleep(Duration::from_millis(10)).await;
     drop(server);
 }

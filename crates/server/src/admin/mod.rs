@@ -276,9 +276,10 @@ pub async fn set_password(
     Ok(())
 }
 
-/// Adds a signing key: published at once, signing `prepublish_secs` later;
-/// or, with `now_too` (the current key leaked), signing at once while every
-/// key that signed until now is revoked ([`revoke_key`]). Returns the new
+/// Adds a signing key of `alg`: published at once, signing
+/// `prepublish_secs` later; or, with `now_too` (the current key leaked),
+/// signing at once while every key of `alg` that signed until now is
+/// revoked ([`revoke_key`]). Returns the new
 /// key and the ids of those revoked.
 pub async fn rotate_key(
     store: &dyn Store,
@@ -296,7 +297,7 @@ pub async fn rotate_key(
         .signing_keys()
         .await?
         .into_iter()
-        .filter(|k| signs_at(k, now))
+        .filter(|k| k.alg == alg && signs_at(k, now))
         .map(|k| k.kid)
         .collect();
     let key = add_key(store, alg, now, now).await?;
@@ -325,21 +326,27 @@ fn signs_at(k: &SigningKey, now: i64) -> bool {
 
 /// Revokes `kid` (its private key leaked): it signs nothing more and
 /// verifies nothing from `now` on, so every token it signed is dead; other
-/// instances see it at their next poll of the store. When no other key
-/// signs now, one of `alg` is made first, signing at once, so tokens are
-/// still issued. Returns that new key, if one was made.
+/// instances see it at their next poll of the store. When no other key of
+/// its algorithm signs now, one is made first, signing at once, so tokens
+/// are still issued. Returns that new key, if one was made.
 pub async fn revoke_key(
     store: &dyn Store,
     now: i64,
     kid: &str,
-    alg: SigningAlg,
 ) -> Result<Option<SigningKey>, AdminError> {
     let keys = store.signing_keys().await?;
     let published = |k: &SigningKey| k.published_until.is_none_or(|u| u > now);
-    if !keys.iter().any(|k| k.kid == kid && published(k)) {
+    let Some(alg) = keys
+        .iter()
+        .find(|k| k.kid == kid && published(k))
+        .map(|k| k.alg)
+    else {
         return Err(StoreError::NotFound(format!("signing key `{kid}` still published")).into());
-    }
-    let made = if keys.iter().any(|k| k.kid != kid && signs_at(k, now)) {
+    };
+    let made = if keys
+        .iter()
+        .any(|k| k.kid != kid && k.alg == alg && signs_at(k, now))
+    {
         None
     } else {
         Some(add_key(store, alg, now, now).await?)
@@ -350,7 +357,7 @@ pub async fn revoke_key(
 
 /// Retires `kid`: it signs no more from `now`, and stays in the JWKS for
 /// `longest_ttl` (the longest an access token it signed can live). Refused
-/// when no other key signs now: rotate first.
+/// when no other key of its algorithm signs now: rotate first.
 pub async fn retire_key(
     store: &dyn Store,
     now: i64,
@@ -358,12 +365,19 @@ pub async fn retire_key(
     longest_ttl: u64,
 ) -> Result<i64, AdminError> {
     let keys = store.signing_keys().await?;
-    if !keys.iter().any(|k| k.kid == kid && k.retired_at.is_none()) {
+    let Some(alg) = keys
+        .iter()
+        .find(|k| k.kid == kid && k.retired_at.is_none())
+        .map(|k| k.alg)
+    else {
         return Err(StoreError::NotFound(format!("signing key `{kid}` still in use")).into());
-    }
-    if !keys.iter().any(|k| k.kid != kid && signs_at(k, now)) {
+    };
+    if !keys
+        .iter()
+        .any(|k| k.kid != kid && k.alg == alg && signs_at(k, now))
+    {
         return Err(AdminError::Invalid(format!(
-            "no other key signs yet: run `tollgate admin keys rotate` first (with --now if `{kid}` leaked)"
+            "no other {alg} key signs yet: run `tollgate admin keys rotate --alg {alg}` first (with --now if `{kid}` leaked)"
         )));
     }
     let until = now.saturating_add(i64::try_from(longest_ttl).unwrap_or(i64::MAX));

@@ -4,6 +4,8 @@
 use serde_json::json;
 use tollgate_proto::admin::{KeyInfo, KeyRotation};
 
+use tollgate_proto::jose::SigningAlg;
+
 use super::views::key_info;
 use super::{retire_key, revoke_key, rotate_key, Admin, AdminError};
 use crate::config::JwtConfig;
@@ -14,30 +16,39 @@ impl Admin<'_> {
         Ok(keys.iter().map(|k| key_info(k, self.now)).collect())
     }
 
-    /// Adds a key, published now and signing after `jwt.prepublish_secs`;
-    /// with `now`, signing at once and every key that signed revoked.
-    pub async fn rotate_key(
+    /// Adds a key of `rotation.alg`, or of every algorithm when it names
+    /// none: published now and signing after `jwt.prepublish_secs`; with
+    /// `now`, signing at once and every key of its algorithm that signed
+    /// revoked.
+    pub async fn rotate_keys(
         &self,
         jwt: &JwtConfig,
         rotation: KeyRotation,
-    ) -> Result<KeyInfo, AdminError> {
-        let alg = rotation.alg.unwrap_or(jwt.algorithm);
-        let (key, revoked) =
-            rotate_key(self.store, self.now, alg, jwt.prepublish_secs, rotation.now).await?;
-        let info = key_info(&key, self.now);
-        self.record("key.rotate", &key.kid, json!({ "key": info }))
-            .await;
-        for kid in revoked {
-            self.record("key.revoke", &kid, json!({ "replaced_by": key.kid }))
+    ) -> Result<Vec<KeyInfo>, AdminError> {
+        let algs = match rotation.alg {
+            Some(alg) => vec![alg],
+            None => SigningAlg::ALL.to_vec(),
+        };
+        let mut made = Vec::with_capacity(algs.len());
+        for alg in algs {
+            let (key, revoked) =
+                rotate_key(self.store, self.now, alg, jwt.prepublish_secs, rotation.now).await?;
+            let info = key_info(&key, self.now);
+            self.record("key.rotate", &key.kid, json!({ "key": info }))
                 .await;
+            for kid in revoked {
+                self.record("key.revoke", &kid, json!({ "replaced_by": key.kid }))
+                    .await;
+            }
+            made.push(info);
         }
-        Ok(info)
+        Ok(made)
     }
 
     /// Revokes `kid` at once: every token it signed is refused from now on.
-    /// A key of `jwt.algorithm` is made to sign when no other does.
-    pub async fn revoke_key(&self, jwt: &JwtConfig, kid: &str) -> Result<KeyInfo, AdminError> {
-        let made = revoke_key(self.store, self.now, kid, jwt.algorithm).await?;
+    /// A key of its algorithm is made to sign when no other does.
+    pub async fn revoke_key(&self, kid: &str) -> Result<KeyInfo, AdminError> {
+        let made = revoke_key(self.store, self.now, kid).await?;
         if let Some(key) = &made {
             let info = key_info(key, self.now);
             self.record("key.rotate", &key.kid, json!({ "key": info }))

@@ -9,7 +9,8 @@ use tollgate_proto::jose::SigningAlg;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct JwtConfig {
-    /// The algorithm of keys generated at first start and by `admin keys rotate`.
+    /// The algorithm of access tokens (a key of every algorithm is kept,
+    /// for ID tokens and signed userinfo).
     pub algorithm: SigningAlg,
     /// Seconds a rotated-in key is published in the JWKS before it signs,
     /// so verifiers that cached the JWKS see it first. At least

@@ -46,6 +46,8 @@ pub async fn metadata_get(State(state): State<AppState>) -> Json<AuthorizationSe
         ]
     };
     let words = |w: &[&str]| w.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+    // A current key of each is always in the JWKS (`oauth::keys`).
+    let algs = || SigningAlg::ALL.map(|a| a.as_str().to_owned()).to_vec();
     let mut token_methods = methods();
     token_methods.push("none".to_owned());
     Json(AuthorizationServerMetadata {
@@ -64,10 +66,8 @@ pub async fn metadata_get(State(state): State<AppState>) -> Json<AuthorizationSe
         code_challenge_methods_supported: vec!["S256".to_owned()],
         userinfo_endpoint: Some(format!("{issuer}{USERINFO_PATH}")),
         subject_types_supported: words(&["public"]),
-        id_token_signing_alg_values_supported: SigningAlg::ALL
-            .iter()
-            .map(|a| a.as_str().to_owned())
-            .collect(),
+        id_token_signing_alg_values_supported: algs(),
+        userinfo_signing_alg_values_supported: algs(),
         claims_supported: words(&[
             "iss",
             "sub",

@@ -1,15 +1,16 @@
 //! `GET|POST /userinfo` (OpenID Connect Core §5.3): the signed-in user's
 //! claims, for an access token of a user with scope `openid`, as the scopes
-//! `profile` and `email` allow. Refusals are the bearer check's (RFC 6750).
+//! `profile` and `email` allow, as JSON or as a JWT the client asked for.
+//! Refusals are the bearer check's (RFC 6750).
 
 use axum::extract::State;
-use axum::http::HeaderMap;
+use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use tollgate_proto::{ErrorCode, Scope};
 
 use crate::error::Error;
-use crate::oauth::oidc;
+use crate::oauth::oidc::{self, UserInfo};
 use crate::state::AppState;
 
 #[utoipa::path(
@@ -18,7 +19,7 @@ use crate::state::AppState;
     tag = "oauth",
     security(("bearer" = ["openid"])),
     responses(
-        (status = 200, description = "the user's claims (OpenID Connect Core §5.3)", body = Object),
+        (status = 200, description = "the user's claims (OpenID Connect Core §5.3); a signed JWT (`application/jwt`) for a client registered with `userinfo_signed_response_alg`", body = Object),
         (status = 401, description = "no or an invalid access token", body = super::schemas::OAuthError),
         (status = 403, description = "insufficient_scope", body = super::schemas::OAuthError),
     )
@@ -48,5 +49,10 @@ pub async fn userinfo(
     else {
         return Err(invalid("the token's user can no longer sign in"));
     };
-    Ok(Json(oidc::user_claims(&user, &grant.scope)).into_response())
+    match oidc::userinfo(state.oauth(), &grant.client_id, &user, &grant.scope).await? {
+        UserInfo::Json(claims) => Ok(Json(claims).into_response()),
+        UserInfo::Jwt(jwt) => {
+            Ok(([(header::CONTENT_TYPE, "application/jwt")], jwt).into_response())
+        }
+    }
 }

@@ -1,12 +1,16 @@
-//! The keys that sign JWT access tokens.
+//! The keys that sign JWT access tokens, ID tokens and signed userinfo.
 //!
 //! Kept in the store, so every instance signs with the same key and
-//! publishes the same JWKS. The first key is generated at first start; a
-//! rotated-in key is published `prepublish_secs` before it signs (verifiers
-//! that cached the JWKS fetch it again before they meet a token it signed);
-//! a retired key signs no more and stays published until the last token it
-//! signed has expired. The signing key is the newest one whose `signs_from`
-//! has come and that is not retired: every instance picks the same.
+//! publishes the same JWKS. There is a current key of every algorithm
+//! tollgate signs with (`SigningAlg::ALL`, what discovery advertises):
+//! access tokens use `jwt.algorithm`'s, ID tokens the client's
+//! `id_token_signed_response_alg`'s. The first keys are generated at first
+//! start; a rotated-in key is published `prepublish_secs` before it signs
+//! (verifiers that cached the JWKS fetch it again before they meet a token
+//! it signed); a retired key signs no more and stays published until the last token it
+//! signed has expired. The signing key of an algorithm is the newest one of
+//! it whose `signs_from` has come and that is not retired: every instance
+//! picks the same.
 //!
 //! Private keys leave this module only into the store; `Debug` of every type
 //! here leaves them out, and no endpoint returns them.
@@ -203,40 +207,59 @@ impl Keys {
         Ok(())
     }
 
-    /// Reads the keys, and makes one if none is left that can sign (first
-    /// start, or every key retired). Instances starting together may each
-    /// make one; they then all sign with the newest, as they all pick the same.
+    /// Reads the keys, and makes one of every algorithm that has none left
+    /// that can sign (first start, or every key of it retired), the access
+    /// tokens' algorithm first. Instances
+    /// starting together may each make one; they then all sign with the
+    /// newest, as they all pick the same.
     pub async fn ensure(&self) -> Result<(), GrantError> {
         let _one_at_a_time = self.making.lock().await;
         self.reload().await?;
-        let ring = self.ring();
-        if ring.signers.iter().any(|s| !s.retired) {
-            return Ok(());
-        }
-        let now = self.clock.now_secs();
-        let key = generate(self.config.algorithm, now, now)?;
-        let slot = i64::try_from(ring.signers.len()).unwrap_or(i64::MAX);
-        match self.store.insert_signing_key(&key, Some(slot)).await {
-            Ok(()) => {
-                tracing::info!(kid = %key.kid, alg = key.alg.as_str(), "signing key generated");
+        let first = self.config.algorithm;
+        for alg in std::iter::once(first).chain(SigningAlg::ALL.into_iter().filter(|a| *a != first))
+        {
+            let ring = self.ring();
+            if ring
+                .signers
+                .iter()
+                .any(|s| !s.retired && s.alg == algorithm(alg))
+            {
+                continue;
             }
-            Err(StoreError::Conflict(_)) => {
-                tracing::debug!("another instance made the signing key");
+            let now = self.clock.now_secs();
+            // An RSA key's prime search takes long enough to stall a worker.
+            let key = tokio::task::spawn_blocking(move || generate(alg, now, now))
+                .await
+                .map_err(|e| GrantError::Internal(format!("generating a key: {e}")))??;
+            let slot = i64::try_from(ring.published.len()).unwrap_or(i64::MAX);
+            match self.store.insert_signing_key(&key, Some(slot)).await {
+                Ok(()) => {
+                    tracing::info!(kid = %key.kid, alg = key.alg.as_str(), "signing key generated");
+                }
+                Err(StoreError::Conflict(_)) => {
+                    tracing::debug!(alg = alg.as_str(), "another instance made a signing key");
+                }
+                Err(e) => return Err(e.into()),
             }
-            Err(e) => return Err(e.into()),
+            self.reload().await?;
         }
-        self.reload().await
+        Ok(())
     }
 
-    /// The key that signs now.
+    /// The key that signs access tokens now (`jwt.algorithm`).
     pub async fn signer(&self) -> Result<Arc<Signer>, GrantError> {
+        self.signer_for(self.config.algorithm).await
+    }
+
+    /// The key of `alg` that signs now.
+    pub async fn signer_for(&self, alg: SigningAlg) -> Result<Arc<Signer>, GrantError> {
         let now = self.clock.now_secs();
-        if let Some(s) = self.ring().current(now) {
+        if let Some(s) = self.ring().current(now, alg) {
             return Ok(s);
         }
         self.ensure().await?;
         self.ring()
-            .current(now)
+            .current(now, alg)
             .ok_or_else(|| GrantError::Internal("no signing key is usable yet".into()))
     }
 
@@ -318,11 +341,12 @@ impl Ring {
         ring
     }
 
-    /// The newest key that may sign at `now`.
-    fn current(&self, now: i64) -> Option<Arc<Signer>> {
+    /// The newest key of `alg` that may sign at `now`.
+    fn current(&self, now: i64, alg: SigningAlg) -> Option<Arc<Signer>> {
+        let alg = algorithm(alg);
         self.signers
             .iter()
-            .filter(|s| !s.retired && s.signs_from <= now)
+            .filter(|s| s.alg == alg && !s.retired && s.signs_from <= now)
             .max_by(|a, b| (a.signs_from, &a.kid).cmp(&(b.signs_from, &b.kid)))
             .cloned()
     }
@@ -431,7 +455,7 @@ mod tests {
         for alg in SigningAlg::ALL {
             let k = generate(alg, 100, 100).unwrap_or_else(|e| unreachable!("{e}"));
             let ring = Ring::from_stored(std::slice::from_ref(&k));
-            let signer = ring.current(100).unwrap_or_else(|| unreachable!());
+            let signer = ring.current(100, alg).unwrap_or_else(|| unreachable!());
             let claims = serde_json::json!({"sub": "x"});
             let token = signer
                 .sign("at+jwt", &claims)
@@ -455,6 +479,7 @@ mod tests {
 
     #[test]
     fn the_newest_key_whose_time_has_come_signs() {
+        const ES: SigningAlg = SigningAlg::ES256;
         let pkcs8 = generate(SigningAlg::ES256, 0, 0).unwrap_or_else(|e| unreachable!("{e}"));
         let key = |kid: &str, from: i64, retired: bool| {
             let stored = SigningKey {
@@ -473,13 +498,29 @@ mod tests {
             ],
             ..Ring::default()
         };
-        assert_eq!(ring.current(10).map(|s| s.kid.clone()), Some("a".into()));
-        assert_eq!(ring.current(99).map(|s| s.kid.clone()), Some("b".into()));
-        assert_eq!(ring.current(100).map(|s| s.kid.clone()), Some("c".into()));
+        assert_eq!(
+            ring.current(10, ES).map(|s| s.kid.clone()),
+            Some("a".into())
+        );
+        assert_eq!(
+            ring.current(99, ES).map(|s| s.kid.clone()),
+            Some("b".into())
+        );
+        assert_eq!(
+            ring.current(100, ES).map(|s| s.kid.clone()),
+            Some("c".into())
+        );
         let retired = Ring {
             signers: vec![key("a", 0, false), key("b", 50, true)],
             ..Ring::default()
         };
-        assert_eq!(retired.current(99).map(|s| s.kid.clone()), Some("a".into()));
+        assert_eq!(
+            retired.current(99, ES).map(|s| s.kid.clone()),
+            Some("a".into())
+        );
+        assert!(
+            ring.current(100, SigningAlg::RS256).is_none(),
+            "each algorithm its own"
+        );
     }
 }

@@ -32,7 +32,8 @@ pub async fn id_token(
     client: &Client,
     who: &SignedIn<'_>,
 ) -> Result<String, GrantError> {
-    let signer = server.tokens.keys().signer().await?;
+    let alg = client.settings.id_token_alg();
+    let signer = server.tokens.keys().signer_for(alg).await?;
     let now = server.clock.now_secs();
     let ttl = client.settings.token_ttl.unwrap_or(server.config.token_ttl);
     let mut claims = Map::new();
@@ -87,6 +88,34 @@ pub async fn hint_subject(
 #[derive(serde::Deserialize)]
 struct HintClaims {
     sub: String,
+}
+
+/// What `/userinfo` answers: the claims, or a JWT of them.
+#[derive(Debug)]
+pub enum UserInfo {
+    Json(Map<String, Value>),
+    /// Signed for a client registered with `userinfo_signed_response_alg`,
+    /// with `iss` and `aud` added (OIDC Core §5.3.2).
+    Jwt(String),
+}
+
+/// The userinfo response for `client_id`'s token about `user`.
+pub async fn userinfo(
+    server: &AuthServer,
+    client_id: &str,
+    user: &User,
+    scope: &Scope,
+) -> Result<UserInfo, GrantError> {
+    let mut claims = user_claims(user, scope);
+    let client = server.store.get_client(client_id).await?;
+    let Some(alg) = client.and_then(|c| c.settings.userinfo_signed_response_alg) else {
+        return Ok(UserInfo::Json(claims));
+    };
+    let signer = server.tokens.keys().signer_for(alg).await?;
+    claims.insert("iss".into(), json!(server.config.issuer));
+    claims.insert("aud".into(), json!(client_id));
+    claims.insert("iat".into(), json!(server.clock.now_secs()));
+    Ok(UserInfo::Jwt(signer.sign("JWT", &Value::Object(claims))?))
 }
 
 /// The claims about `user` that `scope` lets a client see (OIDC Core §5.4):

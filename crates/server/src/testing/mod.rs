@@ -68,6 +68,7 @@ pub async fn spawn(clock: Clock, tweak: impl FnOnce(&mut FileConfig)) -> Spawned
     let config = Config::try_from(file).expect("valid test config");
     let base = format!("http://{local}");
     let store = crate::store::open(&config.database).await.expect("store");
+    seed_keys(store.as_ref()).await;
     let state = AppState::new(config, store, clock).expect("state");
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(crate::run_with_admin(
@@ -86,6 +87,30 @@ pub async fn spawn(clock: Clock, tweak: impl FnOnce(&mut FileConfig)) -> Spawned
         shutdown: Some(tx),
         task: Some(task),
         _dir: dir,
+    }
+}
+
+/// Gives a test server the signing keys it would make at first start, from
+/// one set made per test process: an RSA key takes a few hundred ms to
+/// make, which every server of a suite would otherwise spend. The keys are
+/// like any made by `oauth::keys::ensure`, published and signing from 0.
+#[allow(clippy::expect_used)]
+async fn seed_keys(store: &dyn crate::store::Store) {
+    static SEED: std::sync::OnceLock<Vec<crate::store::SigningKey>> = std::sync::OnceLock::new();
+    let keys = SEED.get_or_init(|| {
+        tollgate_proto::jose::SigningAlg::ALL
+            .into_iter()
+            .map(|alg| crate::oauth::keys::generate(alg, 0, 0).expect("a test key"))
+            .collect()
+    });
+    if !store.signing_keys().await.expect("read keys").is_empty() {
+        return;
+    }
+    for (slot, key) in (0_i64..).zip(keys) {
+        store
+            .insert_signing_key(key, Some(slot))
+            .await
+            .expect("seed a key");
     }
 }
 
@@ -108,7 +133,7 @@ impl Spawned {
         (c.client_id, secret)
     }
 
-    /// Registers a user.
+    /// Registers a user (`USERNAME@example.com`).
     pub async fn user(&self, username: &str, password: &str, full_name: &str) {
         self.person(username, password, full_name, &[]).await;
     }
@@ -120,7 +145,7 @@ impl Spawned {
             username: username.into(),
             password: password.into(),
             full_name: Some(full_name.into()),
-            email: None,
+            email: Some(format!("{username}@example.com")),
             roles: roles.iter().filter_map(|r| Role::parse(r)).collect(),
         };
         admin::create_user(

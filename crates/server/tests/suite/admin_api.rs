@@ -530,12 +530,22 @@ async fn keys(s: &TestServer, token: &str) {
     let r = call(s, "POST", "/keys", t, Some(json!({"alg": "EdDSA"}))).await;
     assert_eq!(r.status, 201, "{r:?}");
     assert_eq!(
-        (r.json["alg"].as_str(), r.json["state"].as_str()),
+        (r.json[0]["alg"].as_str(), r.json[0]["state"].as_str()),
         (Some("EdDSA"), Some("pending"))
     );
     assert!(!r.body.contains("private"), "{r:?}");
     let after = call(s, "GET", "/keys", t, None).await;
     assert_eq!(after.json.as_array().unwrap().len(), n + 1);
+    // Without an algorithm: one new key of each.
+    let r = call(s, "POST", "/keys", t, None).await;
+    let algs: Vec<&str> = r
+        .json
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["alg"].as_str().unwrap())
+        .collect();
+    assert_eq!(algs, ["ES256", "EdDSA", "RS256"], "{r:?}");
     let r = call(s, "POST", "/keys", t, Some(json!({"alg": "HS256"}))).await;
     assert_problem(&r, 400, "invalid_request");
     let detail = r.json["detail"].as_str().unwrap_or_default();

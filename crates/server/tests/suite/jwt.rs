@@ -71,7 +71,16 @@ async fn a_jwt_access_token_follows_rfc_9068_and_verifies_against_the_jwks() {
     assert_eq!(header.alg, Algorithm::ES256, "ES256 by default");
     let (set, reply) = jwks(&s).await;
     assert_eq!(reply.header("cache-control"), "public, max-age=300");
-    assert_eq!(set.keys.len(), 1);
+    let algs: std::collections::BTreeSet<_> = set
+        .keys
+        .iter()
+        .map(|k| format!("{:?}", k.common.key_algorithm.unwrap()))
+        .collect();
+    assert_eq!(
+        algs,
+        ["ES256", "EdDSA", "RS256"].map(String::from).into(),
+        "a key of every algorithm advertised"
+    );
     assert!(
         !reply.body.contains("\"d\""),
         "no private part: {}",
@@ -241,7 +250,10 @@ async fn revoked_and_disabled_are_refused_by_tollgate_but_verify_offline() {
 /// tokens that are right in every way but one.
 async fn server_key(s: &TestServer) -> (String, EncodingKey) {
     let stored = s.state.store().signing_keys().await.unwrap();
-    let k = stored.last().unwrap();
+    let k = stored
+        .iter()
+        .rfind(|k| k.alg == SigningAlg::ES256 && k.retired_at.is_none())
+        .unwrap();
     (k.kid.clone(), EncodingKey::from_ec_der(&k.private_der))
 }
 
@@ -356,7 +368,7 @@ async fn rotation_publishes_first_and_retirement_unpublishes_last() {
     let old_kid = jsonwebtoken::decode_header(&first).unwrap().kid.unwrap();
     let store = s.state.store().clone();
     let now = s.state.clock().now_secs();
-    let (new, _) = admin::rotate_key(store.as_ref(), now, SigningAlg::EdDSA, 600, false)
+    let (new, _) = admin::rotate_key(store.as_ref(), now, SigningAlg::ES256, 600, false)
         .await
         .unwrap();
     within(Duration::from_secs(2), "the new key published", || {
@@ -372,7 +384,7 @@ async fn rotation_publishes_first_and_retirement_unpublishes_last() {
         admin::retire_key(store.as_ref(), now, &old_kid, 3600)
             .await
             .is_err(),
-        "the only signing key cannot be retired"
+        "the only signing key of its algorithm cannot be retired"
     );
 
     s.state.clock().advance(Duration::from_secs(600));
@@ -380,7 +392,7 @@ async fn rotation_publishes_first_and_retirement_unpublishes_last() {
     let h = jsonwebtoken::decode_header(&t).unwrap();
     assert_eq!(
         (h.kid.as_deref(), h.alg),
-        (Some(new.kid.as_str()), Algorithm::EdDSA)
+        (Some(new.kid.as_str()), Algorithm::ES256)
     );
     assert_eq!(
         s.api("/locations", Some(&t)).await.status,
@@ -566,14 +578,14 @@ async fn a_revoked_key_verifies_nothing_on_any_instance() {
     assert_eq!(again.status, 404, "{again:?}");
 
     // rotate --now: a new key signs, the one that signed is revoked.
-    let r = admin_post(&s, &admin, "/keys", json!({"now": true})).await;
+    let r = admin_post(&s, &admin, "/keys", json!({"now": true, "alg": "ES256"})).await;
     assert_eq!(r.status, 201, "{r:?}");
-    assert_eq!(r.json["state"], "signing", "{r:?}");
+    assert_eq!(r.json[0]["state"], "signing", "{r:?}");
     refused_as_dead(&s, &after, "rotate --now revoked the key that signed").await;
     refused_as_dead(&other, &after, "... on every instance").await;
     let fresh = s.access_token(&id, &secret, body).await;
     let fresh_kid = jsonwebtoken::decode_header(&fresh).unwrap().kid.unwrap();
-    assert_eq!(Some(fresh_kid.as_str()), r.json["kid"].as_str());
+    assert_eq!(Some(fresh_kid.as_str()), r.json[0]["kid"].as_str());
     assert_eq!(s.api("/locations", Some(&fresh)).await.status, 200);
     other.stop().await;
     s.stop().await;

@@ -331,3 +331,109 @@ async fn form_post_answers_with_a_page_that_posts_the_code() {
     assert_eq!(error_of(&unknown), "invalid_request");
     s.stop().await;
 }
+
+/// A JWT's claims, verified against the server's JWKS by its `kid`, with
+/// the algorithm the key was published for.
+pub async fn verified(s: &TestServer, jwt: &str, aud: &str) -> (jsonwebtoken::Algorithm, Value) {
+    let header = jsonwebtoken::decode_header(jwt).unwrap();
+    let body = s.api("/.well-known/jwks.json", None).await.body;
+    let jwks: jsonwebtoken::jwk::JwkSet = serde_json::from_str(&body).unwrap();
+    let jwk = jwks
+        .find(header.kid.as_deref().unwrap())
+        .expect("the key is published");
+    let key = jsonwebtoken::DecodingKey::from_jwk(jwk).unwrap();
+    let mut v = jsonwebtoken::Validation::new(header.alg);
+    v.set_audience(&[aud]);
+    v.set_issuer(&[ISSUER]);
+    v.validate_exp = false;
+    v.required_spec_claims.clear();
+    let claims = jsonwebtoken::decode::<Value>(jwt, &key, &v).unwrap().claims;
+    (header.alg, claims)
+}
+
+/// A first-party client whose ID tokens (and userinfo, when given) are
+/// signed with these algorithms.
+pub async fn signing_client(
+    s: &TestServer,
+    id_token: Option<tollgate_proto::jose::SigningAlg>,
+    userinfo: Option<tollgate_proto::jose::SigningAlg>,
+) -> (String, String) {
+    s.register(ClientSettings {
+        client_name: "Signing RP".into(),
+        grant_types: [GrantType::AuthorizationCode].into(),
+        redirect_uris: vec![REDIRECT.into()],
+        first_party: true,
+        id_token_signed_response_alg: id_token,
+        userinfo_signed_response_alg: userinfo,
+        ..ClientSettings::default()
+    })
+    .await
+}
+
+/// The token response of a code flow for `id` as alice, scope `openid
+/// profile email`.
+pub async fn code_flow_tokens(s: &TestServer, id: &str, secret: &str) -> Value {
+    let mut b = Browser::new(s);
+    let page = b
+        .get(&authorize_url(
+            id,
+            "&scope=openid%20profile%20email&nonce=n-1",
+        ))
+        .await;
+    let back = b.sign_in(&page, "alice", "wonderland").await;
+    let code = back.redirect_query()["code"].clone();
+    let r = exchange(s, id, secret, &code, VERIFIER).await;
+    assert_eq!(r.status, 200, "{r:?}");
+    r.json
+}
+
+#[tokio::test]
+async fn id_tokens_are_rs256_unless_the_client_registered_another() {
+    use jsonwebtoken::Algorithm;
+    use tollgate_proto::jose::SigningAlg;
+    let s = server().await;
+    for (registered, expected) in [
+        (None, Algorithm::RS256),
+        (Some(SigningAlg::ES256), Algorithm::ES256),
+        (Some(SigningAlg::EdDSA), Algorithm::EdDSA),
+    ] {
+        let (id, secret) = signing_client(&s, registered, None).await;
+        let tokens = code_flow_tokens(&s, &id, &secret).await;
+        let (alg, claims) = verified(&s, tokens["id_token"].as_str().unwrap(), &id).await;
+        assert_eq!(alg, expected, "{registered:?}");
+        let access = tokens["access_token"].as_str().unwrap();
+        let digest = if alg == Algorithm::EdDSA {
+            <sha2::Sha512 as sha2::Digest>::digest(access.as_bytes()).to_vec()
+        } else {
+            <sha2::Sha256 as sha2::Digest>::digest(access.as_bytes()).to_vec()
+        };
+        let half = URL_SAFE_NO_PAD.encode(&digest[..digest.len() / 2]);
+        assert_eq!(claims["at_hash"], half.as_str(), "{alg:?}");
+    }
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn userinfo_is_a_signed_jwt_for_a_client_that_asked() {
+    use tollgate_proto::jose::SigningAlg;
+    let s = server().await;
+    let (id, secret) = signing_client(&s, None, Some(SigningAlg::ES256)).await;
+    let tokens = code_flow_tokens(&s, &id, &secret).await;
+    let access = tokens["access_token"].as_str().unwrap();
+    let r = s.api("/userinfo", Some(access)).await;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.header("content-type"), "application/jwt");
+    let (alg, claims) = verified(&s, &r.body, &id).await;
+    assert_eq!(alg, jsonwebtoken::Algorithm::ES256);
+    assert_eq!(
+        (claims["sub"].as_str(), claims["iss"].as_str()),
+        (Some("alice"), Some(ISSUER))
+    );
+    assert_eq!(claims["email"], "alice@example.com");
+    // A client that did not ask gets JSON.
+    let (plain, plain_secret) = signing_client(&s, None, None).await;
+    let tokens = code_flow_tokens(&s, &plain, &plain_secret).await;
+    let r = s.api("/userinfo", tokens["access_token"].as_str()).await;
+    assert_eq!(r.json["sub"], "alice", "{r:?}");
+    s.stop().await;
+}

@@ -62,7 +62,8 @@ fn expected() -> [Client; 2] {
             ],
             public: false,
             first_party: true,
-            default_max_age: None,
+            // Settings added since read as their defaults.
+            ..ClientSettings::default()
         },
         secret_hash: [7; 32],
         previous_secret: Some(PreviousSecret {

@@ -133,6 +133,8 @@ fn client(id: &str) -> Client {
             public: false,
             first_party: true,
             default_max_age: Some(300),
+            id_token_signed_response_alg: Some(tollgate_proto::jose::SigningAlg::EdDSA),
+            userinfo_signed_response_alg: Some(tollgate_proto::jose::SigningAlg::ES256),
             description: "for <tests>".into(),
         },
         secret_hash: [7; 32],

@@ -35,7 +35,7 @@ pub async fn keys(caller: Caller) -> Result<Response, Error> {
     security(("bearer" = ["tollgate:admin"])),
     request_body(content = Option<KeyRotation>, content_type = "application/json"),
     responses(
-        (status = 201, description = "the new key: published now, signing later; with `now`, signing at once and every key that signed revoked", body = KeyInfo),
+        (status = 201, description = "the new keys (one of `alg`, or one of every algorithm): published now, signing later; with `now`, signing at once and every key of their algorithm that signed revoked", body = Vec<KeyInfo>),
         (status = 400, description = "invalid input", body = crate::http::schemas::Problem, content_type = "application/problem+json"),
     )
 )]
@@ -45,8 +45,8 @@ pub async fn rotate_key(
 ) -> Result<Response, Error> {
     let rotation = body.map(|Body(r)| r).unwrap_or_default();
     let jwt = caller.state.config().jwt;
-    let key = caller.admin().rotate_key(&jwt, rotation).await?;
-    Ok(created(&format!("{PREFIX}/keys"), &key))
+    let keys = caller.admin().rotate_keys(&jwt, rotation).await?;
+    Ok(created(&format!("{PREFIX}/keys"), &keys))
 }
 
 #[utoipa::path(
@@ -61,8 +61,7 @@ pub async fn rotate_key(
     )
 )]
 pub async fn revoke_key(caller: Caller, Path(kid): Path<String>) -> Result<Response, Error> {
-    let jwt = caller.state.config().jwt;
-    let key = caller.admin().revoke_key(&jwt, &kid).await?;
+    let key = caller.admin().revoke_key(&kid).await?;
     Ok(ok(&key))
 }
 

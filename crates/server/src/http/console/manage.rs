@@ -9,6 +9,7 @@ use maud::{html, Markup};
 use serde::Deserialize;
 use tollgate_proto::admin::{ClientInfo, ClientRegistration, Role, SecretRotation};
 use tollgate_proto::client::ClientSettings;
+use tollgate_proto::jose::SigningAlg;
 use tollgate_proto::{FormParams, GrantType};
 
 use super::auth::Posted;
@@ -210,6 +211,8 @@ fn settings_section(state: &AppState, v: &Visitor, c: &ClientInfo, path: &str) -
                 textarea #redirect_uris name="redirect_uris" rows="2" { (c.settings.redirect_uris.join("\n")) }
                 label for="default_max_age" { "Sign in again after, seconds " span.muted { "(OpenID Connect default_max_age; empty: never)" } }
                 input #default_max_age type="number" name="default_max_age" min="0" value=[c.settings.default_max_age.map(|n| n.to_string())];
+                (alg_select("id_token_signed_response_alg", "ID token algorithm", "RS256, the OpenID Connect default", c.settings.id_token_signed_response_alg))
+                (alg_select("userinfo_signed_response_alg", "Signed userinfo", "none: plain JSON", c.settings.userinfo_signed_response_alg))
                 div.check {
                     input #enabled type="checkbox" name="enabled" value="on" checked[c.enabled];
                     label for="enabled" { "Enabled" }
@@ -217,6 +220,30 @@ fn settings_section(state: &AppState, v: &Visitor, c: &ClientInfo, path: &str) -
                 button type="submit" { "Save" }
             }
         }
+    }
+}
+
+/// A choice of signing algorithm for the setting `name`; the empty choice
+/// (`default`) is `null`.
+fn alg_select(name: &str, label: &str, default: &str, current: Option<SigningAlg>) -> Markup {
+    html! {
+        label for=(name) { (label) }
+        select id=(name) name=(name) {
+            option value="" selected[current.is_none()] { "default (" (default) ")" }
+            @for a in SigningAlg::ALL {
+                option value=(a.as_str()) selected[current == Some(a)] { (a.as_str()) }
+            }
+        }
+    }
+}
+
+/// Reads an [`alg_select`].
+fn alg_field(form: &FormParams, name: &str) -> Result<Option<SigningAlg>, AdminError> {
+    match form.get(name).unwrap_or("") {
+        "" => Ok(None),
+        a => SigningAlg::parse(a)
+            .map(Some)
+            .ok_or_else(|| AdminError::Invalid(format!("`{name}`: unknown algorithm `{a}`"))),
     }
 }
 
@@ -308,6 +335,8 @@ fn settings_form(form: &FormParams, s: &mut ClientSettings) -> Result<(), AdminE
         .map(u32::try_from)
         .transpose()
         .map_err(|_| AdminError::Invalid("`default_max_age` is too large".into()))?;
+    s.id_token_signed_response_alg = alg_field(form, "id_token_signed_response_alg")?;
+    s.userinfo_signed_response_alg = alg_field(form, "userinfo_signed_response_alg")?;
     s.redirect_uris = super::apps::lines(form.get("redirect_uris").unwrap_or(""));
     Ok(())
 }

@@ -364,7 +364,7 @@ pub async fn rotate_key(
 ) -> Result<Response, Detour> {
     v.require(Role::Admin)?;
     v.admin(&state)
-        .rotate_key(&state.config().jwt, KeyRotation::default())
+        .rotate_keys(&state.config().jwt, KeyRotation::default())
         .await
         .map_err(|e| views::failed(&v, Nav::Keys, e))?;
     Ok(redirect("/console/admin/keys"))
