@@ -149,6 +149,12 @@ struct SettingsFlags {
     /// port, for native apps (RFC 8252).
     #[arg(long = "redirect-uri", value_name = "URI")]
     redirect_uris: Vec<String>,
+    /// An origin (https://app.example) whose pages may call the token,
+    /// revocation and userinfo endpoints (CORS); repeat for several (an
+    /// update replaces the list; "" empties it) [default: the redirect
+    /// URIs' origins].
+    #[arg(long = "allowed-cors-origin", value_name = "ORIGIN")]
+    allowed_cors_origins: Vec<String>,
     /// Trusted: its users are not asked to consent.
     #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
     first_party: Option<bool>,
@@ -379,6 +385,14 @@ impl SettingsFlags {
         }
         if !self.redirect_uris.is_empty() {
             s.redirect_uris.clone_from(&self.redirect_uris);
+        }
+        if !self.allowed_cors_origins.is_empty() {
+            s.allowed_cors_origins = self
+                .allowed_cors_origins
+                .iter()
+                .filter(|o| !o.is_empty())
+                .cloned()
+                .collect();
         }
         s.first_party = self.first_party.unwrap_or(s.first_party);
         if let Some(MaxAge(m)) = self.default_max_age {

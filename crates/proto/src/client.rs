@@ -139,9 +139,28 @@ pub struct ClientSettings {
     /// `null`: plain JSON.
     #[serde(default)]
     pub userinfo_signed_response_alg: Option<SigningAlg>,
+    /// Origins (`https://app.example`) whose pages may call the token,
+    /// revocation and userinfo endpoints (CORS), as Hydra names it; empty:
+    /// the origins of its http(s) redirect URIs, as Keycloak's `+`.
+    #[serde(default)]
+    pub allowed_cors_origins: Vec<String>,
 }
 
 impl ClientSettings {
+    /// The origins whose pages may read this client's answers (CORS).
+    pub fn cors_origins(&self) -> Vec<String> {
+        if !self.allowed_cors_origins.is_empty() {
+            return self.allowed_cors_origins.clone();
+        }
+        let mut origins: Vec<String> = self
+            .redirect_uris
+            .iter()
+            .filter_map(|u| origin_of(u))
+            .collect();
+        origins.dedup();
+        origins
+    }
+
     /// The algorithm its ID tokens are signed with.
     pub fn id_token_alg(&self) -> SigningAlg {
         self.id_token_signed_response_alg
@@ -151,7 +170,7 @@ impl ClientSettings {
     /// The JSON names of the fields, for bodies that embed the settings and
     /// refuse names they do not know (serde's `deny_unknown_fields` does
     /// not combine with `flatten`). A test keeps it equal to the struct.
-    pub const FIELDS: [&'static str; 17] = [
+    pub const FIELDS: [&'static str; 18] = [
         "client_name",
         "description",
         "scope",
@@ -169,7 +188,18 @@ impl ClientSettings {
         "default_max_age",
         "id_token_signed_response_alg",
         "userinfo_signed_response_alg",
+        "allowed_cors_origins",
     ];
+}
+
+/// `scheme://host[:port]` of an http or https URI.
+pub fn origin_of(uri: &str) -> Option<String> {
+    let (scheme, rest) = uri.split_once("://")?;
+    if !matches!(scheme, "http" | "https") {
+        return None;
+    }
+    let authority = rest.split(['/', '?', '#']).next()?;
+    (!authority.is_empty() && !authority.contains('@')).then(|| format!("{scheme}://{authority}"))
 }
 
 /// Reads a JSON object that embeds [`ClientSettings`] beside fields of its
@@ -203,6 +233,29 @@ mod tests {
         keys.sort_unstable();
         fields.sort_unstable();
         assert_eq!(keys, fields);
+    }
+
+    #[test]
+    fn cors_origins_default_to_the_redirect_uris_origins() {
+        let s = ClientSettings {
+            redirect_uris: vec![
+                "https://app.example/cb?x=1".into(),
+                "https://app.example/other".into(),
+                "http://127.0.0.1:5173/cb".into(),
+                "com.example.app:/cb".into(),
+            ],
+            ..ClientSettings::default()
+        };
+        assert_eq!(
+            s.cors_origins(),
+            ["https://app.example", "http://127.0.0.1:5173"]
+        );
+        let own = ClientSettings {
+            allowed_cors_origins: vec!["https://spa.example".into()],
+            ..s
+        };
+        assert_eq!(own.cors_origins(), ["https://spa.example"]);
+        assert_eq!(origin_of("https://u@evil.example/"), None);
     }
 
     #[test]

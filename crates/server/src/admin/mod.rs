@@ -164,6 +164,9 @@ pub fn check_client(c: &Client) -> Result<(), AdminError> {
     for uri in &s.redirect_uris {
         check_redirect_uri(uri)?;
     }
+    for origin in &s.allowed_cors_origins {
+        check_origin(origin)?;
+    }
     if s.grant_types.contains(&GrantType::AuthorizationCode) && s.redirect_uris.is_empty() {
         return Err(AdminError::Invalid(
             "the authorization_code grant needs at least one redirect URI".into(),
@@ -413,6 +416,19 @@ pub fn check_redirect_uri(uri: &str) -> Result<(), AdminError> {
             "must be https://…, http://127.0.0.1/…, or an app's own scheme (com.example.app:/…)",
         )),
     }
+}
+
+/// A CORS origin: `https://host[:port]`, or http on loopback; never `*`,
+/// never a path.
+pub fn check_origin(origin: &str) -> Result<(), AdminError> {
+    let bad = |why: &str| AdminError::Invalid(format!("CORS origin `{origin}`: {why}"));
+    check_text("CORS origin", origin)?;
+    if tollgate_proto::client::origin_of(origin).as_deref() != Some(origin) {
+        return Err(bad(
+            "must be scheme://host[:port], with no path, like https://app.example",
+        ));
+    }
+    check_redirect_uri(&format!("{origin}/")).map_err(|_| bad("must be https, or http on loopback"))
 }
 
 pub(crate) fn check_text(what: &str, value: &str) -> Result<(), AdminError> {

@@ -9,6 +9,7 @@ pub mod admin;
 mod authorize;
 mod client_auth;
 mod console;
+mod cors;
 mod form;
 mod guard;
 mod introspect;
@@ -104,6 +105,7 @@ pub fn router(state: AppState) -> Router {
         r = r.merge(console::routes(&state));
     }
     r.fallback(gateway::gateway)
+        .layer(middleware::from_fn(cors::cors))
         .layer(middleware::from_fn_with_state(state.clone(), guard::guard))
         .with_state(state)
 }

@@ -32,8 +32,10 @@ pub async fn revoke_post(
     Source(source): Source,
     form::FormRequest { headers, body }: form::FormRequest,
 ) -> Result<Response, Error> {
-    revoke(&state, &headers, &body, source).await?;
-    Ok(json_response(StatusCode::OK, &serde_json::json!({})))
+    let origins = revoke(&state, &headers, &body, source).await?;
+    let mut resp = json_response(StatusCode::OK, &serde_json::json!({}));
+    resp.extensions_mut().insert(super::cors::Allowed(origins));
+    Ok(resp)
 }
 
 async fn revoke(
@@ -41,10 +43,11 @@ async fn revoke(
     headers: &HeaderMap,
     body: &[u8],
     source: IpAddr,
-) -> Result<(), Error> {
+) -> Result<Vec<String>, Error> {
     let form = form::read_form(headers, body, state.config().limits.max_form_params)?;
     let presented = client_auth::presented(headers, &form)?;
     let client = authenticate(state.oauth(), &presented, source).await?;
     let token = form.require("token").map_err(Error::from)?;
-    Ok(oauth::revoke::revoke(state.oauth(), &client, token).await?)
+    oauth::revoke::revoke(state.oauth(), &client, token).await?;
+    Ok(client.settings.cors_origins())
 }

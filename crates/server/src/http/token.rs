@@ -77,5 +77,7 @@ async fn token(
     let mut resp = json_response(StatusCode::OK, &issued);
     resp.extensions_mut()
         .insert(ClientId(client.client_id.clone()));
+    resp.extensions_mut()
+        .insert(super::cors::Allowed(client.settings.cors_origins()));
     Ok(resp)
 }

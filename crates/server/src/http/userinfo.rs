@@ -49,10 +49,21 @@ pub async fn userinfo(
     else {
         return Err(invalid("the token's user can no longer sign in"));
     };
-    match oidc::userinfo(state.oauth(), &grant.client_id, &user, &grant.scope).await? {
-        UserInfo::Json(claims) => Ok(Json(claims).into_response()),
-        UserInfo::Jwt(jwt) => {
-            Ok(([(header::CONTENT_TYPE, "application/jwt")], jwt).into_response())
-        }
-    }
+    let client = state.store().get_client(&grant.client_id).await?;
+    let info = oidc::userinfo(
+        state.oauth(),
+        &grant.client_id,
+        client.as_ref(),
+        &user,
+        &grant.scope,
+    );
+    let mut resp = match info.await? {
+        UserInfo::Json(claims) => Json(claims).into_response(),
+        UserInfo::Jwt(jwt) => ([(header::CONTENT_TYPE, "application/jwt")], jwt).into_response(),
+    };
+    let origins = client
+        .map(|c| c.settings.cors_origins())
+        .unwrap_or_default();
+    resp.extensions_mut().insert(super::cors::Allowed(origins));
+    Ok(resp)
 }

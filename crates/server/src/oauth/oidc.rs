@@ -99,15 +99,16 @@ pub enum UserInfo {
     Jwt(String),
 }
 
-/// The userinfo response for `client_id`'s token about `user`.
+/// The userinfo response for `client_id`'s token about `user` (`client`:
+/// its record, if it still exists).
 pub async fn userinfo(
     server: &AuthServer,
     client_id: &str,
+    client: Option<&Client>,
     user: &User,
     scope: &Scope,
 ) -> Result<UserInfo, GrantError> {
     let mut claims = user_claims(user, scope);
-    let client = server.store.get_client(client_id).await?;
     let Some(alg) = client.and_then(|c| c.settings.userinfo_signed_response_alg) else {
         return Ok(UserInfo::Json(claims));
     };

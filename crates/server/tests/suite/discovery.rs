@@ -273,7 +273,8 @@ async fn credentials(
         "client_secret_basic" => {
             let auth = tollgate_proto::BasicCredentials::new(id, secret)
                 .header_value(tollgate_proto::basic::BasicEncoding::FormUrlEncoded);
-            s.post_raw(path, Some(&auth), &[("api-key", id)], body).await
+            s.post_raw(path, Some(&auth), &[("api-key", id)], body)
+                .await
         }
         "client_secret_post" => {
             let body = format!("{body}&client_id={id}&client_secret={}", urlencode(secret));

@@ -14,6 +14,7 @@ mod bearer;
 mod browser;
 mod console;
 mod console_browser;
+mod cors;
 mod discovery;
 mod gateway;
 mod guessing;

@@ -135,6 +135,7 @@ fn client(id: &str) -> Client {
             default_max_age: Some(300),
             id_token_signed_response_alg: Some(tollgate_proto::jose::SigningAlg::EdDSA),
             userinfo_signed_response_alg: Some(tollgate_proto::jose::SigningAlg::ES256),
+            allowed_cors_origins: vec!["https://spa.example".into()],
             description: "for <tests>".into(),
         },
         secret_hash: [7; 32],

@@ -209,6 +209,8 @@ fn settings_section(state: &AppState, v: &Visitor, c: &ClientInfo, path: &str) -
                 input #token_ttl type="number" name="token_ttl" min="1" value=[num(c.settings.token_ttl)] placeholder=(format!("default: {default_ttl}"));
                 label for="redirect_uris" { "Redirect URIs " span.muted { "(one per line)" } }
                 textarea #redirect_uris name="redirect_uris" rows="2" { (c.settings.redirect_uris.join("\n")) }
+                label for="allowed_cors_origins" { "CORS origins " span.muted { "(one per line, like https://app.example; empty: the redirect URIs' origins)" } }
+                textarea #allowed_cors_origins name="allowed_cors_origins" rows="2" { (c.settings.allowed_cors_origins.join("\n")) }
                 label for="default_max_age" { "Sign in again after, seconds " span.muted { "(OpenID Connect default_max_age; empty: never)" } }
                 input #default_max_age type="number" name="default_max_age" min="0" value=[c.settings.default_max_age.map(|n| n.to_string())];
                 (alg_select("id_token_signed_response_alg", "ID token algorithm", "RS256, the OpenID Connect default", c.settings.id_token_signed_response_alg))
@@ -335,6 +337,7 @@ fn settings_form(form: &FormParams, s: &mut ClientSettings) -> Result<(), AdminE
         .map(u32::try_from)
         .transpose()
         .map_err(|_| AdminError::Invalid("`default_max_age` is too large".into()))?;
+    s.allowed_cors_origins = super::apps::lines(form.get("allowed_cors_origins").unwrap_or(""));
     s.id_token_signed_response_alg = alg_field(form, "id_token_signed_response_alg")?;
     s.userinfo_signed_response_alg = alg_field(form, "userinfo_signed_response_alg")?;
     s.redirect_uris = super::apps::lines(form.get("redirect_uris").unwrap_or(""));
