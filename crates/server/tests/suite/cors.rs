@@ -75,26 +75,13 @@ async fn preflights_are_answered_and_only_registered_origins_read_answers() {
         "grant_type=client_credentials&client_id={id}&client_secret={}",
         urlencode(&secret)
     );
-    let post = |origin: &'static str| {
-        let s = &s;
-        let body = creds.clone();
-        async move {
-            let r = s
-                .http
-                .post(s.url("/oauth2/token.oauth2"))
-                .header("origin", origin)
-                .header("content-type", "application/x-www-form-urlencoded")
-                .body(body)
-                .send()
-                .await
-                .unwrap();
-            Reply::from(r).await
-        }
-    };
-    let ok = post(SPA).await;
+    let path = "/oauth2/token.oauth2";
+    let from_spa = [("origin", SPA)];
+    let from_evil = [("origin", "https://evil.example")];
+    let ok = s.post_raw(path, None, &from_spa, &creds).await;
     assert_eq!((ok.status, allowed(&ok)), (200, SPA), "{ok:?}");
     assert!(ok.header("vary").contains("Origin"), "{ok:?}");
-    let other = post("https://evil.example").await;
+    let other = s.post_raw(path, None, &from_evil, &creds).await;
     assert_eq!(
         (other.status, allowed(&other)),
         (200, ""),
@@ -107,15 +94,8 @@ async fn preflights_are_answered_and_only_registered_origins_read_answers() {
         urlencode(&secret)
     );
     let r = s
-        .http
-        .post(s.url("/oauth2/revoke.oauth2"))
-        .header("origin", SPA)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(revoke)
-        .send()
-        .await
-        .unwrap();
-    let r = Reply::from(r).await;
+        .post_raw("/oauth2/revoke.oauth2", None, &from_spa, &revoke)
+        .await;
     assert_eq!((r.status, allowed(&r)), (200, SPA), "{r:?}");
 
     for doc in [
