@@ -155,6 +155,11 @@ struct SettingsFlags {
     /// URIs' origins].
     #[arg(long = "allowed-cors-origin", value_name = "ORIGIN")]
     allowed_cors_origins: Vec<String>,
+    /// Where RP-initiated logout (/oauth2/logout) may send the browser
+    /// after signing out; repeat for several (an update replaces the list;
+    /// "" empties it).
+    #[arg(long = "post-logout-redirect-uri", value_name = "URI")]
+    post_logout_redirect_uris: Vec<String>,
     /// Trusted: its users are not asked to consent.
     #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
     first_party: Option<bool>,
@@ -178,6 +183,11 @@ struct SettingsFlags {
     /// What it is for, as shown in the console.
     #[arg(long, value_name = "TEXT")]
     description: Option<String>,
+}
+
+/// A repeated flag's values without the empty one that empties the list.
+fn non_empty(values: &[String]) -> Vec<String> {
+    values.iter().filter(|v| !v.is_empty()).cloned().collect()
 }
 
 /// `--default-max-age`: seconds, or `none`.
@@ -235,7 +245,7 @@ enum ClientCommand {
         #[arg(long)]
         name: String,
         #[command(flatten)]
-        settings: SettingsFlags,
+        settings: Box<SettingsFlags>,
         /// Let the client introspect any client's tokens (for resource servers).
         #[arg(long)]
         introspect_any: bool,
@@ -286,7 +296,7 @@ enum ClientCommand {
         #[arg(long)]
         name: Option<String>,
         #[command(flatten)]
-        settings: SettingsFlags,
+        settings: Box<SettingsFlags>,
         /// Grant or withdraw the introspect-any privilege.
         #[arg(long, value_name = "BOOL")]
         introspect_any: Option<bool>,
@@ -387,12 +397,10 @@ impl SettingsFlags {
             s.redirect_uris.clone_from(&self.redirect_uris);
         }
         if !self.allowed_cors_origins.is_empty() {
-            s.allowed_cors_origins = self
-                .allowed_cors_origins
-                .iter()
-                .filter(|o| !o.is_empty())
-                .cloned()
-                .collect();
+            s.allowed_cors_origins = non_empty(&self.allowed_cors_origins);
+        }
+        if !self.post_logout_redirect_uris.is_empty() {
+            s.post_logout_redirect_uris = non_empty(&self.post_logout_redirect_uris);
         }
         s.first_party = self.first_party.unwrap_or(s.first_party);
         if let Some(MaxAge(m)) = self.default_max_age {

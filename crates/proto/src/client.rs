@@ -144,6 +144,10 @@ pub struct ClientSettings {
     /// the origins of its http(s) redirect URIs, as Keycloak's `+`.
     #[serde(default)]
     pub allowed_cors_origins: Vec<String>,
+    /// Where RP-Initiated Logout may send the browser after signing out
+    /// (`post_logout_redirect_uri`, matched exactly).
+    #[serde(default)]
+    pub post_logout_redirect_uris: Vec<String>,
 }
 
 impl ClientSettings {
@@ -170,7 +174,7 @@ impl ClientSettings {
     /// The JSON names of the fields, for bodies that embed the settings and
     /// refuse names they do not know (serde's `deny_unknown_fields` does
     /// not combine with `flatten`). A test keeps it equal to the struct.
-    pub const FIELDS: [&'static str; 18] = [
+    pub const FIELDS: [&'static str; 19] = [
         "client_name",
         "description",
         "scope",
@@ -189,6 +193,7 @@ impl ClientSettings {
         "id_token_signed_response_alg",
         "userinfo_signed_response_alg",
         "allowed_cors_origins",
+        "post_logout_redirect_uris",
     ];
 }
 

@@ -35,6 +35,9 @@ pub struct AuthorizationServerMetadata {
     pub userinfo_endpoint: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub subject_types_supported: Vec<String>,
+    /// RP-Initiated Logout 1.0 §2.1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_session_endpoint: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub id_token_signing_alg_values_supported: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -167,6 +167,9 @@ pub fn check_client(c: &Client) -> Result<(), AdminError> {
     for origin in &s.allowed_cors_origins {
         check_origin(origin)?;
     }
+    for uri in &s.post_logout_redirect_uris {
+        check_redirect_uri(uri)?;
+    }
     if s.grant_types.contains(&GrantType::AuthorizationCode) && s.redirect_uris.is_empty() {
         return Err(AdminError::Invalid(
             "the authorization_code grant needs at least one redirect URI".into(),

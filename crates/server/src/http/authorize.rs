@@ -27,7 +27,7 @@ use crate::state::AppState;
 use crate::store::Session;
 
 const SESSION_COOKIE: &str = session::SIGN_IN_COOKIE;
-const CSRF_COOKIE: &str = "tollgate_csrf";
+pub(super) const CSRF_COOKIE: &str = "tollgate_csrf";
 
 /// The authorization request's parameters, carried through the forms.
 const CARRIED: [&str; 13] = [
@@ -341,8 +341,12 @@ fn send_back<'a>(
     }
 }
 
-fn redirect(uri: &str, query: &str) -> Response {
-    let separator = if uri.contains('?') { '&' } else { '?' };
+pub(super) fn redirect(uri: &str, query: &str) -> Response {
+    let separator = match (query.is_empty(), uri.contains('?')) {
+        (true, _) => "",
+        (false, true) => "&",
+        (false, false) => "?",
+    };
     match HeaderValue::from_str(&format!("{uri}{separator}{query}")) {
         Ok(location) => {
             // 303: the browser follows with a GET, never re-sending a posted
@@ -357,11 +361,11 @@ fn redirect(uri: &str, query: &str) -> Response {
     }
 }
 
-fn bad_page(message: &str) -> Response {
+pub(super) fn bad_page(message: &str) -> Response {
     pages::respond(StatusCode::BAD_REQUEST, pages::error(message))
 }
 
-fn unavailable(e: impl std::fmt::Display) -> Response {
+pub(super) fn unavailable(e: impl std::fmt::Display) -> Response {
     tracing::warn!(error = %e, "authorization endpoint: cannot continue");
     pages::respond(
         StatusCode::SERVICE_UNAVAILABLE,
@@ -370,14 +374,14 @@ fn unavailable(e: impl std::fmt::Display) -> Response {
 }
 
 /// Why a form was not read.
-enum FormRefused {
+pub(super) enum FormRefused {
     Malformed(String),
     /// Its CSRF token is not the cookie's.
     Forged,
 }
 
 impl FormRefused {
-    fn page(self) -> Response {
+    pub(super) fn page(self) -> Response {
         match self {
             Self::Malformed(why) => bad_page(&why),
             Self::Forged => pages::respond(
@@ -389,7 +393,7 @@ impl FormRefused {
 }
 
 /// The form, if its CSRF token is the cookie's.
-fn checked_form(
+pub(super) fn checked_form(
     state: &AppState,
     headers: &HeaderMap,
     body: &[u8],
@@ -404,7 +408,7 @@ fn checked_form(
 }
 
 /// The browser's CSRF token, or a new one (`true`: set the cookie).
-fn csrf_token(headers: &HeaderMap) -> (String, bool) {
+pub(super) fn csrf_token(headers: &HeaderMap) -> (String, bool) {
     match cookie_value(headers, CSRF_COOKIE).filter(|v| v.len() == 43) {
         Some(v) => (v, false),
         None => (secret::new_code().unwrap_or_default(), true),

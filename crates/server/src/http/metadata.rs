@@ -6,7 +6,10 @@ use axum::extract::State;
 use axum::Json;
 use tollgate_proto::{AuthorizationServerMetadata, GrantType};
 
-use super::{AUTHORIZE_PATH, INTROSPECT_PATH, JWKS_PATH, REVOKE_PATH, TOKEN_PATHS, USERINFO_PATH};
+use super::{
+    AUTHORIZE_PATH, INTROSPECT_PATH, JWKS_PATH, LOGOUT_PATH, REVOKE_PATH, TOKEN_PATHS,
+    USERINFO_PATH,
+};
 use crate::oauth::authorize::ResponseMode;
 use crate::oauth::interaction::Prompt;
 use crate::state::AppState;
@@ -65,6 +68,7 @@ pub async fn metadata_get(State(state): State<AppState>) -> Json<AuthorizationSe
         scopes_supported: words(&["openid", "profile", "email"]),
         code_challenge_methods_supported: vec!["S256".to_owned()],
         userinfo_endpoint: Some(format!("{issuer}{USERINFO_PATH}")),
+        end_session_endpoint: Some(format!("{issuer}{LOGOUT_PATH}")),
         subject_types_supported: words(&["public"]),
         id_token_signing_alg_values_supported: algs(),
         userinfo_signing_alg_values_supported: algs(),

@@ -13,6 +13,7 @@ mod cors;
 mod form;
 mod guard;
 mod introspect;
+mod logout;
 mod metadata;
 pub mod openapi;
 mod ops;
@@ -45,6 +46,7 @@ pub const METADATA_PATH: &str = "/.well-known/oauth-authorization-server";
 pub const JWKS_PATH: &str = "/.well-known/jwks.json";
 pub const AUTHORIZE_PATH: &str = "/oauth2/authorize";
 pub const USERINFO_PATH: &str = "/userinfo";
+pub const LOGOUT_PATH: &str = "/oauth2/logout";
 pub const OPENID_CONFIGURATION_PATH: &str = "/.well-known/openid-configuration";
 
 /// The client a token-endpoint response was for, for the access log.
@@ -73,6 +75,8 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(authorize::authorize_get, authorize::authorize_post))
         .routes(limited(routes!(authorize::sign_in_post)))
         .routes(limited(routes!(authorize::consent_post)))
+        .routes(routes!(logout::logout_get, logout::logout_post))
+        .routes(limited(routes!(logout::confirm_post)))
         .routes(routes!(quota::quota_get))
         .routes(routes!(pages::style_get))
         .routes(routes!(ops::healthz_get))

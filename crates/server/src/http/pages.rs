@@ -103,6 +103,43 @@ pub fn consent(p: &Consent<'_>) -> Markup {
     )
 }
 
+/// The sign-out question (RP-Initiated Logout without a hint for the person
+/// signed in).
+pub fn sign_out(
+    carried: Carried<'_>,
+    csrf: &str,
+    username: &str,
+    client_name: Option<&str>,
+) -> Markup {
+    page(
+        "Sign out?",
+        html! {
+            h1 { "Sign out?" }
+            p { "You are signed in as " strong { (username) } "." }
+            @if let Some(name) = client_name {
+                p.muted { strong { (name) } " asks to sign you out of this server." }
+            }
+            form method="post" action="/oauth2/logout/confirm" {
+                (hidden(carried, csrf))
+                button type="submit" name="decision" value="sign-out" { "Sign out" }
+                button.secondary type="submit" name="decision" value="stay" { "Stay signed in" }
+            }
+        },
+    )
+}
+
+/// After a sign-out that has nowhere to return to.
+pub fn signed_out(signed_out: bool) -> Markup {
+    page(
+        "Signed out",
+        html! {
+            h1 { "Signed out" }
+            @if signed_out { p { "You are signed out." } } @else { p { "You are still signed in." } }
+            p.muted { "You can close this page." }
+        },
+    )
+}
+
 /// Something is wrong with the request itself: said to the person, who is
 /// not sent anywhere.
 pub fn error(message: &str) -> Markup {

@@ -23,6 +23,9 @@ use crate::store::Session;
 /// The sign-in pages' session (on `/oauth2`).
 pub const SIGN_IN_COOKIE: &str = "tollgate_session";
 
+/// The console's session (on `/console`).
+pub const CONSOLE_COOKIE: &str = "tollgate_console";
+
 /// A session's end is written again only once it has moved this far.
 const RENEW_AFTER_SECS: i64 = 60;
 
@@ -89,6 +92,19 @@ fn ends_at(state: &AppState, auth_time: i64, now: i64) -> i64 {
     let c = state.config();
     now.saturating_add(c.session_idle_timeout)
         .min(auth_time.saturating_add(c.session_lifetime))
+}
+
+/// Signs `username` out everywhere: every session of theirs ends in the
+/// store (sign-in pages and console, on every instance), and `resp` removes
+/// both cookies from this browser. The one sign-out, for the console's
+/// button and RP-Initiated Logout alike.
+pub async fn sign_out(state: &AppState, username: &str, resp: &mut Response) {
+    match state.store().delete_user_sessions(username).await {
+        Ok(n) => tracing::info!(username, sessions = n, "signed out"),
+        Err(e) => tracing::warn!(error = %e, "cannot delete the sessions of a sign-out"),
+    }
+    set(state, resp, "/console", CONSOLE_COOKIE, "", 0);
+    set(state, resp, "/oauth2", SIGN_IN_COOKIE, "", 0);
 }
 
 /// A new session for `username`, signed in at `auth_time`: the cookie's

@@ -14,6 +14,7 @@ pub mod interaction;
 pub mod introspect;
 pub mod jwt;
 pub mod keys;
+pub mod logout;
 pub mod oidc;
 pub mod password;
 pub mod revoke;

@@ -90,6 +90,20 @@ struct HintClaims {
     sub: String,
 }
 
+/// The client an ID token names in `aud`, read without verifying it: only
+/// to know whose key and audience to verify it against
+/// ([`hint_subject`]), when a request names no client (logout).
+pub fn hint_audience(hint: &str) -> Option<String> {
+    let payload = hint.split('.').nth(1)?;
+    let bytes = URL_SAFE_NO_PAD.decode(payload).ok()?;
+    let claims: Value = serde_json::from_slice(&bytes).ok()?;
+    match &claims["aud"] {
+        Value::String(a) => Some(a.clone()),
+        Value::Array(list) if list.len() == 1 => list[0].as_str().map(str::to_owned),
+        _ => None,
+    }
+}
+
 /// What `/userinfo` answers: the claims, or a JWT of them.
 #[derive(Debug)]
 pub enum UserInfo {

@@ -24,6 +24,7 @@ mod hardening;
 mod introspect_revoke;
 mod jwt;
 mod leaks;
+mod logout;
 mod oidc;
 mod openapi;
 mod properties;

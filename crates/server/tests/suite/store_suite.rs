@@ -144,6 +144,7 @@ fn client(id: &str) -> Client {
             id_token_signed_response_alg: Some(tollgate_proto::jose::SigningAlg::EdDSA),
             userinfo_signed_response_alg: Some(tollgate_proto::jose::SigningAlg::ES256),
             allowed_cors_origins: vec!["https://spa.example".into()],
+            post_logout_redirect_uris: vec!["https://app.example/bye".into()],
             description: "for <tests>".into(),
         },
         secret_hash: [7; 32],

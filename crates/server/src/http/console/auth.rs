@@ -32,7 +32,7 @@ use crate::http::session;
 use crate::oauth::{secret, token};
 use crate::state::AppState;
 
-const SESSION_COOKIE: &str = "tollgate_console";
+const SESSION_COOKIE: &str = session::CONSOLE_COOKIE;
 const LOGIN_COOKIE: &str = "tollgate_console_login";
 /// How long a sign-in may take, from the console to the callback.
 const LOGIN_TTL_SECS: i64 = 600;
@@ -309,13 +309,8 @@ pub async fn sign_out(
     if let Err(page) = visitor.form(&state, &headers, &body) {
         return page.into_response();
     }
-    if let Err(e) = state.store().delete_user_sessions(&visitor.username).await {
-        tracing::warn!(error = %e, "console: cannot delete the sessions");
-    }
     let mut resp = views::signed_out_page(StatusCode::OK, "You are signed out of the console.");
-    session::set(&state, &mut resp, PREFIX, SESSION_COOKIE, "", 0);
-    // The sign-in page's cookie too (its record is gone with the rest).
-    session::set(&state, &mut resp, "/oauth2", session::SIGN_IN_COOKIE, "", 0);
+    session::sign_out(&state, &visitor.username, &mut resp).await;
     resp
 }
 

@@ -209,6 +209,8 @@ fn settings_section(state: &AppState, v: &Visitor, c: &ClientInfo, path: &str) -
                 input #token_ttl type="number" name="token_ttl" min="1" value=[num(c.settings.token_ttl)] placeholder=(format!("default: {default_ttl}"));
                 label for="redirect_uris" { "Redirect URIs " span.muted { "(one per line)" } }
                 textarea #redirect_uris name="redirect_uris" rows="2" { (c.settings.redirect_uris.join("\n")) }
+                label for="post_logout_redirect_uris" { "After sign-out URIs " span.muted { "(one per line: where RP-initiated logout may send the browser)" } }
+                textarea #post_logout_redirect_uris name="post_logout_redirect_uris" rows="2" { (c.settings.post_logout_redirect_uris.join("\n")) }
                 label for="allowed_cors_origins" { "CORS origins " span.muted { "(one per line, like https://app.example; empty: the redirect URIs' origins)" } }
                 textarea #allowed_cors_origins name="allowed_cors_origins" rows="2" { (c.settings.allowed_cors_origins.join("\n")) }
                 label for="default_max_age" { "Sign in again after, seconds " span.muted { "(OpenID Connect default_max_age; empty: never)" } }
@@ -338,6 +340,8 @@ fn settings_form(form: &FormParams, s: &mut ClientSettings) -> Result<(), AdminE
         .transpose()
         .map_err(|_| AdminError::Invalid("`default_max_age` is too large".into()))?;
     s.allowed_cors_origins = super::apps::lines(form.get("allowed_cors_origins").unwrap_or(""));
+    s.post_logout_redirect_uris =
+        super::apps::lines(form.get("post_logout_redirect_uris").unwrap_or(""));
     s.id_token_signed_response_alg = alg_field(form, "id_token_signed_response_alg")?;
     s.userinfo_signed_response_alg = alg_field(form, "userinfo_signed_response_alg")?;
     s.redirect_uris = super::apps::lines(form.get("redirect_uris").unwrap_or(""));
