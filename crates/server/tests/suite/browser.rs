@@ -20,7 +20,7 @@ use tollgate_server::testing::ChromeDriver;
 
 const VERIFIER: &str = "browser-test-verifier-0123456789-abcdefghijklmnopqrstuvwxyz";
 
-async fn browser(driver: &ChromeDriver) -> Client {
+pub(crate) async fn browser(driver: &ChromeDriver) -> Client {
     ClientBuilder::new(hyper_connector())
         .capabilities(ChromeDriver::capabilities())
         .connect(&driver.url())

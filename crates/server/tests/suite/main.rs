@@ -30,6 +30,7 @@ mod openapi;
 mod properties;
 mod quota;
 mod sizes;
+mod spa_browser;
 mod store_migration;
 mod store_suite;
 mod streaming;
