@@ -9,6 +9,7 @@
 pub mod admin;
 pub mod clock;
 pub mod config;
+pub mod cors;
 pub mod demo;
 pub mod demo_api;
 pub mod error;

@@ -10,7 +10,7 @@ use tollgate_proto::Scope;
 use crate::path;
 
 /// One `[[routes]]` entry: a path prefix proxied to an upstream.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RouteConfig {
     pub path_prefix: String,
@@ -25,6 +25,10 @@ pub struct RouteConfig {
     /// issuer, which tokens carry unless their client names an audience.
     #[serde(default)]
     pub audience: Option<String>,
+    /// Origins (`https://app.example`) whose pages may call this route
+    /// (CORS): preflights are answered and answers readable by them.
+    #[serde(default)]
+    pub cors_origins: Vec<String>,
 }
 
 /// What the gateway does with a request header whose name has a `_`: a
@@ -60,6 +64,8 @@ pub struct Route {
     pub audience: Option<String>,
     /// Segments in `prefix`: a request's `..` may not climb above them.
     pub depth: usize,
+    /// Origins whose pages may call the route (CORS).
+    pub cors_origins: Vec<HeaderValue>,
 }
 
 impl TryFrom<RouteConfig> for Route {
@@ -118,7 +124,9 @@ impl TryFrom<RouteConfig> for Route {
                 ));
             }
         }
+        let cors_origins = cors_origins(&prefix, &c.cors_origins)?;
         Ok(Route {
+            cors_origins,
             depth: path::depth(&prefix),
             prefix,
             authority,
@@ -132,7 +140,26 @@ impl TryFrom<RouteConfig> for Route {
     }
 }
 
+/// `origins`, each `scheme://host[:port]` (never `*`, never a path).
+fn cors_origins(prefix: &str, origins: &[String]) -> Result<Vec<HeaderValue>, String> {
+    origins
+        .iter()
+        .map(|o| {
+            let exact = tollgate_proto::client::origin_of(o).as_deref() == Some(o.as_str());
+            let value = HeaderValue::from_str(o).ok().filter(|_| exact);
+            value.ok_or_else(|| {
+                format!("route `{prefix}`: CORS origin `{o}` must be scheme://host[:port], like https://app.example")
+            })
+        })
+        .collect()
+}
+
 impl Route {
+    /// Whether pages of `origin` may call this route.
+    pub fn allows_origin(&self, origin: &HeaderValue) -> bool {
+        self.cors_origins.iter().any(|o| o == origin)
+    }
+
     pub fn matches(&self, path: &str) -> bool {
         self.prefix == "/"
             || path == self.prefix
@@ -175,6 +202,7 @@ mod tests {
             strip_prefix: strip,
             underscores_in_headers: Underscores::Drop,
             audience: None,
+            cors_origins: vec![],
         })
         .unwrap_or_else(|e| unreachable!("{e}"))
     }
@@ -229,6 +257,7 @@ mod tests {
                 strip_prefix: false,
                 underscores_in_headers: Default::default(),
                 audience: None,
+                cors_origins: vec![],
             });
             assert!(r.is_err(), "{prefix} {upstream}");
         }

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use axum::extract::{Request, State};
 use axum::http::uri::Authority;
+use axum::http::{header, Method};
 use axum::response::{IntoResponse, Response};
 use foldhash::HashMap;
 
@@ -106,6 +107,26 @@ pub async fn gateway(State(gw): State<Arc<Gateway>>, req: Request) -> Result<Res
         let e = Error::invalid_request("the path climbs above its route's prefix with `..`");
         return Ok(routed(e.into_response()));
     }
+    // CORS, when the route names origins: a preflight carries no token, so
+    // it is answered here for those origins, before the bearer check.
+    let origin = req
+        .headers()
+        .get(header::ORIGIN)
+        .filter(|o| route.allows_origin(o))
+        .cloned();
+    if req.method() == Method::OPTIONS && crate::cors::origin_of_preflight(req.headers()).is_some()
+    {
+        if let Some(o) = origin {
+            let methods = "GET, HEAD, POST, PUT, PATCH, DELETE";
+            return Ok(routed(crate::cors::preflight(o, methods)));
+        }
+    }
+    let cors = |mut resp: Response| {
+        if !route.cors_origins.is_empty() {
+            crate::cors::allow(resp.headers_mut(), origin.clone());
+        }
+        resp
+    };
     let audience = route.audience.as_deref().unwrap_or(gw.resource.issuer());
     let admitted = gw
         .resource
@@ -118,13 +139,13 @@ pub async fn gateway(State(gw): State<Arc<Gateway>>, req: Request) -> Result<Res
         .await;
     let admitted = match admitted {
         Ok(a) => a,
-        Err(e) => return Ok(routed(e.into_response())),
+        Err(e) => return Ok(cors(routed(e.into_response()))),
     };
     // An upstream failure still carries the caller's RateLimit standing.
     let resp = proxy::forward(&gw, route, pool, &path.path, &admitted.principal, req)
         .await
         .unwrap_or_else(IntoResponse::into_response);
-    Ok(resource::finish(routed(resp), admitted))
+    Ok(cors(resource::finish(routed(resp), admitted)))
 }
 
 #[cfg(test)]
@@ -140,6 +161,7 @@ mod tests {
             strip_prefix: false,
             underscores_in_headers: Default::default(),
             audience: None,
+            cors_origins: vec![],
         })
         .unwrap_or_else(|e| unreachable!("{e}"))
     }

@@ -12,16 +12,13 @@
 //! it is with an [`Allowed`] extension.
 
 use axum::extract::Request;
-use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::http::{header, HeaderValue, Method};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 
 use super::{
     JWKS_PATH, METADATA_PATH, OPENID_CONFIGURATION_PATH, REVOKE_PATH, TOKEN_PATHS, USERINFO_PATH,
 };
-
-/// How long a browser may keep a preflight's answer.
-const PREFLIGHT_MAX_AGE: &str = "600";
 
 /// The origins allowed to read a response: its client's.
 #[derive(Debug, Clone)]
@@ -50,17 +47,19 @@ pub async fn cors(req: Request, next: Next) -> Response {
     let Some(who) = audience(req.uri().path()) else {
         return next.run(req).await;
     };
-    let origin = req.headers().get(header::ORIGIN).cloned();
-    let Some(origin) = origin else {
+    if req.method() == Method::OPTIONS {
+        if let Some(origin) = crate::cors::origin_of_preflight(req.headers()) {
+            return match who {
+                Audience::Anyone => {
+                    crate::cors::preflight(HeaderValue::from_static("*"), "GET, HEAD")
+                }
+                Audience::Client => crate::cors::preflight(origin.clone(), "GET, POST"),
+            };
+        }
+    }
+    let Some(origin) = req.headers().get(header::ORIGIN).cloned() else {
         return next.run(req).await;
     };
-    if req.method() == Method::OPTIONS
-        && req
-            .headers()
-            .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD)
-    {
-        return preflight(&origin, who);
-    }
     let mut resp = next.run(req).await;
     let allowed = match who {
         Audience::Anyone => Some(HeaderValue::from_static("*")),
@@ -70,38 +69,6 @@ pub async fn cors(req: Request, next: Next) -> Response {
             .filter(|a| a.0.iter().any(|o| o.as_bytes() == origin.as_bytes()))
             .map(|_| origin),
     };
-    let h = resp.headers_mut();
-    h.append(header::VARY, HeaderValue::from_static("Origin"));
-    if let Some(value) = allowed {
-        h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, value);
-        h.insert(
-            header::ACCESS_CONTROL_EXPOSE_HEADERS,
-            HeaderValue::from_static("WWW-Authenticate, Retry-After"),
-        );
-    }
-    resp
-}
-
-fn preflight(origin: &HeaderValue, who: Audience) -> Response {
-    let mut resp = StatusCode::NO_CONTENT.into_response();
-    let h: &mut HeaderMap = resp.headers_mut();
-    let (allow_origin, methods) = match who {
-        Audience::Anyone => (HeaderValue::from_static("*"), "GET, HEAD"),
-        Audience::Client => (origin.clone(), "GET, POST"),
-    };
-    h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, allow_origin);
-    h.insert(
-        header::ACCESS_CONTROL_ALLOW_METHODS,
-        HeaderValue::from_static(methods),
-    );
-    h.insert(
-        header::ACCESS_CONTROL_ALLOW_HEADERS,
-        HeaderValue::from_static("Authorization, Content-Type, DPoP"),
-    );
-    h.insert(
-        header::ACCESS_CONTROL_MAX_AGE,
-        HeaderValue::from_static(PREFLIGHT_MAX_AGE),
-    );
-    h.insert(header::VARY, HeaderValue::from_static("Origin"));
+    crate::cors::allow(resp.headers_mut(), allowed);
     resp
 }

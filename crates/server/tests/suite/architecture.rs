@@ -21,7 +21,7 @@ use syn::visit::Visit;
 /// never one of its own layer or above. `runner` serves (`run`); `lib`, the
 /// crate root, only declares the modules and re-exports.
 const LAYERS: &[&[&str]] = &[
-    &["clock", "path", "forwarded"],
+    &["clock", "path", "forwarded", "cors"],
     &["config"],
     &["store", "metrics", "shared"],
     &["quota", "usage"],

@@ -151,3 +151,51 @@ async fn an_origin_is_scheme_host_and_port_never_a_wildcard_or_a_path() {
     }
     s.stop().await;
 }
+
+/// `[[routes]]` with `cors_origins`: preflights answered before the bearer
+/// check, answers (refusals too) readable by those origins only.
+#[tokio::test]
+async fn a_gateway_route_answers_the_origins_it_names() {
+    let up = crate::common::upstream::Upstream::start().await;
+    let s = TestServer::start_with(|f| {
+        f.routes = Some(vec![tollgate_server::config::RouteConfig {
+            path_prefix: "/api".into(),
+            upstream: up.url(),
+            cors_origins: vec![SPA.into()],
+            ..Default::default()
+        }]);
+    })
+    .await;
+    let asks = [("access-control-request-method", "GET")];
+    let pre = with_origin(&s, "OPTIONS", "/api/items", SPA, &asks).await;
+    assert_eq!((pre.status, allowed(&pre)), (204, SPA), "{pre:?}");
+    assert_eq!(up.hits(), 0, "a preflight is answered by the gateway");
+    let evil = with_origin(&s, "OPTIONS", "/api/items", "https://evil.example", &asks).await;
+    assert_eq!((evil.status, allowed(&evil)), (401, ""), "{evil:?}");
+
+    let refused = with_origin(&s, "GET", "/api/items", SPA, &[]).await;
+    assert_eq!(
+        (refused.status, allowed(&refused)),
+        (401, SPA),
+        "the page reads why"
+    );
+    let (id, secret) = s.client(&[GrantType::ClientCredentials], "").await;
+    let token = s
+        .access_token(&id, &secret, "grant_type=client_credentials")
+        .await;
+    let bearer = format!("Bearer {token}");
+    let auth = [("authorization", bearer.as_str())];
+    let ok = with_origin(&s, "GET", "/api/items", SPA, &auth).await;
+    assert_eq!((ok.status, allowed(&ok)), (200, SPA), "{ok:?}");
+    let other = with_origin(&s, "GET", "/api/items", "https://evil.example", &auth).await;
+    assert_eq!((other.status, allowed(&other)), (200, ""));
+
+    let bad = tollgate_server::config::Route::try_from(tollgate_server::config::RouteConfig {
+        path_prefix: "/api".into(),
+        upstream: "http://127.0.0.1:1".into(),
+        cors_origins: vec!["*".into()],
+        ..Default::default()
+    });
+    assert!(bad.is_err_and(|e| e.contains("CORS origin")));
+    s.stop().await;
+}

@@ -23,6 +23,7 @@ fn route(prefix: &str, upstream: &str, scopes: &[&str], strip: bool) -> RouteCon
         strip_prefix: strip,
         underscores_in_headers: Default::default(),
         audience: None,
+        cors_origins: vec![],
     }
 }
 

@@ -28,6 +28,7 @@ fn route(prefix: &str, upstream: &str, scope: &str, strip: bool) -> RouteConfig 
         strip_prefix: strip,
         underscores_in_headers: Default::default(),
         audience: None,
+        cors_origins: vec![],
     }
 }
 

@@ -31,6 +31,7 @@ async fn one_gib_streams_both_ways_with_bounded_memory() {
             strip_prefix: true,
             underscores_in_headers: Default::default(),
             audience: None,
+            cors_origins: vec![],
         }]);
     })
     .await;
