@@ -210,3 +210,71 @@ async fn the_sign_in_page_renders_with_its_style_under_the_csp() {
     c.close().await.unwrap();
     s.stop().await;
 }
+
+/// The sign-out question and the signed-out page (RP-Initiated Logout), as
+/// a person sees them at 1440 and 390 px: labelled, nothing sideways, the
+/// style sheet loaded; and answering the question signs out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sign_out_pages_read_well_on_a_desktop_and_a_phone() {
+    let Some(driver) = ChromeDriver::start() else {
+        return;
+    };
+    let (s, id, _) = setup().await;
+    let (redirect, mut back) = app().await;
+    let c = browser(&driver).await;
+    c.goto(&authorize_url(&s, &id, &redirect)).await.unwrap();
+    c.find(Locator::Css("#username"))
+        .await
+        .unwrap()
+        .send_keys("alice")
+        .await
+        .unwrap();
+    c.find(Locator::Css("#password"))
+        .await
+        .unwrap()
+        .send_keys("wonderland")
+        .await
+        .unwrap();
+    c.find(Locator::Css("button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let allow = c
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css("button[value=allow]"))
+        .await
+        .unwrap();
+    allow.click().await.unwrap();
+    tokio::time::timeout(Duration::from_secs(10), back.recv())
+        .await
+        .unwrap();
+
+    let camera = crate::console_browser::Camera::new();
+    c.goto(&s.url(&format!("/oauth2/logout?client_id={id}")))
+        .await
+        .unwrap();
+    let sign_out = c
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css("button[value=sign-out]"))
+        .await
+        .unwrap();
+    camera.shoot_page(&c, "sign-out-question", false).await;
+    sign_out.click().await.unwrap();
+    let done = c
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css("main h1"))
+        .await
+        .unwrap();
+    assert_eq!(done.text().await.unwrap(), "Signed out");
+    camera.shoot_page(&c, "signed-out", false).await;
+    // Signed out: the next request asks for the password again.
+    c.goto(&authorize_url(&s, &id, &redirect)).await.unwrap();
+    assert!(c.title().await.unwrap().contains("Sign in"));
+    c.close().await.unwrap();
+    s.stop().await;
+}
