@@ -28,6 +28,21 @@ pub(crate) async fn browser(driver: &ChromeDriver) -> Client {
         .expect("a WebDriver session on headless Chromium")
 }
 
+/// Fills the sign-in page the browser is on and sends it.
+pub(crate) async fn fill_sign_in(c: &Client, username: &str, password: &str) {
+    let user = c
+        .wait()
+        .at_most(Duration::from_secs(15))
+        .for_element(Locator::Css("#username"))
+        .await
+        .expect("the sign-in page");
+    user.send_keys(username).await.unwrap();
+    let pw = c.find(Locator::Css("#password")).await.unwrap();
+    pw.send_keys(password).await.unwrap();
+    let submit = c.find(Locator::Css("button[type=submit]")).await.unwrap();
+    submit.click().await.unwrap();
+}
+
 /// WebDriver speaks plain HTTP on loopback: no TLS connector needed.
 fn hyper_connector() -> hyper_util::client::legacy::connect::HttpConnector {
     hyper_util::client::legacy::connect::HttpConnector::new()
@@ -109,24 +124,7 @@ async fn signs_in_consents_and_calls(response_mode: Option<&str>) {
     }
     c.goto(&url).await.unwrap();
     assert!(c.title().await.unwrap().contains("Sign in"));
-    c.find(Locator::Css("#username"))
-        .await
-        .unwrap()
-        .send_keys("alice")
-        .await
-        .unwrap();
-    c.find(Locator::Css("#password"))
-        .await
-        .unwrap()
-        .send_keys("wonderland")
-        .await
-        .unwrap();
-    c.find(Locator::Css("button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    fill_sign_in(&c, "alice", "wonderland").await;
     let allow = c
         .wait()
         .at_most(Duration::from_secs(10))
@@ -223,24 +221,7 @@ async fn the_sign_out_pages_read_well_on_a_desktop_and_a_phone() {
     let (redirect, mut back) = app().await;
     let c = browser(&driver).await;
     c.goto(&authorize_url(&s, &id, &redirect)).await.unwrap();
-    c.find(Locator::Css("#username"))
-        .await
-        .unwrap()
-        .send_keys("alice")
-        .await
-        .unwrap();
-    c.find(Locator::Css("#password"))
-        .await
-        .unwrap()
-        .send_keys("wonderland")
-        .await
-        .unwrap();
-    c.find(Locator::Css("button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    fill_sign_in(&c, "alice", "wonderland").await;
     let allow = c
         .wait()
         .at_most(Duration::from_secs(10))

@@ -9,12 +9,11 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use fantoccini::Locator;
 use tollgate_proto::client::ClientSettings;
 use tollgate_proto::GrantType;
 use tollgate_server::testing::{skip, ChromeDriver};
 
-use crate::browser::browser;
+use crate::browser::{browser, fill_sign_in};
 use crate::common::TestServer;
 
 /// oidc-client-ts's browser bundle, as `npm ci` in `interop/node` installs it.
@@ -97,25 +96,7 @@ async fn a_single_page_app_signs_in_with_oidc_client_ts_and_calls_userinfo() {
 
     let c = browser(&driver).await;
     c.goto(&format!("{origin}/")).await.unwrap();
-    let user = c
-        .wait()
-        .at_most(Duration::from_secs(15))
-        .for_element(Locator::Css("#username"))
-        .await
-        .expect("the app sent the browser to the sign-in page");
-    user.send_keys("alice").await.unwrap();
-    c.find(Locator::Css("#password"))
-        .await
-        .unwrap()
-        .send_keys("wonderland")
-        .await
-        .unwrap();
-    c.find(Locator::Css("button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    fill_sign_in(&c, "alice", "wonderland").await;
     let mut title = String::new();
     for _ in 0..150 {
         title = c.title().await.unwrap();
