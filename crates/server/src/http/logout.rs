@@ -101,8 +101,11 @@ pub async fn confirm_post(
         Err(refused) => return refusal(refused),
     };
     let signed_in = current_user(&state, &headers).await;
-    let sign_out = form.get("decision") == Some("sign-out");
-    finish(&state, &req, signed_in.filter(|_| sign_out).as_deref()).await
+    if form.get("decision") == Some("sign-out") {
+        finish(&state, &req, signed_in.as_deref()).await
+    } else {
+        stay(&req)
+    }
 }
 
 /// A checked request: the question, or the sign-out at once.
@@ -120,10 +123,24 @@ async fn begin(state: &AppState, headers: &HeaderMap, params: &FormParams) -> Re
     }
 }
 
-/// Signs `user` out (when given) and sends the browser where the request
-/// said, with its `state`; else the signed-out page.
+/// Signs `user` out (when someone is signed in) and sends the browser on.
 async fn finish(state: &AppState, req: &LogoutRequest, user: Option<&str>) -> Response {
-    let mut resp = match &req.post_logout_redirect_uri {
+    let mut resp = onward(req, true);
+    if let Some(user) = user {
+        session::sign_out(state, user, &mut resp).await;
+    }
+    resp
+}
+
+/// The person chose to stay signed in: on all the same.
+fn stay(req: &LogoutRequest) -> Response {
+    onward(req, false)
+}
+
+/// Where the request said, with its `state`; else the page that says
+/// whether the person is now signed out.
+fn onward(req: &LogoutRequest, signed_out: bool) -> Response {
+    match &req.post_logout_redirect_uri {
         Some(uri) => {
             let mut query = form_urlencoded::Serializer::new(String::new());
             if let Some(s) = &req.state {
@@ -131,12 +148,8 @@ async fn finish(state: &AppState, req: &LogoutRequest, user: Option<&str>) -> Re
             }
             redirect(uri, &query.finish())
         }
-        None => pages::respond(StatusCode::OK, pages::signed_out(user.is_some())),
-    };
-    if let Some(user) = user {
-        session::sign_out(state, user, &mut resp).await;
+        None => pages::respond(StatusCode::OK, pages::signed_out(signed_out)),
     }
-    resp
 }
 
 fn ask(

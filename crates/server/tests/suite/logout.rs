@@ -90,7 +90,7 @@ async fn without_a_hint_the_person_is_asked() {
     // Forged: the question's form without its CSRF token.
     let question = b.get("/oauth2/logout").await;
     assert!(
-        question.body.contains("Signed out"),
+        question.body.contains("You are signed out."),
         "no one to sign out: {question:?}"
     );
     let forged = b
