@@ -5,42 +5,11 @@
 // fields); authorizationCodeGrant, which checks the ID token; fetchUserInfo.
 // Usage: node check_code.mjs BASE_URL   (prints one line; exits 1 on failure)
 import * as oidc from 'openid-client';
+import { signInAndConsent } from './browser.mjs';
 
 const base = process.argv[2];
 const redirectUri = 'http://127.0.0.1:8976/callback';
 let failed = false;
-
-/** A browser: cookies kept, redirects not followed. */
-function browser() {
-  const jar = new Map();
-  const remember = (r) => {
-    for (const c of r.headers.getSetCookie()) {
-      const [pair] = c.split(';');
-      const i = pair.indexOf('=');
-      jar.set(pair.slice(0, i), pair.slice(i + 1));
-    }
-    return r;
-  };
-  const cookie = () => [...jar].map(([k, v]) => `${k}=${v}`).join('; ');
-  return {
-    get: async (url) => remember(await fetch(url, { redirect: 'manual', headers: { cookie: cookie() } })),
-    post: async (url, fields) =>
-      remember(await fetch(url, {
-        method: 'POST', redirect: 'manual',
-        headers: { cookie: cookie(), 'content-type': 'application/x-www-form-urlencoded' },
-        body: new URLSearchParams(fields),
-      })),
-  };
-}
-
-/** The hidden fields of a page's form. */
-function hidden(html) {
-  const fields = {};
-  for (const m of html.matchAll(/type="hidden" name="([^"]+)" value="([^"]*)"/g)) {
-    fields[m[1]] = m[2].replaceAll('&quot;', '"').replaceAll('&amp;', '&');
-  }
-  return fields;
-}
 
 try {
   const config = await oidc.discovery(new URL(base), 'demo-client', 'demo-secret', undefined, {
@@ -57,16 +26,7 @@ try {
     state,
     nonce,
   });
-  const b = browser();
-  let r = await b.get(url);
-  let page = await r.text();
-  r = await b.post(base + '/oauth2/authorize/sign-in', { ...hidden(page), username: 'demo', password: 'demo-password' });
-  if (r.status === 200) {
-    page = await r.text();
-    r = await b.post(base + '/oauth2/authorize/consent', { ...hidden(page), decision: 'allow' });
-  }
-  if (r.status !== 303) throw new Error(`expected a redirect, got ${r.status}`);
-  const back = new URL(r.headers.get('location'));
+  const back = await signInAndConsent(base, url);
   const tokens = await oidc.authorizationCodeGrant(config, back, {
     pkceCodeVerifier: verifier, expectedState: state, expectedNonce: nonce,
   });
