@@ -27,7 +27,7 @@ use crate::state::AppState;
 use crate::store::Session;
 
 const SESSION_COOKIE: &str = session::SIGN_IN_COOKIE;
-pub(super) const CSRF_COOKIE: &str = "tollgate_csrf";
+const CSRF_COOKIE: &str = "tollgate_csrf";
 
 /// The authorization request's parameters, carried through the forms.
 const CARRIED: [&str; 13] = [
@@ -226,7 +226,7 @@ async fn proceed(
                 Refusal::redirect(req, ErrorCode::ConsentRequired, why),
             )
         }
-        Ok(true) => form_page(state, headers, params, |carried, csrf| {
+        Ok(true) => form_page(state, headers, params, &CARRIED, |carried, csrf| {
             pages::consent(&Consent {
                 client_name: &req.client.settings.client_name,
                 username: &session.username,
@@ -265,7 +265,7 @@ fn sign_in_page(
     username: &str,
     error: Option<&str>,
 ) -> Response {
-    form_page(state, headers, params, |carried, csrf| {
+    form_page(state, headers, params, &CARRIED, |carried, csrf| {
         pages::sign_in(&SignIn {
             client_name: &req.client.settings.client_name,
             carried,
@@ -276,16 +276,18 @@ fn sign_in_page(
     })
 }
 
-/// A page with a form: the request carried in hidden fields, the browser's
-/// CSRF token in it (a new one set as a cookie when there was none).
-fn form_page(
+/// A page with a form: the request's parameters `names` carried in hidden
+/// fields, the browser's CSRF token in it (a new one set as a cookie when
+/// there was none). The sign-out question uses it too.
+pub(super) fn form_page(
     state: &AppState,
     headers: &HeaderMap,
     params: &FormParams,
+    names: &[&str],
     render: impl FnOnce(pages::Carried<'_>, &str) -> maud::Markup,
 ) -> Response {
     let (csrf, fresh) = csrf_token(headers);
-    let mut resp = pages::respond(StatusCode::OK, render(&carried(params), &csrf));
+    let mut resp = pages::respond(StatusCode::OK, render(&carried(params, names), &csrf));
     if fresh {
         let lifetime = state.config().session_lifetime;
         set_cookie(state, &mut resp, CSRF_COOKIE, &csrf, lifetime);
@@ -408,16 +410,16 @@ pub(super) fn checked_form(
 }
 
 /// The browser's CSRF token, or a new one (`true`: set the cookie).
-pub(super) fn csrf_token(headers: &HeaderMap) -> (String, bool) {
+fn csrf_token(headers: &HeaderMap) -> (String, bool) {
     match cookie_value(headers, CSRF_COOKIE).filter(|v| v.len() == 43) {
         Some(v) => (v, false),
         None => (secret::new_code().unwrap_or_default(), true),
     }
 }
 
-/// The authorization request's parameters, for hidden fields.
-fn carried(params: &FormParams) -> Vec<(String, String)> {
-    CARRIED
+/// The parameters `names` of a request, for hidden fields.
+fn carried(params: &FormParams, names: &[&str]) -> Vec<(String, String)> {
+    names
         .iter()
         .filter_map(|k| params.get(k).map(|v| ((*k).to_owned(), v.to_owned())))
         .collect()

@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use tollgate_proto::FormParams;
 
-use super::authorize::{bad_page, checked_form, csrf_token, redirect, unavailable, CSRF_COOKIE};
+use super::authorize::{bad_page, checked_form, form_page, redirect, unavailable};
 use super::form::read_form;
 use super::{pages, session};
 use crate::oauth::logout::{self, LogoutRequest, Refused};
@@ -159,19 +159,10 @@ fn ask(
     params: &FormParams,
     user: &str,
 ) -> Response {
-    let carried: Vec<(String, String)> = CARRIED
-        .iter()
-        .filter_map(|k| params.get(k).map(|v| ((*k).to_owned(), v.to_owned())))
-        .collect();
-    let (csrf, fresh) = csrf_token(headers);
     let client_name = req.client.as_ref().map(|c| c.settings.client_name.as_str());
-    let markup = pages::sign_out(&carried, &csrf, user, client_name);
-    let mut resp = pages::respond(StatusCode::OK, markup);
-    if fresh {
-        let lifetime = state.config().session_lifetime;
-        session::set(state, &mut resp, "/oauth2", CSRF_COOKIE, &csrf, lifetime);
-    }
-    resp
+    form_page(state, headers, params, &CARRIED, |carried, csrf| {
+        pages::sign_out(carried, csrf, user, client_name)
+    })
 }
 
 fn refusal(refused: Refused) -> Response {

@@ -50,13 +50,7 @@ pub async fn userinfo(
         return Err(invalid("the token's user can no longer sign in"));
     };
     let client = state.store().get_client(&grant.client_id).await?;
-    let info = oidc::userinfo(
-        state.oauth(),
-        &grant.client_id,
-        client.as_ref(),
-        &user,
-        &grant.scope,
-    );
+    let info = oidc::userinfo(state.oauth(), client.as_ref(), &user, &grant.scope);
     let mut resp = match info.await? {
         UserInfo::Json(claims) => Json(claims).into_response(),
         UserInfo::Jwt(jwt) => ([(header::CONTENT_TYPE, "application/jwt")], jwt).into_response(),

@@ -156,6 +156,21 @@ fn page(message: &str) -> Refusal {
     Refusal::Page(message.to_owned())
 }
 
+/// What a person is told when a browser request names a client that is
+/// unknown or disabled (the two look alike).
+pub const NOT_REGISTERED: &str =
+    "The application that sent you here is not registered with this server.";
+
+/// The client `client_id` names, if it exists and is enabled: the lookup
+/// of every browser request (authorization, sign-out).
+pub async fn enabled_client(
+    server: &AuthServer,
+    client_id: &str,
+) -> Result<Option<Arc<Client>>, GrantError> {
+    let found = server.store.get_client(client_id).await?;
+    Ok(found.filter(|c| c.enabled).map(Arc::new))
+}
+
 /// The enabled client `client_id` names, if it may use the browser flow.
 async fn registered_client(
     server: &AuthServer,
@@ -163,14 +178,10 @@ async fn registered_client(
 ) -> Result<Arc<Client>, Refusal> {
     let client_id =
         client_id.ok_or_else(|| page("The request names no client (client_id is missing)."))?;
-    let client = match server.store.get_client(client_id).await {
-        Ok(Some(c)) if c.enabled => Arc::new(c),
-        Ok(_) => {
-            return Err(page(
-                "The application that sent you here is not registered with this server.",
-            ))
-        }
-        Err(e) => return Err(Refusal::Unavailable(e.into())),
+    let client = match enabled_client(server, client_id).await {
+        Ok(Some(c)) => c,
+        Ok(None) => return Err(page(NOT_REGISTERED)),
+        Err(e) => return Err(Refusal::Unavailable(e)),
     };
     let grants = &client.settings.grant_types;
     if !grants.contains(&GrantType::AuthorizationCode) {

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use tollgate_proto::FormParams;
 
 use super::error::GrantError;
-use super::{oidc, AuthServer};
+use super::{authorize, oidc, AuthServer};
 use crate::store::Client;
 
 /// A sign-out request that passed every check.
@@ -78,12 +78,10 @@ pub async fn check(server: &AuthServer, p: &FormParams) -> Result<LogoutRequest,
 }
 
 async fn known_client(server: &AuthServer, id: &str) -> Result<Arc<Client>, Refused> {
-    match server.store.get_client(id).await {
-        Ok(Some(c)) if c.enabled => Ok(Arc::new(c)),
-        Ok(_) => Err(Refused::Page(
-            "The application that sent you here is not registered with this server.",
-        )),
-        Err(e) => Err(Refused::Unavailable(e.into())),
+    match authorize::enabled_client(server, id).await {
+        Ok(Some(c)) => Ok(c),
+        Ok(None) => Err(Refused::Page(authorize::NOT_REGISTERED)),
+        Err(e) => Err(Refused::Unavailable(e)),
     }
 }
 

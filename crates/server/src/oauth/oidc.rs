@@ -113,17 +113,18 @@ pub enum UserInfo {
     Jwt(String),
 }
 
-/// The userinfo response for `client_id`'s token about `user` (`client`:
-/// its record, if it still exists).
+/// The userinfo response about `user` for the token's client (its record,
+/// if it still exists).
 pub async fn userinfo(
     server: &AuthServer,
-    client_id: &str,
     client: Option<&Client>,
     user: &User,
     scope: &Scope,
 ) -> Result<UserInfo, GrantError> {
     let mut claims = user_claims(user, scope);
-    let Some(alg) = client.and_then(|c| c.settings.userinfo_signed_response_alg) else {
+    let Some((client_id, alg)) =
+        client.and_then(|c| Some((&c.client_id, c.settings.userinfo_signed_response_alg?)))
+    else {
         return Ok(UserInfo::Json(claims));
     };
     let signer = server.tokens.keys().signer_for(alg).await?;
