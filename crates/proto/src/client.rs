@@ -151,18 +151,15 @@ pub struct ClientSettings {
 }
 
 impl ClientSettings {
-    /// The origins whose pages may read this client's answers (CORS).
-    pub fn cors_origins(&self) -> Vec<String> {
+    /// Whether pages of `origin` may read this client's answers (CORS): its
+    /// `allowed_cors_origins`, else the origins of its http(s) redirect URIs.
+    pub fn allows_origin(&self, origin: &str) -> bool {
         if !self.allowed_cors_origins.is_empty() {
-            return self.allowed_cors_origins.clone();
+            return self.allowed_cors_origins.iter().any(|o| o == origin);
         }
-        let mut origins: Vec<String> = self
-            .redirect_uris
+        self.redirect_uris
             .iter()
-            .filter_map(|u| origin_of(u))
-            .collect();
-        origins.dedup();
-        origins
+            .any(|u| origin_of(u).as_deref() == Some(origin))
     }
 
     /// The algorithm its ID tokens are signed with.
@@ -251,15 +248,26 @@ mod tests {
             ],
             ..ClientSettings::default()
         };
-        assert_eq!(
-            s.cors_origins(),
-            ["https://app.example", "http://127.0.0.1:5173"]
-        );
+        for yes in ["https://app.example", "http://127.0.0.1:5173"] {
+            assert!(s.allows_origin(yes), "{yes}");
+        }
+        for no in [
+            "https://app.example/cb",
+            "http://127.0.0.1",
+            "com.example.app:",
+            "",
+        ] {
+            assert!(!s.allows_origin(no), "{no}");
+        }
         let own = ClientSettings {
             allowed_cors_origins: vec!["https://spa.example".into()],
             ..s
         };
-        assert_eq!(own.cors_origins(), ["https://spa.example"]);
+        assert!(own.allows_origin("https://spa.example"));
+        assert!(
+            !own.allows_origin("https://app.example"),
+            "its own list replaces the default"
+        );
         assert_eq!(origin_of("https://u@evil.example/"), None);
     }
 

@@ -1,6 +1,6 @@
 //! CORS for the endpoints a browser app calls (issue 32, point 6): the
 //! token, revocation and userinfo endpoints answer a page of an origin the
-//! client registered (`ClientSettings::cors_origins`); discovery and the
+//! client registered (`ClientSettings::allows_origin`); discovery and the
 //! JWKS, public documents, answer any origin with `*`. No answer allows
 //! credentials (cookies): these endpoints take tokens and client
 //! credentials in headers and bodies, never cookies.
@@ -11,18 +11,23 @@
 //! so a page of another origin cannot read it. Handlers say whose answer
 //! it is with an [`Allowed`] extension.
 
+use std::sync::Arc;
+
 use axum::extract::Request;
 use axum::http::{header, HeaderValue, Method};
 use axum::middleware::Next;
 use axum::response::Response;
 
+use crate::store::Client;
+
 use super::{
     JWKS_PATH, METADATA_PATH, OPENID_CONFIGURATION_PATH, REVOKE_PATH, TOKEN_PATHS, USERINFO_PATH,
 };
 
-/// The origins allowed to read a response: its client's.
+/// Whose answer a response is: the origins its client allows may read it
+/// (`ClientSettings::allows_origin`, asked only when a page sent `Origin`).
 #[derive(Debug, Clone)]
-pub struct Allowed(pub Vec<String>);
+pub struct Allowed(pub Arc<Client>);
 
 /// Whom a path's answers are for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,7 +71,10 @@ pub async fn cors(req: Request, next: Next) -> Response {
         Audience::Client => resp
             .extensions()
             .get::<Allowed>()
-            .filter(|a| a.0.iter().any(|o| o.as_bytes() == origin.as_bytes()))
+            .filter(|a| {
+                let origin = origin.to_str().unwrap_or("");
+                a.0.settings.allows_origin(origin)
+            })
             .map(|_| origin),
     };
     crate::cors::allow(resp.headers_mut(), allowed);

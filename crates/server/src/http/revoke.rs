@@ -7,6 +7,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use super::client_auth::{self, Source};
 use super::form;
@@ -14,6 +15,7 @@ use crate::error::json_response;
 use crate::error::Error;
 use crate::oauth::{self, client_auth::authenticate};
 use crate::state::AppState;
+use crate::store::Client;
 
 #[utoipa::path(
     post,
@@ -32,9 +34,9 @@ pub async fn revoke_post(
     Source(source): Source,
     form::FormRequest { headers, body }: form::FormRequest,
 ) -> Result<Response, Error> {
-    let origins = revoke(&state, &headers, &body, source).await?;
+    let client = revoke(&state, &headers, &body, source).await?;
     let mut resp = json_response(StatusCode::OK, &serde_json::json!({}));
-    resp.extensions_mut().insert(super::cors::Allowed(origins));
+    resp.extensions_mut().insert(super::cors::Allowed(client));
     Ok(resp)
 }
 
@@ -43,11 +45,11 @@ async fn revoke(
     headers: &HeaderMap,
     body: &[u8],
     source: IpAddr,
-) -> Result<Vec<String>, Error> {
+) -> Result<Arc<Client>, Error> {
     let form = form::read_form(headers, body, state.config().limits.max_form_params)?;
     let presented = client_auth::presented(headers, &form)?;
     let client = authenticate(state.oauth(), &presented, source).await?;
     let token = form.require("token").map_err(Error::from)?;
     oauth::revoke::revoke(state.oauth(), &client, token).await?;
-    Ok(client.settings.cors_origins())
+    Ok(client)
 }

@@ -78,6 +78,6 @@ async fn token(
     resp.extensions_mut()
         .insert(ClientId(client.client_id.clone()));
     resp.extensions_mut()
-        .insert(super::cors::Allowed(client.settings.cors_origins()));
+        .insert(super::cors::Allowed(client.clone()));
     Ok(resp)
 }

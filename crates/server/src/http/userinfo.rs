@@ -55,9 +55,9 @@ pub async fn userinfo(
         UserInfo::Json(claims) => Json(claims).into_response(),
         UserInfo::Jwt(jwt) => ([(header::CONTENT_TYPE, "application/jwt")], jwt).into_response(),
     };
-    let origins = client
-        .map(|c| c.settings.cors_origins())
-        .unwrap_or_default();
-    resp.extensions_mut().insert(super::cors::Allowed(origins));
+    if let Some(client) = client {
+        resp.extensions_mut()
+            .insert(super::cors::Allowed(std::sync::Arc::new(client)));
+    }
     Ok(resp)
 }
