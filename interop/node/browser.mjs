@@ -1,7 +1,7 @@
 // A person at a browser, played with fetch for the interop checks: cookies
 // kept, redirects not followed, and the sign-in and consent forms filled
-// from the page's hidden fields. Shared by check_code.mjs and
-// check_oauth4webapi.mjs.
+// from the page's hidden fields; and the device page (RFC 8628). Shared by
+// check_code.mjs, check_oauth4webapi.mjs and check_device.mjs.
 
 /** A browser: cookies kept, redirects not followed. */
 export function browser() {
@@ -47,4 +47,27 @@ export async function signInAndConsent(base, url) {
   }
   if (r.status !== 303) throw new Error(`expected a redirect, got ${r.status}`);
   return new URL(r.headers.get('location'));
+}
+
+/**
+ * A person on another screen (RFC 8628): opens `complete` (the device's
+ * `verification_uri_complete`), confirms the code it fills in, signs in as
+ * the demo user and allows the device. The last page's HTML.
+ */
+export async function allowDevice(base, complete) {
+  const b = browser();
+  let r = await b.get(complete);
+  if (r.status !== 303) throw new Error(`/device answered ${r.status}, not a redirect`);
+  r = await b.get(new URL(r.headers.get('location'), base).href);
+  let page = await r.text();
+  const code = page.match(/name="user_code" value="([^"]*)"/);
+  if (!code) throw new Error('the code page has no code filled in');
+  r = await b.post(base + '/oauth2/device', { ...hidden(page), user_code: code[1] });
+  page = await r.text();
+  r = await b.post(base + '/oauth2/device/sign-in', { ...hidden(page), username: 'demo', password: 'demo-password' });
+  page = await r.text();
+  r = await b.post(base + '/oauth2/device/confirm', { ...hidden(page), decision: 'allow' });
+  page = await r.text();
+  if (!page.includes('Device connected')) throw new Error(`the device was not connected: ${r.status}`);
+  return page;
 }

@@ -80,6 +80,8 @@ enum GrantArg {
     RefreshToken,
     /// Browser sign-in (with --redirect-uri).
     AuthorizationCode,
+    /// Sign-in on another screen for devices and CLIs (RFC 8628).
+    DeviceCode,
 }
 
 impl From<GrantArg> for GrantType {
@@ -89,6 +91,7 @@ impl From<GrantArg> for GrantType {
             GrantArg::Password => GrantType::Password,
             GrantArg::RefreshToken => GrantType::RefreshToken,
             GrantArg::AuthorizationCode => GrantType::AuthorizationCode,
+            GrantArg::DeviceCode => GrantType::DeviceCode,
         }
     }
 }

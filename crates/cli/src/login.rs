@@ -2,7 +2,10 @@
 //! with PKCE, RFC 8252 for native apps). tollgate listens on a loopback port
 //! for the redirect, exchanges the code, and caches the tokens like any
 //! other grant's; `call`, `token` and the rest then use them (with a
-//! profile that says `login = true`), refreshing as they go.
+//! profile that says `login = true`), refreshing as they go. With
+//! `--device` (RFC 8628), for a machine without a browser: tollgate prints
+//! a code and an address to open on any other screen, and polls until the
+//! person has signed in there and allowed it.
 
 use std::time::Duration;
 
@@ -29,6 +32,14 @@ pub struct LoginArgs {
     /// The authorization endpoint [default: from the server's metadata].
     #[arg(long, value_name = "URL")]
     authorize_url: Option<String>,
+    /// Sign in on another device: print a code and the address to enter it
+    /// at, then wait (the device authorization grant, RFC 8628; the client
+    /// must be registered for it).
+    #[arg(long, conflicts_with_all = ["no_browser", "authorize_url"])]
+    device: bool,
+    /// The device authorization endpoint [default: from the server's metadata].
+    #[arg(long, value_name = "URL", requires = "device")]
+    device_url: Option<String>,
     #[command(flatten)]
     auth: AuthArgs,
 }
@@ -53,12 +64,21 @@ struct Endpoint {
 
 pub async fn run(args: LoginArgs) -> Result<()> {
     let session = Session::open(args.auth.resolve_for_login()?)?;
+    if args.device {
+        return device_login(&args, &session).await;
+    }
     let Endpoint { authorize, issuer } = match &args.authorize_url {
         Some(u) => Endpoint {
             authorize: u.clone(),
             issuer: None,
         },
-        None => discover(&session).await?,
+        None => {
+            let doc = metadata(&session).await?;
+            Endpoint {
+                authorize: endpoint_of(&doc, "authorization_endpoint", "--authorize-url")?,
+                issuer: doc["issuer"].as_str().map(str::to_owned),
+            }
+        }
     };
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
         .await
@@ -114,12 +134,39 @@ pub async fn run(args: LoginArgs) -> Result<()> {
     Ok(())
 }
 
-/// The authorization endpoint and issuer from the RFC 8414 metadata of the
-/// token URL's server.
-async fn discover(session: &Session) -> Result<Endpoint> {
+/// The device flow: a code to show, then polls until the person decides.
+async fn device_login(args: &LoginArgs, session: &Session) -> Result<()> {
+    let url = match &args.device_url {
+        Some(u) => u.clone(),
+        None => endpoint_of(
+            &metadata(session).await?,
+            "device_authorization_endpoint",
+            "--device-url",
+        )?,
+    };
+    let started = session.source.start_device_authorization(&url).await?;
+    eprintln!(
+        "To sign in, open {} on any device and enter the code {}",
+        started.verification_uri, started.user_code
+    );
+    if let Some(complete) = &started.verification_uri_complete {
+        eprintln!("(or open {complete}, which has the code in it)");
+    }
+    eprintln!("Waiting for you to sign in and allow it...");
+    session
+        .source
+        .sign_in_with_device_code(&started, Duration::from_secs(args.timeout))
+        .await?;
+    session.sync();
+    eprintln!("Signed in; the tokens are cached and renewed as they expire.");
+    Ok(())
+}
+
+/// The RFC 8414 metadata of the token URL's server.
+async fn metadata(session: &Session) -> Result<serde_json::Value> {
     let token_url = reqwest::Url::parse(&session.source.config().token_url)?;
     let metadata = token_url.join("/.well-known/oauth-authorization-server")?;
-    let doc: serde_json::Value = session
+    session
         .http
         .get(metadata.clone())
         .send()
@@ -128,13 +175,14 @@ async fn discover(session: &Session) -> Result<Endpoint> {
         .error_for_status()?
         .json()
         .await
-        .with_context(|| format!("reading {metadata}"))?;
-    match doc["authorization_endpoint"].as_str() {
-        Some(u) => Ok(Endpoint {
-            authorize: u.to_owned(),
-            issuer: doc["issuer"].as_str().map(str::to_owned),
-        }),
-        None => bail!("{metadata} names no authorization_endpoint: pass --authorize-url URL"),
+        .with_context(|| format!("reading {metadata}"))
+}
+
+/// The endpoint `field` of the metadata, or what to pass instead.
+fn endpoint_of(doc: &serde_json::Value, field: &str, flag: &str) -> Result<String> {
+    match doc[field].as_str() {
+        Some(u) => Ok(u.to_owned()),
+        None => bail!("the server's metadata names no {field}: pass {flag} URL"),
     }
 }
 

@@ -16,6 +16,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod device;
 pub mod disk_cache;
 pub mod endpoints;
 pub mod error;

@@ -225,7 +225,7 @@ impl TokenSource {
         if let Some(rt) = refresh {
             let req = TokenRequest::RefreshToken {
                 refresh_token: rt.expose_secret().to_owned(),
-                scope: self.scope(),
+                scope: self.requested_scope(),
             };
             match self.request(req).await {
                 Err(e) if e.oauth_error() == Some("invalid_grant") => {
@@ -237,12 +237,12 @@ impl TokenSource {
         }
         let req = match &self.inner.config.grant {
             Grant::ClientCredentials => TokenRequest::ClientCredentials {
-                scope: self.scope(),
+                scope: self.requested_scope(),
             },
             Grant::Password { username, password } => TokenRequest::Password {
                 username: username.clone(),
                 password: password.expose_secret().to_owned(),
-                scope: self.scope(),
+                scope: self.requested_scope(),
             },
             Grant::AuthorizationCode => return Err(Error::SignInRequired),
         };
@@ -262,21 +262,29 @@ impl TokenSource {
             redirect_uri: Some(redirect_uri.to_owned()),
             code_verifier: Some(code_verifier.to_owned()),
         };
-        let token = Arc::new(self.request(req).await?);
+        let token = self.request(req).await?;
+        Ok(self.adopt(token))
+    }
+
+    /// Makes tokens a person's sign-in brought (by code or device) this
+    /// source's, as if its grant had obtained them.
+    pub(crate) fn adopt(&self, token: Token) -> Arc<Token> {
+        let token = Arc::new(token);
         let mut st = self.state();
         st.current = Some(token.clone());
         if let Some(rt) = &token.refresh_token {
             st.refresh_token = Some(rt.clone());
         }
-        Ok(token)
+        token
     }
 
-    fn scope(&self) -> Option<Scope> {
+    /// The scope to ask for: the configured scopes, if any.
+    pub(crate) fn requested_scope(&self) -> Option<Scope> {
         let scopes = &self.inner.config.scopes;
         (!scopes.is_empty()).then(|| scopes.iter().map(String::as_str).collect())
     }
 
-    async fn request(&self, req: TokenRequest) -> Result<Token, Error> {
+    pub(crate) async fn request(&self, req: TokenRequest) -> Result<Token, Error> {
         let cfg = &self.inner.config;
         self.inner
             .requests

@@ -1,4 +1,5 @@
-//! OAuth error codes (RFC 6749 §5.2, RFC 7009 §2.2.1, RFC 6750 §3.1) and the
+//! OAuth error codes (RFC 6749 §5.2, RFC 7009 §2.2.1, RFC 6750 §3.1, RFC 8628
+//! §3.5) and the
 //! JSON error body, plus this crate's own parse errors.
 //!
 //! Codes are an enum, never free strings: the server maps each one to its HTTP
@@ -37,6 +38,10 @@ pub enum ErrorCode {
     /// The request object parameters, which tollgate does not take.
     RequestNotSupported,
     RequestUriNotSupported,
+    /// RFC 8628 §3.5, at the token endpoint while a device code waits.
+    AuthorizationPending,
+    SlowDown,
+    ExpiredToken,
 }
 
 impl ErrorCode {
@@ -62,10 +67,13 @@ impl ErrorCode {
             Self::AccountSelectionRequired => "account_selection_required",
             Self::RequestNotSupported => "request_not_supported",
             Self::RequestUriNotSupported => "request_uri_not_supported",
+            Self::AuthorizationPending => "authorization_pending",
+            Self::SlowDown => "slow_down",
+            Self::ExpiredToken => "expired_token",
         }
     }
 
-    const ALL: [ErrorCode; 19] = [
+    const ALL: [ErrorCode; 22] = [
         Self::InvalidRequest,
         Self::InvalidClient,
         Self::InvalidGrant,
@@ -85,6 +93,9 @@ impl ErrorCode {
         Self::AccountSelectionRequired,
         Self::RequestNotSupported,
         Self::RequestUriNotSupported,
+        Self::AuthorizationPending,
+        Self::SlowDown,
+        Self::ExpiredToken,
     ];
 }
 

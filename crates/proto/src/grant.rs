@@ -1,4 +1,4 @@
-//! The grant types tollgate knows (RFC 6749 §4.3, §4.4, §6).
+//! The grant types tollgate knows (RFC 6749 §4.1, §4.3, §4.4, §6; RFC 8628).
 
 use std::fmt;
 use std::str::FromStr;
@@ -17,14 +17,18 @@ pub enum GrantType {
     RefreshToken,
     /// RFC 6749 §4.1, with PKCE (RFC 7636).
     AuthorizationCode,
+    /// The Device Authorization Grant (RFC 8628 §3.4), named by its URN.
+    #[serde(rename = "urn:ietf:params:oauth:grant-type:device_code")]
+    DeviceCode,
 }
 
 impl GrantType {
-    pub const ALL: [GrantType; 4] = [
+    pub const ALL: [GrantType; 5] = [
         Self::ClientCredentials,
         Self::Password,
         Self::RefreshToken,
         Self::AuthorizationCode,
+        Self::DeviceCode,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -33,6 +37,7 @@ impl GrantType {
             Self::Password => "password",
             Self::RefreshToken => "refresh_token",
             Self::AuthorizationCode => "authorization_code",
+            Self::DeviceCode => "urn:ietf:params:oauth:grant-type:device_code",
         }
     }
 }
@@ -62,6 +67,12 @@ mod tests {
     fn parses_known_and_rejects_unknown() {
         for g in GrantType::ALL {
             assert_eq!(g.as_str().parse::<GrantType>(), Ok(g));
+            let json = serde_json::to_string(&g).unwrap_or_default();
+            assert_eq!(
+                json,
+                format!("\"{}\"", g.as_str()),
+                "serde and as_str agree"
+            );
         }
         for bad in ["implicit", "Password", "", "client_credentials "] {
             assert!(bad.parse::<GrantType>().is_err(), "{bad:?}");

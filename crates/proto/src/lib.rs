@@ -3,7 +3,8 @@
 //! Only this crate defines shapes that cross the wire: the token response
 //! (RFC 6749 §5.1), error codes and bodies (§5.2, RFC 6750 §3.1), grant types,
 //! scope sets (§3.3), audiences (`aud`), HTTP Basic client credentials (§2.3.1), introspection
-//! (RFC 7662), server metadata (RFC 8414), a client's settings and the
+//! (RFC 7662), server metadata (RFC 8414), the device authorization response
+//! (RFC 8628), a client's settings and the
 //! admin API's bodies, with JSON merge patches (RFC 7396) to change them. It has no I/O and no async
 //! runtime, so both sides can depend on it freely.
 
@@ -12,6 +13,7 @@ pub mod audience;
 pub mod basic;
 pub mod challenge;
 pub mod client;
+pub mod device;
 pub mod error;
 pub mod grant;
 pub mod introspect;
@@ -25,6 +27,7 @@ pub mod token;
 pub use audience::Audience;
 pub use basic::BasicCredentials;
 pub use challenge::BearerChallenge;
+pub use device::DeviceAuthorizationResponse;
 pub use error::{ErrorCode, ErrorResponse, ProtoError};
 pub use grant::GrantType;
 pub use introspect::{IntrospectionResponse, TokenTypeHint};

@@ -55,6 +55,9 @@ pub struct AuthorizationServerMetadata {
     /// true when absent.
     #[serde(default)]
     pub request_uri_parameter_supported: bool,
+    /// RFC 8628 §4: where a device asks for a user code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_authorization_endpoint: Option<String>,
     /// RFC 9207: authorization responses carry `iss`.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub authorization_response_iss_parameter_supported: bool,

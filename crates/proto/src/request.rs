@@ -107,6 +107,11 @@ pub enum TokenRequest {
         redirect_uri: Option<String>,
         code_verifier: Option<String>,
     },
+    /// RFC 8628 §3.4: polling with the device code. The scope is the
+    /// device authorization's.
+    DeviceCode {
+        device_code: String,
+    },
 }
 
 impl fmt::Debug for TokenRequest {
@@ -131,6 +136,7 @@ impl fmt::Debug for TokenRequest {
                 .debug_struct("AuthorizationCode")
                 .field("redirect_uri", redirect_uri)
                 .finish_non_exhaustive(),
+            Self::DeviceCode { .. } => f.debug_struct("DeviceCode").finish_non_exhaustive(),
         }
     }
 }
@@ -142,6 +148,7 @@ impl TokenRequest {
             Self::Password { .. } => GrantType::Password,
             Self::RefreshToken { .. } => GrantType::RefreshToken,
             Self::AuthorizationCode { .. } => GrantType::AuthorizationCode,
+            Self::DeviceCode { .. } => GrantType::DeviceCode,
         }
     }
 
@@ -150,7 +157,7 @@ impl TokenRequest {
             Self::ClientCredentials { scope }
             | Self::Password { scope, .. }
             | Self::RefreshToken { scope, .. } => scope.as_ref(),
-            Self::AuthorizationCode { .. } => None,
+            Self::AuthorizationCode { .. } | Self::DeviceCode { .. } => None,
         }
     }
 
@@ -180,6 +187,9 @@ impl TokenRequest {
                 redirect_uri: p.get("redirect_uri").map(str::to_owned),
                 code_verifier: p.get("code_verifier").map(str::to_owned),
             },
+            GrantType::DeviceCode => Self::DeviceCode {
+                device_code: p.require("device_code")?.to_owned(),
+            },
         })
     }
 
@@ -206,6 +216,7 @@ impl TokenRequest {
                 out.extend(redirect_uri.iter().map(|r| ("redirect_uri", r.clone())));
                 out.extend(code_verifier.iter().map(|v| ("code_verifier", v.clone())));
             }
+            Self::DeviceCode { device_code } => out.push(("device_code", device_code.clone())),
         }
         if let Some(scope) = self.scope().filter(|s| !s.is_empty()) {
             out.push(("scope", scope.to_string()));
@@ -257,6 +268,14 @@ mod tests {
         check(
             "grant_type=authorization_code&code=c&code_verifier=v&redirect_uri=http%3A%2F%2F127.0.0.1%2Fcb",
             Ok(r#"AuthorizationCode { redirect_uri: Some("http://127.0.0.1/cb"), .. }"#),
+        );
+        check(
+            "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Adevice_code&device_code=d",
+            Ok("DeviceCode { .. }"),
+        );
+        check(
+            "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Adevice_code",
+            Err(ErrorCode::InvalidRequest),
         );
         check("grant_type=implicit", Err(ErrorCode::UnsupportedGrantType));
         check(

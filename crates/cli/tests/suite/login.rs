@@ -172,6 +172,124 @@ async fn login_in_the_browser_then_call_as_that_person() {
     tokio::time::sleep(Duration::from_millis(10)).await;
 }
 
+/// `tollgate login --device` (RFC 8628): the binary prints a code and an
+/// address; the person enters the code on the `/device` page (played over
+/// HTTP), signs in and allows; the binary's poll then gets the tokens.
+#[tokio::test]
+async fn login_on_another_device_then_call_as_that_person() {
+    let ws = Workspace::new();
+    let cfg = std::fs::read_to_string(ws.config()).unwrap();
+    std::fs::write(ws.config(), format!("device_poll_interval = 1\n{cfg}")).unwrap();
+    let server = ws.serve(&[]);
+    ws.admin_ok(
+        &["user", "create", "--username", "alice", "--password-stdin"],
+        "wonderland\n",
+    );
+    let out = ws.admin_ok(
+        &[
+            "client",
+            "create",
+            "--name",
+            "Kiosk",
+            "--public",
+            "--json",
+            "--grant",
+            "device_code",
+            "--grant",
+            "refresh_token",
+            "--scope",
+            "openid",
+        ],
+        "",
+    );
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let client_id = v["client_id"].as_str().unwrap().to_owned();
+    let home = tempfile::tempdir().unwrap();
+    let config_dir = home.path().join("config/tollgate");
+    std::fs::create_dir_all(&config_dir).unwrap();
+    std::fs::write(
+        config_dir.join("config.toml"),
+        format!(
+            "[profiles.tv]\ntoken_url = \"{}/oauth2/token.oauth2\"\nclient_id = \"{client_id}\"\nscopes = [\"openid\"]\nlogin = true\n",
+            server.base
+        ),
+    )
+    .unwrap();
+    let env = |c: &mut Command| {
+        c.env("XDG_CACHE_HOME", home.path().join("cache"))
+            .env("XDG_CONFIG_HOME", home.path().join("config"))
+            .env("HOME", home.path())
+            .env_remove("TOLLGATE_CLIENT_SECRET")
+            .stdin(Stdio::null());
+    };
+    let mut login = Command::new(BIN);
+    login.args(["login", "--profile", "tv", "--device", "--timeout", "30"]);
+    env(&mut login);
+    let mut child = login.stderr(Stdio::piped()).spawn().unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    stderr.read_line(&mut line).unwrap();
+    let (address, code) = line
+        .trim()
+        .strip_prefix("To sign in, open ")
+        .and_then(|rest| rest.split_once(" on any device and enter the code "))
+        .unwrap_or_else(|| panic!("no code said: {line}"));
+    assert_eq!(address, format!("{}/device", server.base));
+    assert_eq!(code.len(), 9, "{code}");
+
+    // The person, on another screen: the short address, the code typed.
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::limited(2))
+        .build()
+        .unwrap();
+    let mut jar = BTreeMap::new();
+    let page = http.get(address).send().await.unwrap();
+    cookies(&page, &mut jar);
+    let mut form = hidden(&page.text().await.unwrap());
+    form.push(("user_code".into(), code.to_lowercase()));
+    let post = |jar: &BTreeMap<String, String>, path: &str, form: Vec<(String, String)>| {
+        http.post(format!("{}{path}", server.base))
+            .header("cookie", jar_header(jar))
+            .form(&form)
+            .send()
+    };
+    let sign_in = post(&jar, "/oauth2/device", form).await.unwrap();
+    let sign_in = sign_in.text().await.unwrap();
+    let mut form = hidden(&sign_in);
+    form.push(("username".into(), "alice".into()));
+    form.push(("password".into(), "wonderland".into()));
+    let confirm = post(&jar, "/oauth2/device/sign-in", form).await.unwrap();
+    cookies(&confirm, &mut jar);
+    let mut form = hidden(&confirm.text().await.unwrap());
+    form.push(("decision".into(), "allow".into()));
+    let done = post(&jar, "/oauth2/device/confirm", form).await.unwrap();
+    assert!(done.text().await.unwrap().contains("Device connected"));
+
+    let (status, rest) = tokio::task::spawn_blocking(move || {
+        let mut rest = String::new();
+        let _ = std::io::Read::read_to_string(&mut stderr, &mut rest);
+        (child.wait().unwrap(), rest)
+    })
+    .await
+    .unwrap();
+    assert!(status.success(), "login --device failed: {rest}");
+    assert!(rest.contains("Signed in"), "{rest}");
+
+    let mut call = Command::new(BIN);
+    call.args([
+        "call",
+        "--profile",
+        "tv",
+        &format!("{}/userinfo", server.base),
+    ]);
+    env(&mut call);
+    let out = call.output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{text} {err}");
+    assert!(text.contains("\"sub\": \"alice\""), "{text}");
+}
+
 #[test]
 fn login_without_a_sign_in_gives_up_clearly() {
     let ws = Workspace::new();

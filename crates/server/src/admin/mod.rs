@@ -153,10 +153,14 @@ pub fn check_client(c: &Client) -> Result<(), AdminError> {
         ));
     }
     if s.public {
-        let allowed = [GrantType::AuthorizationCode, GrantType::RefreshToken];
+        let allowed = [
+            GrantType::AuthorizationCode,
+            GrantType::RefreshToken,
+            GrantType::DeviceCode,
+        ];
         if !s.grant_types.iter().all(|g| allowed.contains(g)) {
             return Err(AdminError::Invalid(
-                "a public client may have only the authorization_code and refresh_token grants"
+                "a public client may have only the authorization_code, device_code and refresh_token grants"
                     .into(),
             ));
         }

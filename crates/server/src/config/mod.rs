@@ -133,6 +133,10 @@ pub struct FileConfig {
     pub session_idle_timeout: Option<u64>,
     /// Seconds a sign-in session lives at most, from the sign-in.
     pub session_lifetime: Option<u64>,
+    /// Seconds a device code (RFC 8628) waits for its user.
+    pub device_code_ttl: Option<u64>,
+    /// Seconds a device must wait between polls of the token endpoint.
+    pub device_poll_interval: Option<u64>,
     pub argon2: Option<Argon2Params>,
     pub throttle: Option<ThrottleConfig>,
     /// Accept `bearer`/`BEARER` (RFC 7235) instead of only `Bearer` (the seed).
@@ -206,6 +210,10 @@ pub struct Config {
     /// without use, and seconds from the sign-in, after which they end.
     pub session_idle_timeout: i64,
     pub session_lifetime: i64,
+    /// The Device Authorization Grant: how long a user code lives, and the
+    /// seconds between polls (`slow_down` when faster).
+    pub device_code_ttl: i64,
+    pub device_poll_interval: i64,
     pub argon2: Argon2Params,
     pub throttle: ThrottleConfig,
     pub bearer_case_insensitive: bool,
@@ -255,6 +263,9 @@ pub mod defaults {
     pub const SWEEP_INTERVAL_SECS: u64 = 60;
     pub const SESSION_IDLE_TIMEOUT_SECS: u64 = 30 * 60;
     pub const SESSION_LIFETIME_SECS: u64 = 8 * 3600;
+    /// RFC 8628 §3.2's example lifetime, and its default interval.
+    pub const DEVICE_CODE_TTL_SECS: u64 = 600;
+    pub const DEVICE_POLL_INTERVAL_SECS: u64 = 5;
     pub const UPSTREAM_TIMEOUT_SECS: u64 = 30;
     pub const CACHE_MAX_ENTRIES: usize = 100_000;
     pub const CHANGE_POLL_MS: u64 = 250;
@@ -283,6 +294,8 @@ impl TryFrom<FileConfig> for Config {
         let issuer = f.issuer.unwrap_or_else(|| format!("{scheme}://{listen}"));
         let realm = realm(f.realm, &issuer)?;
         let admin_api = f.admin_api.unwrap_or(defaults::ADMIN_API);
+        let (device_code_ttl, device_poll_interval) =
+            device_timing(f.device_code_ttl, f.device_poll_interval)?;
         check_admin_listen(admin_api, f.admin_listen, listen)?;
         let demo_apis = f.demo_apis.unwrap_or(demo);
         let limits = f.limits.unwrap_or_default();
@@ -339,10 +352,23 @@ impl TryFrom<FileConfig> for Config {
                 f.session_lifetime,
                 defaults::SESSION_LIFETIME_SECS,
             )?),
+            device_code_ttl,
+            device_poll_interval,
             argon2: argon2(f.argon2.unwrap_or_default())?,
             throttle: throttle(f.throttle.unwrap_or_default())?,
         })
     }
+}
+
+/// `device_code_ttl` and `device_poll_interval`, in seconds.
+fn device_timing(ttl: Option<u64>, interval: Option<u64>) -> Result<(i64, i64), ConfigError> {
+    let ttl = positive("device_code_ttl", ttl, defaults::DEVICE_CODE_TTL_SECS)?;
+    let interval = positive(
+        "device_poll_interval",
+        interval,
+        defaults::DEVICE_POLL_INTERVAL_SECS,
+    )?;
+    Ok((seconds(ttl), seconds(interval)))
 }
 
 /// `listen`, which with `demo` must be a loopback address.

@@ -229,7 +229,7 @@ fn set(headers: &mut HeaderMap, name: header::HeaderName, value: &str) {
 fn status_of(code: ErrorCode) -> StatusCode {
     match code {
         ErrorCode::InvalidClient | ErrorCode::InvalidToken => StatusCode::UNAUTHORIZED,
-        ErrorCode::InsufficientScope | ErrorCode::AccessDenied => StatusCode::FORBIDDEN,
+        ErrorCode::InsufficientScope => StatusCode::FORBIDDEN,
         ErrorCode::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
         ErrorCode::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
         ErrorCode::InvalidRequest
@@ -244,7 +244,12 @@ fn status_of(code: ErrorCode) -> StatusCode {
         | ErrorCode::InteractionRequired
         | ErrorCode::AccountSelectionRequired
         | ErrorCode::RequestNotSupported
-        | ErrorCode::RequestUriNotSupported => StatusCode::BAD_REQUEST,
+        | ErrorCode::RequestUriNotSupported
+        // RFC 8628 §3.5: token endpoint errors, so 400 (RFC 6749 §5.2).
+        | ErrorCode::AccessDenied
+        | ErrorCode::AuthorizationPending
+        | ErrorCode::SlowDown
+        | ErrorCode::ExpiredToken => StatusCode::BAD_REQUEST,
     }
 }
 

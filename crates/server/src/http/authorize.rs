@@ -26,7 +26,7 @@ use crate::oauth::secret;
 use crate::state::AppState;
 use crate::store::Session;
 
-const SESSION_COOKIE: &str = session::SIGN_IN_COOKIE;
+pub(super) const SESSION_COOKIE: &str = session::SIGN_IN_COOKIE;
 const CSRF_COOKIE: &str = "tollgate_csrf";
 
 /// The authorization request's parameters, carried through the forms.
@@ -267,6 +267,7 @@ fn sign_in_page(
 ) -> Response {
     form_page(state, headers, params, &CARRIED, |carried, csrf| {
         pages::sign_in(&SignIn {
+            action: "/oauth2/authorize/sign-in",
             client_name: &req.client.settings.client_name,
             carried,
             csrf,
@@ -425,13 +426,16 @@ fn carried(params: &FormParams, names: &[&str]) -> Vec<(String, String)> {
         .collect()
 }
 
-async fn current_session(state: &AppState, headers: &HeaderMap) -> Option<Session> {
+pub(super) async fn current_session(state: &AppState, headers: &HeaderMap) -> Option<Session> {
     session::current(state, headers, SESSION_COOKIE)
         .await
         .map(|(_, s)| s)
 }
 
-async fn start_session(state: &AppState, username: &str) -> Result<(String, Session), Error> {
+pub(super) async fn start_session(
+    state: &AppState,
+    username: &str,
+) -> Result<(String, Session), Error> {
     session::start(state, username, state.clock().now_secs()).await
 }
 
@@ -439,6 +443,12 @@ fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
     session::value(headers, name)
 }
 
-fn set_cookie(state: &AppState, resp: &mut Response, name: &str, value: &str, max_age: i64) {
+pub(super) fn set_cookie(
+    state: &AppState,
+    resp: &mut Response,
+    name: &str,
+    value: &str,
+    max_age: i64,
+) {
     session::set(state, resp, "/oauth2", name, value, max_age);
 }

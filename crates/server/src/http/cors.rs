@@ -1,5 +1,5 @@
 //! CORS for the endpoints a browser app calls (issue 32, point 6): the
-//! token, revocation and userinfo endpoints answer a page of an origin the
+//! token, revocation, userinfo and device authorization endpoints answer a page of an origin the
 //! client registered (`ClientSettings::allows_origin`); discovery and the
 //! JWKS, public documents, answer any origin with `*`. No answer allows
 //! credentials (cookies): these endpoints take tokens and client
@@ -21,7 +21,8 @@ use axum::response::Response;
 use crate::store::Client;
 
 use super::{
-    JWKS_PATH, METADATA_PATH, OPENID_CONFIGURATION_PATH, REVOKE_PATH, TOKEN_PATHS, USERINFO_PATH,
+    DEVICE_AUTHORIZATION_PATH, JWKS_PATH, METADATA_PATH, OPENID_CONFIGURATION_PATH, REVOKE_PATH,
+    TOKEN_PATHS, USERINFO_PATH,
 };
 
 /// Whose answer a response is: the origins its client allows may read it
@@ -42,7 +43,8 @@ fn audience(path: &str) -> Option<Audience> {
     if [JWKS_PATH, METADATA_PATH, OPENID_CONFIGURATION_PATH].contains(&path) {
         return Some(Audience::Anyone);
     }
-    let client = TOKEN_PATHS.contains(&path) || [REVOKE_PATH, USERINFO_PATH].contains(&path);
+    let client = TOKEN_PATHS.contains(&path)
+        || [REVOKE_PATH, USERINFO_PATH, DEVICE_AUTHORIZATION_PATH].contains(&path);
     client.then_some(Audience::Client)
 }
 

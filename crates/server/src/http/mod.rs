@@ -10,6 +10,7 @@ mod authorize;
 mod client_auth;
 mod console;
 mod cors;
+mod device;
 mod form;
 mod guard;
 mod introspect;
@@ -48,6 +49,7 @@ pub const AUTHORIZE_PATH: &str = "/oauth2/authorize";
 pub const USERINFO_PATH: &str = "/userinfo";
 pub const LOGOUT_PATH: &str = "/oauth2/logout";
 pub const OPENID_CONFIGURATION_PATH: &str = "/.well-known/openid-configuration";
+pub use device::DEVICE_AUTHORIZATION_PATH;
 
 /// The client a token-endpoint response was for, for the access log.
 #[derive(Debug, Clone)]
@@ -75,6 +77,11 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(authorize::authorize_get, authorize::authorize_post))
         .routes(limited(routes!(authorize::sign_in_post)))
         .routes(limited(routes!(authorize::consent_post)))
+        .routes(limited(routes!(device::device_authorization_post)))
+        .routes(routes!(device::verification_get))
+        .routes(limited(routes!(device::device_get, device::device_post)))
+        .routes(limited(routes!(device::device_sign_in_post)))
+        .routes(limited(routes!(device::device_confirm_post)))
         .routes(routes!(logout::logout_get, logout::logout_post))
         .routes(limited(routes!(logout::confirm_post)))
         .routes(routes!(quota::quota_get))

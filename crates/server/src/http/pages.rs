@@ -25,7 +25,8 @@ background:#0b5cad;color:#fff;cursor:pointer}\
 button.secondary{background:#e4e6eb;color:#1c1e21;margin-left:.5rem}\
 .error{background:#fdecea;color:#8a1c12;padding:.6rem;border-radius:4px}\
 ul.scopes{padding-left:1.2rem}\
-.muted{color:#606770;font-size:.9rem}";
+.muted{color:#606770;font-size:.9rem}\
+strong.code{font-family:ui-monospace,monospace;letter-spacing:.1em}";
 
 /// The style sheet, cacheable.
 #[utoipa::path(get, path = "/oauth2/static/tollgate.css", tag = "sign-in", responses((status = 200, description = "the pages' style sheet", content_type = "text/css", body = String)))]
@@ -45,6 +46,9 @@ pub type Carried<'a> = &'a [(String, String)];
 
 /// What the sign-in page shows.
 pub struct SignIn<'a> {
+    /// Where the form posts: the authorization request's or the device
+    /// page's sign-in.
+    pub action: &'a str,
     pub client_name: &'a str,
     pub carried: Carried<'a>,
     pub csrf: &'a str,
@@ -59,7 +63,7 @@ pub fn sign_in(p: &SignIn<'_>) -> Markup {
             h1 { "Sign in" }
             p.muted { "to continue to " strong { (p.client_name) } }
             @if let Some(e) = p.error { p.error role="alert" { (e) } }
-            form method="post" action="/oauth2/authorize/sign-in" {
+            form method="post" action=(p.action) {
                 (hidden(p.carried, p.csrf))
                 label for="username" { "Username" }
                 input #username type="text" name="username" value=(p.username)
@@ -99,6 +103,76 @@ pub fn consent(p: &Consent<'_>) -> Markup {
                 button type="submit" name="decision" value="allow" { "Allow" }
                 button.secondary type="submit" name="decision" value="deny" { "Deny" }
             }
+        },
+    )
+}
+
+/// The device page's first question: which code does the device show?
+pub fn device_entry(csrf: &str, user_code: &str, error: Option<&str>) -> Markup {
+    page(
+        "Connect a device",
+        html! {
+            h1 { "Connect a device" }
+            p { "Enter the code your device shows." }
+            @if let Some(e) = error { p.error role="alert" { (e) } }
+            form method="post" action="/oauth2/device" {
+                (hidden(&[], csrf))
+                label for="user_code" { "Code" }
+                input #user_code type="text" name="user_code" value=(user_code)
+                    autocomplete="one-time-code" autocapitalize="characters"
+                    spellcheck="false" placeholder="XXXX-XXXX" required autofocus;
+                button type="submit" { "Continue" }
+            }
+        },
+    )
+}
+
+/// What the device confirmation page shows.
+pub struct DeviceConsent<'a> {
+    pub client_name: &'a str,
+    pub username: &'a str,
+    pub user_code: &'a str,
+    pub scopes: Vec<&'a str>,
+    pub carried: Carried<'a>,
+    pub csrf: &'a str,
+}
+
+/// Allow the device? Always asked, naming the client and the code, so a
+/// person sent a code by someone else sees what they would be allowing
+/// (RFC 8628 §5.4).
+pub fn device_consent(p: &DeviceConsent<'_>) -> Markup {
+    page(
+        "Allow the device?",
+        html! {
+            h1 { "Allow the device?" }
+            p { strong { (p.client_name) } " on a device asks to act as " strong { (p.username) } "." }
+            p { "Allow it only if your device shows the code " strong.code { (p.user_code) } " and you started this yourself." }
+            @if !p.scopes.is_empty() {
+                p { "It asks for:" }
+                ul.scopes { @for s in &p.scopes { li { code { (s) } } } }
+            }
+            form method="post" action="/oauth2/device/confirm" {
+                (hidden(p.carried, p.csrf))
+                button type="submit" name="decision" value="allow" { "Allow" }
+                button.secondary type="submit" name="decision" value="deny" { "Deny" }
+            }
+        },
+    )
+}
+
+/// After the decision: back to the device.
+pub fn device_done(allowed: bool) -> Markup {
+    page(
+        "Device",
+        html! {
+            @if allowed {
+                h1 { "Device connected" }
+                p { "You can return to your device: it continues by itself." }
+            } @else {
+                h1 { "Device not connected" }
+                p { "The device was refused. It gets no access." }
+            }
+            p.muted { "You can close this page." }
         },
     )
 }
@@ -254,6 +328,7 @@ mod tests {
     fn values_are_escaped_and_forms_carry_the_csrf_token() {
         let carried = vec![("state".to_owned(), "\"><script>x</script>".to_owned())];
         let html = sign_in(&SignIn {
+            action: "/oauth2/authorize/sign-in",
             client_name: "<b>App</b>",
             carried: &carried,
             csrf: "tok",

@@ -262,6 +262,22 @@ fn requested_scope(p: &FormParams, client: &Client) -> Result<Scope, Back> {
     Ok(requested)
 }
 
+/// The requested scope if all of it is `allowed` (the seed's rule at the
+/// token endpoint: the client's own scopes; and the device grant's, which
+/// asks a person: [`allowed_scopes`]).
+pub fn approved_scope(allowed: &Scope, requested: Option<Scope>) -> Result<Scope, GrantError> {
+    let requested = requested.unwrap_or_default();
+    let refused = requested.difference(allowed);
+    if refused.is_empty() {
+        Ok(requested)
+    } else {
+        Err(GrantError::oauth(
+            ErrorCode::InvalidScope,
+            format!("this client is not approved for scope `{refused}`"),
+        ))
+    }
+}
+
 /// The scopes a client may ask a user for: its own, and OpenID Connect's.
 pub fn allowed_scopes(client: &Client) -> Scope {
     client

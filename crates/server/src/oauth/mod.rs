@@ -9,6 +9,7 @@
 pub mod authorize;
 pub mod cache;
 pub mod client_auth;
+pub mod device;
 pub mod error;
 pub mod interaction;
 pub mod introspect;

@@ -88,7 +88,7 @@ pub struct Policy {
     pub table_bytes: usize,
 }
 
-/// The three backoffs the token endpoint keeps.
+/// The backoffs the token endpoint and the pages keep.
 #[derive(Debug)]
 pub struct Throttles {
     /// Password checks per (username, source address).
@@ -97,6 +97,9 @@ pub struct Throttles {
     pub accounts: Backoff,
     /// Client authentications per source address.
     pub clients: Backoff,
+    /// User codes entered on the device page per source address (RFC 8628
+    /// §5.1), with the client authentications' free failures.
+    pub user_codes: Backoff,
 }
 
 impl Throttles {
@@ -113,6 +116,7 @@ impl Throttles {
             passwords: Backoff::new(policy(c.free_failures, true)),
             accounts: Backoff::new(policy(c.account_free_failures, true)),
             clients: Backoff::new(policy(c.client_free_failures, false)),
+            user_codes: Backoff::new(policy(c.client_free_failures, true)),
         }
     }
 }

@@ -13,7 +13,7 @@ use super::error::GrantError;
 use super::jwt::{self, AccessClaims};
 use super::revoke::revoke_family;
 use super::AuthServer;
-use super::{authorize, is_active, oidc, secret, sign_in};
+use super::{authorize, device, is_active, oidc, secret, sign_in};
 use crate::store::{AuthCode, Client, CodeUse, Rotation, TokenKind, TokenRecord, User};
 use tollgate_proto::client::TokenFormat;
 
@@ -27,7 +27,7 @@ pub async fn issue(
     let grant = req.grant_type();
     let public_may = matches!(
         grant,
-        GrantType::AuthorizationCode | GrantType::RefreshToken
+        GrantType::AuthorizationCode | GrantType::RefreshToken | GrantType::DeviceCode
     );
     if client.settings.public && !public_may {
         return Err(GrantError::oauth(
@@ -43,7 +43,7 @@ pub async fn issue(
     }
     match req {
         TokenRequest::ClientCredentials { scope } => {
-            let scope = approved_scope(client, scope)?;
+            let scope = authorize::approved_scope(&client.settings.scope, scope)?;
             let Minted { records, response } =
                 mint(server, client, None, scope, grant, None).await?;
             store_tokens(server, records).await?;
@@ -54,7 +54,7 @@ pub async fn issue(
             password,
             scope,
         } => {
-            let scope = approved_scope(client, scope)?;
+            let scope = authorize::approved_scope(&client.settings.scope, scope)?;
             sign_in::check_password(server, &username, password, source).await?;
             let Minted { records, response } =
                 mint(server, client, Some(username), scope, grant, None).await?;
@@ -70,20 +70,23 @@ pub async fn issue(
             redirect_uri,
             code_verifier,
         } => exchange_code(server, client, &code, redirect_uri, code_verifier).await,
-    }
-}
-
-/// The requested scope if the client may have all of it.
-fn approved_scope(client: &Client, requested: Option<Scope>) -> Result<Scope, GrantError> {
-    let requested = requested.unwrap_or_default();
-    let refused = requested.difference(&client.settings.scope);
-    if refused.is_empty() {
-        Ok(requested)
-    } else {
-        Err(GrantError::oauth(
-            ErrorCode::InvalidScope,
-            format!("this client is not approved for scope `{refused}`"),
-        ))
+        TokenRequest::DeviceCode { device_code } => {
+            let d = device::redeem(server, client, &device_code).await?;
+            let user = Some(d.user.username.clone());
+            let mut minted = mint(server, client, user, d.scope.clone(), grant, None).await?;
+            if d.scope.contains("openid") {
+                let who = oidc::SignedIn {
+                    user: &d.user,
+                    scope: &d.scope,
+                    auth_time: d.auth_time,
+                    nonce: None,
+                    access_token: &minted.response.access_token,
+                };
+                minted.response.id_token = Some(oidc::id_token(server, client, &who).await?);
+            }
+            store_tokens(server, minted.records).await?;
+            Ok(minted.response)
+        }
     }
 }
 

@@ -3,7 +3,8 @@
 //! The store is deliberately dumb: it keeps rows and answers lookups, and the
 //! `oauth` module decides what they mean (is a token active, may this client
 //! see it). Each aggregate is a trait in a module of its own with its record
-//! types and its SQL: `clients`, `users`, `tokens` (and codes), `keys`,
+//! types and its SQL: `clients`, `users`, `tokens` (and codes), `devices`
+//! (RFC 8628 device authorizations), `keys`,
 //! `sessions` (and consents), `ledger` (usage and audit). The SQL is written
 //! once for both dialects over the small query layer in `sql`; `sqlite` and
 //! `postgres` only say how connections are had and statements bound.
@@ -12,6 +13,7 @@
 //! SHA-256; the store never sees a token or secret in the clear.
 
 mod clients;
+mod devices;
 mod group_commit;
 mod keys;
 mod ledger;
@@ -32,6 +34,7 @@ use async_trait::async_trait;
 pub use tollgate_proto::admin::{CallUsage, TokenUsage};
 
 pub use clients::{Client, ClientEdit, ClientFilter, Clients, PreviousSecret};
+pub use devices::{DeviceGrant, DevicePoll, DeviceStatus, Devices};
 pub use keys::{SigningKey, SigningKeys};
 pub use ledger::{AuditQuery, AuditRecord, Ledger, UsageQuery};
 pub use postgres::PostgresStore;
@@ -73,9 +76,9 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// aggregate, and what spans them.
 #[async_trait]
 pub trait Store:
-    Clients + Users + Tokens + SigningKeys + Sessions + Ledger + Send + Sync + std::fmt::Debug
+    Clients + Users + Tokens + Devices + SigningKeys + Sessions + Ledger + Send + Sync + std::fmt::Debug
 {
-    /// Deletes tokens, denylist entries, codes and sessions that expired
+    /// Deletes tokens, denylist entries, codes, device grants and sessions that expired
     /// before `before`; returns how many.
     async fn sweep_expired(&self, before: i64) -> StoreResult<u64>;
 
@@ -96,6 +99,7 @@ impl<B: Backend + TokenQueue> Store for B {
             "DELETE FROM revoked_jwts WHERE expires_at < $1",
             "DELETE FROM auth_codes WHERE expires_at < $1",
             "DELETE FROM sessions WHERE expires_at < $1",
+            "DELETE FROM device_grants WHERE expires_at < $1",
         ] {
             let stmt = Stmt::new(sql).bind(before);
             swept += self.writing().await?.execute(stmt).await?;

@@ -142,6 +142,7 @@ async fn endpoint(s: &TestServer, field: &str, url: &Value) {
     let r = if field == "token_endpoint"
         || field.starts_with("introspection")
         || field.starts_with("revocation")
+        || field.starts_with("device_authorization")
     {
         s.post_raw(&path, None, &[], "").await
     } else {
@@ -155,6 +156,11 @@ async fn grant(s: &TestServer, g: &str) {
         Some(GrantType::AuthorizationCode) => {
             let (id, secret) = signing_client(s, None, None).await;
             assert!(code_flow_tokens(s, &id, &secret).await["access_token"].is_string());
+            return;
+        }
+        Some(GrantType::DeviceCode) => {
+            let tokens = crate::device::device_flow_tokens(s).await;
+            assert_eq!(tokens.status, 200, "{tokens:?}");
             return;
         }
         Some(GrantType::ClientCredentials) => "grant_type=client_credentials".to_owned(),

@@ -282,7 +282,8 @@ async fn metadata_document() {
             "client_credentials",
             "password",
             "refresh_token",
-            "authorization_code"
+            "authorization_code",
+            "urn:ietf:params:oauth:grant-type:device_code"
         ])
     );
     let methods = serde_json::json!(["client_secret_basic", "client_secret_post"]);

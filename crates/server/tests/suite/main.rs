@@ -17,6 +17,7 @@ mod console_admin;
 mod console_browser;
 mod console_refusals;
 mod cors;
+mod device;
 mod discovery;
 mod gateway;
 mod guessing;

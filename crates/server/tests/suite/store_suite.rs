@@ -19,8 +19,10 @@ use tollgate_server::testing::Postgres;
 
 use crate::common::enabled;
 
+mod devices;
 mod listings;
 mod tokens;
+use devices::device_grants;
 use listings::{admin_pages_and_deletion, usage_and_audit};
 use tokens::{
     concurrent_inserts, concurrent_rotation, jwt_denylist, large_batches, rotation, tokens,
@@ -71,6 +73,7 @@ on_every_backend!(
     signing_keys,
     jwt_denylist,
     codes_consents_sessions,
+    device_grants,
     admin_pages_and_deletion,
     usage_and_audit,
 );

@@ -1,0 +1,16 @@
+-- The Device Authorization Grant (RFC 8628): a device's code (by its key)
+-- and the user code a person types (by its SHA-256), waiting for that
+-- person's decision, then used once.
+CREATE TABLE device_grants (
+    device_hash    BYTEA PRIMARY KEY,
+    user_code_hash BYTEA NOT NULL UNIQUE,
+    client_id      TEXT NOT NULL REFERENCES clients (client_id) ON DELETE CASCADE,
+    scope          TEXT NOT NULL,
+    expires_at     BIGINT NOT NULL,
+    interval_secs  BIGINT NOT NULL,
+    polled_at_ms   BIGINT,
+    status         TEXT NOT NULL,          -- pending, allowed, denied, used
+    username       TEXT,                   -- who decided
+    auth_time      BIGINT
+);
+CREATE INDEX device_grants_expiry ON device_grants (expires_at);
