@@ -14,7 +14,7 @@ use crate::common::{Reply, TestServer};
 const DEVICE_GRANT: &str = "urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Adevice_code";
 
 /// A public client of the device grant (a CLI), as `tollgate login --device` uses.
-async fn device_client(s: &TestServer) -> String {
+pub(crate) async fn device_client(s: &TestServer) -> String {
     let (id, _) = s
         .register(ClientSettings {
             client_name: "TV app".into(),
@@ -27,7 +27,7 @@ async fn device_client(s: &TestServer) -> String {
     id
 }
 
-async fn start(s: &TestServer, client_id: &str, scope: &str) -> Reply {
+pub(crate) async fn start(s: &TestServer, client_id: &str, scope: &str) -> Reply {
     let body = format!(
         "client_id={client_id}&scope={}",
         crate::common::urlencode(scope)
@@ -36,7 +36,7 @@ async fn start(s: &TestServer, client_id: &str, scope: &str) -> Reply {
         .await
 }
 
-async fn poll(s: &TestServer, client_id: &str, device_code: &str) -> Reply {
+pub(crate) async fn poll(s: &TestServer, client_id: &str, device_code: &str) -> Reply {
     let body = format!("grant_type={DEVICE_GRANT}&device_code={device_code}&client_id={client_id}");
     s.post_raw("/oauth2/token", None, &[], &body).await
 }

@@ -18,6 +18,7 @@ mod console_browser;
 mod console_refusals;
 mod cors;
 mod device;
+mod device_browser;
 mod discovery;
 mod gateway;
 mod guessing;
