@@ -304,6 +304,17 @@ enum ClientCommand {
         #[arg(long, value_name = "BOOL")]
         introspect_any: Option<bool>,
     },
+    /// Issue an initial access token: a developer's client sends it as
+    /// `Authorization: Bearer` to POST /oauth2/register (RFC 7591) to
+    /// register itself. Printed once; it works until it expires.
+    RegistrationToken {
+        /// Seconds it works [default: 86400, one day; at most 30 days].
+        #[arg(long, value_name = "SECS")]
+        expires_in: Option<i64>,
+        /// Print {"initial_access_token":...,"expires_at":...}.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 pub async fn run(args: AdminArgs) -> Result<()> {
@@ -521,6 +532,15 @@ async fn client(backend: &Backend, cmd: ClientCommand) -> Result<()> {
             .await?;
             eprintln!("client {client_id} updated");
             Ok(())
+        }
+        ClientCommand::RegistrationToken { expires_in, json } => {
+            let issued = backend.initial_access_token(expires_in).await?;
+            if json {
+                crate::out::json(&issued)
+            } else {
+                eprintln!("initial access token (shown once; send it as Authorization: Bearer to /oauth2/register; expires at {}):", issued.expires_at);
+                Ok(crate::out::line(&issued.initial_access_token)?)
+            }
         }
     }
 }

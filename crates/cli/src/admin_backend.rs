@@ -13,8 +13,9 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tollgate_client::{Credentials, Grant, TokenSource, TokenSourceConfig};
 use tollgate_proto::admin::{
-    ClientCredentials, ClientInfo, ClientRegistration, KeyInfo, KeyRotation, Page, PasswordChange,
-    SecretRotation, UserInfo, UserPatch, UserRegistration,
+    ClientCredentials, ClientInfo, ClientRegistration, InitialAccessToken, InitialTokenRequest,
+    KeyInfo, KeyRotation, Page, PasswordChange, SecretRotation, UserInfo, UserPatch,
+    UserRegistration,
 };
 use tollgate_server::admin::{Admin, ADMIN_SCOPE};
 use tollgate_server::config::{Argon2Params, JwtConfig};
@@ -340,6 +341,25 @@ impl Backend {
             Self::Remote(r) => {
                 let path = format!("/keys/{}/revoke", encode(kid));
                 r.send(Method::POST, &path, &serde_json::json!({})).await
+            }
+        }
+    }
+
+    pub async fn initial_access_token(
+        &self,
+        expires_in: Option<i64>,
+    ) -> Result<InitialAccessToken> {
+        match self {
+            Self::Local(l) => {
+                let (token, expires_at) = l.admin().issue_initial_access_token(expires_in).await?;
+                Ok(InitialAccessToken {
+                    initial_access_token: token,
+                    expires_at,
+                })
+            }
+            Self::Remote(r) => {
+                let body = InitialTokenRequest { expires_in };
+                r.send(Method::POST, "/initial-access-tokens", &body).await
             }
         }
     }

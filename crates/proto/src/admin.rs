@@ -333,6 +333,36 @@ pub struct KeyRotation {
     pub now: bool,
 }
 
+/// `POST /admin/v1/initial-access-tokens`: how long the token works.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct InitialTokenRequest {
+    /// Seconds; default one day, at most 30 days.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_in: Option<i64>,
+}
+
+/// An initial access token (RFC 7591 §3): a client that sends it as
+/// `Authorization: Bearer` to the registration endpoint may register
+/// itself, until it expires. Shown once.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct InitialAccessToken {
+    pub initial_access_token: String,
+    /// Unix seconds.
+    pub expires_at: i64,
+}
+
+impl std::fmt::Debug for InitialAccessToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InitialAccessToken")
+            .field("initial_access_token", &"[redacted]")
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
+}
+
 /// One page of a list, and the cursor of the next (`after=`), if any.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -148,6 +148,30 @@ pub struct ClientSettings {
     /// (`post_logout_redirect_uri`, matched exactly).
     #[serde(default)]
     pub post_logout_redirect_uris: Vec<String>,
+    /// What RFC 7591 §2 lets a client say about itself, shown to people:
+    /// who to contact (e-mail addresses), its home page, logo, terms and
+    /// privacy policy, and the software it is.
+    #[serde(default)]
+    pub contacts: Vec<String>,
+    #[serde(default)]
+    pub client_uri: Option<String>,
+    #[serde(default)]
+    pub logo_uri: Option<String>,
+    #[serde(default)]
+    pub tos_uri: Option<String>,
+    #[serde(default)]
+    pub policy_uri: Option<String>,
+    #[serde(default)]
+    pub software_id: Option<String>,
+    #[serde(default)]
+    pub software_version: Option<String>,
+    /// Its public keys (RFC 7591 §2): by reference (`https://`) or by value
+    /// (a JWK Set), never both.
+    #[serde(default)]
+    pub jwks_uri: Option<String>,
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    pub jwks: Option<Value>,
 }
 
 impl ClientSettings {
@@ -171,7 +195,7 @@ impl ClientSettings {
     /// The JSON names of the fields, for bodies that embed the settings and
     /// refuse names they do not know (serde's `deny_unknown_fields` does
     /// not combine with `flatten`). A test keeps it equal to the struct.
-    pub const FIELDS: [&'static str; 19] = [
+    pub const FIELDS: [&'static str; 28] = [
         "client_name",
         "description",
         "scope",
@@ -191,6 +215,15 @@ impl ClientSettings {
         "userinfo_signed_response_alg",
         "allowed_cors_origins",
         "post_logout_redirect_uris",
+        "contacts",
+        "client_uri",
+        "logo_uri",
+        "tos_uri",
+        "policy_uri",
+        "software_id",
+        "software_version",
+        "jwks_uri",
+        "jwks",
     ];
 }
 

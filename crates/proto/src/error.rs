@@ -42,6 +42,9 @@ pub enum ErrorCode {
     AuthorizationPending,
     SlowDown,
     ExpiredToken,
+    /// RFC 7591 §3.2.2, at the registration endpoint.
+    InvalidRedirectUri,
+    InvalidClientMetadata,
 }
 
 impl ErrorCode {
@@ -70,10 +73,12 @@ impl ErrorCode {
             Self::AuthorizationPending => "authorization_pending",
             Self::SlowDown => "slow_down",
             Self::ExpiredToken => "expired_token",
+            Self::InvalidRedirectUri => "invalid_redirect_uri",
+            Self::InvalidClientMetadata => "invalid_client_metadata",
         }
     }
 
-    const ALL: [ErrorCode; 22] = [
+    const ALL: [ErrorCode; 24] = [
         Self::InvalidRequest,
         Self::InvalidClient,
         Self::InvalidGrant,
@@ -96,6 +101,8 @@ impl ErrorCode {
         Self::AuthorizationPending,
         Self::SlowDown,
         Self::ExpiredToken,
+        Self::InvalidRedirectUri,
+        Self::InvalidClientMetadata,
     ];
 }
 

@@ -20,6 +20,7 @@ pub mod introspect;
 pub mod jose;
 pub mod merge_patch;
 pub mod metadata;
+pub mod registration;
 pub mod request;
 pub mod scope;
 pub mod token;

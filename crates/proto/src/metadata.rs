@@ -55,6 +55,9 @@ pub struct AuthorizationServerMetadata {
     /// true when absent.
     #[serde(default)]
     pub request_uri_parameter_supported: bool,
+    /// RFC 7591 §3: where clients register themselves.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registration_endpoint: Option<String>,
     /// RFC 8628 §4: where a device asks for a user code.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device_authorization_endpoint: Option<String>,

@@ -204,7 +204,7 @@ pub fn finish(mut resp: Response, admitted: Admitted) -> Response {
 }
 
 /// The token from the one `Authorization: Bearer` header.
-fn bearer_token(headers: &HeaderMap, case_insensitive: bool) -> Result<&str, Error> {
+pub fn bearer_token(headers: &HeaderMap, case_insensitive: bool) -> Result<&str, Error> {
     let mut values = headers.get_all(header::AUTHORIZATION).iter();
     let Some(value) = values.next() else {
         return Err(Error::BearerMissing);

@@ -372,6 +372,8 @@ async fn admin_through_the_api_with_url() {
         200
     );
     assert!(ok(&["client", "list"], "").contains(&format!("{id}\tenabled\tremote\ta")));
+    let issued = ok(&["client", "registration-token", "--json"], "");
+    assert!(issued.contains("\"initial_access_token\":\""), "{issued}");
     ok(
         &["client", "update", &id, "--scope", "a b", "--qps", "7"],
         "",
@@ -477,4 +479,41 @@ async fn admin_through_the_api_with_url() {
         "{log}"
     );
     assert!(server.stop());
+}
+
+/// `tollgate admin client registration-token`: an initial access token
+/// (RFC 7591), printed once, that registers clients at the running server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registration_tokens_from_the_cli_register_clients() {
+    let ws = Workspace::new();
+    let server = ws.serve(&[]);
+    let json = ws.admin_ok(
+        &[
+            "client",
+            "registration-token",
+            "--json",
+            "--expires-in",
+            "600",
+        ],
+        "",
+    );
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert!(v["expires_at"].is_i64(), "{json}");
+    let plain = ws.admin_ok(&["client", "registration-token"], "");
+    let tokens = [v["initial_access_token"].as_str().unwrap(), plain.trim()];
+    for (n, t) in tokens.into_iter().enumerate() {
+        let r = reqwest::Client::new()
+            .post(format!("{}/oauth2/register", server.base))
+            .bearer_auth(t)
+            .json(&serde_json::json!({"client_name": format!("app {n}"), "grant_types": ["client_credentials"]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    }
+    let bad = ws.admin(&["client", "registration-token", "--expires-in", "0"], "");
+    assert!(!bad.status.success());
+    let said = String::from_utf8_lossy(&bad.stderr);
+    assert!(said.contains("1 to 2592000 seconds"), "{said}");
+    assert!(ws.admin_ok(&["client", "list"], "").contains("app 1"));
 }

@@ -10,6 +10,8 @@
 
 mod audit;
 mod clients;
+mod metadata;
+pub mod registration;
 mod signing_keys;
 mod users;
 mod views;
@@ -27,6 +29,10 @@ use tollgate_proto::jose::SigningAlg;
 pub enum AdminError {
     #[error("{0}")]
     Invalid(String),
+    /// A redirect URI that cannot be registered (RFC 7591's
+    /// `invalid_redirect_uri`; elsewhere like `Invalid`).
+    #[error("{0}")]
+    InvalidRedirect(String),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -36,7 +42,7 @@ pub enum AdminError {
 impl From<AdminError> for Error {
     fn from(e: AdminError) -> Self {
         match e {
-            AdminError::Invalid(m) => Error::invalid_request(m),
+            AdminError::Invalid(m) | AdminError::InvalidRedirect(m) => Error::invalid_request(m),
             AdminError::Store(StoreError::NotFound(what)) => {
                 Error::NotFound(format!("{what} not found"))
             }
@@ -100,6 +106,14 @@ pub async fn create_client(
     now: i64,
     reg: ClientRegistration,
 ) -> Result<(Client, String), AdminError> {
+    let (client, shown) = new_client(now, reg)?;
+    store.create_client(&client).await?;
+    Ok((client, shown))
+}
+
+/// The client a registration makes, checked, and its secret (empty for a
+/// public client), not yet stored.
+pub fn new_client(now: i64, reg: ClientRegistration) -> Result<(Client, String), AdminError> {
     let public = reg.settings.public;
     let client_id = match reg.client_id {
         Some(id) => {
@@ -134,9 +148,9 @@ pub async fn create_client(
         created_at: now,
         owner: reg.owner,
         requested_scopes: Scope::default(),
+        registration_hash: None,
     };
     check_client(&client)?;
-    store.create_client(&client).await?;
     // A public client's secret digest is of a value nobody was given.
     let shown = if public { String::new() } else { secret };
     Ok((client, shown))
@@ -190,6 +204,7 @@ pub fn check_client(c: &Client) -> Result<(), AdminError> {
     if let Some(owner) = &c.owner {
         check_text("owner", owner)?;
     }
+    metadata::check_about(s)?;
     if s.description.len() > MAX_DESCRIPTION {
         return Err(AdminError::Invalid(format!(
             "the description must be at most {MAX_DESCRIPTION} bytes long"

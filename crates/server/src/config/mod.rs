@@ -133,6 +133,9 @@ pub struct FileConfig {
     pub session_idle_timeout: Option<u64>,
     /// Seconds a sign-in session lives at most, from the sign-in.
     pub session_lifetime: Option<u64>,
+    /// Clients may register themselves (RFC 7591) without an initial
+    /// access token.
+    pub open_registration: Option<bool>,
     /// Seconds a device code (RFC 8628) waits for its user.
     pub device_code_ttl: Option<u64>,
     /// Seconds a device must wait between polls of the token endpoint.
@@ -214,6 +217,8 @@ pub struct Config {
     /// seconds between polls (`slow_down` when faster).
     pub device_code_ttl: i64,
     pub device_poll_interval: i64,
+    /// Registration (RFC 7591) without an initial access token.
+    pub open_registration: bool,
     pub argon2: Argon2Params,
     pub throttle: ThrottleConfig,
     pub bearer_case_insensitive: bool,
@@ -354,6 +359,7 @@ impl TryFrom<FileConfig> for Config {
             )?),
             device_code_ttl,
             device_poll_interval,
+            open_registration: f.open_registration.unwrap_or(false),
             argon2: argon2(f.argon2.unwrap_or_default())?,
             throttle: throttle(f.throttle.unwrap_or_default())?,
         })

@@ -249,7 +249,9 @@ fn status_of(code: ErrorCode) -> StatusCode {
         | ErrorCode::AccessDenied
         | ErrorCode::AuthorizationPending
         | ErrorCode::SlowDown
-        | ErrorCode::ExpiredToken => StatusCode::BAD_REQUEST,
+        | ErrorCode::ExpiredToken
+        | ErrorCode::InvalidRedirectUri
+        | ErrorCode::InvalidClientMetadata => StatusCode::BAD_REQUEST,
     }
 }
 

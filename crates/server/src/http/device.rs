@@ -118,6 +118,7 @@ pub async fn device_get(
     request_body(content = std::collections::HashMap<String, String>, description = "user_code and csrf", content_type = "application/x-www-form-urlencoded"),
     responses(
         (status = 200, description = "the sign-in or confirmation page, or the entry page again", content_type = "text/html", body = String),
+        (status = 400, description = "the form is malformed, or the code is wrong, expired or throttled: the entry page again, saying so", content_type = "text/html", body = String),
         (status = 403, description = "the CSRF check failed", content_type = "text/html", body = String),
     )
 )]
@@ -144,6 +145,7 @@ pub async fn device_post(
     request_body(content = std::collections::HashMap<String, String>, description = "username, password, csrf and user_code", content_type = "application/x-www-form-urlencoded"),
     responses(
         (status = 200, description = "the confirmation page, or the sign-in page again", content_type = "text/html", body = String),
+        (status = 400, description = "the form is malformed, or the code is wrong, expired or throttled: the entry page again, saying so", content_type = "text/html", body = String),
         (status = 403, description = "the CSRF check failed", content_type = "text/html", body = String),
     )
 )]
@@ -190,6 +192,7 @@ pub async fn device_sign_in_post(
     request_body(content = std::collections::HashMap<String, String>, description = "decision (allow or deny), csrf and user_code", content_type = "application/x-www-form-urlencoded"),
     responses(
         (status = 200, description = "done: the person may return to the device", content_type = "text/html", body = String),
+        (status = 400, description = "the form is malformed, or the code is wrong, expired or throttled: the entry page again, saying so", content_type = "text/html", body = String),
         (status = 403, description = "the CSRF check failed", content_type = "text/html", body = String),
     )
 )]

@@ -8,7 +8,7 @@ use tollgate_proto::{AuthorizationServerMetadata, GrantType};
 
 use super::{
     AUTHORIZE_PATH, DEVICE_AUTHORIZATION_PATH, INTROSPECT_PATH, JWKS_PATH, LOGOUT_PATH,
-    REVOKE_PATH, TOKEN_PATHS, USERINFO_PATH,
+    REGISTRATION_PATH, REVOKE_PATH, TOKEN_PATHS, USERINFO_PATH,
 };
 use crate::oauth::authorize::ResponseMode;
 use crate::oauth::interaction::Prompt;
@@ -95,5 +95,6 @@ pub async fn metadata_get(State(state): State<AppState>) -> Json<AuthorizationSe
         request_uri_parameter_supported: false,
         authorization_response_iss_parameter_supported: true,
         device_authorization_endpoint: Some(format!("{issuer}{DEVICE_AUTHORIZATION_PATH}")),
+        registration_endpoint: Some(format!("{issuer}{REGISTRATION_PATH}")),
     })
 }

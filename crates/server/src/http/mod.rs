@@ -20,6 +20,7 @@ pub mod openapi;
 mod ops;
 mod pages;
 mod quota;
+mod register;
 mod revoke;
 mod schemas;
 mod session;
@@ -50,6 +51,7 @@ pub const USERINFO_PATH: &str = "/userinfo";
 pub const LOGOUT_PATH: &str = "/oauth2/logout";
 pub const OPENID_CONFIGURATION_PATH: &str = "/.well-known/openid-configuration";
 pub use device::DEVICE_AUTHORIZATION_PATH;
+pub use register::REGISTRATION_PATH;
 
 /// The client a token-endpoint response was for, for the access log.
 #[derive(Debug, Clone)]
@@ -77,6 +79,12 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(authorize::authorize_get, authorize::authorize_post))
         .routes(limited(routes!(authorize::sign_in_post)))
         .routes(limited(routes!(authorize::consent_post)))
+        .routes(limited(routes!(register::register_post)))
+        .routes(limited(routes!(
+            register::registration_get,
+            register::registration_put,
+            register::registration_delete
+        )))
         .routes(limited(routes!(device::device_authorization_post)))
         .routes(routes!(device::verification_get))
         .routes(limited(routes!(device::device_get, device::device_post)))

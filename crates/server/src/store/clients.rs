@@ -29,6 +29,9 @@ pub struct Client {
     pub owner: Option<String>,
     /// Scopes asked for in the portal that an admin has yet to approve.
     pub requested_scopes: Scope,
+    /// The digest of its registration access token (RFC 7592), when it
+    /// registered itself.
+    pub registration_hash: Option<Digest>,
 }
 
 /// A replaced client secret that keeps working for a grace period, so a
@@ -87,8 +90,8 @@ impl<B: Backend> Clients for B {
     async fn create_client(&self, c: &Client) -> StoreResult<()> {
         let sql = "INSERT INTO clients (name, grants, secret_hash, previous_secret_hash, \
                    previous_secret_until, enabled, owner, requested_scopes, updated_at, \
-                   settings, created_at, client_id) \
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
+                   settings, registration_hash, created_at, client_id) \
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)";
         let stmt = bind_client(Stmt::new(sql), c, c.created_at)?
             .bind(c.created_at)
             .bind(&c.client_id);
@@ -168,8 +171,8 @@ impl<B: Backend> Clients for B {
         c.client_id = client_id.to_owned();
         let sql = "UPDATE clients SET name = $1, grants = $2, secret_hash = $3, \
                    previous_secret_hash = $4, previous_secret_until = $5, enabled = $6, \
-                   owner = $7, requested_scopes = $8, updated_at = $9, settings = $10 \
-                   WHERE client_id = $11";
+                   owner = $7, requested_scopes = $8, updated_at = $9, settings = $10, \
+                   registration_hash = $11 WHERE client_id = $12";
         tx.execute(bind_client(Stmt::new(sql), &c, now)?.bind(client_id))
             .await?;
         B::Conn::commit(tx).await?;
@@ -177,9 +180,9 @@ impl<B: Backend> Clients for B {
     }
 }
 
-/// Binds a client's columns as $1..$10: `name` and `grants` (copied from
+/// Binds a client's columns as $1..$11: `name` and `grants` (copied from
 /// the settings, for the list's filters), the secrets, the state,
-/// `updated_at`, and the settings document.
+/// `updated_at`, the settings document, the registration token's digest.
 fn bind_client<'q>(stmt: Stmt<'q>, c: &'q Client, updated_at: i64) -> StoreResult<Stmt<'q>> {
     let settings = serde_json::to_string(&c.settings)
         .map_err(|e| StoreError::Backend(format!("client settings: {e}")))?;
@@ -193,7 +196,8 @@ fn bind_client<'q>(stmt: Stmt<'q>, c: &'q Client, updated_at: i64) -> StoreResul
         .bind(c.owner.as_deref())
         .bind(c.requested_scopes.to_string())
         .bind(updated_at)
-        .bind(settings))
+        .bind(settings)
+        .bind(c.registration_hash.as_ref().map(|h| &h[..])))
 }
 
 /// A client as stored.
@@ -208,6 +212,7 @@ struct ClientRow {
     created_at: i64,
     owner: Option<String>,
     requested_scopes: String,
+    registration_hash: Option<Vec<u8>>,
 }
 
 impl TryFrom<ClientRow> for Client {
@@ -225,6 +230,7 @@ impl TryFrom<ClientRow> for Client {
                 }),
                 _ => None,
             },
+            registration_hash: r.registration_hash.map(digest).transpose()?,
             client_id: r.client_id,
             enabled: r.enabled,
             created_at: r.created_at,

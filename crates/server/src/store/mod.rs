@@ -4,7 +4,8 @@
 //! `oauth` module decides what they mean (is a token active, may this client
 //! see it). Each aggregate is a trait in a module of its own with its record
 //! types and its SQL: `clients`, `users`, `tokens` (and codes), `devices`
-//! (RFC 8628 device authorizations), `keys`,
+//! (RFC 8628 device authorizations), `registration` (RFC 7591 initial
+//! access tokens), `keys`,
 //! `sessions` (and consents), `ledger` (usage and audit). The SQL is written
 //! once for both dialects over the small query layer in `sql`; `sqlite` and
 //! `postgres` only say how connections are had and statements bound.
@@ -18,6 +19,7 @@ mod group_commit;
 mod keys;
 mod ledger;
 mod postgres;
+mod registration;
 mod rows;
 mod sessions;
 mod sql;
@@ -38,6 +40,7 @@ pub use devices::{DeviceGrant, DevicePoll, DeviceStatus, Devices};
 pub use keys::{SigningKey, SigningKeys};
 pub use ledger::{AuditQuery, AuditRecord, Ledger, UsageQuery};
 pub use postgres::PostgresStore;
+pub use registration::{InitialAccessToken, InitialAccessTokens};
 pub use sessions::{Session, Sessions};
 pub use sqlite::SqliteStore;
 pub use tokens::{
@@ -76,10 +79,20 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// aggregate, and what spans them.
 #[async_trait]
 pub trait Store:
-    Clients + Users + Tokens + Devices + SigningKeys + Sessions + Ledger + Send + Sync + std::fmt::Debug
+    Clients
+    + Users
+    + Tokens
+    + Devices
+    + InitialAccessTokens
+    + SigningKeys
+    + Sessions
+    + Ledger
+    + Send
+    + Sync
+    + std::fmt::Debug
 {
-    /// Deletes tokens, denylist entries, codes, device grants and sessions that expired
-    /// before `before`; returns how many.
+    /// Deletes tokens, denylist entries, codes, device grants, initial
+    /// access tokens and sessions that expired before `before`; returns how many.
     async fn sweep_expired(&self, before: i64) -> StoreResult<u64>;
 
     /// A number that changes whenever a client or user is updated or a
@@ -100,6 +113,7 @@ impl<B: Backend + TokenQueue> Store for B {
             "DELETE FROM auth_codes WHERE expires_at < $1",
             "DELETE FROM sessions WHERE expires_at < $1",
             "DELETE FROM device_grants WHERE expires_at < $1",
+            "DELETE FROM initial_access_tokens WHERE expires_at < $1",
         ] {
             let stmt = Stmt::new(sql).bind(before);
             swept += self.writing().await?.execute(stmt).await?;

@@ -236,3 +236,51 @@ async fn an_admin_approves_scopes_and_lowers_a_quota() {
     );
     s.stop().await;
 }
+
+/// An admin issues an initial access token in the console (shown once);
+/// a developer's client registers itself with it (RFC 7591) and appears in
+/// the admin's list of clients.
+#[tokio::test]
+async fn an_admin_issues_a_registration_token_and_the_client_it_registers_is_listed() {
+    let s = server().await;
+    let mut ada = Person::new(&s);
+    let (_, clients) = ada.open_signed_in("/console", "ada", "ada-password").await;
+    assert!(
+        clients.body.contains("Issue a registration token"),
+        "{}",
+        clients.body
+    );
+    let csrf = Person::csrf(&clients);
+    let issued = ada
+        .post(
+            "/console/admin/clients/registration-token",
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(issued.status, 200, "{}", issued.body);
+    let token = by_id(&issued.body, "initial-token");
+    assert!(issued.body.contains("/oauth2/register"), "{}", issued.body);
+    let forged = ada
+        .post(
+            "/console/admin/clients/registration-token",
+            &[("csrf", "x")],
+        )
+        .await;
+    assert_ne!(
+        forged.status, 200,
+        "a form without the CSRF token issues nothing"
+    );
+
+    let r = s
+        .http
+        .post(s.url("/oauth2/register"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"client_name": "Self-registered", "grant_types": ["client_credentials"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let listed = ada.get("/console/admin/clients?q=Self-registered").await;
+    assert!(listed.body.contains("Self-registered"), "{}", listed.body);
+    s.stop().await;
+}

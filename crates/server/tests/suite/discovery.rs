@@ -143,6 +143,7 @@ async fn endpoint(s: &TestServer, field: &str, url: &Value) {
         || field.starts_with("introspection")
         || field.starts_with("revocation")
         || field.starts_with("device_authorization")
+        || field.starts_with("registration")
     {
         s.post_raw(&path, None, &[], "").await
     } else {

@@ -31,6 +31,7 @@ mod oidc;
 mod openapi;
 mod properties;
 mod quota;
+mod registration;
 mod sizes;
 mod spa_browser;
 mod store_migration;

@@ -74,6 +74,7 @@ fn expected() -> [Client; 2] {
         created_at: 1000,
         owner: Some("dev".into()),
         requested_scopes: "c".parse().unwrap(),
+        registration_hash: None,
     };
     let bare = Client {
         client_id: "bare".into(),
@@ -85,6 +86,7 @@ fn expected() -> [Client; 2] {
         enabled: false,
         owner: None,
         requested_scopes: Default::default(),
+        registration_hash: None,
         ..full.clone()
     };
     [full, bare]

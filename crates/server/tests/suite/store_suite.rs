@@ -149,6 +149,17 @@ fn client(id: &str) -> Client {
             allowed_cors_origins: vec!["https://spa.example".into()],
             post_logout_redirect_uris: vec!["https://app.example/bye".into()],
             description: "for <tests>".into(),
+            contacts: vec!["ops@app.example".into()],
+            client_uri: Some("https://app.example".into()),
+            logo_uri: Some("https://app.example/logo.png".into()),
+            tos_uri: Some("https://app.example/tos".into()),
+            policy_uri: Some("https://app.example/privacy".into()),
+            software_id: Some("4NRB1-0XZABZI9E6-5SM3R".into()),
+            software_version: Some("2.1".into()),
+            jwks_uri: None,
+            jwks: Some(
+                serde_json::json!({"keys": [{"kty": "OKP", "crv": "Ed25519", "x": "11qY"}]}),
+            ),
         },
         secret_hash: [7; 32],
         enabled: true,
@@ -156,6 +167,7 @@ fn client(id: &str) -> Client {
         previous_secret: None,
         owner: Some("dev".into()),
         requested_scopes: "c".parse().unwrap(),
+        registration_hash: Some([9; 32]),
     }
 }
 

@@ -44,6 +44,7 @@ pub fn routes(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(records::keys, records::rotate_key))
         .routes(routes!(records::retire_key))
         .routes(routes!(records::revoke_key))
+        .routes(routes!(records::issue_initial_token))
         .routes(routes!(records::usage))
         .routes(routes!(records::audit))
         .layer(limit)

@@ -4,7 +4,9 @@
 use axum::extract::{Path, Query};
 use axum::response::Response;
 use serde::Deserialize;
-use tollgate_proto::admin::{AuditEntry, KeyInfo, KeyRotation, Page, UsageReport};
+use tollgate_proto::admin::{
+    AuditEntry, InitialAccessToken, InitialTokenRequest, KeyInfo, KeyRotation, Page, UsageReport,
+};
 
 use super::body::Body;
 use super::{created, ok, page_size, Caller, PREFIX};
@@ -47,6 +49,31 @@ pub async fn rotate_key(
     let jwt = caller.state.config().jwt;
     let keys = caller.admin().rotate_keys(&jwt, rotation).await?;
     Ok(created(&format!("{PREFIX}/keys"), &keys))
+}
+
+#[utoipa::path(
+    post,
+    path = "/admin/v1/initial-access-tokens",
+    tag = "admin",
+    security(("bearer" = ["tollgate:admin"])),
+    request_body(content = Option<InitialTokenRequest>, content_type = "application/json"),
+    responses(
+        (status = 201, description = "a new initial access token for the registration endpoint (RFC 7591 §3), shown once", body = InitialAccessToken),
+        (status = 400, description = "invalid input", body = crate::http::schemas::Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn issue_initial_token(
+    caller: Caller,
+    body: Option<Body<InitialTokenRequest>>,
+) -> Result<Response, Error> {
+    let asked = body.map(|Body(r)| r).unwrap_or_default();
+    let admin = caller.admin();
+    let (token, expires_at) = admin.issue_initial_access_token(asked.expires_in).await?;
+    let issued = InitialAccessToken {
+        initial_access_token: token,
+        expires_at,
+    };
+    Ok(created("/oauth2/register", &issued))
 }
 
 #[utoipa::path(

@@ -103,6 +103,7 @@ pub async fn clients(
         }
         @if page.items.is_empty() { p.muted { "No client matches." } }
         @if let Some(next) = next { p { a href=(next) { "Next page" } } }
+        (super::registration::offer(&v, state.config().issuer.trim_end_matches('/')))
     };
     Ok(views::respond(
         StatusCode::OK,

@@ -16,6 +16,7 @@ mod auth;
 mod chart;
 mod credentials;
 mod manage;
+mod registration;
 mod reports;
 mod users;
 mod views;
@@ -68,6 +69,7 @@ pub fn routes(state: &AppState) -> Router<AppState> {
             get(manage::clients).post(manage::create_client),
         )
         .route("/console/admin/clients/new", get(manage::new_client))
+        .route(registration::PATH, post(registration::issue))
         .route(
             "/console/admin/clients/{id}/secret",
             post(manage::rotate_secret),
