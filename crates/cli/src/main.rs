@@ -5,6 +5,7 @@
 mod admin;
 mod admin_backend;
 mod admin_keys;
+mod admin_settings;
 mod admin_users;
 mod cache_cmd;
 mod call;

@@ -148,6 +148,13 @@ pub struct ClientSettings {
     /// (`post_logout_redirect_uri`, matched exactly).
     #[serde(default)]
     pub post_logout_redirect_uris: Vec<String>,
+    /// Where a signed logout token is POSTed when a person's session that
+    /// signed in to it ends (Back-Channel Logout 1.0); `null`: not told.
+    #[serde(default)]
+    pub backchannel_logout_uri: Option<String>,
+    /// It needs `sid` in logout tokens (tollgate always sends it).
+    #[serde(default)]
+    pub backchannel_logout_session_required: bool,
     /// What RFC 7591 §2 lets a client say about itself, shown to people:
     /// who to contact (e-mail addresses), its home page, logo, terms and
     /// privacy policy, and the software it is.
@@ -195,7 +202,7 @@ impl ClientSettings {
     /// The JSON names of the fields, for bodies that embed the settings and
     /// refuse names they do not know (serde's `deny_unknown_fields` does
     /// not combine with `flatten`). A test keeps it equal to the struct.
-    pub const FIELDS: [&'static str; 28] = [
+    pub const FIELDS: [&'static str; 30] = [
         "client_name",
         "description",
         "scope",
@@ -215,6 +222,8 @@ impl ClientSettings {
         "userinfo_signed_response_alg",
         "allowed_cors_origins",
         "post_logout_redirect_uris",
+        "backchannel_logout_uri",
+        "backchannel_logout_session_required",
         "contacts",
         "client_uri",
         "logo_uri",

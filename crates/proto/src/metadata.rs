@@ -55,6 +55,11 @@ pub struct AuthorizationServerMetadata {
     /// true when absent.
     #[serde(default)]
     pub request_uri_parameter_supported: bool,
+    /// Back-Channel Logout 1.0 §2.1: logout tokens are sent, with `sid`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub backchannel_logout_supported: bool,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub backchannel_logout_session_supported: bool,
     /// RFC 7591 §3: where clients register themselves.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registration_endpoint: Option<String>,

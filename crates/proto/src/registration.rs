@@ -63,6 +63,11 @@ pub struct ClientMetadata {
     /// RP-Initiated Logout 1.0 §3.1.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub post_logout_redirect_uris: Vec<String>,
+    /// Back-Channel Logout 1.0 §2.2.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backchannel_logout_uri: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backchannel_logout_session_required: Option<bool>,
 }
 
 /// The answer to a registration, a read or an update (RFC 7591 §3.2.1,

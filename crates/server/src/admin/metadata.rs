@@ -35,6 +35,7 @@ pub(super) fn check_about(s: &ClientSettings) -> Result<(), AdminError> {
         ("tos_uri", &s.tos_uri),
         ("policy_uri", &s.policy_uri),
         ("jwks_uri", &s.jwks_uri),
+        ("backchannel_logout_uri", &s.backchannel_logout_uri),
     ];
     for (name, uri) in uris {
         if let Some(u) = uri {
@@ -48,6 +49,14 @@ pub(super) fn check_about(s: &ClientSettings) -> Result<(), AdminError> {
         if let Some(v) = v {
             check_text(name, v)?;
         }
+    }
+    if s.backchannel_logout_uri
+        .as_ref()
+        .is_some_and(|u| u.contains('#'))
+    {
+        return Err(AdminError::Invalid(
+            "backchannel_logout_uri: no fragment (Back-Channel Logout 1.0 §2.2)".into(),
+        ));
     }
     if let Some(jwks) = &s.jwks {
         if s.jwks_uri.is_some() {

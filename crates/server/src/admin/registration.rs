@@ -180,6 +180,8 @@ pub fn settings_from(
         public,
         redirect_uris: m.redirect_uris.clone(),
         post_logout_redirect_uris: m.post_logout_redirect_uris.clone(),
+        backchannel_logout_uri: m.backchannel_logout_uri.clone(),
+        backchannel_logout_session_required: m.backchannel_logout_session_required.unwrap_or(false),
         default_max_age: m.default_max_age,
         id_token_signed_response_alg: alg(
             "id_token_signed_response_alg",
@@ -312,6 +314,11 @@ pub fn metadata_of(s: &ClientSettings) -> ClientMetadata {
             .map(|a| a.as_str().to_owned()),
         default_max_age: s.default_max_age,
         post_logout_redirect_uris: s.post_logout_redirect_uris.clone(),
+        backchannel_logout_uri: s.backchannel_logout_uri.clone(),
+        backchannel_logout_session_required: s
+            .backchannel_logout_uri
+            .as_ref()
+            .map(|_| s.backchannel_logout_session_required),
     }
 }
 

@@ -245,7 +245,7 @@ async fn code_redirect(
     req: &AuthorizationRequest,
     session: &Session,
 ) -> Response {
-    match authorize::issue_code(state.oauth(), req, &session.username, session.auth_time).await {
+    match authorize::issue_code(state.oauth(), req, session).await {
         Ok(code) => send_back(
             state,
             &req.redirect_uri,

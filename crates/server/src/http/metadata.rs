@@ -82,6 +82,7 @@ pub async fn metadata_get(State(state): State<AppState>) -> Json<AuthorizationSe
             "nonce",
             "at_hash",
             "azp",
+            "sid",
             "name",
             "given_name",
             "family_name",
@@ -96,5 +97,7 @@ pub async fn metadata_get(State(state): State<AppState>) -> Json<AuthorizationSe
         authorization_response_iss_parameter_supported: true,
         device_authorization_endpoint: Some(format!("{issuer}{DEVICE_AUTHORIZATION_PATH}")),
         registration_endpoint: Some(format!("{issuer}{REGISTRATION_PATH}")),
+        backchannel_logout_supported: true,
+        backchannel_logout_session_supported: true,
     })
 }

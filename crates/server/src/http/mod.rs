@@ -7,6 +7,7 @@
 
 pub mod admin;
 mod authorize;
+mod backchannel;
 mod client_auth;
 mod console;
 mod cors;

@@ -16,7 +16,7 @@ use axum::response::Response;
 use cookie::{Cookie, SameSite};
 
 use crate::error::Error;
-use crate::oauth::secret;
+use crate::oauth::{backchannel, secret};
 use crate::state::AppState;
 use crate::store::Session;
 
@@ -95,14 +95,23 @@ fn ends_at(state: &AppState, auth_time: i64, now: i64) -> i64 {
 }
 
 /// Signs `username` out everywhere: every session of theirs ends in the
-/// store (sign-in pages and console, on every instance), and `resp` removes
-/// both cookies from this browser. The one sign-out, for the console's
-/// button and RP-Initiated Logout alike.
+/// store (sign-in pages and console, on every instance), `resp` removes
+/// both cookies from this browser, and every client those sessions signed
+/// in to that asked to be told gets a logout token (Back-Channel Logout).
+/// The one sign-out, for the console's button and RP-Initiated Logout alike.
 pub async fn sign_out(state: &AppState, username: &str, resp: &mut Response) {
+    let owed = match backchannel::notices(state.oauth(), username).await {
+        Ok(owed) => owed,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot make the logout tokens of a sign-out");
+            Vec::new()
+        }
+    };
     match state.store().delete_user_sessions(username).await {
         Ok(n) => tracing::info!(username, sessions = n, "signed out"),
         Err(e) => tracing::warn!(error = %e, "cannot delete the sessions of a sign-out"),
     }
+    super::backchannel::deliver(owed);
     set(state, resp, "/console", CONSOLE_COOKIE, "", 0);
     set(state, resp, "/oauth2", SIGN_IN_COOKIE, "", 0);
 }
@@ -119,6 +128,7 @@ pub async fn start(
         username: username.to_owned(),
         auth_time,
         expires_at: ends_at(state, auth_time, state.clock().now_secs()),
+        sid: secret::new_family_id()?,
     };
     state
         .store()

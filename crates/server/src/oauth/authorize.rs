@@ -18,7 +18,7 @@ use tollgate_proto::{ErrorCode, FormParams, GrantType, Scope};
 use super::error::GrantError;
 use super::interaction::{self, Back, Interaction};
 use super::{secret, AuthServer};
-use crate::store::{AuthCode, Client};
+use crate::store::{AuthCode, Client, Session};
 
 /// How long a code lives (RFC 6749 §4.1.2 recommends at most 10 minutes).
 pub const CODE_TTL_SECS: i64 = 60;
@@ -385,16 +385,22 @@ pub async fn remember_consent(
     Ok(())
 }
 
-/// Makes and stores a code for `req`, signed in as `username` at
-/// `auth_time`; returns the code.
+/// Makes and stores a code for `req`, signed in as the session's person;
+/// remembers that the session signed in to the client (Back-Channel
+/// Logout tells it when the session ends). Returns the code.
 pub async fn issue_code(
     server: &AuthServer,
     req: &AuthorizationRequest,
-    username: &str,
-    auth_time: i64,
+    session: &Session,
 ) -> Result<String, GrantError> {
     let code = secret::new_code()?;
     let now = server.clock.now_secs();
+    let (username, auth_time) = (session.username.as_str(), session.auth_time);
+    let sid = (!session.sid.is_empty()).then(|| session.sid.clone());
+    if let Some(sid) = &sid {
+        let client_id = &req.client.client_id;
+        server.store.record_session_client(sid, client_id).await?;
+    }
     server
         .store
         .insert_code(&AuthCode {
@@ -410,6 +416,7 @@ pub async fn issue_code(
             family_id: secret::new_family_id()?,
             expires_at: now + CODE_TTL_SECS,
             used_at: None,
+            sid,
         })
         .await?;
     tracing::info!(client_id = %req.client.client_id, username, "authorization code issued");

@@ -155,6 +155,7 @@ mod tests {
             username: "alice".into(),
             auth_time,
             expires_at: i64::MAX,
+            sid: "s".into(),
         }
     }
 

@@ -7,6 +7,7 @@
 //! [`GrantError`] (`error`).
 
 pub mod authorize;
+pub mod backchannel;
 pub mod cache;
 pub mod client_auth;
 pub mod device;

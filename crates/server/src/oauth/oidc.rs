@@ -24,6 +24,9 @@ pub struct SignedIn<'a> {
     pub nonce: Option<&'a str>,
     /// The access token issued with it, for `at_hash`.
     pub access_token: &'a str,
+    /// The sign-in session (`sid`, Back-Channel Logout 1.0 §2.1), when the
+    /// person signed in through the browser here.
+    pub sid: Option<&'a str>,
 }
 
 /// The ID token for `client` (OIDC Core §2, §3.1.3.6).
@@ -50,6 +53,9 @@ pub async fn id_token(
     claims.insert("at_hash".into(), json!(at_hash(&signer, who.access_token)));
     if let Some(n) = who.nonce {
         claims.insert("nonce".into(), json!(n));
+    }
+    if let Some(sid) = who.sid {
+        claims.insert("sid".into(), json!(sid));
     }
     claims.extend(user_claims(who.user, who.scope));
     signer.sign("JWT", &Value::Object(claims))

@@ -81,6 +81,7 @@ pub async fn issue(
                     auth_time: d.auth_time,
                     nonce: None,
                     access_token: &minted.response.access_token,
+                    sid: None,
                 };
                 minted.response.id_token = Some(oidc::id_token(server, client, &who).await?);
             }
@@ -315,6 +316,7 @@ async fn exchange_code(
             auth_time: c.auth_time,
             nonce: c.nonce.as_deref(),
             access_token: &response.access_token,
+            sid: c.sid.as_deref(),
         };
         response.id_token = Some(oidc::id_token(server, client, &who).await?);
     }

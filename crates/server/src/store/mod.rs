@@ -118,6 +118,9 @@ impl<B: Backend + TokenQueue> Store for B {
             let stmt = Stmt::new(sql).bind(before);
             swept += self.writing().await?.execute(stmt).await?;
         }
+        // What ended sessions signed in to: nothing to tell any more.
+        let orphans = "DELETE FROM session_clients WHERE sid NOT IN (SELECT sid FROM sessions)";
+        swept += self.writing().await?.execute(Stmt::new(orphans)).await?;
         Ok(swept)
     }
 

@@ -98,6 +98,8 @@ pub struct AuthCode {
     pub family_id: String,
     pub expires_at: i64,
     pub used_at: Option<i64>,
+    /// The sign-in session it was issued in (`sid` of its ID token).
+    pub sid: Option<String>,
 }
 
 /// What presenting a code found.
@@ -261,8 +263,8 @@ impl<B: Backend + TokenQueue> Tokens for B {
         let stmt = Stmt::new(
             "INSERT INTO auth_codes (code_hash, client_id, username, redirect_uri, \
              redirect_given, code_challenge, scope, nonce, auth_time, family_id, \
-             expires_at, used_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+             expires_at, used_at, sid) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
         )
         .bind(&c.hash[..])
         .bind(&c.client_id)
@@ -275,7 +277,8 @@ impl<B: Backend + TokenQueue> Tokens for B {
         .bind(c.auth_time)
         .bind(&c.family_id)
         .bind(c.expires_at)
-        .bind(c.used_at);
+        .bind(c.used_at)
+        .bind(c.sid.as_deref());
         self.writing().await?.execute(stmt).await?;
         Ok(())
     }
@@ -456,6 +459,7 @@ struct CodeRow {
     family_id: String,
     expires_at: i64,
     used_at: Option<i64>,
+    sid: Option<String>,
 }
 
 impl TryFrom<CodeRow> for AuthCode {
@@ -475,6 +479,7 @@ impl TryFrom<CodeRow> for AuthCode {
             family_id: r.family_id,
             expires_at: r.expires_at,
             used_at: r.used_at,
+            sid: r.sid,
         })
     }
 }

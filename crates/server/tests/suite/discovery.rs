@@ -121,6 +121,11 @@ async fn every_value_discovery_advertises_is_served() {
                 let r = Browser::new(&s).get(&url).await;
                 assert_eq!(r.redirect_query()["error"], error);
             }
+            "backchannel_logout_supported" | "backchannel_logout_session_supported" => {
+                assert_eq!(value, true);
+                let (logout, sid) = crate::backchannel::told_of_a_sign_out(&s).await;
+                assert_eq!(logout["sid"], sid.as_str(), "{logout}");
+            }
             "authorization_response_iss_parameter_supported" => {
                 assert_eq!(value, true);
                 let (id, _) = code_client(&s, false, true).await;

@@ -10,6 +10,7 @@ mod common;
 mod admin_api;
 mod architecture;
 mod authorize;
+mod backchannel;
 mod bearer;
 mod browser;
 mod console;

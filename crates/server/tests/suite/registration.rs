@@ -80,6 +80,8 @@ fn web_app() -> Value {
         "id_token_signed_response_alg": "ES256",
         "post_logout_redirect_uris": ["https://app.example/bye"],
         "default_max_age": 3600,
+        "backchannel_logout_uri": "https://app.example/backchannel",
+        "backchannel_logout_session_required": true,
         "frobnicate": true
     })
 }
@@ -108,6 +110,11 @@ async fn a_client_registers_itself_uses_its_credentials_and_manages_its_registra
     assert_eq!(j["id_token_signed_response_alg"], "ES256");
     assert_eq!(j["contacts"], json!(["ops@app.example"]));
     assert_eq!(j["jwks"], web_app()["jwks"]);
+    assert_eq!(
+        j["backchannel_logout_uri"],
+        "https://app.example/backchannel"
+    );
+    assert_eq!(j["backchannel_logout_session_required"], true);
     assert!(
         j.get("frobnicate").is_none(),
         "unknown metadata is not echoed"

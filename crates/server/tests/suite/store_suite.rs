@@ -148,6 +148,8 @@ fn client(id: &str) -> Client {
             userinfo_signed_response_alg: Some(tollgate_proto::jose::SigningAlg::ES256),
             allowed_cors_origins: vec!["https://spa.example".into()],
             post_logout_redirect_uris: vec!["https://app.example/bye".into()],
+            backchannel_logout_uri: Some("https://app.example/backchannel".into()),
+            backchannel_logout_session_required: true,
             description: "for <tests>".into(),
             contacts: vec!["ops@app.example".into()],
             client_uri: Some("https://app.example".into()),
@@ -422,6 +424,7 @@ async fn codes_consents_sessions(s: Arc<dyn Store>) {
         family_id: "fam".into(),
         expires_at: 1060,
         used_at: None,
+        sid: Some("sid-1".into()),
     };
     s.insert_code(&code).await.unwrap();
     let used = AuthCode {
@@ -454,10 +457,21 @@ async fn codes_consents_sessions(s: Arc<dyn Store>) {
         username: "u".into(),
         auth_time: 1000,
         expires_at: 5000,
+        sid: "sid-1".into(),
     };
     s.create_session(&[6; 32], &session).await.unwrap();
     assert_eq!(s.get_session(&[6; 32]).await.unwrap(), Some(session));
+    s.record_session_client("sid-1", "c").await.unwrap();
+    s.record_session_client("sid-1", "c").await.unwrap();
+    let told = vec![("sid-1".to_owned(), "c".to_owned())];
+    assert_eq!(s.session_clients("u").await.unwrap(), told, "once each");
+    assert_eq!(s.session_clients("v").await.unwrap(), vec![]);
     s.sweep_expired(6000).await.unwrap();
+    assert_eq!(
+        s.session_clients("u").await.unwrap(),
+        vec![],
+        "swept with it"
+    );
     assert_eq!(
         s.get_session(&[6; 32]).await.unwrap(),
         None,
@@ -472,6 +486,7 @@ async fn codes_consents_sessions(s: Arc<dyn Store>) {
         username: "u".into(),
         auth_time: 8000,
         expires_at: 9000,
+        sid: "sid-2".into(),
     };
     s.create_session(&[7; 32], &later).await.unwrap();
     s.create_session(&[8; 32], &later).await.unwrap();

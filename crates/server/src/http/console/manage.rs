@@ -212,6 +212,8 @@ fn settings_section(state: &AppState, v: &Visitor, c: &ClientInfo, path: &str) -
                 textarea #redirect_uris name="redirect_uris" rows="2" { (c.settings.redirect_uris.join("\n")) }
                 label for="post_logout_redirect_uris" { "After sign-out URIs " span.muted { "(one per line: where RP-initiated logout may send the browser)" } }
                 textarea #post_logout_redirect_uris name="post_logout_redirect_uris" rows="2" { (c.settings.post_logout_redirect_uris.join("\n")) }
+                label for="backchannel_logout_uri" { "Back-channel logout URI " span.muted { "(https: told with a logout token when a person's session ends; empty: not told)" } }
+                input #backchannel_logout_uri type="url" name="backchannel_logout_uri" value=[c.settings.backchannel_logout_uri.as_deref()];
                 label for="allowed_cors_origins" { "CORS origins " span.muted { "(one per line, like https://app.example; empty: the redirect URIs' origins)" } }
                 textarea #allowed_cors_origins name="allowed_cors_origins" rows="2" { (c.settings.allowed_cors_origins.join("\n")) }
                 label for="default_max_age" { "Sign in again after, seconds " span.muted { "(OpenID Connect default_max_age; empty: never)" } }
@@ -343,6 +345,11 @@ fn settings_form(form: &FormParams, s: &mut ClientSettings) -> Result<(), AdminE
     s.allowed_cors_origins = super::apps::lines(form.get("allowed_cors_origins").unwrap_or(""));
     s.post_logout_redirect_uris =
         super::apps::lines(form.get("post_logout_redirect_uris").unwrap_or(""));
+    s.backchannel_logout_uri = form
+        .get("backchannel_logout_uri")
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+        .map(str::to_owned);
     s.id_token_signed_response_alg = alg_field(form, "id_token_signed_response_alg")?;
     s.userinfo_signed_response_alg = alg_field(form, "userinfo_signed_response_alg")?;
     s.redirect_uris = super::apps::lines(form.get("redirect_uris").unwrap_or(""));
