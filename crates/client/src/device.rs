@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use tollgate_proto::{DeviceAuthorizationResponse, TokenRequest};
 
-use crate::source::{endpoint_error, TokenSource};
+use crate::source::{endpoint_error, send_form, TokenSource};
 use crate::token::Token;
 use crate::Error;
 
@@ -30,13 +30,7 @@ impl TokenSource {
         }
         form.extend(self.config().extra_params.iter().cloned());
         let b = self.post(url, &mut form);
-        let resp = b
-            .form(&form)
-            .send()
-            .await
-            .map_err(|e| Error::transport(url, e))?;
-        let status = resp.status().as_u16();
-        let body = resp.bytes().await.map_err(|e| Error::transport(url, e))?;
+        let (status, body) = send_form(b, url, &form).await?;
         if !(200..300).contains(&status) {
             return Err(endpoint_error(url, status, &body, false));
         }

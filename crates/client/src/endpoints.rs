@@ -5,7 +5,7 @@
 
 use tollgate_proto::{AuthorizationServerMetadata, IntrospectionResponse, TokenTypeHint};
 
-use crate::source::{endpoint_error, TokenSource};
+use crate::source::{endpoint_error, send_form, TokenSource};
 use crate::Error;
 
 /// Which endpoint to find.
@@ -120,13 +120,7 @@ impl TokenSource {
         if api_key {
             b = b.header("api-key", &self.config().credentials.client_id);
         }
-        let resp = b
-            .form(&form)
-            .send()
-            .await
-            .map_err(|e| Error::transport(url, e))?;
-        let status = resp.status().as_u16();
-        let body = resp.bytes().await.map_err(|e| Error::transport(url, e))?;
+        let (status, body) = send_form(b, url, &form).await?;
         if (200..300).contains(&status) {
             Ok(body)
         } else {

@@ -296,16 +296,7 @@ impl TokenSource {
             .collect();
         form.extend(cfg.extra_params.iter().cloned());
         let builder = self.post(&cfg.token_url, &mut form);
-        let resp = builder
-            .form(&form)
-            .send()
-            .await
-            .map_err(|e| Error::transport(&cfg.token_url, e))?;
-        let status = resp.status().as_u16();
-        let body = resp
-            .bytes()
-            .await
-            .map_err(|e| Error::transport(&cfg.token_url, e))?;
+        let (status, body) = send_form(builder, &cfg.token_url, &form).await?;
         if !(200..300).contains(&status) {
             return Err(endpoint_error(&cfg.token_url, status, &body, true));
         }
@@ -337,6 +328,22 @@ impl TokenSource {
     pub(crate) fn http(&self) -> &reqwest::Client {
         &self.inner.http
     }
+}
+
+/// Sends `form` with `b` (a POST to `url`): the status and the body.
+pub(crate) async fn send_form(
+    b: reqwest::RequestBuilder,
+    url: &str,
+    form: &[(String, String)],
+) -> Result<(u16, bytes::Bytes), Error> {
+    let resp = b
+        .form(form)
+        .send()
+        .await
+        .map_err(|e| Error::transport(url, e))?;
+    let status = resp.status().as_u16();
+    let body = resp.bytes().await.map_err(|e| Error::transport(url, e))?;
+    Ok((status, body))
 }
 
 /// An error answer from the token, introspection or revocation endpoint.

@@ -80,24 +80,8 @@ async fn login_in_the_browser_then_call_as_that_person() {
     );
     let client_id = v["client_id"].as_str().unwrap().to_owned();
 
-    let home = tempfile::tempdir().unwrap();
-    let config_dir = home.path().join("config/tollgate");
-    std::fs::create_dir_all(&config_dir).unwrap();
-    std::fs::write(
-        config_dir.join("config.toml"),
-        format!(
-            "[profiles.me]\ntoken_url = \"{}/oauth2/token.oauth2\"\nclient_id = \"{client_id}\"\nscopes = [\"openid\", \"profile\"]\nlogin = true\n",
-            server.base
-        ),
-    )
-    .unwrap();
-    let env = |c: &mut Command| {
-        c.env("XDG_CACHE_HOME", home.path().join("cache"))
-            .env("XDG_CONFIG_HOME", home.path().join("config"))
-            .env("HOME", home.path())
-            .env_remove("TOLLGATE_CLIENT_SECRET")
-            .stdin(Stdio::null());
-    };
+    let home = login_home(&server.base, "me", &client_id, "[\"openid\", \"profile\"]");
+    let env = |c: &mut Command| home.env(c);
 
     let mut login = Command::new(BIN);
     login.args([
@@ -204,24 +188,8 @@ async fn login_on_another_device_then_call_as_that_person() {
     );
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     let client_id = v["client_id"].as_str().unwrap().to_owned();
-    let home = tempfile::tempdir().unwrap();
-    let config_dir = home.path().join("config/tollgate");
-    std::fs::create_dir_all(&config_dir).unwrap();
-    std::fs::write(
-        config_dir.join("config.toml"),
-        format!(
-            "[profiles.tv]\ntoken_url = \"{}/oauth2/token.oauth2\"\nclient_id = \"{client_id}\"\nscopes = [\"openid\"]\nlogin = true\n",
-            server.base
-        ),
-    )
-    .unwrap();
-    let env = |c: &mut Command| {
-        c.env("XDG_CACHE_HOME", home.path().join("cache"))
-            .env("XDG_CONFIG_HOME", home.path().join("config"))
-            .env("HOME", home.path())
-            .env_remove("TOLLGATE_CLIENT_SECRET")
-            .stdin(Stdio::null());
-    };
+    let home = login_home(&server.base, "tv", &client_id, "[\"openid\"]");
+    let env = |c: &mut Command| home.env(c);
     let mut login = Command::new(BIN);
     login.args(["login", "--profile", "tv", "--device", "--timeout", "30"]);
     env(&mut login);
@@ -361,6 +329,33 @@ async fn a_redirect_from_another_issuer_is_refused() {
     assert!(!status.success());
     assert!(rest.contains("issuer `https://evil.example`"), "{rest}");
     drop(server);
+}
+
+/// A home directory for a person at a terminal, with a config file whose
+/// profile `name` signs in (`login = true`) as the public client `client_id`.
+struct Home(tempfile::TempDir);
+
+impl Home {
+    /// `c` runs in this home, with no client secret in its environment.
+    fn env(&self, c: &mut Command) {
+        let home = self.0.path();
+        c.env("XDG_CACHE_HOME", home.join("cache"))
+            .env("XDG_CONFIG_HOME", home.join("config"))
+            .env("HOME", home)
+            .env_remove("TOLLGATE_CLIENT_SECRET")
+            .stdin(Stdio::null());
+    }
+}
+
+fn login_home(base: &str, name: &str, client_id: &str, scopes: &str) -> Home {
+    let home = tempfile::tempdir().unwrap();
+    let config_dir = home.path().join("config/tollgate");
+    std::fs::create_dir_all(&config_dir).unwrap();
+    let profile = format!(
+        "[profiles.{name}]\ntoken_url = \"{base}/oauth2/token.oauth2\"\nclient_id = \"{client_id}\"\nscopes = {scopes}\nlogin = true\n"
+    );
+    std::fs::write(config_dir.join("config.toml"), profile).unwrap();
+    Home(home)
 }
 
 /// The address `tollgate login` prints for the person to open.

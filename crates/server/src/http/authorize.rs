@@ -26,7 +26,7 @@ use crate::oauth::secret;
 use crate::state::AppState;
 use crate::store::Session;
 
-pub(super) const SESSION_COOKIE: &str = session::SIGN_IN_COOKIE;
+const SESSION_COOKIE: &str = session::SIGN_IN_COOKIE;
 const CSRF_COOKIE: &str = "tollgate_csrf";
 
 /// The authorization request's parameters, carried through the forms.
@@ -115,22 +115,53 @@ pub async fn sign_in_post(
         Err(page) => return *page,
     };
     let username = form.get("username").unwrap_or("");
+    match sign_in_form(&state, &form, source).await {
+        Ok((value, session)) => {
+            let mut resp = proceed(&state, &headers, &req, &form, &session).await;
+            keep_session(&state, &mut resp, &value);
+            resp
+        }
+        Err(NotSignedIn::Refused(why)) => {
+            sign_in_page(&state, &headers, &req, &form, username, Some(&why))
+        }
+        Err(NotSignedIn::Failed(resp)) => *resp,
+    }
+}
+
+/// Why a sign-in form signed nobody in.
+pub(super) enum NotSignedIn {
+    /// Wrong credentials, or a wait after failed ones: said on the form.
+    Refused(String),
+    /// The server could not check: the page to answer with.
+    Failed(Box<Response>),
+}
+
+/// Checks a sign-in form's username and password (behind the password
+/// grant's throttles) and starts a session: the cookie's value and the
+/// session. The authorization and device pages sign people in with it.
+pub(super) async fn sign_in_form(
+    state: &AppState,
+    form: &FormParams,
+    source: std::net::IpAddr,
+) -> Result<(String, Session), NotSignedIn> {
+    let username = form.get("username").unwrap_or("");
     let password = form.get("password").unwrap_or("").to_owned();
     match authorize::sign_in(state.oauth(), username, password, source).await {
         Ok(()) => {}
         Err(GrantError::Refused { description, .. }) => {
-            return sign_in_page(&state, &headers, &req, &form, username, Some(&description));
+            return Err(NotSignedIn::Refused(description.into_owned()))
         }
-        Err(e) => return unavailable(e),
+        Err(e) => return Err(NotSignedIn::Failed(Box::new(unavailable(e)))),
     }
-    let (value, session) = match start_session(&state, username).await {
-        Ok(s) => s,
-        Err(e) => return unavailable(e),
-    };
-    let mut resp = proceed(&state, &headers, &req, &form, &session).await;
+    start_session(state, username)
+        .await
+        .map_err(|e| NotSignedIn::Failed(Box::new(unavailable(e))))
+}
+
+/// Sets the sign-in session's cookie (`value`) on `resp`.
+pub(super) fn keep_session(state: &AppState, resp: &mut Response, value: &str) {
     let lifetime = state.config().session_lifetime;
-    set_cookie(&state, &mut resp, SESSION_COOKIE, &value, lifetime);
-    resp
+    set_cookie(state, resp, SESSION_COOKIE, value, lifetime);
 }
 
 #[utoipa::path(

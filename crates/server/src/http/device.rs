@@ -12,17 +12,17 @@ use axum::response::Response;
 use tollgate_proto::{DeviceAuthorizationResponse, FormParams};
 
 use super::authorize::{
-    checked_form, current_session, form_page, redirect, set_cookie, start_session, unavailable,
-    SESSION_COOKIE,
+    checked_form, current_session, form_page, keep_session, redirect, sign_in_form, unavailable,
+    NotSignedIn,
 };
 use super::client_auth::{self, Source};
 use super::form;
 use super::pages::{self, DeviceConsent, SignIn};
 use crate::config::Limits;
 use crate::error::{json_response, Error};
+use crate::oauth::client_auth::authenticate;
 use crate::oauth::device::{self, Found};
 use crate::oauth::error::GrantError;
-use crate::oauth::{authorize, client_auth::authenticate};
 use crate::state::AppState;
 use crate::store::Session;
 
@@ -160,29 +160,17 @@ pub async fn device_sign_in_post(
         Err(page) => return *page,
     };
     let username = form.get("username").unwrap_or("");
-    let password = form.get("password").unwrap_or("").to_owned();
-    match authorize::sign_in(state.oauth(), username, password, source).await {
-        Ok(()) => {}
-        Err(GrantError::Refused { description, .. }) => {
-            return sign_in_page(
-                &state,
-                &headers,
-                &form,
-                &found,
-                username,
-                Some(&description),
-            );
+    match sign_in_form(&state, &form, source).await {
+        Ok((value, session)) => {
+            let mut resp = confirm_page(&state, &headers, &form, &found, &session);
+            keep_session(&state, &mut resp, &value);
+            resp
         }
-        Err(e) => return unavailable(e),
+        Err(NotSignedIn::Refused(why)) => {
+            sign_in_page(&state, &headers, &form, &found, username, Some(&why))
+        }
+        Err(NotSignedIn::Failed(resp)) => *resp,
     }
-    let (value, session) = match start_session(&state, username).await {
-        Ok(s) => s,
-        Err(e) => return unavailable(e),
-    };
-    let mut resp = confirm_page(&state, &headers, &form, &found, &session);
-    let lifetime = state.config().session_lifetime;
-    set_cookie(&state, &mut resp, SESSION_COOKIE, &value, lifetime);
-    resp
 }
 
 #[utoipa::path(
