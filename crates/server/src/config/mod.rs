@@ -25,7 +25,7 @@ use callers::trusted_proxies;
 pub use callers::{ServerLimits, ThrottleConfig};
 pub use jwt::JwtConfig;
 pub use quota::{Limits, QuotaConfig, QuotaFailMode, QuotaResponse};
-pub use route::{Route, RouteConfig, Underscores};
+pub use route::{Route, RouteConfig, Target, Underscores};
 
 /// Configuration errors, each naming the offending key.
 #[derive(Debug, thiserror::Error)]

@@ -1,5 +1,6 @@
 //! `[[routes]]`, validated: a path prefix in canonical form, an http://
-//! upstream, the scopes a caller needs. Plain data; the gateway matches
+//! upstream (none for a route only `/gateway/decision` judges), the scopes
+//! a caller needs. Plain data; the gateway matches
 //! requests against it and forwards.
 
 use axum::http::uri::{Authority, PathAndQuery, Scheme};
@@ -9,12 +10,14 @@ use tollgate_proto::Scope;
 
 use crate::path;
 
-/// One `[[routes]]` entry: a path prefix proxied to an upstream.
+/// One `[[routes]]` entry: a path prefix proxied to an upstream, or, with
+/// no upstream, judged for a proxy that asks `/gateway/decision`.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RouteConfig {
     pub path_prefix: String,
-    pub upstream: String,
+    #[serde(default)]
+    pub upstream: Option<String>,
     #[serde(default)]
     pub required_scopes: Vec<String>,
     #[serde(default)]
@@ -51,12 +54,8 @@ pub enum Underscores {
 pub struct Route {
     /// Starts with `/`, no trailing `/` (except the root route itself).
     pub prefix: String,
-    /// The upstream (always `http://`: the only scheme accepted).
-    pub authority: Authority,
-    /// `authority` as the `Host` header sent upstream.
-    pub host: HeaderValue,
-    /// The upstream URL's own path, without a trailing `/`.
-    pub base_path: String,
+    /// Where requests go; `None`: a decision-only route, never proxied.
+    pub upstream: Option<Target>,
     pub required_scopes: Scope,
     pub strip_prefix: bool,
     pub underscores_in_headers: Underscores,
@@ -66,6 +65,46 @@ pub struct Route {
     pub depth: usize,
     /// Origins whose pages may call the route (CORS).
     pub cors_origins: Vec<HeaderValue>,
+}
+
+/// A route's upstream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// Always `http://`: the only scheme accepted.
+    pub authority: Authority,
+    /// `authority` as the `Host` header sent upstream.
+    pub host: HeaderValue,
+    /// The upstream URL's own path, without a trailing `/`.
+    pub base_path: String,
+}
+
+impl std::str::FromStr for Target {
+    type Err = String;
+
+    fn from_str(upstream: &str) -> Result<Self, String> {
+        let uri: Uri = upstream
+            .parse()
+            .map_err(|_| format!("upstream `{upstream}` is not a URL"))?;
+        let (Some(scheme), Some(authority)) = (uri.scheme().cloned(), uri.authority().cloned())
+        else {
+            return Err(format!("upstream `{upstream}` needs a scheme and a host"));
+        };
+        if scheme != Scheme::HTTP {
+            return Err(format!(
+                "upstream `{upstream}`: only http:// upstreams are supported"
+            ));
+        }
+        if uri.query().is_some() {
+            return Err(format!("upstream `{upstream}` must not have a query"));
+        }
+        let host = HeaderValue::from_str(authority.as_str())
+            .map_err(|_| format!("upstream `{upstream}` has an unusable host"))?;
+        Ok(Target {
+            authority,
+            host,
+            base_path: uri.path().trim_end_matches('/').to_owned(),
+        })
+    }
 }
 
 impl TryFrom<RouteConfig> for Route {
@@ -88,28 +127,7 @@ impl TryFrom<RouteConfig> for Route {
                 c.path_prefix
             ));
         }
-        let uri: Uri = c
-            .upstream
-            .parse()
-            .map_err(|_| format!("upstream `{}` is not a URL", c.upstream))?;
-        let (Some(scheme), Some(authority)) = (uri.scheme().cloned(), uri.authority().cloned())
-        else {
-            return Err(format!(
-                "upstream `{}` needs a scheme and a host",
-                c.upstream
-            ));
-        };
-        if scheme != Scheme::HTTP {
-            return Err(format!(
-                "upstream `{}`: only http:// upstreams are supported",
-                c.upstream
-            ));
-        }
-        if uri.query().is_some() {
-            return Err(format!("upstream `{}` must not have a query", c.upstream));
-        }
-        let host = HeaderValue::from_str(authority.as_str())
-            .map_err(|_| format!("upstream `{}` has an unusable host", c.upstream))?;
+        let upstream = c.upstream.as_deref().map(str::parse).transpose()?;
         let mut required_scopes = Scope::empty();
         for s in &c.required_scopes {
             if !Scope::is_valid_token(s) {
@@ -129,9 +147,7 @@ impl TryFrom<RouteConfig> for Route {
             cors_origins,
             depth: path::depth(&prefix),
             prefix,
-            authority,
-            host,
-            base_path: uri.path().trim_end_matches('/').to_owned(),
+            upstream,
             required_scopes,
             strip_prefix: c.strip_prefix,
             underscores_in_headers: c.underscores_in_headers,
@@ -168,10 +184,11 @@ impl Route {
                 .is_some_and(|rest| rest.starts_with('/'))
     }
 
-    /// The request target sent upstream (origin form: the upstream is named
+    /// The request target sent to `to` (origin form: the upstream is named
     /// in `Host`) for a request path and query.
     pub fn upstream_target(
         &self,
+        to: &Target,
         path: &str,
         query: Option<&str>,
     ) -> Result<PathAndQuery, axum::http::uri::InvalidUri> {
@@ -181,7 +198,7 @@ impl Route {
             path
         };
         let rest = if rest.is_empty() { "/" } else { rest };
-        let mut target = format!("{}{rest}", self.base_path);
+        let mut target = format!("{}{rest}", to.base_path);
         if let Some(q) = query {
             target.push('?');
             target.push_str(q);
@@ -197,7 +214,7 @@ mod tests {
     fn route(prefix: &str, upstream: &str, strip: bool) -> Route {
         Route::try_from(RouteConfig {
             path_prefix: prefix.into(),
-            upstream: upstream.into(),
+            upstream: Some(upstream.into()),
             required_scopes: vec![],
             strip_prefix: strip,
             underscores_in_headers: Underscores::Drop,
@@ -219,8 +236,9 @@ mod tests {
     }
 
     fn target(r: &Route, path: &str, query: Option<&str>) -> String {
-        r.upstream_target(path, query)
-            .map(|t| format!("http://{}{t}", r.authority))
+        let to = r.upstream.as_ref().unwrap_or_else(|| unreachable!());
+        r.upstream_target(to, path, query)
+            .map(|t| format!("http://{}{t}", to.authority))
             .unwrap_or_default()
     }
 
@@ -243,6 +261,16 @@ mod tests {
     }
 
     #[test]
+    fn a_route_without_upstream_is_decision_only() {
+        let c = RouteConfig {
+            path_prefix: "/inventory".into(),
+            ..RouteConfig::default()
+        };
+        let r = Route::try_from(c).unwrap_or_else(|e| unreachable!("{e}"));
+        assert_eq!((r.prefix.as_str(), r.upstream), ("/inventory", None));
+    }
+
+    #[test]
     fn rejects_bad_routes() {
         for (prefix, upstream) in [
             ("x", "http://h"),
@@ -252,7 +280,7 @@ mod tests {
         ] {
             let r = Route::try_from(RouteConfig {
                 path_prefix: prefix.into(),
-                upstream: upstream.into(),
+                upstream: Some(upstream.into()),
                 required_scopes: vec![],
                 strip_prefix: false,
                 underscores_in_headers: Default::default(),

@@ -3,6 +3,7 @@
 //! `/inventory/x`, never `/inventoryx`). An unknown path is 404 before any
 //! token check and without touching an upstream.
 
+pub mod decision;
 mod proxy;
 mod upstream;
 
@@ -46,10 +47,12 @@ impl Gateway {
         let routes = routes
             .into_iter()
             .map(|route| {
-                let pool = pools
-                    .entry(route.authority.clone())
-                    .or_insert_with(|| Arc::new(Pool::new(route.authority.clone())))
-                    .clone();
+                let pool = route.upstream.as_ref().map(|to| {
+                    let authority = &to.authority;
+                    let pool = pools.entry(authority.clone());
+                    pool.or_insert_with(|| Arc::new(Pool::new(authority.clone())))
+                        .clone()
+                });
                 Routing { route, pool }
             })
             .collect();
@@ -63,11 +66,12 @@ impl Gateway {
 }
 
 /// A route and the pool of connections to its upstream, paired once when
-/// the gateway is built (routes to one upstream share its pool).
+/// the gateway is built (routes to one upstream share its pool); no pool
+/// for a decision-only route.
 #[derive(Debug)]
 struct Routing {
     route: Arc<Route>,
-    pool: Arc<Pool>,
+    pool: Option<Arc<Pool>>,
 }
 
 /// In the extensions of a response the gateway made for a route, so that the
@@ -107,6 +111,14 @@ pub async fn gateway(State(gw): State<Arc<Gateway>>, req: Request) -> Result<Res
         let e = Error::invalid_request("the path climbs above its route's prefix with `..`");
         return Ok(routed(e.into_response()));
     }
+    let (Some(to), Some(pool)) = (&route.upstream, pool) else {
+        let e = Error::NotFound(format!(
+            "{} is judged by {}, not proxied",
+            route.prefix,
+            decision::DECISION_PATH
+        ));
+        return Ok(routed(e.into_response()));
+    };
     // CORS, when the route names origins: a preflight carries no token, so
     // it is answered here for those origins, before the bearer check.
     let origin = req
@@ -142,7 +154,7 @@ pub async fn gateway(State(gw): State<Arc<Gateway>>, req: Request) -> Result<Res
         Err(e) => return Ok(cors(routed(e.into_response()))),
     };
     // An upstream failure still carries the caller's RateLimit standing.
-    let resp = proxy::forward(&gw, route, pool, &path.path, &admitted.principal, req)
+    let resp = proxy::forward(&gw, (route, to, pool), &path.path, &admitted.principal, req)
         .await
         .unwrap_or_else(IntoResponse::into_response);
     Ok(cors(resource::finish(routed(resp), admitted)))
@@ -156,7 +168,7 @@ mod tests {
     fn route(prefix: &str) -> Route {
         Route::try_from(RouteConfig {
             path_prefix: prefix.into(),
-            upstream: "http://127.0.0.1:9000".into(),
+            upstream: Some("http://127.0.0.1:9000".into()),
             required_scopes: vec![],
             strip_prefix: false,
             underscores_in_headers: Default::default(),

@@ -26,7 +26,7 @@ use http_body_util::BodyExt;
 
 use super::upstream::Pool;
 use super::Gateway;
-use crate::config::{Route, Underscores};
+use crate::config::{Route, Target, Underscores};
 use crate::error::Error;
 use crate::error::Proxied;
 use crate::forwarded::{ClientAddr, X_FORWARDED_FOR};
@@ -76,8 +76,7 @@ const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host")
 /// streams the answer back.
 pub async fn forward(
     gateway: &Gateway,
-    route: &Route,
-    pool: &Arc<Pool>,
+    (route, to, pool): (&Route, &Target, &Arc<Pool>),
     path: &str,
     principal: &Principal,
     req: Request,
@@ -99,7 +98,7 @@ pub async fn forward(
     let body = watch_body(body, body_failed.clone());
     // Origin form on the wire, the upstream named in `Host` (RFC 9112 §3.2).
     let target = route
-        .upstream_target(path, parts.uri.query())
+        .upstream_target(to, path, parts.uri.query())
         .map_err(|e| Error::Internal(format!("building the upstream URI: {e}")))?;
     let secure = parts.extensions.get::<crate::net::Secure>().is_some();
     let origin = Origin::of(
@@ -111,7 +110,7 @@ pub async fn forward(
     strip_headers(&mut parts.headers, is_spoofable);
     parts.headers.remove(header::AUTHORIZATION);
     add_caller_headers(&mut parts.headers, principal, origin);
-    parts.headers.insert(header::HOST, route.host.clone());
+    parts.headers.insert(header::HOST, to.host.clone());
     parts.uri = Uri::from(target);
     parts.version = axum::http::Version::HTTP_11;
     let upstream_req = axum::http::Request::from_parts(parts, body);
@@ -122,7 +121,7 @@ pub async fn forward(
     let resp = match outcome {
         Err(_) => {
             let secs = gateway.timeout.as_secs();
-            tracing::warn!(route = %route.prefix, upstream = %route.authority, secs, "upstream timed out");
+            tracing::warn!(route = %route.prefix, upstream = %to.authority, secs, "upstream timed out");
             return Err(Error::Upstream {
                 timeout: true,
                 detail: format!("the upstream did not answer within {secs} s"),
@@ -135,7 +134,7 @@ pub async fn forward(
             ));
         }
         Ok(Err(e)) => {
-            tracing::warn!(route = %route.prefix, upstream = %route.authority, error = %e, "upstream unreachable");
+            tracing::warn!(route = %route.prefix, upstream = %to.authority, error = %e, "upstream unreachable");
             return Err(Error::Upstream {
                 timeout: false,
                 detail: "the upstream refused the connection or failed".into(),
@@ -242,18 +241,7 @@ impl<'a> Origin<'a> {
 /// copy, and addresses are written without `fmt`: this runs on every
 /// proxied request.
 fn add_caller_headers(h: &mut HeaderMap, p: &Principal, origin: Origin<'_>) {
-    let v = &p.0;
-    if let Ok(id) = HeaderValue::from_str(&v.client_id) {
-        h.insert(X_TOLLGATE_CLIENT_ID, id);
-    }
-    if let Some(u) = v
-        .username
-        .as_deref()
-        .and_then(|u| HeaderValue::from_str(u).ok())
-    {
-        h.insert(X_TOLLGATE_USERNAME, u);
-    }
-    insert_bytes(h, X_TOLLGATE_SCOPE, v.scope.to_string().into_bytes());
+    add_identity(h, p);
     h.insert(X_FORWARDED_PROTO, origin.proto);
     let chain = origin.via.iter().chain(origin.peer.as_ref());
     let mut list = Vec::with_capacity(16 * (origin.via.len() + 1));
@@ -274,6 +262,23 @@ fn add_caller_headers(h: &mut HeaderMap, p: &Principal, origin: Origin<'_>) {
     if let Some(host) = origin.host {
         h.insert(X_FORWARDED_HOST, host);
     }
+}
+
+/// Who the caller is: `X-Tollgate-Client-Id`, `-Username` (for a person's
+/// token) and `-Scope`; for the upstream, and for a proxy's decision.
+pub(super) fn add_identity(h: &mut HeaderMap, p: &Principal) {
+    let v = &p.0;
+    if let Ok(id) = HeaderValue::from_str(&v.client_id) {
+        h.insert(X_TOLLGATE_CLIENT_ID, id);
+    }
+    if let Some(u) = v
+        .username
+        .as_deref()
+        .and_then(|u| HeaderValue::from_str(u).ok())
+    {
+        h.insert(X_TOLLGATE_USERNAME, u);
+    }
+    insert_bytes(h, X_TOLLGATE_SCOPE, v.scope.to_string().into_bytes());
 }
 
 fn insert_bytes(h: &mut HeaderMap, name: HeaderName, value: Vec<u8>) {

@@ -32,7 +32,7 @@ use std::sync::{Arc, OnceLock};
 
 use axum::extract::DefaultBodyLimit;
 use axum::middleware;
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 use axum::{Extension, Router};
 use utoipa::OpenApi;
 use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter};
@@ -94,6 +94,7 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(logout::logout_get, logout::logout_post))
         .routes(limited(routes!(logout::confirm_post)))
         .routes(routes!(quota::quota_get))
+        .routes(routes!(gateway::decision::decide))
         .routes(routes!(pages::style_get))
         .routes(routes!(ops::healthz_get))
         .routes(routes!(ops::readyz_get))
@@ -119,7 +120,12 @@ pub fn router(state: AppState) -> Router {
     r = r
         .route(TOKEN_PATHS[1], post(token::token_post).layer(form_limit))
         .route(TOKEN_PATHS[2], post(token::token_post).layer(form_limit))
-        .route(OPENID_CONFIGURATION_PATH, get(metadata::metadata_get));
+        .route(OPENID_CONFIGURATION_PATH, get(metadata::metadata_get))
+        // Envoy's ext_authz: the original path after the decision path.
+        .route(
+            &format!("{}/{{*original}}", gateway::decision::DECISION_PATH),
+            any(gateway::decision::decide),
+        );
     let _ = document.set(openapi::Document::new(doc));
     if state.config().console {
         r = r.merge(console::routes(&state));

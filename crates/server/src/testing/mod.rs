@@ -1,10 +1,13 @@
 //! A real server for other crates' tests (feature `testing`): SQLite in a
 //! temp dir, an ephemeral loopback port, cheap argon2, a clock of your
 //! choice, and helpers to register clients and users; and throwaway
-//! PostgreSQL and Redis servers started from the installed binaries.
+//! PostgreSQL and Redis servers, and nginx and Caddy in front of a server,
+//! started from the installed binaries.
 
+mod proxies;
 mod services;
 
+pub use proxies::Proxy;
 pub use services::{skip, ChromeDriver, Postgres, Redis};
 
 use std::path::PathBuf;

@@ -22,7 +22,7 @@ pub fn skip(reason: &str) {
 }
 
 /// A free loopback port (there is a small race until the server binds it).
-fn free_port() -> Option<u16> {
+pub(super) fn free_port() -> Option<u16> {
     TcpListener::bind("127.0.0.1:0")
         .ok()?
         .local_addr()

@@ -160,7 +160,7 @@ async fn a_gateway_route_answers_the_origins_it_names() {
     let s = TestServer::start_with(|f| {
         f.routes = Some(vec![tollgate_server::config::RouteConfig {
             path_prefix: "/api".into(),
-            upstream: up.url(),
+            upstream: Some(up.url()),
             cors_origins: vec![SPA.into()],
             ..Default::default()
         }]);
@@ -192,7 +192,7 @@ async fn a_gateway_route_answers_the_origins_it_names() {
 
     let bad = tollgate_server::config::Route::try_from(tollgate_server::config::RouteConfig {
         path_prefix: "/api".into(),
-        upstream: "http://127.0.0.1:1".into(),
+        upstream: Some("http://127.0.0.1:1".into()),
         cors_origins: vec!["*".into()],
         ..Default::default()
     });

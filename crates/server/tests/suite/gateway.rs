@@ -18,7 +18,7 @@ const ALL: &[GrantType] = &[
 fn route(prefix: &str, upstream: &str, scopes: &[&str], strip: bool) -> RouteConfig {
     RouteConfig {
         path_prefix: prefix.into(),
-        upstream: upstream.into(),
+        upstream: Some(upstream.into()),
         required_scopes: scopes.iter().map(|s| s.to_string()).collect(),
         strip_prefix: strip,
         underscores_in_headers: Default::default(),

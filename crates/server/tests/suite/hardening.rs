@@ -23,7 +23,7 @@ mod callers;
 fn route(prefix: &str, upstream: &str, scope: &str, strip: bool) -> RouteConfig {
     RouteConfig {
         path_prefix: prefix.into(),
-        upstream: upstream.into(),
+        upstream: Some(upstream.into()),
         required_scopes: vec![scope.into()],
         strip_prefix: strip,
         underscores_in_headers: Default::default(),

@@ -18,6 +18,7 @@ mod console_admin;
 mod console_browser;
 mod console_refusals;
 mod cors;
+mod decision;
 mod device;
 mod device_browser;
 mod discovery;

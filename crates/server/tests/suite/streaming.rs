@@ -26,7 +26,7 @@ async fn one_gib_streams_both_ways_with_bounded_memory() {
     let s = TestServer::start_with(|f| {
         f.routes = Some(vec![RouteConfig {
             path_prefix: "/files".into(),
-            upstream: up.url(),
+            upstream: Some(up.url()),
             required_scopes: vec![],
             strip_prefix: true,
             underscores_in_headers: Default::default(),
