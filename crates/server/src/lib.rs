@@ -35,4 +35,4 @@ pub use config::{Config, FileConfig};
 pub use error::Error;
 pub use http::router;
 pub use runner::{run, run_with_admin};
-pub use state::AppState;
+pub use state::{AppState, StartError};

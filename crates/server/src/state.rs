@@ -10,10 +10,10 @@ use std::sync::Arc;
 use axum::extract::FromRef;
 
 use crate::clock::Clock;
-use crate::config::Config;
-use crate::error::Error;
+use crate::config::{Config, ConfigError};
 use crate::gateway::Gateway;
 use crate::metrics::Metrics;
+use crate::oauth::error::GrantError;
 use crate::oauth::keys::Keys;
 use crate::oauth::tokens::{Tokens, TokensConfig};
 use crate::oauth::AuthServer;
@@ -22,6 +22,19 @@ use crate::resource::Resource;
 use crate::shared::SharedRedis;
 use crate::store::Store;
 use crate::usage::Usage;
+
+/// Why the server's parts could not be built from its configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// A setting that passed parsing but cannot be used (an https route's
+    /// `ca_cert` that cannot be read, ...).
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("redis: {0}")]
+    Redis(String),
+    #[error("the authorization server: {0}")]
+    AuthServer(#[from] GrantError),
+}
 
 /// The state every handler shares: one `Arc`, so the per-request clones
 /// axum and the middleware make cost one atomic increment.
@@ -49,11 +62,11 @@ struct Parts {
 }
 
 impl AppState {
-    pub fn new(config: Config, store: Arc<dyn Store>, clock: Clock) -> Result<Self, Error> {
+    pub fn new(config: Config, store: Arc<dyn Store>, clock: Clock) -> Result<Self, StartError> {
         let config = Arc::new(config);
         let metrics = Arc::new(Metrics::default());
         let redis = match &config.redis {
-            Some(url) => Some(Arc::new(SharedRedis::new(url).map_err(Error::Internal)?)),
+            Some(url) => Some(Arc::new(SharedRedis::new(url).map_err(StartError::Redis)?)),
             None => None,
         };
         let quota = |endpoint| {
@@ -100,7 +113,7 @@ impl AppState {
             resource.clone(),
             config.upstream_timeout,
             metrics.clone(),
-        ));
+        )?);
         Ok(Self(Arc::new(Parts {
             token_quota: quota("token"),
             in_flight: tokio::sync::Semaphore::new(config.limits.max_requests_in_flight),

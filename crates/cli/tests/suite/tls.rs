@@ -10,47 +10,23 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::common::{Server, BIN};
-use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tollgate_server::testing::{certs, Ca};
 
-/// A CA, and a way to sign server certificates for 127.0.0.1 with it.
-struct Ca {
-    issuer: Issuer<'static, KeyPair>,
-    pem: String,
-}
+/// The names the server's certificates carry.
+const NAMES: [&str; 2] = ["localhost", "127.0.0.1"];
 
-impl Ca {
-    fn new() -> Self {
-        let key = KeyPair::generate().unwrap();
-        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params
-            .distinguished_name
-            .push(DnType::CommonName, "tollgate test CA");
-        let cert = params.self_signed(&key).unwrap();
-        Self {
-            pem: cert.pem(),
-            issuer: Issuer::new(params, key),
-        }
-    }
-
-    /// Writes a fresh certificate (named `cn`) and key into `dir`; returns its DER.
-    fn issue(&self, dir: &Path, cn: &str) -> Vec<u8> {
-        let key = KeyPair::generate().unwrap();
-        let mut params =
-            CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()]).unwrap();
-        params.distinguished_name.push(DnType::CommonName, cn);
-        let cert = params.signed_by(&key, &self.issuer).unwrap();
-        std::fs::write(dir.join("cert.pem"), cert.pem()).unwrap();
-        std::fs::write(dir.join("key.pem"), key.serialize_pem()).unwrap();
-        cert.der().to_vec()
-    }
+/// Writes a fresh certificate (named `cn`) and key into `dir`; returns its DER.
+fn issue(ca: &Ca, dir: &Path, cn: &str) -> Vec<u8> {
+    let issued = ca.issue(&NAMES, cn);
+    issued.write_to(dir);
+    issued.der
 }
 
 /// A rustls client trusting only `ca_pem`.
 fn connector(ca_pem: &str, alpn: &[&[u8]]) -> tokio_rustls::TlsConnector {
     let mut roots = rustls::RootCertStore::empty();
-    for cert in rustls_pki_types_from_pem(ca_pem) {
+    for cert in certs(ca_pem) {
         roots.add(cert).unwrap();
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
@@ -65,18 +41,11 @@ fn connector(ca_pem: &str, alpn: &[&[u8]]) -> tokio_rustls::TlsConnector {
     tokio_rustls::TlsConnector::from(Arc::new(config))
 }
 
-fn rustls_pki_types_from_pem(pem: &str) -> Vec<rustls::pki_types::CertificateDer<'static>> {
-    use rustls::pki_types::pem::PemObject;
-    rustls::pki_types::CertificateDer::pem_slice_iter(pem.as_bytes())
-        .map(|c| c.unwrap())
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_token_flow_over_tls_with_http2_and_a_reload_on_sighup() {
     let dir = tempfile::tempdir().unwrap();
-    let ca = Ca::new();
-    let first = ca.issue(dir.path(), "first");
+    let ca = Ca::default();
+    let first = issue(&ca, dir.path(), "first");
     let ca_file = dir.path().join("ca.pem");
     std::fs::write(&ca_file, &ca.pem).unwrap();
     let cert = dir.path().join("cert.pem").display().to_string();
@@ -156,7 +125,7 @@ async fn the_token_flow_over_tls_with_http2_and_a_reload_on_sighup() {
     );
 
     // ...a renewed certificate and SIGHUP...
-    let second = ca.issue(dir.path(), "second");
+    let second = issue(&ca, dir.path(), "second");
     server.signal("-HUP");
     let reloaded = (0..50).any(|_| {
         std::thread::sleep(Duration::from_millis(100));

@@ -25,7 +25,7 @@ use callers::trusted_proxies;
 pub use callers::{ServerLimits, ThrottleConfig};
 pub use jwt::JwtConfig;
 pub use quota::{Limits, QuotaConfig, QuotaFailMode, QuotaResponse};
-pub use route::{Route, RouteConfig, Target, Underscores};
+pub use route::{Route, RouteConfig, Target, Underscores, UpstreamTls};
 
 /// Configuration errors, each naming the offending key.
 #[derive(Debug, thiserror::Error)]
@@ -104,7 +104,7 @@ impl Default for PostgresOptions {
 }
 
 /// Where the PEM certificate chain and private key are.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct TlsFiles {
     pub cert: PathBuf,
     pub key: PathBuf,

@@ -1,13 +1,16 @@
-//! `[[routes]]`, validated: a path prefix in canonical form, an http://
-//! upstream (none for a route only `/gateway/decision` judges), the scopes
-//! a caller needs. Plain data; the gateway matches
-//! requests against it and forwards.
+//! `[[routes]]`, validated: a path prefix in canonical form, an http:// or
+//! https:// upstream (none for a route only `/gateway/decision` judges)
+//! with the files its TLS needs, the scopes a caller needs. Plain data;
+//! the gateway matches requests against it and forwards.
+
+use std::path::PathBuf;
 
 use axum::http::uri::{Authority, PathAndQuery, Scheme};
 use axum::http::{HeaderValue, Uri};
 use serde::Deserialize;
 use tollgate_proto::Scope;
 
+use super::TlsFiles;
 use crate::path;
 
 /// One `[[routes]]` entry: a path prefix proxied to an upstream, or, with
@@ -32,6 +35,17 @@ pub struct RouteConfig {
     /// (CORS): preflights are answered and answers readable by them.
     #[serde(default)]
     pub cors_origins: Vec<String>,
+    /// PEM certificates trusted for an https upstream, besides the
+    /// system's roots (a private CA, or the upstream's own certificate).
+    #[serde(default)]
+    pub ca_cert: Option<PathBuf>,
+    /// A PEM certificate chain shown to an https upstream that asks for
+    /// one (mutual TLS); with `client_key`.
+    #[serde(default)]
+    pub client_cert: Option<PathBuf>,
+    /// The PEM private key of `client_cert`.
+    #[serde(default)]
+    pub client_key: Option<PathBuf>,
 }
 
 /// What the gateway does with a request header whose name has a `_`: a
@@ -65,13 +79,27 @@ pub struct Route {
     pub depth: usize,
     /// Origins whose pages may call the route (CORS).
     pub cors_origins: Vec<HeaderValue>,
+    /// The files an https upstream's TLS reads; empty for http.
+    pub tls: UpstreamTls,
+}
+
+/// What TLS to an https upstream trusts and shows, besides the system's
+/// roots.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub struct UpstreamTls {
+    pub ca_cert: Option<PathBuf>,
+    /// Certificate chain and key for mutual TLS.
+    pub client: Option<TlsFiles>,
 }
 
 /// A route's upstream.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
-    /// Always `http://`: the only scheme accepted.
+    /// `https://`: TLS, verified against the host name (or IP address).
+    pub https: bool,
     pub authority: Authority,
+    /// `host:port` to connect to (the scheme's port when none is given).
+    pub addr: String,
     /// `authority` as the `Host` header sent upstream.
     pub host: HeaderValue,
     /// The upstream URL's own path, without a trailing `/`.
@@ -89,9 +117,10 @@ impl std::str::FromStr for Target {
         else {
             return Err(format!("upstream `{upstream}` needs a scheme and a host"));
         };
-        if scheme != Scheme::HTTP {
+        let https = scheme == Scheme::HTTPS;
+        if !https && scheme != Scheme::HTTP {
             return Err(format!(
-                "upstream `{upstream}`: only http:// upstreams are supported"
+                "upstream `{upstream}`: only http:// and https:// upstreams are supported"
             ));
         }
         if uri.query().is_some() {
@@ -99,7 +128,10 @@ impl std::str::FromStr for Target {
         }
         let host = HeaderValue::from_str(authority.as_str())
             .map_err(|_| format!("upstream `{upstream}` has an unusable host"))?;
+        let port = authority.port_u16().unwrap_or(if https { 443 } else { 80 });
         Ok(Target {
+            https,
+            addr: format!("{}:{port}", authority.host()),
             authority,
             host,
             base_path: uri.path().trim_end_matches('/').to_owned(),
@@ -143,7 +175,10 @@ impl TryFrom<RouteConfig> for Route {
             }
         }
         let cors_origins = cors_origins(&prefix, &c.cors_origins)?;
+        let https = upstream.as_ref().is_some_and(|t: &Target| t.https);
+        let tls = upstream_tls(&prefix, https, c.ca_cert, c.client_cert, c.client_key)?;
         Ok(Route {
+            tls,
             cors_origins,
             depth: path::depth(&prefix),
             prefix,
@@ -154,6 +189,33 @@ impl TryFrom<RouteConfig> for Route {
             audience: c.audience,
         })
     }
+}
+
+/// The TLS files of route `prefix`: only for an https upstream, a client
+/// certificate only with its key.
+fn upstream_tls(
+    prefix: &str,
+    https: bool,
+    ca_cert: Option<PathBuf>,
+    cert: Option<PathBuf>,
+    key: Option<PathBuf>,
+) -> Result<UpstreamTls, String> {
+    let any = ca_cert.is_some() || cert.is_some() || key.is_some();
+    if any && !https {
+        return Err(format!(
+            "route `{prefix}`: ca_cert, client_cert and client_key are for an https:// upstream"
+        ));
+    }
+    let client = match (cert, key) {
+        (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
+        (None, None) => None,
+        _ => {
+            return Err(format!(
+                "route `{prefix}`: client_cert and client_key go together"
+            ))
+        }
+    };
+    Ok(UpstreamTls { ca_cert, client })
 }
 
 /// `origins`, each `scheme://host[:port]` (never `*`, never a path).
@@ -218,8 +280,7 @@ mod tests {
             required_scopes: vec![],
             strip_prefix: strip,
             underscores_in_headers: Underscores::Drop,
-            audience: None,
-            cors_origins: vec![],
+            ..RouteConfig::default()
         })
         .unwrap_or_else(|e| unreachable!("{e}"))
     }
@@ -274,7 +335,7 @@ mod tests {
     fn rejects_bad_routes() {
         for (prefix, upstream) in [
             ("x", "http://h"),
-            ("/x", "https://h"),
+            ("/x", "ftp://h"),
             ("/x", "h:80"),
             ("/x", "http://h/?q=1"),
         ] {
@@ -283,11 +344,41 @@ mod tests {
                 upstream: Some(upstream.into()),
                 required_scopes: vec![],
                 strip_prefix: false,
-                underscores_in_headers: Default::default(),
-                audience: None,
-                cors_origins: vec![],
+                ..RouteConfig::default()
             });
             assert!(r.is_err(), "{prefix} {upstream}");
         }
+    }
+
+    #[test]
+    fn https_upstreams_and_their_files() {
+        let r = route("/a", "https://api.example/v1", false);
+        let to = r.upstream.as_ref().unwrap_or_else(|| unreachable!());
+        assert!(to.https);
+        assert_eq!(to.addr, "api.example:443");
+        assert_eq!(
+            route("/a", "http://h", false)
+                .upstream
+                .map(|t| t.addr)
+                .as_deref(),
+            Some("h:80")
+        );
+        let with = |upstream: &str, ca: bool, cert: bool, key: bool| {
+            let file = |on: bool, name: &str| on.then(|| PathBuf::from(name));
+            Route::try_from(RouteConfig {
+                path_prefix: "/a".into(),
+                upstream: Some(upstream.into()),
+                ca_cert: file(ca, "ca.pem"),
+                client_cert: file(cert, "c.pem"),
+                client_key: file(key, "k.pem"),
+                ..RouteConfig::default()
+            })
+        };
+        assert!(with("https://h", true, true, true).is_ok());
+        let refused = |r: Result<Route, String>| r.err().unwrap_or_default();
+        let e = refused(with("http://h", true, false, false));
+        assert!(e.contains("https://"), "{e}");
+        let e = refused(with("https://h", false, true, false));
+        assert!(e.contains("go together"), "{e}");
     }
 }

@@ -20,12 +20,14 @@ use crate::quota::{Refusal, Rejection};
 use crate::store::StoreError;
 
 mod bare;
+mod grpc;
 mod problem;
 mod render;
 #[cfg(test)]
 mod tests;
 
 pub use bare::{bare_status_body, json_for_bare};
+pub use grpc::{as_grpc, is_grpc};
 pub use problem::{as_problem, Problem};
 pub use render::{excerpt, json_response, no_store, Body};
 

@@ -5,6 +5,7 @@
 
 pub mod decision;
 mod proxy;
+mod tls;
 mod upstream;
 
 use std::sync::Arc;
@@ -16,7 +17,7 @@ use axum::http::{header, Method};
 use axum::response::{IntoResponse, Response};
 use foldhash::HashMap;
 
-use crate::config::Route;
+use crate::config::{ConfigError, Route, UpstreamTls};
 use crate::error::excerpt;
 use crate::error::Error;
 use crate::metrics::Metrics;
@@ -37,33 +38,47 @@ pub struct Gateway {
 }
 
 impl Gateway {
+    /// The gateway for `routes`; fails when an https route's TLS files
+    /// cannot be read.
     pub fn new(
         routes: Vec<Arc<Route>>,
         resource: Arc<Resource>,
         timeout: Duration,
         metrics: Arc<Metrics>,
-    ) -> Self {
-        let mut pools: HashMap<Authority, Arc<Pool>> = HashMap::default();
-        let routes = routes
-            .into_iter()
-            .map(|route| {
-                let pool = route.upstream.as_ref().map(|to| {
-                    let authority = &to.authority;
-                    let pool = pools.entry(authority.clone());
-                    pool.or_insert_with(|| Arc::new(Pool::new(authority.clone())))
-                        .clone()
-                });
-                Routing { route, pool }
-            })
-            .collect();
-        Self {
-            routes,
+    ) -> Result<Self, ConfigError> {
+        let mut pools: HashMap<PoolKey, Arc<Pool>> = HashMap::default();
+        let mut system = tls::SystemRoots::default();
+        let mut routing = Vec::with_capacity(routes.len());
+        for route in routes {
+            let pool = match &route.upstream {
+                None => None,
+                Some(to) => {
+                    let key = (to.authority.clone(), to.https, route.tls.clone());
+                    let pool = match pools.get(&key) {
+                        Some(p) => p.clone(),
+                        None => {
+                            let tls = to.https.then(|| tls::connector(&route, to, &mut system));
+                            let tls = tls.transpose()?;
+                            let pool = Pool::new(to.authority.clone(), to.addr.clone(), tls);
+                            pools.entry(key).or_insert(Arc::new(pool)).clone()
+                        }
+                    };
+                    Some(pool)
+                }
+            };
+            routing.push(Routing { route, pool });
+        }
+        Ok(Self {
+            routes: routing,
             resource,
             timeout,
             metrics,
-        }
+        })
     }
 }
+
+/// Routes to one upstream with the same TLS settings share a pool.
+type PoolKey = (Authority, bool, UpstreamTls);
 
 /// A route and the pool of connections to its upstream, paired once when
 /// the gateway is built (routes to one upstream share its pool); no pool
@@ -172,8 +187,7 @@ mod tests {
             required_scopes: vec![],
             strip_prefix: false,
             underscores_in_headers: Default::default(),
-            audience: None,
-            cors_origins: vec![],
+            ..RouteConfig::default()
         })
         .unwrap_or_else(|e| unreachable!("{e}"))
     }

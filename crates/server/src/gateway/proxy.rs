@@ -24,7 +24,7 @@ use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Uri};
 use axum::response::Response;
 use http_body_util::BodyExt;
 
-use super::upstream::Pool;
+use super::upstream::{Pool, UpstreamError};
 use super::Gateway;
 use crate::config::{Route, Target, Underscores};
 use crate::error::Error;
@@ -107,7 +107,7 @@ pub async fn forward(
         peer,
         secure,
     );
-    strip_headers(&mut parts.headers, is_spoofable);
+    strip_request_headers(&mut parts.headers);
     parts.headers.remove(header::AUTHORIZATION);
     add_caller_headers(&mut parts.headers, principal, origin);
     parts.headers.insert(header::HOST, to.host.clone());
@@ -127,19 +127,7 @@ pub async fn forward(
                 detail: format!("the upstream did not answer within {secs} s"),
             });
         }
-        Ok(Err(_)) if body_failed.load(Ordering::Relaxed) => {
-            tracing::info!(route = %route.prefix, "the caller's request body was malformed or cut short");
-            return Err(Error::invalid_request(
-                "the request body was malformed or ended early",
-            ));
-        }
-        Ok(Err(e)) => {
-            tracing::warn!(route = %route.prefix, upstream = %to.authority, error = %e, "upstream unreachable");
-            return Err(Error::Upstream {
-                timeout: false,
-                detail: "the upstream refused the connection or failed".into(),
-            });
-        }
+        Ok(Err(e)) => return Err(failure(route, to, &e, body_failed.load(Ordering::Relaxed))),
         Ok(Ok(resp)) => resp,
     };
     let (mut parts, body) = resp.into_parts();
@@ -149,6 +137,40 @@ pub async fn forward(
     parts.version = client_version;
     parts.extensions.insert(Proxied);
     Ok(Response::from_parts(parts, Body::new(body)))
+}
+
+/// The error for a request the upstream did not answer: the caller's
+/// fault when its own body failed (400), else the upstream's (502).
+fn failure(route: &Route, to: &Target, e: &UpstreamError, body_failed: bool) -> Error {
+    if body_failed {
+        tracing::info!(route = %route.prefix, "the caller's request body was malformed or cut short");
+        return Error::invalid_request("the request body was malformed or ended early");
+    }
+    let detail = if matches!(e, UpstreamError::Tls(_)) {
+        tracing::warn!(route = %route.prefix, upstream = %to.authority, error = %e, "upstream TLS failed");
+        "the upstream's TLS handshake failed"
+    } else {
+        tracing::warn!(route = %route.prefix, upstream = %to.authority, error = %e, "upstream unreachable");
+        "the upstream refused the connection or failed"
+    };
+    Error::Upstream {
+        timeout: false,
+        detail: detail.into(),
+    }
+}
+
+/// Removes hop-by-hop and spoofable headers from a request going
+/// upstream. `TE: trailers` is hop-by-hop, but says the caller takes
+/// trailers (gRPC needs it sent on), so it is kept; any other TE goes.
+fn strip_request_headers(h: &mut HeaderMap) {
+    let trailers = h
+        .get_all(header::TE)
+        .iter()
+        .any(|v| v.as_bytes().eq_ignore_ascii_case(b"trailers"));
+    strip_headers(h, is_spoofable);
+    if trailers {
+        h.insert(header::TE, HeaderValue::from_static("trailers"));
+    }
 }
 
 /// The caller's body, noting in `failed` when reading it fails (a bad

@@ -2,8 +2,8 @@
 //! `max_requests_in_flight` (else 503) and a head within `max_uri_bytes`
 //! and `max_header_bytes` (else 414/431) before; after, the JSON body for
 //! any error the framework made itself (a 405 from the router, a 413 from
-//! the body limit), as problem details under the admin API, and one
-//! access-log line and metric.
+//! the body limit), as problem details under the admin API and as gRPC
+//! statuses to gRPC calls, and one access-log line and metric.
 //!
 //! Paths are not rewritten here: built-in routes match only their own
 //! canonical spelling, and every other path goes to the gateway, which
@@ -28,6 +28,7 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
     let uri = req.uri().clone();
     let remote = super::client_auth::client_ip(req.extensions());
     let matched = req.extensions().get::<MatchedPath>().cloned();
+    let grpc = error::is_grpc(req.headers());
     let resp = match admit(&state, &req) {
         Err(e) => e.render(state.config()),
         Ok(_slot) => {
@@ -41,7 +42,12 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
         resp
     };
     access_log(&state, &method, uri.path(), matched, remote, started, &resp);
-    resp
+    // Logged with its HTTP status; told to a gRPC client as gRPC does.
+    if grpc {
+        error::as_grpc(resp)
+    } else {
+        resp
+    }
 }
 
 /// A slot for the request, or why it is refused before it is routed.

@@ -2,11 +2,13 @@
 //! temp dir, an ephemeral loopback port, cheap argon2, a clock of your
 //! choice, and helpers to register clients and users; and throwaway
 //! PostgreSQL and Redis servers, and nginx and Caddy in front of a server,
-//! started from the installed binaries.
+//! started from the installed binaries; a throwaway certificate authority.
 
+mod ca;
 mod proxies;
 mod services;
 
+pub use ca::{certs, Ca, Issued};
 pub use proxies::Proxy;
 pub use services::{skip, ChromeDriver, Postgres, Redis};
 

@@ -245,13 +245,21 @@ async fn the_sign_out_pages_read_well_on_a_desktop_and_a_phone() {
         .unwrap();
     camera.shoot_page(&c, "sign-out-question", false).await;
     sign_out.click().await.unwrap();
+    // Wait for the next page: the question's own `h1` is still there for a
+    // moment after the click.
     let done = c
         .wait()
         .at_most(Duration::from_secs(10))
-        .for_element(Locator::Css("main h1"))
+        .for_element(Locator::XPath("//main/h1[text()='Signed out']"))
+        .await;
+    let headline = c
+        .find(Locator::Css("main h1"))
+        .await
+        .unwrap()
+        .text()
         .await
         .unwrap();
-    assert_eq!(done.text().await.unwrap(), "Signed out");
+    assert!(done.is_ok(), "after Sign out the page says {headline:?}");
     camera.shoot_page(&c, "signed-out", false).await;
     // Signed out: the next request asks for the password again.
     c.goto(&authorize_url(&s, &id, &redirect)).await.unwrap();

@@ -20,10 +20,7 @@ fn inventory_route() -> RouteConfig {
         path_prefix: "/inventory".into(),
         upstream: None,
         required_scopes: vec!["inventory:read".into()],
-        strip_prefix: false,
-        underscores_in_headers: Default::default(),
-        audience: None,
-        cors_origins: vec![],
+        ..RouteConfig::default()
     }
 }
 

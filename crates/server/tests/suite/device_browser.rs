@@ -61,8 +61,15 @@ async fn the_device_pages_read_well_and_connect_a_device() {
     assert!(text.contains("locations:read"), "{text}");
     camera.shoot_page(&c, "device-confirm", false).await;
     allow.click().await.unwrap();
-    let done = element(&c, "main h1").await;
-    assert_eq!(done.text().await.unwrap(), "Device connected");
+    // Wait for the next page: the confirmation page's own `h1` is still
+    // there for a moment after the click.
+    let done = c
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::XPath("//main/h1[text()='Device connected']"))
+        .await;
+    let headline = element(&c, "main h1").await.text().await.unwrap();
+    assert!(done.is_ok(), "after Allow the page says {headline:?}");
     camera.shoot_page(&c, "device-connected", false).await;
 
     s.state.clock().advance(Duration::from_secs(5));

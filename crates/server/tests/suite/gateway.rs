@@ -21,9 +21,7 @@ fn route(prefix: &str, upstream: &str, scopes: &[&str], strip: bool) -> RouteCon
         upstream: Some(upstream.into()),
         required_scopes: scopes.iter().map(|s| s.to_string()).collect(),
         strip_prefix: strip,
-        underscores_in_headers: Default::default(),
-        audience: None,
-        cors_origins: vec![],
+        ..RouteConfig::default()
     }
 }
 

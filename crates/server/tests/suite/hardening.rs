@@ -26,9 +26,7 @@ fn route(prefix: &str, upstream: &str, scope: &str, strip: bool) -> RouteConfig 
         upstream: Some(upstream.into()),
         required_scopes: vec![scope.into()],
         strip_prefix: strip,
-        underscores_in_headers: Default::default(),
-        audience: None,
-        cors_origins: vec![],
+        ..RouteConfig::default()
     }
 }
 

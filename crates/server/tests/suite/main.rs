@@ -25,6 +25,7 @@ mod discovery;
 mod gateway;
 mod guessing;
 mod hardening;
+mod https_upstream;
 mod introspect_revoke;
 mod jwt;
 mod leaks;

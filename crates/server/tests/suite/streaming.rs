@@ -29,9 +29,7 @@ async fn one_gib_streams_both_ways_with_bounded_memory() {
             upstream: Some(up.url()),
             required_scopes: vec![],
             strip_prefix: true,
-            underscores_in_headers: Default::default(),
-            audience: None,
-            cors_origins: vec![],
+            ..RouteConfig::default()
         }]);
     })
     .await;

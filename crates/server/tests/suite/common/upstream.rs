@@ -9,10 +9,12 @@ use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, Path, State};
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::http::{HeaderMap, Method, Request, StatusCode, Uri, Version};
 use axum::routing::{any, get, post};
 use axum::{Json, Router};
 use futures_util::StreamExt;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
 use serde_json::json;
 
 pub struct Upstream {
@@ -23,14 +25,9 @@ pub struct Upstream {
 impl Upstream {
     pub async fn start() -> Self {
         let hits = Arc::new(AtomicUsize::new(0));
-        let app = Router::new()
-            .route("/slow", get(slow))
-            .route("/count", post(count))
-            .route("/download/{mib}", get(download))
-            .fallback(any(echo))
-            .with_state(hits.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
+        let app = app(hits.clone());
         tokio::spawn(async move {
             axum::serve(
                 listener,
@@ -42,6 +39,54 @@ impl Upstream {
         Self { addr, hits }
     }
 
+    /// The same upstream behind TLS (`config`: its certificate, ALPN and
+    /// client-certificate rule), speaking HTTP/2 or HTTP/1.1 as ALPN
+    /// chose. A failed handshake just ends that connection.
+    pub async fn start_tls(config: rustls::ServerConfig) -> Self {
+        let hits = Arc::new(AtomicUsize::new(0));
+        let mut up = Self::serve_tls(config, app(hits.clone())).await;
+        up.hits = hits;
+        up
+    }
+
+    /// `app` behind TLS, as [`Upstream::start_tls`] serves the echo app
+    /// (`hits` then counts nothing).
+    pub async fn serve_tls(config: rustls::ServerConfig, app: Router) -> Self {
+        let hits = Arc::new(AtomicUsize::new(0));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        tokio::spawn(async move {
+            loop {
+                let Ok((tcp, peer)) = listener.accept().await else {
+                    return;
+                };
+                let (acceptor, app) = (acceptor.clone(), app.clone());
+                tokio::spawn(async move {
+                    let Ok(tls) = acceptor.accept(tcp).await else {
+                        return;
+                    };
+                    let service =
+                        tower::ServiceExt::map_request(app, move |mut req: Request<_>| {
+                            req.extensions_mut().insert(ConnectInfo(peer));
+                            req
+                        });
+                    let service = hyper_util::service::TowerToHyperService::new(service);
+                    let _ = auto::Builder::new(TokioExecutor::new())
+                        .serve_connection(TokioIo::new(tls), service)
+                        .await;
+                });
+            }
+        });
+        Self { addr, hits }
+    }
+
+    /// The TLS upstream's URL, naming it by `host` (its port is the
+    /// upstream's).
+    pub fn https_url(&self, host: &str) -> String {
+        format!("https://{host}:{}", self.addr.port())
+    }
+
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
     }
@@ -51,11 +96,21 @@ impl Upstream {
     }
 }
 
+fn app(hits: Arc<AtomicUsize>) -> Router {
+    Router::new()
+        .route("/slow", get(slow))
+        .route("/count", post(count))
+        .route("/download/{mib}", get(download))
+        .fallback(any(echo))
+        .with_state(hits)
+}
+
 /// Everything it received, and from which client port (one per connection).
 async fn echo(
     State(hits): State<Arc<AtomicUsize>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     method: Method,
+    version: Version,
     uri: Uri,
     headers: HeaderMap,
     body: Bytes,
@@ -67,6 +122,7 @@ async fn echo(
         .collect();
     Json(json!({
         "method": method.as_str(),
+        "version": format!("{version:?}"),
         "path": uri.path(),
         "query": uri.query(),
         "headers": headers,
