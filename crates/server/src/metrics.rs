@@ -42,6 +42,44 @@ struct QuotaLabels {
     limit: &'static str,
 }
 
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct TargetLabels {
+    route: String,
+    target: String,
+}
+
+type Histograms<L> = Family<L, Histogram, fn() -> Histogram>;
+
+fn upstream_histogram() -> Histogram {
+    Histogram::new(BUCKETS)
+}
+
+/// One gateway target's metrics, found once when the gateway is built.
+#[derive(Debug, Clone)]
+pub struct TargetStats {
+    up: Gauge,
+    requests: Counter,
+    failures: Counter,
+    latency: Histogram,
+}
+
+impl TargetStats {
+    /// Whether the target is taking requests (1) or out (0).
+    pub fn set_up(&self, up: bool) {
+        self.up.set(i64::from(up));
+    }
+
+    /// A request sent to the target, and whether it was answered (not 5xx).
+    pub fn request(&self, latency: Duration, ok: bool) {
+        self.requests.inc();
+        if ok {
+            self.latency.observe(latency.as_secs_f64());
+        } else {
+            self.failures.inc();
+        }
+    }
+}
+
 /// Every metric tollgate exports, registered once.
 #[derive(Debug)]
 pub struct Metrics {
@@ -58,6 +96,10 @@ pub struct Metrics {
     cache_hits: Counter,
     cache_misses: Counter,
     upstream_latency: Histogram,
+    target_up: Family<TargetLabels, Gauge>,
+    target_requests: Family<TargetLabels, Counter>,
+    target_failures: Family<TargetLabels, Counter>,
+    target_latency: Histograms<TargetLabels>,
 }
 
 impl Default for Metrics {
@@ -76,6 +118,10 @@ impl Default for Metrics {
             cache_hits: Counter::default(),
             cache_misses: Counter::default(),
             upstream_latency: Histogram::new(BUCKETS),
+            target_up: Family::default(),
+            target_requests: Family::default(),
+            target_failures: Family::default(),
+            target_latency: Family::new_with_constructor(upstream_histogram),
         };
         m.register_all();
         m
@@ -146,6 +192,45 @@ impl Metrics {
             "Time to an upstream's response headers",
             self.upstream_latency.clone(),
         );
+        self.register_targets();
+    }
+
+    fn register_targets(&mut self) {
+        let r = &mut self.registry;
+        r.register(
+            "tollgate_upstream_target_up",
+            "Whether a route's target takes requests (1) or is out (0): ejected or failing its health checks",
+            self.target_up.clone(),
+        );
+        r.register(
+            "tollgate_upstream_target_requests",
+            "Requests sent to a route's target",
+            self.target_requests.clone(),
+        );
+        r.register(
+            "tollgate_upstream_target_failures",
+            "Requests to a route's target that got no answer or a 5xx",
+            self.target_failures.clone(),
+        );
+        r.register(
+            "tollgate_upstream_target_latency_seconds",
+            "Time to a route's target's response headers, answered requests",
+            self.target_latency.clone(),
+        );
+    }
+
+    /// The metrics of `route`'s `target` (`host:port`).
+    pub fn target(&self, route: &str, target: &str) -> TargetStats {
+        let labels = TargetLabels {
+            route: route.to_owned(),
+            target: target.to_owned(),
+        };
+        TargetStats {
+            up: self.target_up.get_or_create(&labels).clone(),
+            requests: self.target_requests.get_or_create(&labels).clone(),
+            failures: self.target_failures.get_or_create(&labels).clone(),
+            latency: self.target_latency.get_or_create(&labels).clone(),
+        }
     }
 
     /// A request answered on `route` (a pattern or gateway prefix).

@@ -17,15 +17,19 @@ use tollgate_proto::Scope;
 
 use crate::forwarded::TrustedProxies;
 
+mod balance;
 mod callers;
 mod jwt;
 mod quota;
 mod route;
+pub use balance::{
+    Balance, HealthCheck, HealthCheckConfig, PassiveHealth, PassiveHealthConfig, TargetConfig,
+};
 use callers::trusted_proxies;
 pub use callers::{ServerLimits, ThrottleConfig};
 pub use jwt::JwtConfig;
 pub use quota::{Limits, QuotaConfig, QuotaFailMode, QuotaResponse};
-pub use route::{Route, RouteConfig, Target, Underscores, UpstreamTls};
+pub use route::{Route, RouteConfig, Target, Underscores, UpstreamTls, Weighted};
 
 /// Configuration errors, each naming the offending key.
 #[derive(Debug, thiserror::Error)]

@@ -10,6 +10,10 @@ use axum::http::{HeaderValue, Uri};
 use serde::Deserialize;
 use tollgate_proto::Scope;
 
+use super::balance::{
+    check_targets, Balance, HealthCheck, HealthCheckConfig, PassiveHealth, PassiveHealthConfig,
+    TargetConfig,
+};
 use super::TlsFiles;
 use crate::path;
 
@@ -46,6 +50,15 @@ pub struct RouteConfig {
     /// The PEM private key of `client_cert`.
     #[serde(default)]
     pub client_key: Option<PathBuf>,
+    /// Several replicas instead of one `upstream`.
+    #[serde(default)]
+    pub targets: Vec<TargetConfig>,
+    #[serde(default)]
+    pub balance: Balance,
+    #[serde(default)]
+    pub passive_health: PassiveHealthConfig,
+    #[serde(default)]
+    pub health_check: Option<HealthCheckConfig>,
 }
 
 /// What the gateway does with a request header whose name has a `_`: a
@@ -68,8 +81,11 @@ pub enum Underscores {
 pub struct Route {
     /// Starts with `/`, no trailing `/` (except the root route itself).
     pub prefix: String,
-    /// Where requests go; `None`: a decision-only route, never proxied.
-    pub upstream: Option<Target>,
+    /// Where requests go; none: a decision-only route, never proxied.
+    pub targets: Vec<Weighted>,
+    pub balance: Balance,
+    pub passive_health: PassiveHealth,
+    pub health_check: Option<HealthCheck>,
     pub required_scopes: Scope,
     pub strip_prefix: bool,
     pub underscores_in_headers: Underscores,
@@ -90,6 +106,13 @@ pub struct UpstreamTls {
     pub ca_cert: Option<PathBuf>,
     /// Certificate chain and key for mutual TLS.
     pub client: Option<TlsFiles>,
+}
+
+/// One of a route's upstreams, and its share of the requests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Weighted {
+    pub target: Target,
+    pub weight: u32,
 }
 
 /// A route's upstream.
@@ -159,7 +182,14 @@ impl TryFrom<RouteConfig> for Route {
                 c.path_prefix
             ));
         }
-        let upstream = c.upstream.as_deref().map(str::parse).transpose()?;
+        let targets = targets(&prefix, c.upstream, c.targets)?;
+        let in_route = |e: String| format!("route `{prefix}`: {e}");
+        let passive_health = PassiveHealth::try_from(c.passive_health).map_err(in_route)?;
+        let health_check = c
+            .health_check
+            .map(HealthCheck::try_from)
+            .transpose()
+            .map_err(in_route)?;
         let mut required_scopes = Scope::empty();
         for s in &c.required_scopes {
             if !Scope::is_valid_token(s) {
@@ -175,20 +205,59 @@ impl TryFrom<RouteConfig> for Route {
             }
         }
         let cors_origins = cors_origins(&prefix, &c.cors_origins)?;
-        let https = upstream.as_ref().is_some_and(|t: &Target| t.https);
+        let https = targets.first().is_some_and(|t| t.target.https);
         let tls = upstream_tls(&prefix, https, c.ca_cert, c.client_cert, c.client_key)?;
         Ok(Route {
             tls,
             cors_origins,
             depth: path::depth(&prefix),
             prefix,
-            upstream,
+            targets,
+            balance: c.balance,
+            passive_health,
+            health_check,
             required_scopes,
             strip_prefix: c.strip_prefix,
             underscores_in_headers: c.underscores_in_headers,
             audience: c.audience,
         })
     }
+}
+
+/// The route's targets: `upstream` (one) or `targets` (several, weighted),
+/// never both; all http:// or all https://.
+fn targets(
+    prefix: &str,
+    upstream: Option<String>,
+    targets: Vec<TargetConfig>,
+) -> Result<Vec<Weighted>, String> {
+    let given = match (upstream, targets.is_empty()) {
+        (Some(_), false) => {
+            return Err(format!(
+                "route `{prefix}`: give `upstream` or `targets`, not both"
+            ))
+        }
+        (Some(url), true) => vec![TargetConfig { url, weight: 1 }],
+        (None, _) => targets,
+    };
+    check_targets(&given).map_err(|e| format!("route `{prefix}`: {e}"))?;
+    let targets = given
+        .into_iter()
+        .map(|t| {
+            let target = t.url.parse::<Target>()?;
+            Ok(Weighted {
+                target,
+                weight: t.weight,
+            })
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    let first = targets.first().map(|t| t.target.https);
+    if targets.iter().any(|t| Some(t.target.https) != first) {
+        return Err(format!(
+            "route `{prefix}`: targets must be all http:// or all https://"
+        ));
+    }
+    Ok(targets)
 }
 
 /// The TLS files of route `prefix`: only for an https upstream, a client
@@ -297,7 +366,7 @@ mod tests {
     }
 
     fn target(r: &Route, path: &str, query: Option<&str>) -> String {
-        let to = r.upstream.as_ref().unwrap_or_else(|| unreachable!());
+        let to = &r.targets.first().unwrap_or_else(|| unreachable!()).target;
         r.upstream_target(to, path, query)
             .map(|t| format!("http://{}{t}", to.authority))
             .unwrap_or_default()
@@ -328,7 +397,7 @@ mod tests {
             ..RouteConfig::default()
         };
         let r = Route::try_from(c).unwrap_or_else(|e| unreachable!("{e}"));
-        assert_eq!((r.prefix.as_str(), r.upstream), ("/inventory", None));
+        assert_eq!((r.prefix.as_str(), r.targets.len()), ("/inventory", 0));
     }
 
     #[test]
@@ -353,14 +422,14 @@ mod tests {
     #[test]
     fn https_upstreams_and_their_files() {
         let r = route("/a", "https://api.example/v1", false);
-        let to = r.upstream.as_ref().unwrap_or_else(|| unreachable!());
+        let to = &r.targets.first().unwrap_or_else(|| unreachable!()).target;
         assert!(to.https);
         assert_eq!(to.addr, "api.example:443");
         assert_eq!(
             route("/a", "http://h", false)
-                .upstream
-                .map(|t| t.addr)
-                .as_deref(),
+                .targets
+                .first()
+                .map(|t| t.target.addr.as_str()),
             Some("h:80")
         );
         let with = |upstream: &str, ca: bool, cert: bool, key: bool| {
@@ -380,5 +449,37 @@ mod tests {
         assert!(e.contains("https://"), "{e}");
         let e = refused(with("https://h", false, true, false));
         assert!(e.contains("go together"), "{e}");
+    }
+
+    #[test]
+    fn targets_or_upstream_never_both_and_one_scheme() {
+        use crate::config::TargetConfig;
+        let t = |url: &str| TargetConfig {
+            url: url.into(),
+            weight: 1,
+        };
+        let with = |upstream: Option<&str>, targets: Vec<TargetConfig>| {
+            Route::try_from(RouteConfig {
+                path_prefix: "/a".into(),
+                upstream: upstream.map(str::to_owned),
+                targets,
+                ..RouteConfig::default()
+            })
+        };
+        let two = with(None, vec![t("http://a:1"), t("http://b:2")]);
+        assert_eq!(two.map(|r| r.targets.len()), Ok(2));
+        let refused = |r: Result<Route, String>| r.err().unwrap_or_default();
+        let e = refused(with(Some("http://a"), vec![t("http://b")]));
+        assert!(e.contains("not both"), "{e}");
+        let e = refused(with(None, vec![t("http://a"), t("https://b")]));
+        assert!(e.contains("all http:// or all https://"), "{e}");
+        let e = refused(with(
+            None,
+            vec![TargetConfig {
+                url: "http://a".into(),
+                weight: 0,
+            }],
+        ));
+        assert!(e.contains("weight"), "{e}");
     }
 }

@@ -105,3 +105,28 @@ fn the_shipped_deploy_config_is_valid() {
     assert_eq!(c.limits.max_connections, 10_000);
     assert_eq!(c.throttle.max_delay_secs, 60);
 }
+
+#[test]
+fn replicas_as_the_readme_writes_them() {
+    let text = r#"
+[[routes]]
+path_prefix = "/inventory"
+targets = [
+  { url = "http://10.0.0.1:9000", weight = 2 },
+  { url = "http://10.0.0.2:9000" },
+]
+balance = "least_in_flight"
+passive_health = { failures = 3, ejection_ms = 10000 }
+health_check = { path = "/healthz", interval_ms = 5000 }
+"#;
+    let c = config(text).unwrap_or_else(|e| unreachable!("{e}"));
+    let r = &c.routes[0];
+    let weights: Vec<u32> = r.targets.iter().map(|t| t.weight).collect();
+    assert_eq!(weights, [2, 1]);
+    assert_eq!(r.balance, Balance::LeastInFlight);
+    assert_eq!(r.passive_health.failures, 3);
+    let check = r.health_check.as_ref().unwrap_or_else(|| unreachable!());
+    assert_eq!(check.path.as_str(), "/healthz");
+    let e = config("[[routes]]\npath_prefix = \"/x\"\nbalance = \"random\"").err();
+    assert!(e.unwrap_or_default().contains("round_robin"));
+}

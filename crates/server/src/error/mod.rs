@@ -62,6 +62,10 @@ pub enum Error {
     /// The upstream refused, failed, or was too slow.
     #[error("upstream: {detail}")]
     Upstream { timeout: bool, detail: String },
+    /// Every target of the route is out (ejected or failing its health
+    /// checks): retry after this long.
+    #[error("no upstream for {retry_after_secs} s")]
+    NoUpstream { retry_after_secs: u64 },
     /// A request over one of the server's size limits.
     #[error("too large: {0:?}")]
     TooLarge(TooLarge),

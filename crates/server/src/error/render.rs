@@ -62,6 +62,11 @@ impl Error {
                 };
                 error_response(status, &body(code, detail))
             }
+            Self::NoUpstream { retry_after_secs } => retry_later(
+                StatusCode::SERVICE_UNAVAILABLE,
+                &format!("every upstream of this route is down; retry in {retry_after_secs} s"),
+                &retry_after_secs.to_string(),
+            ),
             Self::TooLarge(limit) => too_large(*limit),
             Self::Throttled { retry_after_secs } => retry_later(
                 StatusCode::TOO_MANY_REQUESTS,

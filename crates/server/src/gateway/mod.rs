@@ -3,6 +3,7 @@
 //! `/inventory/x`, never `/inventoryx`). An unknown path is 404 before any
 //! token check and without touching an upstream.
 
+mod balance;
 pub mod decision;
 mod proxy;
 mod tls;
@@ -23,6 +24,7 @@ use crate::error::Error;
 use crate::metrics::Metrics;
 use crate::path;
 use crate::resource::{self, Resource};
+use balance::{Balancer, Member};
 use upstream::Pool;
 
 /// The routes, the bearer check in front of them, and each route's pool of
@@ -50,23 +52,36 @@ impl Gateway {
         let mut system = tls::SystemRoots::default();
         let mut routing = Vec::with_capacity(routes.len());
         for route in routes {
-            let pool = match &route.upstream {
-                None => None,
-                Some(to) => {
-                    let key = (to.authority.clone(), to.https, route.tls.clone());
-                    let pool = match pools.get(&key) {
-                        Some(p) => p.clone(),
-                        None => {
-                            let tls = to.https.then(|| tls::connector(&route, to, &mut system));
-                            let tls = tls.transpose()?;
-                            let pool = Pool::new(to.authority.clone(), to.addr.clone(), tls);
-                            pools.entry(key).or_insert(Arc::new(pool)).clone()
-                        }
-                    };
-                    Some(pool)
+            let mut members = Vec::with_capacity(route.targets.len());
+            for w in &route.targets {
+                let to = &w.target;
+                let key = (to.authority.clone(), to.https, route.tls.clone());
+                let pool = match pools.get(&key) {
+                    Some(p) => p.clone(),
+                    None => {
+                        let tls = to.https.then(|| tls::connector(&route, to, &mut system));
+                        let pool =
+                            Pool::new(to.authority.clone(), to.addr.clone(), tls.transpose()?);
+                        pools.entry(key).or_insert(Arc::new(pool)).clone()
+                    }
+                };
+                let stats = metrics.target(&route.prefix, to.authority.as_str());
+                members.push(Member::new(to.clone(), pool, w.weight, stats));
+            }
+            let balancer = (!members.is_empty()).then(|| {
+                let check = route.health_check.as_ref();
+                let b = Arc::new(Balancer::new(
+                    members,
+                    route.balance,
+                    route.passive_health,
+                    check,
+                ));
+                if let Some(check) = check {
+                    balance::spawn_checks(&b, check.clone());
                 }
-            };
-            routing.push(Routing { route, pool });
+                b
+            });
+            routing.push(Routing { route, balancer });
         }
         Ok(Self {
             routes: routing,
@@ -80,13 +95,13 @@ impl Gateway {
 /// Routes to one upstream with the same TLS settings share a pool.
 type PoolKey = (Authority, bool, UpstreamTls);
 
-/// A route and the pool of connections to its upstream, paired once when
-/// the gateway is built (routes to one upstream share its pool); no pool
-/// for a decision-only route.
+/// A route and its targets (each with the pool of connections to it),
+/// paired once when the gateway is built (routes to one upstream share
+/// its pool); none for a decision-only route.
 #[derive(Debug)]
 struct Routing {
     route: Arc<Route>,
-    pool: Option<Arc<Pool>>,
+    balancer: Option<Arc<Balancer>>,
 }
 
 /// In the extensions of a response the gateway made for a route, so that the
@@ -111,7 +126,7 @@ pub async fn gateway(State(gw): State<Arc<Gateway>>, req: Request) -> Result<Res
     // The request moves upstream below; its URI (shared bytes) stays here.
     let uri = req.uri().clone();
     let path = path::normalize(uri.path()).map_err(|e| Error::invalid_request(e.to_string()))?;
-    let Some(Routing { route, pool }) = gw.routes.iter().find(|r| r.route.matches(&path.path))
+    let Some(Routing { route, balancer }) = gw.routes.iter().find(|r| r.route.matches(&path.path))
     else {
         let shown = excerpt(&path.path, 64);
         return Err(Error::NotFound(format!("no route for {shown}")));
@@ -126,7 +141,7 @@ pub async fn gateway(State(gw): State<Arc<Gateway>>, req: Request) -> Result<Res
         let e = Error::invalid_request("the path climbs above its route's prefix with `..`");
         return Ok(routed(e.into_response()));
     }
-    let (Some(to), Some(pool)) = (&route.upstream, pool) else {
+    let Some(balancer) = balancer else {
         let e = Error::NotFound(format!(
             "{} is judged by {}, not proxied",
             route.prefix,
@@ -169,7 +184,7 @@ pub async fn gateway(State(gw): State<Arc<Gateway>>, req: Request) -> Result<Res
         Err(e) => return Ok(cors(routed(e.into_response()))),
     };
     // An upstream failure still carries the caller's RateLimit standing.
-    let resp = proxy::forward(&gw, (route, to, pool), &path.path, &admitted.principal, req)
+    let resp = proxy::forward(&gw, (route, balancer), &path.path, &admitted.principal, req)
         .await
         .unwrap_or_else(IntoResponse::into_response);
     Ok(cors(resource::finish(routed(resp), admitted)))

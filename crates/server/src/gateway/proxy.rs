@@ -16,17 +16,19 @@
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, Request};
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Uri};
 use axum::response::Response;
 use http_body_util::BodyExt;
+use hyper::body::Body as _;
 
-use super::upstream::{Pool, UpstreamError};
+use super::balance::Balancer;
+use super::upstream::{Failed, UpstreamError};
 use super::Gateway;
-use crate::config::{Route, Target, Underscores};
+use crate::config::{Route, Underscores};
 use crate::error::Error;
 use crate::error::Proxied;
 use crate::forwarded::{ClientAddr, X_FORWARDED_FOR};
@@ -71,12 +73,14 @@ const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto
 const X_REAL_IP: HeaderName = HeaderName::from_static("x-real-ip");
 const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
 
-/// Sends `req` to `route`'s upstream (through its `pool`) at `path` (the
-/// canonical form of the request's path) on behalf of `principal`, and
-/// streams the answer back.
+/// Sends `req` to one of `route`'s targets (chosen by its `balancer`) at
+/// `path` (the canonical form of the request's path) on behalf of
+/// `principal`, and streams the answer back. A request that could not be
+/// sent, or a bodiless idempotent one that got no answer, is sent once
+/// more to another target; a request whose body was sent, never.
 pub async fn forward(
     gateway: &Gateway,
-    (route, to, pool): (&Route, &Target, &Arc<Pool>),
+    (route, balancer): (&Route, &Balancer),
     path: &str,
     principal: &Principal,
     req: Request,
@@ -94,12 +98,9 @@ pub async fn forward(
         ));
     }
     let client_version = parts.version;
+    let bodiless = body.is_end_stream();
     let body_failed = Arc::new(AtomicBool::new(false));
     let body = watch_body(body, body_failed.clone());
-    // Origin form on the wire, the upstream named in `Host` (RFC 9112 §3.2).
-    let target = route
-        .upstream_target(to, path, parts.uri.query())
-        .map_err(|e| Error::Internal(format!("building the upstream URI: {e}")))?;
     let secure = parts.extensions.get::<crate::net::Secure>().is_some();
     let origin = Origin::of(
         &mut parts.headers,
@@ -110,47 +111,160 @@ pub async fn forward(
     strip_request_headers(&mut parts.headers);
     parts.headers.remove(header::AUTHORIZATION);
     add_caller_headers(&mut parts.headers, principal, origin);
-    parts.headers.insert(header::HOST, to.host.clone());
-    parts.uri = Uri::from(target);
-    parts.version = axum::http::Version::HTTP_11;
-    let upstream_req = axum::http::Request::from_parts(parts, body);
-
-    let started = Instant::now();
-    let outcome = tokio::time::timeout(gateway.timeout, pool.send(upstream_req)).await;
-    gateway.metrics.upstream_latency(started.elapsed());
-    let resp = match outcome {
-        Err(_) => {
-            let secs = gateway.timeout.as_secs();
-            tracing::warn!(route = %route.prefix, upstream = %to.authority, secs, "upstream timed out");
-            return Err(Error::Upstream {
-                timeout: true,
-                detail: format!("the upstream did not answer within {secs} s"),
-            });
-        }
-        Ok(Err(e)) => return Err(failure(route, to, &e, body_failed.load(Ordering::Relaxed))),
-        Ok(Ok(resp)) => resp,
+    let uri = parts.uri.clone();
+    let replay = (balancer.len() > 1 && bodiless && parts.method.is_idempotent())
+        .then(|| (parts.method.clone(), parts.headers.clone()));
+    let to = Aim {
+        route,
+        uri: &uri,
+        path,
     };
+
+    let first = balancer.pick(None).map_err(|wait| all_down(route, wait))?;
+    let req = axum::http::Request::from_parts(parts, body);
+    let failed = match attempt(gateway, balancer, first, to, req).await {
+        Ok(resp) => return Ok(answer(resp, client_version)),
+        Err(Miss::Failed(f)) if !body_failed.load(Ordering::Relaxed) => *f,
+        Err(miss) => return Err(miss.into_error(route, balancer, first, &body_failed)),
+    };
+    let again = failed.unsent.or_else(|| replay.map(rebuild));
+    let (Some(req), Ok(second)) = (again, balancer.pick(Some(first))) else {
+        let unanswered = Box::new(Failed {
+            error: failed.error,
+            unsent: None,
+        });
+        return Err(Miss::Failed(unanswered).into_error(route, balancer, first, &body_failed));
+    };
+    tracing::info!(route = %route.prefix, error = %failed.error, "sending the request to another target");
+    match attempt(gateway, balancer, second, to, req).await {
+        Ok(resp) => Ok(answer(resp, client_version)),
+        Err(miss) => Err(miss.into_error(route, balancer, second, &body_failed)),
+    }
+}
+
+/// Where a request goes, less the target: its route, URI and canonical
+/// path.
+#[derive(Clone, Copy)]
+struct Aim<'a> {
+    route: &'a Route,
+    uri: &'a Uri,
+    path: &'a str,
+}
+
+/// Why an attempt got no answer.
+enum Miss {
+    TimedOut(Duration),
+    Failed(Box<Failed>),
+    Unbuildable(String),
+}
+
+/// Sends `req` to member `i`, aimed at its target (origin form on the
+/// wire, the target named in `Host`: RFC 9112 §3.2), and reports the
+/// outcome to the balancer.
+async fn attempt(
+    gateway: &Gateway,
+    balancer: &Balancer,
+    i: usize,
+    to: Aim<'_>,
+    mut req: axum::http::Request<Body>,
+) -> Result<axum::http::Response<Body>, Miss> {
+    let Some(m) = balancer.member(i) else {
+        return Err(Miss::Unbuildable("no such target".into()));
+    };
+    let target = to
+        .route
+        .upstream_target(&m.target, to.path, to.uri.query())
+        .map_err(|e| Miss::Unbuildable(format!("building the upstream URI: {e}")))?;
+    *req.uri_mut() = Uri::from(target);
+    *req.version_mut() = axum::http::Version::HTTP_11;
+    req.headers_mut()
+        .insert(header::HOST, m.target.host.clone());
+    let _counted = m.start();
+    let started = Instant::now();
+    let outcome = tokio::time::timeout(gateway.timeout, m.pool.send(req)).await;
+    let took = started.elapsed();
+    gateway.metrics.upstream_latency(took);
+    match outcome {
+        Err(_) => {
+            balancer.report(i, false, took);
+            Err(Miss::TimedOut(gateway.timeout))
+        }
+        Ok(Err(f)) => {
+            balancer.report(i, false, took);
+            Err(Miss::Failed(Box::new(f)))
+        }
+        Ok(Ok(resp)) => {
+            balancer.report(i, !resp.status().is_server_error(), took);
+            Ok(resp)
+        }
+    }
+}
+
+/// The request again, without its (empty) body, for another target.
+fn rebuild((method, headers): (axum::http::Method, HeaderMap)) -> axum::http::Request<Body> {
+    let mut req = axum::http::Request::new(Body::empty());
+    *req.method_mut() = method;
+    *req.headers_mut() = headers;
+    req
+}
+
+/// The upstream's answer, as the caller's protocol, without hop-by-hop
+/// headers.
+fn answer(resp: axum::http::Response<Body>, client_version: axum::http::Version) -> Response {
     let (mut parts, body) = resp.into_parts();
     strip_headers(&mut parts.headers, |_| false);
     // Answer in the protocol the caller spoke, whatever the upstream spoke
     // (an HTTP/1.0 upstream must not turn the caller's connection into 1.0).
     parts.version = client_version;
     parts.extensions.insert(Proxied);
-    Ok(Response::from_parts(parts, Body::new(body)))
+    Response::from_parts(parts, Body::new(body))
+}
+
+/// 503 with `Retry-After` when every target of `route` is out.
+fn all_down(route: &Route, wait: Duration) -> Error {
+    let retry_after_secs = wait.as_secs_f64().ceil().max(1.0) as u64;
+    tracing::warn!(route = %route.prefix, retry_after_secs, "every target of the route is out");
+    Error::NoUpstream { retry_after_secs }
+}
+
+impl Miss {
+    fn into_error(self, route: &Route, b: &Balancer, i: usize, body_failed: &AtomicBool) -> Error {
+        let authority = b
+            .member(i)
+            .map(|m| m.target.authority.as_str())
+            .unwrap_or("?");
+        match self {
+            Self::TimedOut(after) => {
+                let secs = after.as_secs();
+                tracing::warn!(route = %route.prefix, upstream = %authority, secs, "upstream timed out");
+                Error::Upstream {
+                    timeout: true,
+                    detail: format!("the upstream did not answer within {secs} s"),
+                }
+            }
+            Self::Failed(f) => failure(
+                route,
+                authority,
+                &f.error,
+                body_failed.load(Ordering::Relaxed),
+            ),
+            Self::Unbuildable(e) => Error::Internal(e),
+        }
+    }
 }
 
 /// The error for a request the upstream did not answer: the caller's
 /// fault when its own body failed (400), else the upstream's (502).
-fn failure(route: &Route, to: &Target, e: &UpstreamError, body_failed: bool) -> Error {
+fn failure(route: &Route, authority: &str, e: &UpstreamError, body_failed: bool) -> Error {
     if body_failed {
         tracing::info!(route = %route.prefix, "the caller's request body was malformed or cut short");
         return Error::invalid_request("the request body was malformed or ended early");
     }
     let detail = if matches!(e, UpstreamError::Tls(_)) {
-        tracing::warn!(route = %route.prefix, upstream = %to.authority, error = %e, "upstream TLS failed");
+        tracing::warn!(route = %route.prefix, upstream = %authority, error = %e, "upstream TLS failed");
         "the upstream's TLS handshake failed"
     } else {
-        tracing::warn!(route = %route.prefix, upstream = %to.authority, error = %e, "upstream unreachable");
+        tracing::warn!(route = %route.prefix, upstream = %authority, error = %e, "upstream unreachable");
         "the upstream refused the connection or failed"
     };
     Error::Upstream {

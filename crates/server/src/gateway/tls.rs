@@ -134,7 +134,11 @@ mod tests {
     }
 
     fn refusal(route: &Route) -> String {
-        let to = route.upstream.as_ref().unwrap_or_else(|| unreachable!());
+        let to = &route
+            .targets
+            .first()
+            .unwrap_or_else(|| unreachable!())
+            .target;
         match connector(route, to, &mut SystemRoots::default()) {
             Ok(_) => unreachable!("an unusable ca_cert was taken"),
             Err(e) => e.to_string(),

@@ -52,6 +52,23 @@ pub enum UpstreamError {
     Closed,
 }
 
+/// A request the upstream did not answer.
+#[derive(Debug)]
+pub struct Failed {
+    pub error: UpstreamError,
+    /// The request, when none of it was sent: it may go elsewhere.
+    pub unsent: Option<Request<Body>>,
+}
+
+impl Failed {
+    fn unsent(error: UpstreamError, req: Request<Body>) -> Self {
+        Self {
+            error,
+            unsent: Some(req),
+        }
+    }
+}
+
 /// The connections to one upstream.
 #[derive(Debug)]
 pub struct Pool {
@@ -90,15 +107,16 @@ impl Pool {
     }
 
     /// Sends `req` (origin-form URI, `Host` set) to the upstream and gives
-    /// the response, its body streaming from the upstream.
-    pub async fn send(
-        self: &Arc<Self>,
-        mut req: Request<Body>,
-    ) -> Result<Response<Body>, UpstreamError> {
+    /// the response, its body streaming from the upstream; or why not,
+    /// with the request itself when it was never sent.
+    pub async fn send(self: &Arc<Self>, mut req: Request<Body>) -> Result<Response<Body>, Failed> {
         loop {
             let (sender, pooled) = match self.checkout() {
                 Some(s) => (s, true),
-                None => (self.connect().await?, false),
+                None => match self.connect().await {
+                    Ok(s) => (s, false),
+                    Err(error) => return Err(Failed::unsent(error, req)),
+                },
             };
             let sent = match sender {
                 Sender::H1(mut h1) => {
@@ -106,7 +124,7 @@ impl Pool {
                         if pooled {
                             continue;
                         }
-                        return Err(UpstreamError::Closed);
+                        return Err(Failed::unsent(UpstreamError::Closed, req));
                     }
                     match h1.try_send_request(req).await {
                         Ok(resp) => return Ok(self.returning(Some(h1), resp)),
@@ -119,7 +137,7 @@ impl Pool {
                         if pooled {
                             continue;
                         }
-                        return Err(UpstreamError::Closed);
+                        return Err(Failed::unsent(UpstreamError::Closed, req));
                     }
                     match h2.try_send_request(req).await {
                         Ok(resp) => return Ok(self.returning(None, resp)),
@@ -128,10 +146,16 @@ impl Pool {
                 }
             };
             let mut failed = sent;
-            match failed.take_message() {
+            let unsent = failed.take_message();
+            match unsent {
                 // Never sent: the pooled connection had gone; once more.
                 Some(unsent) if pooled => req = unsent,
-                _ => return Err(self.failed(failed.into_error())),
+                unsent => {
+                    return Err(Failed {
+                        error: self.failed(failed.into_error()),
+                        unsent,
+                    })
+                }
             }
         }
     }

@@ -35,6 +35,7 @@ mod openapi;
 mod properties;
 mod quota;
 mod registration;
+mod replicas;
 mod sizes;
 mod spa_browser;
 mod store_migration;

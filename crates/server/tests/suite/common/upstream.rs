@@ -96,9 +96,82 @@ impl Upstream {
     }
 }
 
+/// An echo upstream that can be killed (its listener and every
+/// connection closed at once, as a crashed process's are) and started
+/// again on the same port.
+pub struct Killable {
+    pub addr: SocketAddr,
+    pub hits: Arc<AtomicUsize>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Killable {
+    pub async fn start() -> Self {
+        let mut k = Self {
+            addr: "127.0.0.1:0".parse().unwrap(),
+            hits: Arc::new(AtomicUsize::new(0)),
+            task: None,
+        };
+        k.restart().await;
+        k
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn hits(&self) -> usize {
+        self.hits.load(Ordering::SeqCst)
+    }
+
+    pub fn kill(&mut self) {
+        if let Some(t) = self.task.take() {
+            t.abort();
+        }
+    }
+
+    /// Listens again (on the same port once it has one).
+    pub async fn restart(&mut self) {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.set_reuseaddr(true).unwrap();
+        socket.bind(self.addr).unwrap();
+        let listener = socket.listen(1024).unwrap();
+        self.addr = listener.local_addr().unwrap();
+        let app = app(self.hits.clone());
+        self.task = Some(tokio::spawn(async move {
+            // Dropped with the task: every connection ends with it.
+            let mut connections = tokio::task::JoinSet::new();
+            loop {
+                let Ok((tcp, peer)) = listener.accept().await else {
+                    return;
+                };
+                while connections.try_join_next().is_some() {}
+                let service =
+                    tower::ServiceExt::map_request(app.clone(), move |mut req: Request<_>| {
+                        req.extensions_mut().insert(ConnectInfo(peer));
+                        req
+                    });
+                let service = hyper_util::service::TowerToHyperService::new(service);
+                connections.spawn(async move {
+                    let _ = auto::Builder::new(TokioExecutor::new())
+                        .serve_connection(TokioIo::new(tcp), service)
+                        .await;
+                });
+            }
+        }));
+    }
+}
+
+impl Drop for Killable {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
 fn app(hits: Arc<AtomicUsize>) -> Router {
     Router::new()
-        .route("/slow", get(slow))
+        .route("/slow", get(slow).post(slow))
+        .route("/status/{code}", get(status))
         .route("/count", post(count))
         .route("/download/{mib}", get(download))
         .fallback(any(echo))
@@ -129,6 +202,12 @@ async fn echo(
         "body": String::from_utf8_lossy(&body),
         "peer_port": peer.port(),
     }))
+}
+
+/// Answers with `code` (and counts as a hit).
+async fn status(State(hits): State<Arc<AtomicUsize>>, Path(code): Path<u16>) -> StatusCode {
+    hits.fetch_add(1, Ordering::SeqCst);
+    StatusCode::from_u16(code).unwrap_or(StatusCode::BAD_REQUEST)
 }
 
 async fn slow(State(hits): State<Arc<AtomicUsize>>) -> &'static str {
