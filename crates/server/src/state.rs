@@ -112,7 +112,7 @@ impl AppState {
             config.routes.clone(),
             resource.clone(),
             config.upstream_timeout,
-            metrics.clone(),
+            (metrics.clone(), clock.clone()),
         )?);
         Ok(Self(Arc::new(Parts {
             token_quota: quota("token"),

@@ -59,6 +59,10 @@ pub struct RouteConfig {
     pub passive_health: PassiveHealthConfig,
     #[serde(default)]
     pub health_check: Option<HealthCheckConfig>,
+    /// Upgraded connections (WebSocket) end when the token they were
+    /// opened with expires.
+    #[serde(default)]
+    pub upgrades_end_at_token_expiry: bool,
 }
 
 /// What the gateway does with a request header whose name has a `_`: a
@@ -86,6 +90,8 @@ pub struct Route {
     pub balance: Balance,
     pub passive_health: PassiveHealth,
     pub health_check: Option<HealthCheck>,
+    /// Upgraded connections end when their token expires.
+    pub upgrades_end_at_token_expiry: bool,
     pub required_scopes: Scope,
     pub strip_prefix: bool,
     pub underscores_in_headers: Underscores,
@@ -216,6 +222,7 @@ impl TryFrom<RouteConfig> for Route {
             balance: c.balance,
             passive_health,
             health_check,
+            upgrades_end_at_token_expiry: c.upgrades_end_at_token_expiry,
             required_scopes,
             strip_prefix: c.strip_prefix,
             underscores_in_headers: c.underscores_in_headers,

@@ -6,7 +6,9 @@
 mod balance;
 pub mod decision;
 mod proxy;
+mod send;
 mod tls;
+mod upgrade;
 mod upstream;
 
 use std::sync::Arc;
@@ -18,6 +20,7 @@ use axum::http::{header, Method};
 use axum::response::{IntoResponse, Response};
 use foldhash::HashMap;
 
+use crate::clock::Clock;
 use crate::config::{ConfigError, Route, UpstreamTls};
 use crate::error::excerpt;
 use crate::error::Error;
@@ -37,6 +40,7 @@ pub struct Gateway {
     /// Longest wait for an upstream's response headers.
     timeout: Duration,
     metrics: Arc<Metrics>,
+    clock: Clock,
 }
 
 impl Gateway {
@@ -46,7 +50,7 @@ impl Gateway {
         routes: Vec<Arc<Route>>,
         resource: Arc<Resource>,
         timeout: Duration,
-        metrics: Arc<Metrics>,
+        (metrics, clock): (Arc<Metrics>, Clock),
     ) -> Result<Self, ConfigError> {
         let mut pools: HashMap<PoolKey, Arc<Pool>> = HashMap::default();
         let mut system = tls::SystemRoots::default();
@@ -88,7 +92,14 @@ impl Gateway {
             resource,
             timeout,
             metrics,
+            clock,
         })
+    }
+
+    /// How long until `principal`'s token expires.
+    fn until_expiry(&self, principal: &resource::Principal) -> Duration {
+        let left_ms = principal.0.expires_at_ms - self.clock.now_ms();
+        Duration::from_millis(u64::try_from(left_ms).unwrap_or(0))
     }
 }
 

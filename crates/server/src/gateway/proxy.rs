@@ -1,7 +1,9 @@
 //! Forwarding a request to its upstream and streaming the answer back.
 //!
 //! Bodies stream both ways (never buffered whole), connections to upstreams
-//! are pooled and kept alive ([`super::upstream`]). The upstream sees the
+//! are pooled and kept alive ([`super::upstream`]), the target is chosen
+//! and the request sent by [`super::send`], and an upgrade handshake's
+//! connections joined by [`super::upgrade`]. The upstream sees the
 //! caller's method, path (less the prefix with `strip_prefix`), query,
 //! headers and body, minus `Authorization`, hop-by-hop headers and every
 //! header it could take for one tollgate sets ([`is_spoofable`]: any
@@ -16,17 +18,17 @@
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, Request};
-use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Uri};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::Response;
 use http_body_util::BodyExt;
 use hyper::body::Body as _;
 
 use super::balance::Balancer;
-use super::upstream::{Failed, UpstreamError};
+use super::send::{send, Aim, Replay};
+use super::upgrade::Upgrade;
 use super::Gateway;
 use crate::config::{Route, Underscores};
 use crate::error::Error;
@@ -83,8 +85,48 @@ pub async fn forward(
     (route, balancer): (&Route, &Balancer),
     path: &str,
     principal: &Principal,
-    req: Request,
+    mut req: Request,
 ) -> Result<Response, Error> {
+    let upgrade = Upgrade::take(&mut req);
+    let client_version = req.version();
+    let body_failed = Arc::new(AtomicBool::new(false));
+    let replayable = balancer.len() > 1;
+    let (req, replay) = upstream_request(route, principal, req, replayable, &body_failed)?;
+    let (mut parts, body) = req.into_parts();
+    if let Some(u) = &upgrade {
+        u.restore(&mut parts.headers);
+    }
+    let uri = parts.uri.clone();
+    let to = Aim {
+        route,
+        uri: &uri,
+        path,
+        upgrade: upgrade.is_some(),
+    };
+    let req = axum::http::Request::from_parts(parts, body);
+    let resp = send(gateway, balancer, to, req, replay, &body_failed).await?;
+    match upgrade {
+        Some(u) if resp.status() == StatusCode::SWITCHING_PROTOCOLS => {
+            let until = route
+                .upgrades_end_at_token_expiry
+                .then(|| gateway.until_expiry(principal));
+            Ok(answer(u.splice(resp, until), client_version))
+        }
+        _ => Ok(answer(resp, client_version)),
+    }
+}
+
+/// The caller's request as it goes upstream: hop-by-hop, spoofable and
+/// `Authorization` headers out, who the caller is and where from in; and,
+/// when `replayable` and it has no body and an idempotent method, what it
+/// takes to send it again.
+fn upstream_request(
+    route: &Route,
+    principal: &Principal,
+    req: Request,
+    replayable: bool,
+    body_failed: &Arc<AtomicBool>,
+) -> Result<(axum::http::Request<Body>, Option<Replay>), Error> {
     let peer = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
@@ -97,9 +139,7 @@ pub async fn forward(
             "header names with '_' are refused on this route",
         ));
     }
-    let client_version = parts.version;
     let bodiless = body.is_end_stream();
-    let body_failed = Arc::new(AtomicBool::new(false));
     let body = watch_body(body, body_failed.clone());
     let secure = parts.extensions.get::<crate::net::Secure>().is_some();
     let origin = Origin::of(
@@ -111,166 +151,29 @@ pub async fn forward(
     strip_request_headers(&mut parts.headers);
     parts.headers.remove(header::AUTHORIZATION);
     add_caller_headers(&mut parts.headers, principal, origin);
-    let uri = parts.uri.clone();
-    let replay = (balancer.len() > 1 && bodiless && parts.method.is_idempotent())
+    let replay = (replayable && bodiless && parts.method.is_idempotent())
         .then(|| (parts.method.clone(), parts.headers.clone()));
-    let to = Aim {
-        route,
-        uri: &uri,
-        path,
-    };
-
-    let first = balancer.pick(None).map_err(|wait| all_down(route, wait))?;
-    let req = axum::http::Request::from_parts(parts, body);
-    let failed = match attempt(gateway, balancer, first, to, req).await {
-        Ok(resp) => return Ok(answer(resp, client_version)),
-        Err(Miss::Failed(f)) if !body_failed.load(Ordering::Relaxed) => *f,
-        Err(miss) => return Err(miss.into_error(route, balancer, first, &body_failed)),
-    };
-    let again = failed.unsent.or_else(|| replay.map(rebuild));
-    let (Some(req), Ok(second)) = (again, balancer.pick(Some(first))) else {
-        let unanswered = Box::new(Failed {
-            error: failed.error,
-            unsent: None,
-        });
-        return Err(Miss::Failed(unanswered).into_error(route, balancer, first, &body_failed));
-    };
-    tracing::info!(route = %route.prefix, error = %failed.error, "sending the request to another target");
-    match attempt(gateway, balancer, second, to, req).await {
-        Ok(resp) => Ok(answer(resp, client_version)),
-        Err(miss) => Err(miss.into_error(route, balancer, second, &body_failed)),
-    }
-}
-
-/// Where a request goes, less the target: its route, URI and canonical
-/// path.
-#[derive(Clone, Copy)]
-struct Aim<'a> {
-    route: &'a Route,
-    uri: &'a Uri,
-    path: &'a str,
-}
-
-/// Why an attempt got no answer.
-enum Miss {
-    TimedOut(Duration),
-    Failed(Box<Failed>),
-    Unbuildable(String),
-}
-
-/// Sends `req` to member `i`, aimed at its target (origin form on the
-/// wire, the target named in `Host`: RFC 9112 §3.2), and reports the
-/// outcome to the balancer.
-async fn attempt(
-    gateway: &Gateway,
-    balancer: &Balancer,
-    i: usize,
-    to: Aim<'_>,
-    mut req: axum::http::Request<Body>,
-) -> Result<axum::http::Response<Body>, Miss> {
-    let Some(m) = balancer.member(i) else {
-        return Err(Miss::Unbuildable("no such target".into()));
-    };
-    let target = to
-        .route
-        .upstream_target(&m.target, to.path, to.uri.query())
-        .map_err(|e| Miss::Unbuildable(format!("building the upstream URI: {e}")))?;
-    *req.uri_mut() = Uri::from(target);
-    *req.version_mut() = axum::http::Version::HTTP_11;
-    req.headers_mut()
-        .insert(header::HOST, m.target.host.clone());
-    let _counted = m.start();
-    let started = Instant::now();
-    let outcome = tokio::time::timeout(gateway.timeout, m.pool.send(req)).await;
-    let took = started.elapsed();
-    gateway.metrics.upstream_latency(took);
-    match outcome {
-        Err(_) => {
-            balancer.report(i, false, took);
-            Err(Miss::TimedOut(gateway.timeout))
-        }
-        Ok(Err(f)) => {
-            balancer.report(i, false, took);
-            Err(Miss::Failed(Box::new(f)))
-        }
-        Ok(Ok(resp)) => {
-            balancer.report(i, !resp.status().is_server_error(), took);
-            Ok(resp)
-        }
-    }
-}
-
-/// The request again, without its (empty) body, for another target.
-fn rebuild((method, headers): (axum::http::Method, HeaderMap)) -> axum::http::Request<Body> {
-    let mut req = axum::http::Request::new(Body::empty());
-    *req.method_mut() = method;
-    *req.headers_mut() = headers;
-    req
+    Ok((axum::http::Request::from_parts(parts, body), replay))
 }
 
 /// The upstream's answer, as the caller's protocol, without hop-by-hop
-/// headers.
+/// headers (but `Connection` and `Upgrade` on a `101`).
 fn answer(resp: axum::http::Response<Body>, client_version: axum::http::Version) -> Response {
     let (mut parts, body) = resp.into_parts();
+    let switching = parts.status == StatusCode::SWITCHING_PROTOCOLS;
+    let protocol = parts.headers.get(header::UPGRADE).cloned();
     strip_headers(&mut parts.headers, |_| false);
+    if let (true, Some(p)) = (switching, protocol) {
+        parts
+            .headers
+            .insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+        parts.headers.insert(header::UPGRADE, p);
+    }
     // Answer in the protocol the caller spoke, whatever the upstream spoke
     // (an HTTP/1.0 upstream must not turn the caller's connection into 1.0).
     parts.version = client_version;
     parts.extensions.insert(Proxied);
     Response::from_parts(parts, Body::new(body))
-}
-
-/// 503 with `Retry-After` when every target of `route` is out.
-fn all_down(route: &Route, wait: Duration) -> Error {
-    let retry_after_secs = wait.as_secs_f64().ceil().max(1.0) as u64;
-    tracing::warn!(route = %route.prefix, retry_after_secs, "every target of the route is out");
-    Error::NoUpstream { retry_after_secs }
-}
-
-impl Miss {
-    fn into_error(self, route: &Route, b: &Balancer, i: usize, body_failed: &AtomicBool) -> Error {
-        let authority = b
-            .member(i)
-            .map(|m| m.target.authority.as_str())
-            .unwrap_or("?");
-        match self {
-            Self::TimedOut(after) => {
-                let secs = after.as_secs();
-                tracing::warn!(route = %route.prefix, upstream = %authority, secs, "upstream timed out");
-                Error::Upstream {
-                    timeout: true,
-                    detail: format!("the upstream did not answer within {secs} s"),
-                }
-            }
-            Self::Failed(f) => failure(
-                route,
-                authority,
-                &f.error,
-                body_failed.load(Ordering::Relaxed),
-            ),
-            Self::Unbuildable(e) => Error::Internal(e),
-        }
-    }
-}
-
-/// The error for a request the upstream did not answer: the caller's
-/// fault when its own body failed (400), else the upstream's (502).
-fn failure(route: &Route, authority: &str, e: &UpstreamError, body_failed: bool) -> Error {
-    if body_failed {
-        tracing::info!(route = %route.prefix, "the caller's request body was malformed or cut short");
-        return Error::invalid_request("the request body was malformed or ended early");
-    }
-    let detail = if matches!(e, UpstreamError::Tls(_)) {
-        tracing::warn!(route = %route.prefix, upstream = %authority, error = %e, "upstream TLS failed");
-        "the upstream's TLS handshake failed"
-    } else {
-        tracing::warn!(route = %route.prefix, upstream = %authority, error = %e, "upstream unreachable");
-        "the upstream refused the connection or failed"
-    };
-    Error::Upstream {
-        timeout: false,
-        detail: detail.into(),
-    }
 }
 
 /// Removes hop-by-hop and spoofable headers from a request going

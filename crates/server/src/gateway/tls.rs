@@ -18,6 +18,9 @@ use crate::config::{ConfigError, Route, Target, UpstreamTls};
 #[derive(Clone)]
 pub struct Connector {
     pub connector: TlsConnector,
+    /// The same, offering HTTP/1.1 only: for upgrades (WebSocket), which
+    /// HTTP/2 carries differently (RFC 8441).
+    pub h1_only: TlsConnector,
     /// SNI, and the name the certificate is verified against.
     pub name: ServerName<'static>,
 }
@@ -60,6 +63,8 @@ pub fn connector(
         message: format!("route `{}`: {message}", route.prefix),
     };
     let config = client_config(&route.tls, system).map_err(invalid)?;
+    let mut h1_only = config.clone();
+    h1_only.alpn_protocols = vec![b"http/1.1".to_vec()];
     let host = to.authority.host();
     let host = host
         .strip_prefix('[')
@@ -69,6 +74,7 @@ pub fn connector(
         .map_err(|e| invalid(format!("`{host}` cannot be verified by TLS: {e}")))?;
     Ok(Connector {
         connector: TlsConnector::from(Arc::new(config)),
+        h1_only: TlsConnector::from(Arc::new(h1_only)),
         name,
     })
 }

@@ -235,12 +235,45 @@ impl Pool {
         })
     }
 
-    /// A new connection, its I/O driven by a task of its own.
-    async fn connect(&self) -> Result<Sender, UpstreamError> {
+    /// Sends an upgrade request (`Connection: Upgrade`) on a connection of
+    /// its own, HTTP/1.1 even where the upstream offers HTTP/2, and never
+    /// pooled: after a `101` it belongs to the upgraded protocol.
+    pub async fn send_upgrade(&self, req: Request<Body>) -> Result<Response<Incoming>, Failed> {
+        let stream = match self.tcp().await {
+            Ok(s) => s,
+            Err(e) => return Err(Failed::unsent(e, req)),
+        };
+        let sender = match &self.tls {
+            None => upgradable_http1(stream).await,
+            Some(tls) => match tls.h1_only.connect(tls.name.clone(), stream).await {
+                Ok(stream) => upgradable_http1(stream).await,
+                Err(e) => Err(UpstreamError::Tls(e)),
+            },
+        };
+        let mut sender = match sender {
+            Ok(s) => s,
+            Err(e) => return Err(Failed::unsent(e, req)),
+        };
+        sender
+            .try_send_request(req)
+            .await
+            .map_err(|mut failed| Failed {
+                unsent: failed.take_message(),
+                error: self.failed(failed.into_error()),
+            })
+    }
+
+    async fn tcp(&self) -> Result<tokio::net::TcpStream, UpstreamError> {
         let stream = tokio::net::TcpStream::connect(&self.addr)
             .await
             .map_err(UpstreamError::Connect)?;
         stream.set_nodelay(true).map_err(UpstreamError::Connect)?;
+        Ok(stream)
+    }
+
+    /// A new connection, its I/O driven by a task of its own.
+    async fn connect(&self) -> Result<Sender, UpstreamError> {
+        let stream = self.tcp().await?;
         let Some(tls) = &self.tls else {
             return http1_over(stream).await;
         };
@@ -269,6 +302,20 @@ where
     let (sender, conn) = http1::Builder::new().handshake(TokioIo::new(io)).await?;
     spawn_connection(conn);
     Ok(Sender::H1(sender))
+}
+
+/// An HTTP/1.1 connection whose I/O can be taken over after a `101`.
+async fn upgradable_http1<T>(io: T) -> Result<http1::SendRequest<Body>, UpstreamError>
+where
+    T: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+{
+    let (sender, conn) = http1::Builder::new().handshake(TokioIo::new(io)).await?;
+    tokio::spawn(async move {
+        if let Err(e) = conn.with_upgrades().await {
+            tracing::debug!(error = %e, "upstream connection ended");
+        }
+    });
+    Ok(sender)
 }
 
 fn spawn_connection<C>(conn: C)

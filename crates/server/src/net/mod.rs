@@ -21,8 +21,11 @@
 
 mod bare;
 mod census;
+mod hold;
 pub mod tls;
 mod watch;
+
+pub use hold::{Busy, Hold};
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -49,7 +52,7 @@ use tower::ServiceExt;
 use crate::config::ServerLimits;
 use crate::forwarded::{ClientAddr, TrustedProxies};
 use crate::metrics::Metrics;
-use census::{Census, Enrolled};
+use census::Census;
 use watch::{Verdict, Watch, Watched};
 
 /// Seconds between two warnings that connections are being refused.
@@ -75,6 +78,8 @@ pub async fn serve(
     let builder = Arc::new(builder(&limits));
     let graceful = GracefulShutdown::new();
     let mut refusals = Refusals::new(max_connections);
+    // Told to upgraded connections, which hyper no longer serves.
+    let (stopping, stop) = tokio::sync::watch::channel(false);
     tokio::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
@@ -106,8 +111,8 @@ pub async fn serve(
         let _ = stream.set_nodelay(true);
         let conn = Connection {
             peer,
+            hold: Hold::new(slot, enrolled, watch.clone(), stop.clone()),
             watch,
-            enrolled,
             trusted: trusted.clone(),
             app: app.clone(),
             builder: builder.clone(),
@@ -116,9 +121,10 @@ pub async fn serve(
             watcher: graceful.watcher(),
             secure: tls.is_some(),
         };
-        tokio::spawn(conn.run(stream, tls.clone(), slot));
+        tokio::spawn(conn.run(stream, tls.clone()));
     }
     drop(listener);
+    let _ = stopping.send(true);
     graceful.shutdown().await;
     Ok(())
 }
@@ -179,8 +185,9 @@ struct Connection {
     peer: SocketAddr,
     /// Its timing, also seen by the census.
     watch: Arc<Watch>,
-    /// Its place in the census, given up when the connection ends.
-    enrolled: Enrolled,
+    /// Its slot and place in the census, given up when the connection
+    /// ends, or an upgraded connection made of it.
+    hold: Hold,
     trusted: Arc<TrustedProxies>,
     app: Router,
     builder: Arc<auto::Builder<TokioExecutor>>,
@@ -197,11 +204,11 @@ pub struct Secure;
 
 impl Connection {
     /// The TLS handshake first when there is TLS (within
-    /// `header_read_timeout`), then the connection; `slot` is freed at the end.
-    async fn run(self, stream: TcpStream, tls: Option<Arc<tls::Tls>>, slot: OwnedSemaphorePermit) {
+    /// `header_read_timeout`), then the connection; its slot is freed at
+    /// the end (or when an upgraded connection made of it ends).
+    async fn run(self, stream: TcpStream, tls: Option<Arc<tls::Tls>>) {
         let Some(tls) = tls else {
             self.serve(stream).await;
-            drop(slot);
             return;
         };
         let peer = self.peer;
@@ -214,7 +221,6 @@ impl Connection {
             Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
             Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
         }
-        drop(slot);
     }
 
     /// Serves `io` until the connection ends, times out, or the server
@@ -230,7 +236,7 @@ impl Connection {
             self.app,
             self.peer,
             self.trusted,
-            self.secure,
+            (self.secure, self.hold.clone()),
             watch.clone(),
         );
         let conn = self
@@ -270,18 +276,19 @@ impl Connection {
             }
         }
         metrics.connection_closed();
-        drop(self.enrolled);
+        drop(self.hold);
     }
 }
 
 /// hyper's service for one connection: the caller's address in the
-/// request's extensions, and the watch told when each request begins and
-/// when its response body has been sent.
+/// request's extensions (and the connection's [`Hold`] when it asks for an
+/// upgrade), and the watch told when each request begins and when its
+/// response body has been sent.
 fn service(
     app: Router,
     peer: SocketAddr,
     trusted: Arc<TrustedProxies>,
-    secure: bool,
+    (secure, hold): (bool, Hold),
     watch: Arc<Watch>,
 ) -> impl hyper::service::Service<
     hyper::Request<Incoming>,
@@ -297,6 +304,9 @@ fn service(
         req.extensions_mut().insert(client);
         if secure {
             req.extensions_mut().insert(Secure);
+        }
+        if req.headers().contains_key(axum::http::header::UPGRADE) {
+            req.extensions_mut().insert(hold.clone());
         }
         let app = app.clone();
         async move {

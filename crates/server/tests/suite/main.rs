@@ -42,3 +42,4 @@ mod store_migration;
 mod store_suite;
 mod streaming;
 mod token;
+mod websocket;
