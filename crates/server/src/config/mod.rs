@@ -20,6 +20,7 @@ use crate::forwarded::TrustedProxies;
 mod balance;
 mod callers;
 mod jwt;
+mod matching;
 mod quota;
 mod route;
 pub use balance::{
@@ -28,6 +29,7 @@ pub use balance::{
 use callers::trusted_proxies;
 pub use callers::{ServerLimits, ThrottleConfig};
 pub use jwt::JwtConfig;
+pub use matching::HostPattern;
 pub use quota::{Limits, QuotaConfig, QuotaFailMode, QuotaResponse};
 pub use route::{Route, RouteConfig, Target, Underscores, UpstreamTls, Weighted};
 
@@ -456,20 +458,27 @@ fn throttle(t: ThrottleConfig) -> Result<ThrottleConfig, ConfigError> {
     Ok(t)
 }
 
-/// The gateway's routes, checked, longest prefix first.
+/// The gateway's routes, checked, most specific first
+/// ([`Route::specificity`]).
 fn routes(given: Vec<RouteConfig>) -> Result<Vec<Arc<Route>>, ConfigError> {
     let mut routes: Vec<Arc<Route>> = Vec::new();
     for r in given {
         let route = Route::try_from(r).map_err(|m| invalid("routes", m))?;
-        if routes.iter().any(|x| x.prefix == route.prefix) {
+        let same = |x: &Route| {
+            x.prefix == route.prefix && x.hosts == route.hosts && x.methods == route.methods
+        };
+        if routes.iter().any(|x| same(x)) {
             return Err(invalid(
                 "routes",
-                format!("path_prefix `{}` appears twice", route.prefix),
+                format!(
+                    "path_prefix `{}` appears twice with the same hosts and methods",
+                    route.prefix
+                ),
             ));
         }
         routes.push(Arc::new(route));
     }
-    routes.sort_by_key(|r| std::cmp::Reverse(r.prefix.len()));
+    routes.sort_by_key(|r| r.specificity());
     Ok(routes)
 }
 

@@ -14,6 +14,7 @@ use super::balance::{
     check_targets, Balance, HealthCheck, HealthCheckConfig, PassiveHealth, PassiveHealthConfig,
     TargetConfig,
 };
+use super::matching::{self, HostPattern};
 use super::TlsFiles;
 use crate::path;
 
@@ -23,6 +24,13 @@ use crate::path;
 #[serde(deny_unknown_fields)]
 pub struct RouteConfig {
     pub path_prefix: String,
+    /// Only these methods (any when empty).
+    #[serde(default)]
+    pub methods: Vec<String>,
+    /// Only requests for these hosts (`api.example.com`, `*.example.com`;
+    /// any when empty).
+    #[serde(default)]
+    pub hosts: Vec<String>,
     #[serde(default)]
     pub upstream: Option<String>,
     #[serde(default)]
@@ -85,6 +93,10 @@ pub enum Underscores {
 pub struct Route {
     /// Starts with `/`, no trailing `/` (except the root route itself).
     pub prefix: String,
+    /// Any method when empty.
+    pub methods: Vec<axum::http::Method>,
+    /// Any host when empty.
+    pub hosts: Vec<HostPattern>,
     /// Where requests go; none: a decision-only route, never proxied.
     pub targets: Vec<Weighted>,
     pub balance: Balance,
@@ -190,6 +202,13 @@ impl TryFrom<RouteConfig> for Route {
         }
         let targets = targets(&prefix, c.upstream, c.targets)?;
         let in_route = |e: String| format!("route `{prefix}`: {e}");
+        let methods = matching::methods(&c.methods).map_err(in_route)?;
+        let hosts = c
+            .hosts
+            .iter()
+            .map(|h| h.parse())
+            .collect::<Result<Vec<HostPattern>, _>>()
+            .map_err(in_route)?;
         let passive_health = PassiveHealth::try_from(c.passive_health).map_err(in_route)?;
         let health_check = c
             .health_check
@@ -218,6 +237,8 @@ impl TryFrom<RouteConfig> for Route {
             cors_origins,
             depth: path::depth(&prefix),
             prefix,
+            methods,
+            hosts,
             targets,
             balance: c.balance,
             passive_health,
@@ -312,6 +333,21 @@ impl Route {
     /// Whether pages of `origin` may call this route.
     pub fn allows_origin(&self, origin: &HeaderValue) -> bool {
         self.cors_origins.iter().any(|o| o == origin)
+    }
+
+    /// Whether this route takes a request: its method, its host
+    /// ([`HostPattern::normalize`]d; `None` when it named none) and its
+    /// canonical path.
+    pub fn takes(&self, method: &axum::http::Method, host: Option<&str>, path: &str) -> bool {
+        (self.methods.is_empty() || self.methods.contains(method))
+            && (self.hosts.is_empty()
+                || host.is_some_and(|h| self.hosts.iter().any(|p| p.matches(h))))
+            && self.matches(path)
+    }
+
+    /// The order routes are tried in ([`matching::specificity`]).
+    pub fn specificity(&self) -> impl Ord {
+        matching::specificity(&self.hosts, &self.prefix, &self.methods)
     }
 
     pub fn matches(&self, path: &str) -> bool {

@@ -130,3 +130,50 @@ health_check = { path = "/healthz", interval_ms = 5000 }
     let e = config("[[routes]]\npath_prefix = \"/x\"\nbalance = \"random\"").err();
     assert!(e.unwrap_or_default().contains("round_robin"));
 }
+
+#[test]
+fn routes_by_host_then_prefix_then_methods() {
+    let text = r#"
+[[routes]]
+path_prefix = "/"
+upstream = "http://127.0.0.1:1"
+[[routes]]
+path_prefix = "/api"
+upstream = "http://127.0.0.1:2"
+[[routes]]
+path_prefix = "/api"
+methods = ["get"]
+upstream = "http://127.0.0.1:3"
+[[routes]]
+path_prefix = "/"
+hosts = ["*.example.com"]
+upstream = "http://127.0.0.1:4"
+[[routes]]
+path_prefix = "/"
+hosts = ["api.example.com"]
+upstream = "http://127.0.0.1:5"
+"#;
+    let c = config(text).unwrap_or_else(|e| unreachable!("{e}"));
+    let ports: Vec<&str> = c
+        .routes
+        .iter()
+        .filter_map(|r| r.targets.first())
+        .map(|t| t.target.addr.as_str())
+        .collect();
+    assert_eq!(
+        ports,
+        [
+            "127.0.0.1:5",
+            "127.0.0.1:4",
+            "127.0.0.1:3",
+            "127.0.0.1:2",
+            "127.0.0.1:1"
+        ]
+    );
+    let twice = "[[routes]]\npath_prefix = \"/a\"\nmethods = [\"GET\"]\n\
+                 [[routes]]\npath_prefix = \"/a\"\nmethods = [\"GET\"]";
+    let e = config(twice).err().unwrap_or_default();
+    assert!(e.contains("twice"), "{e}");
+    let e = config("[[routes]]\npath_prefix = \"/a\"\nhosts = [\"bad host\"]").err();
+    assert!(e.unwrap_or_default().contains("DNS name"));
+}

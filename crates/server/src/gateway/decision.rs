@@ -3,7 +3,9 @@
 //! `X-Original-URI` and, when configured, `X-Original-Method`), Traefik's
 //! and Caddy's `forward_auth` (`X-Forwarded-Method`, `-Uri`, `-Host`), and
 //! Envoy's HTTP `ext_authz` (the original path after this endpoint's path,
-//! the original method). The original path is put in the gateway's
+//! the original method). The original host, for routes with `hosts`, is
+//! `X-Forwarded-Host` (Traefik, Caddy; nginx when configured), else `Host`
+//! (Envoy). The original path is put in the gateway's
 //! canonical form and judged exactly as the gateway judges it: its route,
 //! the route's scopes and audience, the client's quota. `2xx` carries the
 //! `X-Tollgate-*` identity and the RateLimit headers for the proxy to copy
@@ -17,7 +19,7 @@
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderName, StatusCode};
+use axum::http::{header, HeaderMap, HeaderName, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 
 use super::{Gateway, Routed};
@@ -32,6 +34,7 @@ const X_ORIGINAL_URI: HeaderName = HeaderName::from_static("x-original-uri");
 const X_ORIGINAL_METHOD: HeaderName = HeaderName::from_static("x-original-method");
 const X_FORWARDED_URI: HeaderName = HeaderName::from_static("x-forwarded-uri");
 const X_FORWARDED_METHOD: HeaderName = HeaderName::from_static("x-forwarded-method");
+const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
 
 /// The request the proxy is asking about: its method and path.
 #[derive(Debug, PartialEq, Eq)]
@@ -75,6 +78,7 @@ fn original(headers: &HeaderMap, own_method: &str, own_path: &str) -> Result<Ori
         ("X-Original-Method" = Option<String>, Header, description = "its method (nginx, when configured)"),
         ("X-Forwarded-Uri" = Option<String>, Header, description = "the original request's URI (Traefik, Caddy forward_auth)"),
         ("X-Forwarded-Method" = Option<String>, Header, description = "its method (Traefik, Caddy)"),
+        ("X-Forwarded-Host" = Option<String>, Header, description = "its host, for routes with `hosts` (Traefik, Caddy; nginx when configured); else Host"),
     ),
     security((), ("bearer" = [])),
     responses(
@@ -89,7 +93,14 @@ fn original(headers: &HeaderMap, own_method: &str, own_path: &str) -> Result<Ori
 pub async fn decide(State(gw): State<Arc<Gateway>>, req: Request) -> Result<Response, Error> {
     let o = original(req.headers(), req.method().as_str(), req.uri().path())?;
     let canonical = path::normalize(&o.path).map_err(|e| Error::invalid_request(e.to_string()))?;
-    let Some(routing) = gw.routes.iter().find(|r| r.route.matches(&canonical.path)) else {
+    let method = Method::from_bytes(o.method.as_bytes())
+        .map_err(|_| Error::invalid_request("the original method is not an HTTP method"))?;
+    let host_header = req
+        .headers()
+        .get(X_FORWARDED_HOST)
+        .or(req.headers().get(header::HOST));
+    let host = gw.host_of(host_header, &Uri::default());
+    let Some(routing) = gw.route_for(&method, host.as_deref(), &canonical.path) else {
         let shown = excerpt(&canonical.path, 64);
         return Err(Error::NotFound(format!("no route for {shown}")));
     };

@@ -16,12 +16,12 @@ use std::time::Duration;
 
 use axum::extract::{Request, State};
 use axum::http::uri::Authority;
-use axum::http::{header, Method};
+use axum::http::{header, HeaderValue, Method, Uri};
 use axum::response::{IntoResponse, Response};
 use foldhash::HashMap;
 
 use crate::clock::Clock;
-use crate::config::{ConfigError, Route, UpstreamTls};
+use crate::config::{ConfigError, HostPattern, Route, UpstreamTls};
 use crate::error::excerpt;
 use crate::error::Error;
 use crate::metrics::Metrics;
@@ -41,6 +41,8 @@ pub struct Gateway {
     timeout: Duration,
     metrics: Arc<Metrics>,
     clock: Clock,
+    /// Whether any route matches on `hosts`.
+    any_hosts: bool,
 }
 
 impl Gateway {
@@ -88,12 +90,33 @@ impl Gateway {
             routing.push(Routing { route, balancer });
         }
         Ok(Self {
+            any_hosts: routing.iter().any(|r| !r.route.hosts.is_empty()),
             routes: routing,
             resource,
             timeout,
             metrics,
             clock,
         })
+    }
+
+    /// The route for a request: the first (most specific) that takes it.
+    fn route_for(&self, method: &Method, host: Option<&str>, path: &str) -> Option<&Routing> {
+        self.routes
+            .iter()
+            .find(|r| r.route.takes(method, host, path))
+    }
+
+    /// The host a request names (its URI's, as HTTP/2 gives it, else its
+    /// `Host`), normalized; not looked at when no route has `hosts`.
+    fn host_of(&self, host_header: Option<&HeaderValue>, uri: &Uri) -> Option<String> {
+        if !self.any_hosts {
+            return None;
+        }
+        let named = uri
+            .authority()
+            .map(|a| a.as_str())
+            .or_else(|| host_header.and_then(|h| h.to_str().ok()))?;
+        Some(HostPattern::normalize(named))
     }
 
     /// How long until `principal`'s token expires.
@@ -120,11 +143,6 @@ struct Routing {
 #[derive(Debug, Clone)]
 pub struct Routed(pub Arc<Route>);
 
-/// The route for `path`: routes are sorted longest prefix first.
-pub fn find<'a>(routes: &'a [Arc<Route>], path: &str) -> Option<&'a Arc<Route>> {
-    routes.iter().find(|r| r.matches(path))
-}
-
 /// The gateway, for every path no built-in route takes. The path is put
 /// in canonical form first ([`crate::path`]), and that one form
 /// chooses the route, is checked against its scopes, and goes upstream.
@@ -137,7 +155,8 @@ pub async fn gateway(State(gw): State<Arc<Gateway>>, req: Request) -> Result<Res
     // The request moves upstream below; its URI (shared bytes) stays here.
     let uri = req.uri().clone();
     let path = path::normalize(uri.path()).map_err(|e| Error::invalid_request(e.to_string()))?;
-    let Some(Routing { route, balancer }) = gw.routes.iter().find(|r| r.route.matches(&path.path))
+    let host = gw.host_of(req.headers().get(header::HOST), req.uri());
+    let Some(Routing { route, balancer }) = gw.route_for(req.method(), host.as_deref(), &path.path)
     else {
         let shown = excerpt(&path.path, 64);
         return Err(Error::NotFound(format!("no route for {shown}")));
@@ -199,37 +218,4 @@ pub async fn gateway(State(gw): State<Arc<Gateway>>, req: Request) -> Result<Res
         .await
         .unwrap_or_else(IntoResponse::into_response);
     Ok(cors(resource::finish(routed(resp), admitted)))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::config::RouteConfig;
-
-    fn route(prefix: &str) -> Route {
-        Route::try_from(RouteConfig {
-            path_prefix: prefix.into(),
-            upstream: Some("http://127.0.0.1:9000".into()),
-            required_scopes: vec![],
-            strip_prefix: false,
-            underscores_in_headers: Default::default(),
-            ..RouteConfig::default()
-        })
-        .unwrap_or_else(|e| unreachable!("{e}"))
-    }
-
-    #[test]
-    fn longest_prefix_wins() {
-        let mut routes = vec![Arc::new(route("/a")), Arc::new(route("/a/b"))];
-        routes.sort_by_key(|r| std::cmp::Reverse(r.prefix.len()));
-        assert_eq!(
-            find(&routes, "/a/b/c").map(|r| r.prefix.as_str()),
-            Some("/a/b")
-        );
-        assert_eq!(
-            find(&routes, "/a/bc").map(|r| r.prefix.as_str()),
-            Some("/a")
-        );
-        assert!(find(&routes, "/b").is_none());
-    }
 }

@@ -36,6 +36,7 @@ mod properties;
 mod quota;
 mod registration;
 mod replicas;
+mod routing;
 mod sizes;
 mod spa_browser;
 mod store_migration;
