@@ -31,7 +31,7 @@ pub use callers::{ServerLimits, ThrottleConfig};
 pub use jwt::JwtConfig;
 pub use matching::HostPattern;
 pub use quota::{Limits, QuotaConfig, QuotaFailMode, QuotaResponse};
-pub use route::{Route, RouteConfig, Target, Underscores, UpstreamTls, Weighted};
+pub use route::{Route, RouteConfig, Target, Timeouts, Underscores, UpstreamTls, Weighted};
 
 /// Configuration errors, each naming the offending key.
 #[derive(Debug, thiserror::Error)]

@@ -71,6 +71,26 @@ pub struct RouteConfig {
     /// opened with expires.
     #[serde(default)]
     pub upgrades_end_at_token_expiry: bool,
+    /// The longest a TCP connection to a target may take to open
+    /// (default: `upstream_timeout`).
+    #[serde(default)]
+    pub connect_timeout_ms: Option<u64>,
+    /// The longest from sending a request to its response headers
+    /// (default: `upstream_timeout`).
+    #[serde(default)]
+    pub first_byte_timeout_ms: Option<u64>,
+    /// The longest pause between two pieces of a response body (default:
+    /// none).
+    #[serde(default)]
+    pub idle_timeout_ms: Option<u64>,
+}
+
+/// A route's own timeouts; `None`: the server's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Timeouts {
+    pub connect: Option<std::time::Duration>,
+    pub first_byte: Option<std::time::Duration>,
+    pub idle: Option<std::time::Duration>,
 }
 
 /// What the gateway does with a request header whose name has a `_`: a
@@ -104,6 +124,7 @@ pub struct Route {
     pub health_check: Option<HealthCheck>,
     /// Upgraded connections end when their token expires.
     pub upgrades_end_at_token_expiry: bool,
+    pub timeouts: Timeouts,
     pub required_scopes: Scope,
     pub strip_prefix: bool,
     pub underscores_in_headers: Underscores,
@@ -230,6 +251,12 @@ impl TryFrom<RouteConfig> for Route {
             }
         }
         let cors_origins = cors_origins(&prefix, &c.cors_origins)?;
+        let (connect, first_byte, idle) = (
+            c.connect_timeout_ms,
+            c.first_byte_timeout_ms,
+            c.idle_timeout_ms,
+        );
+        let timeouts = timeouts(&prefix, connect, first_byte, idle)?;
         let https = targets.first().is_some_and(|t| t.target.https);
         let tls = upstream_tls(&prefix, https, c.ca_cert, c.client_cert, c.client_key)?;
         Ok(Route {
@@ -244,12 +271,33 @@ impl TryFrom<RouteConfig> for Route {
             passive_health,
             health_check,
             upgrades_end_at_token_expiry: c.upgrades_end_at_token_expiry,
+            timeouts,
             required_scopes,
             strip_prefix: c.strip_prefix,
             underscores_in_headers: c.underscores_in_headers,
             audience: c.audience,
         })
     }
+}
+
+/// The route's timeouts: each, when set, above 0.
+fn timeouts(
+    prefix: &str,
+    connect: Option<u64>,
+    first_byte: Option<u64>,
+    idle: Option<u64>,
+) -> Result<Timeouts, String> {
+    if [connect, first_byte, idle].contains(&Some(0)) {
+        return Err(format!(
+            "route `{prefix}`: connect_timeout_ms, first_byte_timeout_ms and idle_timeout_ms must be above 0"
+        ));
+    }
+    let ms = |v: Option<u64>| v.map(std::time::Duration::from_millis);
+    Ok(Timeouts {
+        connect: ms(connect),
+        first_byte: ms(first_byte),
+        idle: ms(idle),
+    })
 }
 
 /// The route's targets: `upstream` (one) or `targets` (several, weighted),

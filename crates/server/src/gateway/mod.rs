@@ -61,13 +61,14 @@ impl Gateway {
             let mut members = Vec::with_capacity(route.targets.len());
             for w in &route.targets {
                 let to = &w.target;
-                let key = (to.authority.clone(), to.https, route.tls.clone());
+                let connect = route.timeouts.connect.unwrap_or(timeout);
+                let key = (to.authority.clone(), to.https, route.tls.clone(), connect);
                 let pool = match pools.get(&key) {
                     Some(p) => p.clone(),
                     None => {
                         let tls = to.https.then(|| tls::connector(&route, to, &mut system));
-                        let pool =
-                            Pool::new(to.authority.clone(), to.addr.clone(), tls.transpose()?);
+                        let tls = tls.transpose()?;
+                        let pool = Pool::new(to.authority.clone(), to.addr.clone(), tls, connect);
                         pools.entry(key).or_insert(Arc::new(pool)).clone()
                     }
                 };
@@ -126,8 +127,9 @@ impl Gateway {
     }
 }
 
-/// Routes to one upstream with the same TLS settings share a pool.
-type PoolKey = (Authority, bool, UpstreamTls);
+/// Routes to one upstream with the same TLS settings and connect timeout
+/// share a pool.
+type PoolKey = (Authority, bool, UpstreamTls, Duration);
 
 /// A route and its targets (each with the pool of connections to it),
 /// paired once when the gateway is built (routes to one upstream share

@@ -15,16 +15,20 @@
 //! [`ClientAddr`]; `X-Forwarded-Proto`/`-Host`: tollgate's own view, or a
 //! trusted proxy's). Only tollgate writes these.
 
+use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, Request};
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::Response;
 use http_body_util::BodyExt;
-use hyper::body::Body as _;
+use hyper::body::{Body as _, Frame};
 
 use super::balance::Balancer;
 use super::send::{send, Aim, Replay};
@@ -112,7 +116,13 @@ pub async fn forward(
                 .then(|| gateway.until_expiry(principal));
             Ok(answer(u.splice(resp, until), client_version))
         }
-        _ => Ok(answer(resp, client_version)),
+        _ => {
+            let resp = match route.timeouts.idle {
+                Some(idle) => resp.map(|body| Body::new(IdleTimeout::new(body, idle))),
+                None => resp,
+            };
+            Ok(answer(resp, client_version))
+        }
     }
 }
 
@@ -174,6 +184,62 @@ fn answer(resp: axum::http::Response<Body>, client_version: axum::http::Version)
     parts.version = client_version;
     parts.extensions.insert(Proxied);
     Response::from_parts(parts, Body::new(body))
+}
+
+/// A response body that fails when the upstream pauses longer than
+/// `idle` between two pieces of it (the route's `idle_timeout_ms`): the
+/// caller's response then ends early instead of hanging.
+struct IdleTimeout {
+    body: Body,
+    idle: Duration,
+    deadline: Pin<Box<tokio::time::Sleep>>,
+}
+
+impl IdleTimeout {
+    fn new(body: Body, idle: Duration) -> Self {
+        Self {
+            body,
+            idle,
+            deadline: Box::pin(tokio::time::sleep(idle)),
+        }
+    }
+}
+
+impl hyper::body::Body for IdleTimeout {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
+        let this = &mut *self;
+        if let Poll::Ready(frame) = Pin::new(&mut this.body).poll_frame(cx) {
+            let next = tokio::time::Instant::now() + this.idle;
+            this.deadline.as_mut().reset(next);
+            return Poll::Ready(frame);
+        }
+        match this.deadline.as_mut().poll(cx) {
+            Poll::Ready(()) => {
+                tracing::warn!(
+                    secs = this.idle.as_secs_f64(),
+                    "upstream response idle too long; ending it"
+                );
+                Poll::Ready(Some(Err(axum::Error::new(
+                    "the upstream's response stalled",
+                ))))
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.body.size_hint()
+    }
 }
 
 /// Removes hop-by-hop and spoofable headers from a request going

@@ -100,13 +100,14 @@ async fn attempt(
             m.pool.send(req).await
         }
     };
-    let outcome = tokio::time::timeout(gateway.timeout, sending).await;
+    let first_byte = to.route.timeouts.first_byte.unwrap_or(gateway.timeout);
+    let outcome = tokio::time::timeout(first_byte, sending).await;
     let took = started.elapsed();
     gateway.metrics.upstream_latency(took);
     match outcome {
         Err(_) => {
             balancer.report(i, false, took);
-            Err(Miss::TimedOut(gateway.timeout))
+            Err(Miss::TimedOut(first_byte))
         }
         Ok(Err(f)) => {
             balancer.report(i, false, took);

@@ -76,6 +76,8 @@ pub struct Pool {
     /// `host:port`, as connected to.
     addr: String,
     tls: Option<Connector>,
+    /// The longest a TCP connection may take to open.
+    connect_timeout: Duration,
     idle: Mutex<Vec<Idle>>,
     /// The HTTP/2 connection, shared by every request.
     h2: Mutex<Option<http2::SendRequest<Body>>>,
@@ -95,12 +97,18 @@ enum Sender {
 
 impl Pool {
     /// An empty pool for the upstream at `authority` (`addr` to connect
-    /// to), over TLS when `tls` is given.
-    pub fn new(authority: Authority, addr: String, tls: Option<Connector>) -> Self {
+    /// to, within `connect_timeout`), over TLS when `tls` is given.
+    pub fn new(
+        authority: Authority,
+        addr: String,
+        tls: Option<Connector>,
+        connect_timeout: Duration,
+    ) -> Self {
         Self {
             authority,
             addr,
             tls,
+            connect_timeout,
             idle: Mutex::default(),
             h2: Mutex::default(),
         }
@@ -263,9 +271,12 @@ impl Pool {
             })
     }
 
+    /// A TCP connection, within the connect timeout.
     async fn tcp(&self) -> Result<tokio::net::TcpStream, UpstreamError> {
-        let stream = tokio::net::TcpStream::connect(&self.addr)
+        let connecting = tokio::net::TcpStream::connect(&self.addr);
+        let stream = tokio::time::timeout(self.connect_timeout, connecting)
             .await
+            .map_err(|_| UpstreamError::Connect(io::ErrorKind::TimedOut.into()))?
             .map_err(UpstreamError::Connect)?;
         stream.set_nodelay(true).map_err(UpstreamError::Connect)?;
         Ok(stream)

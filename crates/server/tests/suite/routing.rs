@@ -2,6 +2,8 @@
 //! most specific first, in the gateway and in `/gateway/decision`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use std::time::{Duration, Instant};
+
 use crate::common::upstream::Upstream;
 use crate::common::{Reply, TestServer};
 use tollgate_proto::GrantType;
@@ -108,5 +110,98 @@ async fn decisions_take_the_host_from_x_forwarded_host() {
     assert_eq!(ask(Some("shop.example.com")).await.unwrap().status(), 200);
     assert_eq!(ask(Some("other.example.com")).await.unwrap().status(), 403);
     assert_eq!(ask(None).await.unwrap().status(), 403);
+    s.stop().await;
+}
+
+async fn with_routes(routes: Vec<RouteConfig>) -> (TestServer, String) {
+    let s = TestServer::start_with(move |f| {
+        f.routes = Some(routes);
+        f.upstream_timeout = Some(10);
+    })
+    .await;
+    let (id, secret) = s.client(&[GrantType::ClientCredentials], "").await;
+    let t = s
+        .access_token(&id, &secret, "grant_type=client_credentials")
+        .await;
+    (s, t)
+}
+
+#[tokio::test]
+async fn a_routes_own_first_byte_and_idle_timeouts() {
+    let up = Upstream::start().await;
+    let (s, t) = with_routes(vec![RouteConfig {
+        first_byte_timeout_ms: Some(300),
+        idle_timeout_ms: Some(300),
+        strip_prefix: true,
+        ..route("/svc", Some(up.url()), &[], &[])
+    }])
+    .await;
+    let started = Instant::now();
+    let r = call(&s, "GET", "h", "/svc/slow", &t).await;
+    assert_eq!((r.status, r.error()), (504, "gateway_timeout"), "{r:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+
+    // The first piece comes; the 5 s pause after it ends the response.
+    let started = Instant::now();
+    let mut resp = s
+        .http
+        .get(s.url("/svc/stall"))
+        .bearer_auth(&t)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.chunk().await.unwrap().as_deref(), Some(&b"piece;"[..]));
+    assert!(
+        resp.chunk().await.is_err(),
+        "a stalled body must end in an error"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn a_target_that_does_not_accept_within_the_connect_timeout_is_passed_over() {
+    // A listener whose queue is full: the kernel drops new SYNs, so a
+    // connect hangs (as to a host that is down) instead of being refused.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let full = socket.listen(0).unwrap();
+    let hanging = full.local_addr().unwrap();
+    let _filler = std::net::TcpStream::connect(hanging).unwrap();
+    let up = Upstream::start().await;
+    let (s, t) = with_routes(vec![RouteConfig {
+        connect_timeout_ms: Some(200),
+        targets: vec![
+            tollgate_server::config::TargetConfig {
+                url: format!("http://{hanging}"),
+                weight: 1,
+            },
+            tollgate_server::config::TargetConfig {
+                url: up.url(),
+                weight: 1,
+            },
+        ],
+        ..route("/svc", None, &[], &[])
+    }])
+    .await;
+    let started = Instant::now();
+    let r = call(&s, "POST", "h", "/svc/x", &t).await;
+    let took = started.elapsed();
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(up.hits(), 1);
+    assert!(
+        took >= Duration::from_millis(150) && took < Duration::from_secs(2),
+        "{took:?}"
+    );
+    drop(full);
     s.stop().await;
 }

@@ -172,6 +172,7 @@ fn app(hits: Arc<AtomicUsize>) -> Router {
     Router::new()
         .route("/slow", get(slow).post(slow))
         .route("/status/{code}", get(status))
+        .route("/stall", get(stall))
         .route("/count", post(count))
         .route("/download/{mib}", get(download))
         .fallback(any(echo))
@@ -202,6 +203,15 @@ async fn echo(
         "body": String::from_utf8_lossy(&body),
         "peer_port": peer.port(),
     }))
+}
+
+/// Sends a first piece of its body at once, then nothing for 5 s.
+async fn stall() -> Body {
+    let pieces = futures_util::stream::iter([0u64, 5]).then(|wait| async move {
+        tokio::time::sleep(Duration::from_secs(wait)).await;
+        Ok::<_, std::io::Error>(Bytes::from_static(b"piece;"))
+    });
+    Body::from_stream(pieces)
 }
 
 /// Answers with `code` (and counts as a hit).
