@@ -160,7 +160,7 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let local = listener.local_addr()?;
     // With port 0 the real port is known only now; defaults derived from it follow.
-    let config = if local != config.listen {
+    let mut config = if local != config.listen {
         Config::try_from(FileConfig {
             listen: Some(local),
             ..merged
@@ -169,6 +169,7 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         config
     };
 
+    config.routes_file = args.config.clone();
     let admin_listener = match config.admin_listen {
         Some(addr) => Some(
             TcpListener::bind(addr)

@@ -93,8 +93,8 @@ fn spawn_background(state: &AppState, tls: Option<&Arc<net::tls::Tls>>) -> Vec<J
             redis.keep().await;
         }));
     }
-    if let Some(tls) = tls {
-        tasks.push(tokio::spawn(reload_on_hangup(tls.clone())));
+    if tls.is_some() || state.config().routes_file.is_some() {
+        tasks.push(tokio::spawn(reload_on_hangup(tls.cloned(), state.clone())));
     }
     tasks
 }
@@ -141,27 +141,48 @@ async fn serve(
     }
 }
 
-/// Reads the TLS certificate and key again on every SIGHUP (renewals apply
-/// to new connections; open ones are untouched).
-async fn reload_on_hangup(tls: Arc<net::tls::Tls>) {
+/// On every SIGHUP, reads the TLS certificate and key again (renewals
+/// apply to new connections; open ones are untouched) and the config
+/// file's `[[routes]]` (for requests from then on; those in progress
+/// finish on the old routes). A file that does not load keeps what is in
+/// use, and says why in the log.
+async fn reload_on_hangup(tls: Option<Arc<net::tls::Tls>>, state: AppState) {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
         let Ok(mut hangups) = signal(SignalKind::hangup()) else {
-            tracing::warn!("cannot watch SIGHUP: the TLS certificate will not be reloaded");
+            tracing::warn!("cannot watch SIGHUP: TLS files and routes will not be reloaded");
             return;
         };
         while hangups.recv().await.is_some() {
-            match tls.reload() {
-                Ok(()) => tracing::info!("SIGHUP: TLS certificate reloaded"),
-                Err(e) => {
-                    tracing::error!(error = %e, "SIGHUP: TLS certificate not reloaded; keeping the one in use")
+            if let Some(tls) = &tls {
+                match tls.reload() {
+                    Ok(()) => tracing::info!("SIGHUP: TLS certificate reloaded"),
+                    Err(e) => {
+                        tracing::error!(error = %e, "SIGHUP: TLS certificate not reloaded; keeping the one in use")
+                    }
                 }
+            }
+            if let Some(path) = &state.config().routes_file {
+                reload_routes(&state, path);
             }
         }
     }
     #[cfg(not(unix))]
-    let _ = tls;
+    let _ = (tls, state);
+}
+
+fn reload_routes(state: &AppState, path: &std::path::Path) {
+    let loaded = crate::config::routes_in(path).and_then(|routes| {
+        let n = routes.len();
+        state.gateway().replace_routes(routes).map(|()| n)
+    });
+    match loaded {
+        Ok(n) => tracing::info!(routes = n, "SIGHUP: routes reloaded"),
+        Err(e) => {
+            tracing::error!(error = %e, "SIGHUP: routes not reloaded; keeping the ones in use")
+        }
+    }
 }
 
 /// Deletes expired tokens now and then. Rows are kept a minute past expiry

@@ -146,6 +146,11 @@ impl AppState {
         &self.0.metrics
     }
 
+    /// The gateway, whose routes a reload replaces.
+    pub fn gateway(&self) -> &Arc<Gateway> {
+        &self.0.gateway
+    }
+
     /// Token lookups through the validation cache.
     pub fn tokens(&self) -> &Arc<Tokens> {
         &self.0.tokens

@@ -12,5 +12,6 @@ mod limits;
 mod login;
 mod multi_instance;
 mod prompt;
+mod reload;
 mod serve;
 mod tls;

@@ -234,8 +234,11 @@ pub struct Config {
     pub demo_apis: bool,
     pub cache_max_entries: usize,
     pub change_poll: std::time::Duration,
-    /// Gateway routes, longest prefix first.
+    /// Gateway routes, most specific first.
     pub routes: Vec<Arc<Route>>,
+    /// The file whose `[[routes]]` are read again on SIGHUP (the
+    /// `--config` file; none: routes are fixed).
+    pub routes_file: Option<PathBuf>,
     pub postgres: PostgresOptions,
     pub redis: Option<String>,
     pub quota_fail_mode: QuotaFailMode,
@@ -335,6 +338,7 @@ impl TryFrom<FileConfig> for Config {
                 .max(1),
             change_poll: millis("change_poll_ms", f.change_poll_ms, defaults::CHANGE_POLL_MS)?,
             routes: routes(f.routes.unwrap_or_default())?,
+            routes_file: None,
             postgres: f.postgres.unwrap_or_default(),
             redis: f.redis,
             quota_fail_mode: f.quota_fail_mode.unwrap_or_default(),
@@ -456,6 +460,12 @@ fn throttle(t: ThrottleConfig) -> Result<ThrottleConfig, ConfigError> {
         ));
     }
     Ok(t)
+}
+
+/// The `[[routes]]` of the file at `path`, read again and checked as at
+/// start (SIGHUP).
+pub fn routes_in(path: &Path) -> Result<Vec<Arc<Route>>, ConfigError> {
+    routes(FileConfig::load(path)?.routes.unwrap_or_default())
 }
 
 /// The gateway's routes, checked, most specific first

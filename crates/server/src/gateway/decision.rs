@@ -99,8 +99,9 @@ pub async fn decide(State(gw): State<Arc<Gateway>>, req: Request) -> Result<Resp
         .headers()
         .get(X_FORWARDED_HOST)
         .or(req.headers().get(header::HOST));
-    let host = gw.host_of(host_header, &Uri::default());
-    let Some(routing) = gw.route_for(&method, host.as_deref(), &canonical.path) else {
+    let table = gw.table();
+    let host = table.host_of(host_header, &Uri::default());
+    let Some(routing) = table.route_for(&method, host.as_deref(), &canonical.path) else {
         let shown = excerpt(&canonical.path, 64);
         return Err(Error::NotFound(format!("no route for {shown}")));
     };

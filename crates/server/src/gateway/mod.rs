@@ -14,6 +14,7 @@ mod upstream;
 use std::sync::Arc;
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
 use axum::extract::{Request, State};
 use axum::http::uri::Authority;
 use axum::http::{header, HeaderValue, Method, Uri};
@@ -34,13 +35,20 @@ use upstream::Pool;
 /// upstream connections.
 #[derive(Debug)]
 pub struct Gateway {
-    /// Longest prefix first.
-    routes: Vec<Routing>,
+    /// Swapped whole when the routes are reloaded; a request keeps the
+    /// table it started with.
+    table: ArcSwap<Table>,
     resource: Arc<Resource>,
     /// Longest wait for an upstream's response headers.
     timeout: Duration,
     metrics: Arc<Metrics>,
     clock: Clock,
+}
+
+/// The routes as built: most specific first, each with its targets.
+#[derive(Debug)]
+struct Table {
+    routes: Vec<Routing>,
     /// Whether any route matches on `hosts`.
     any_hosts: bool,
 }
@@ -53,6 +61,45 @@ impl Gateway {
         resource: Arc<Resource>,
         timeout: Duration,
         (metrics, clock): (Arc<Metrics>, Clock),
+    ) -> Result<Self, ConfigError> {
+        let table = Table::build(routes, timeout, &metrics)?;
+        Ok(Self {
+            table: ArcSwap::from_pointee(table),
+            resource,
+            timeout,
+            metrics,
+            clock,
+        })
+    }
+
+    /// Puts `routes` in place of the routes in use, for requests from now
+    /// on (those in progress finish on the old ones); on an error nothing
+    /// changes.
+    pub fn replace_routes(&self, routes: Vec<Arc<Route>>) -> Result<(), ConfigError> {
+        let table = Table::build(routes, self.timeout, &self.metrics)?;
+        self.table.store(Arc::new(table));
+        Ok(())
+    }
+
+    /// The routes in use now.
+    fn table(&self) -> Arc<Table> {
+        self.table.load_full()
+    }
+
+    /// How long until `principal`'s token expires.
+    fn until_expiry(&self, principal: &resource::Principal) -> Duration {
+        let left_ms = principal.0.expires_at_ms - self.clock.now_ms();
+        Duration::from_millis(u64::try_from(left_ms).unwrap_or(0))
+    }
+}
+
+impl Table {
+    /// Each route with its targets' pools (one per upstream, TLS setting
+    /// and connect timeout) and health checks.
+    fn build(
+        routes: Vec<Arc<Route>>,
+        timeout: Duration,
+        metrics: &Metrics,
     ) -> Result<Self, ConfigError> {
         let mut pools: HashMap<PoolKey, Arc<Pool>> = HashMap::default();
         let mut system = tls::SystemRoots::default();
@@ -77,12 +124,8 @@ impl Gateway {
             }
             let balancer = (!members.is_empty()).then(|| {
                 let check = route.health_check.as_ref();
-                let b = Arc::new(Balancer::new(
-                    members,
-                    route.balance,
-                    route.passive_health,
-                    check,
-                ));
+                let b = Balancer::new(members, route.balance, route.passive_health, check);
+                let b = Arc::new(b);
                 if let Some(check) = check {
                     balance::spawn_checks(&b, check.clone());
                 }
@@ -93,10 +136,6 @@ impl Gateway {
         Ok(Self {
             any_hosts: routing.iter().any(|r| !r.route.hosts.is_empty()),
             routes: routing,
-            resource,
-            timeout,
-            metrics,
-            clock,
         })
     }
 
@@ -118,12 +157,6 @@ impl Gateway {
             .map(|a| a.as_str())
             .or_else(|| host_header.and_then(|h| h.to_str().ok()))?;
         Some(HostPattern::normalize(named))
-    }
-
-    /// How long until `principal`'s token expires.
-    fn until_expiry(&self, principal: &resource::Principal) -> Duration {
-        let left_ms = principal.0.expires_at_ms - self.clock.now_ms();
-        Duration::from_millis(u64::try_from(left_ms).unwrap_or(0))
     }
 }
 
@@ -157,8 +190,10 @@ pub async fn gateway(State(gw): State<Arc<Gateway>>, req: Request) -> Result<Res
     // The request moves upstream below; its URI (shared bytes) stays here.
     let uri = req.uri().clone();
     let path = path::normalize(uri.path()).map_err(|e| Error::invalid_request(e.to_string()))?;
-    let host = gw.host_of(req.headers().get(header::HOST), req.uri());
-    let Some(Routing { route, balancer }) = gw.route_for(req.method(), host.as_deref(), &path.path)
+    let table = gw.table();
+    let host = table.host_of(req.headers().get(header::HOST), req.uri());
+    let Some(Routing { route, balancer }) =
+        table.route_for(req.method(), host.as_deref(), &path.path)
     else {
         let shown = excerpt(&path.path, 64);
         return Err(Error::NotFound(format!("no route for {shown}")));
