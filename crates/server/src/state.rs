@@ -112,7 +112,7 @@ impl AppState {
             config.routes.clone(),
             resource.clone(),
             config.upstream_timeout,
-            (metrics.clone(), clock.clone()),
+            (metrics.clone(), clock.clone(), quota("route")),
         )?);
         Ok(Self(Arc::new(Parts {
             token_quota: quota("token"),

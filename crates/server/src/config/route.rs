@@ -83,6 +83,13 @@ pub struct RouteConfig {
     /// none).
     #[serde(default)]
     pub idle_timeout_ms: Option<u64>,
+    /// Requests per second each client may make on this route, on top of
+    /// its own quota (0 or none: no route limit).
+    #[serde(default)]
+    pub qps: Option<u64>,
+    /// Requests per UTC day each client may make on this route.
+    #[serde(default)]
+    pub per_day: Option<u64>,
 }
 
 /// A route's own timeouts; `None`: the server's.
@@ -125,6 +132,8 @@ pub struct Route {
     /// Upgraded connections end when their token expires.
     pub upgrades_end_at_token_expiry: bool,
     pub timeouts: Timeouts,
+    /// Each client's limits on this route, on top of its own; `None`: none.
+    pub quota: Option<super::Limits>,
     pub required_scopes: Scope,
     pub strip_prefix: bool,
     pub underscores_in_headers: Underscores,
@@ -272,6 +281,11 @@ impl TryFrom<RouteConfig> for Route {
             health_check,
             upgrades_end_at_token_expiry: c.upgrades_end_at_token_expiry,
             timeouts,
+            quota: Some(super::Limits {
+                qps: c.qps.unwrap_or(0),
+                per_day: c.per_day.unwrap_or(0),
+            })
+            .filter(|l| !l.is_unlimited()),
             required_scopes,
             strip_prefix: c.strip_prefix,
             underscores_in_headers: c.underscores_in_headers,

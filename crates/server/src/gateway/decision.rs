@@ -114,19 +114,9 @@ pub async fn decide(State(gw): State<Arc<Gateway>>, req: Request) -> Result<Resp
         let e = Error::invalid_request("the path climbs above its route's prefix with `..`");
         return Ok(routed(e.into_response()));
     }
-    let audience = route.audience.as_deref().unwrap_or(gw.resource.issuer());
-    let admitted = gw
-        .resource
-        .admit(
-            req.headers(),
-            &route.required_scopes,
-            audience,
-            &route.prefix,
-        )
-        .await;
-    let admitted = match admitted {
+    let admitted = match gw.admit(route, req.headers()).await {
         Ok(a) => a,
-        Err(e) => return Ok(routed(e.into_response())),
+        Err(refused) => return Ok(routed(refused)),
     };
     tracing::debug!(method = %o.method, route = %route.prefix, "decision: allowed");
     let mut resp = StatusCode::OK.into_response();

@@ -17,7 +17,7 @@ use std::time::Duration;
 use arc_swap::ArcSwap;
 use axum::extract::{Request, State};
 use axum::http::uri::Authority;
-use axum::http::{header, HeaderValue, Method, Uri};
+use axum::http::{header, HeaderMap, HeaderValue, Method, Uri};
 use axum::response::{IntoResponse, Response};
 use foldhash::HashMap;
 
@@ -27,6 +27,7 @@ use crate::error::excerpt;
 use crate::error::Error;
 use crate::metrics::Metrics;
 use crate::path;
+use crate::quota::Quota;
 use crate::resource::{self, Resource};
 use balance::{Balancer, Member};
 use upstream::Pool;
@@ -43,6 +44,8 @@ pub struct Gateway {
     timeout: Duration,
     metrics: Arc<Metrics>,
     clock: Clock,
+    /// Each client's quota on routes with `qps` or `per_day`.
+    route_quota: Quota,
 }
 
 /// The routes as built: most specific first, each with its targets.
@@ -60,7 +63,7 @@ impl Gateway {
         routes: Vec<Arc<Route>>,
         resource: Arc<Resource>,
         timeout: Duration,
-        (metrics, clock): (Arc<Metrics>, Clock),
+        (metrics, clock, route_quota): (Arc<Metrics>, Clock, Quota),
     ) -> Result<Self, ConfigError> {
         let table = Table::build(routes, timeout, &metrics)?;
         Ok(Self {
@@ -69,7 +72,44 @@ impl Gateway {
             timeout,
             metrics,
             clock,
+            route_quota,
         })
+    }
+
+    /// The bearer check and the client's quota (with the route's scopes
+    /// and audience), then the route's own quota; a refusal as its
+    /// response, with the caller's RateLimit standing once its own quota
+    /// admitted it.
+    async fn admit(
+        &self,
+        route: &Route,
+        headers: &HeaderMap,
+    ) -> Result<resource::Admitted, Response> {
+        let audience = route.audience.as_deref().unwrap_or(self.resource.issuer());
+        let admitted = self
+            .resource
+            .admit(headers, &route.required_scopes, audience, &route.prefix)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        match self.admit_on_route(route, &admitted.principal).await {
+            Ok(()) => Ok(admitted),
+            Err(e) => Err(resource::finish(e.into_response(), admitted)),
+        }
+    }
+
+    /// The route's own quota for the caller, when it has one: a request
+    /// the client's quota admitted may still be over the route's.
+    async fn admit_on_route(
+        &self,
+        route: &Route,
+        principal: &resource::Principal,
+    ) -> Result<(), Error> {
+        let Some(limits) = route.quota else {
+            return Ok(());
+        };
+        let key = format!("{}\n{}", route.prefix, principal.0.client_id);
+        self.route_quota.admit(&key, limits).await?;
+        Ok(())
     }
 
     /// Puts `routes` in place of the routes in use, for requests from now
@@ -236,19 +276,9 @@ pub async fn gateway(State(gw): State<Arc<Gateway>>, req: Request) -> Result<Res
         }
         resp
     };
-    let audience = route.audience.as_deref().unwrap_or(gw.resource.issuer());
-    let admitted = gw
-        .resource
-        .admit(
-            req.headers(),
-            &route.required_scopes,
-            audience,
-            &route.prefix,
-        )
-        .await;
-    let admitted = match admitted {
+    let admitted = match gw.admit(route, req.headers()).await {
         Ok(a) => a,
-        Err(e) => return Ok(cors(routed(e.into_response()))),
+        Err(refused) => return Ok(cors(routed(refused))),
     };
     // An upstream failure still carries the caller's RateLimit standing.
     let resp = proxy::forward(&gw, (route, balancer), &path.path, &admitted.principal, req)

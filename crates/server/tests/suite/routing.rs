@@ -205,3 +205,45 @@ async fn a_target_that_does_not_accept_within_the_connect_timeout_is_passed_over
     drop(full);
     s.stop().await;
 }
+
+/// A route's `per_day` counts each client's requests on that route, on
+/// top of the client's own quota; other routes and other clients are
+/// untouched. The gateway and `/gateway/decision` apply it alike.
+#[tokio::test]
+async fn a_routes_own_quota_per_client() {
+    let up = Upstream::start().await;
+    let (s, t) = with_routes(vec![
+        RouteConfig {
+            per_day: Some(2),
+            ..route("/costly", Some(up.url()), &[], &[])
+        },
+        route("/cheap", Some(up.url()), &[], &[]),
+    ])
+    .await;
+    for _ in 0..2 {
+        assert_eq!(call(&s, "GET", "h", "/costly/x", &t).await.status, 200);
+    }
+    let r = call(&s, "GET", "h", "/costly/x", &t).await;
+    assert_eq!((r.status, r.error()), (429, "quota_exceeded"), "{r:?}");
+    assert!(
+        r.header("retry-after").parse::<u64>().unwrap() >= 1,
+        "{r:?}"
+    );
+    let decided = s
+        .http
+        .get(s.url("/gateway/decision"))
+        .header("x-forwarded-uri", "/costly/x")
+        .bearer_auth(&t)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(decided.status(), 429);
+    assert_eq!(call(&s, "GET", "h", "/cheap/x", &t).await.status, 200);
+    let (id, secret) = s.client(&[GrantType::ClientCredentials], "").await;
+    let other = s
+        .access_token(&id, &secret, "grant_type=client_credentials")
+        .await;
+    assert_eq!(call(&s, "GET", "h", "/costly/x", &other).await.status, 200);
+    assert_eq!(up.hits(), 4);
+    s.stop().await;
+}
