@@ -9,7 +9,6 @@ use std::path::{Path, PathBuf};
 
 use crate::common::upstream::Upstream;
 use crate::common::{Reply, TestServer};
-use tollgate_proto::GrantType;
 use tollgate_server::config::RouteConfig;
 use tollgate_server::testing::Ca;
 
@@ -28,16 +27,7 @@ fn route(upstream: String, ca_cert: &Path) -> RouteConfig {
 }
 
 async fn gateway(route: RouteConfig) -> (TestServer, String) {
-    let s = TestServer::start_with(move |f| {
-        f.routes = Some(vec![route]);
-        f.upstream_timeout = Some(2);
-    })
-    .await;
-    let (id, secret) = s.client(&[GrantType::ClientCredentials], "").await;
-    let t = s
-        .access_token(&id, &secret, "grant_type=client_credentials")
-        .await;
-    (s, t)
+    crate::common::gateway_with(vec![route], 2).await
 }
 
 /// A temp dir holding the CA's certificate as `ca.pem`.

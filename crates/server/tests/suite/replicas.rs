@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 
 use crate::common::upstream::{Killable, Upstream};
 use crate::common::TestServer;
-use tollgate_proto::GrantType;
 use tollgate_server::config::{
     Balance, HealthCheckConfig, PassiveHealthConfig, RouteConfig, TargetConfig,
 };
@@ -34,16 +33,7 @@ fn route(urls: &[(String, u32)]) -> RouteConfig {
 }
 
 async fn gateway(route: RouteConfig) -> (TestServer, String) {
-    let s = TestServer::start_with(move |f| {
-        f.routes = Some(vec![route]);
-        f.upstream_timeout = Some(2);
-    })
-    .await;
-    let (id, secret) = s.client(&[GrantType::ClientCredentials], "").await;
-    let t = s
-        .access_token(&id, &secret, "grant_type=client_credentials")
-        .await;
-    (s, t)
+    crate::common::gateway_with(vec![route], 2).await
 }
 
 fn closed_port() -> String {

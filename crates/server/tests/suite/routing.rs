@@ -114,16 +114,7 @@ async fn decisions_take_the_host_from_x_forwarded_host() {
 }
 
 async fn with_routes(routes: Vec<RouteConfig>) -> (TestServer, String) {
-    let s = TestServer::start_with(move |f| {
-        f.routes = Some(routes);
-        f.upstream_timeout = Some(10);
-    })
-    .await;
-    let (id, secret) = s.client(&[GrantType::ClientCredentials], "").await;
-    let t = s
-        .access_token(&id, &secret, "grant_type=client_credentials")
-        .await;
-    (s, t)
+    crate::common::gateway_with(routes, 10).await
 }
 
 #[tokio::test]

@@ -141,8 +141,12 @@ async fn a_websocket_passes_after_the_bearer_check_and_echoes_both_ways() {
     s.stop().await;
 }
 
-#[tokio::test]
-async fn an_upgraded_connection_holds_its_slot_and_ends_at_shutdown() {
+/// A server with one connection slot, and a WebSocket open through it
+/// (its first message read).
+async fn one_slot_and_a_websocket() -> (
+    TestServer,
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<TcpStream>>,
+) {
     let (s, _, t) = gateway(echo_server().await, |f, _| {
         f.limits = Some(ServerLimits {
             max_connections: 1,
@@ -154,6 +158,12 @@ async fn an_upgraded_connection_holds_its_slot_and_ends_at_shutdown() {
         .await
         .unwrap();
     ws.next().await.unwrap().unwrap();
+    (s, ws)
+}
+
+#[tokio::test]
+async fn an_upgraded_connection_holds_its_slot_and_ends_at_shutdown() {
+    let (s, mut ws) = one_slot_and_a_websocket().await;
     // The only slot is the WebSocket's: another connection is not served.
     let addr = s.base.trim_start_matches("http://").to_owned();
     let mut extra = TcpStream::connect(&addr).await.unwrap();
@@ -193,17 +203,7 @@ async fn an_upgraded_connection_holds_its_slot_and_ends_at_shutdown() {
 
 #[tokio::test]
 async fn the_slot_comes_back_when_the_websocket_closes() {
-    let (s, _, t) = gateway(echo_server().await, |f, _| {
-        f.limits = Some(ServerLimits {
-            max_connections: 1,
-            ..ServerLimits::default()
-        });
-    })
-    .await;
-    let (mut ws, _) = tokio_tungstenite::connect_async(ws_request(&s, Some(&t)))
-        .await
-        .unwrap();
-    ws.next().await.unwrap().unwrap();
+    let (s, mut ws) = one_slot_and_a_websocket().await;
     ws.close(None).await.unwrap();
     while let Some(Ok(_)) = ws.next().await {}
     drop(ws);

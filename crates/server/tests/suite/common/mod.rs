@@ -12,7 +12,7 @@ use serde_json::Value;
 use tollgate_proto::basic::BasicEncoding;
 use tollgate_proto::client::ClientSettings;
 use tollgate_proto::{BasicCredentials, GrantType};
-use tollgate_server::config::FileConfig;
+use tollgate_server::config::{FileConfig, RouteConfig};
 use tollgate_server::testing::{self, Spawned};
 use tollgate_server::Clock;
 
@@ -148,6 +148,21 @@ impl TestServer {
     pub async fn stop(self) {
         self.inner.stop().await;
     }
+}
+
+/// A server with these gateway `routes` (and `upstream_timeout`, in
+/// seconds), and an access token of a new client_credentials client.
+pub async fn gateway_with(routes: Vec<RouteConfig>, upstream_timeout: u64) -> (TestServer, String) {
+    let s = TestServer::start_with(move |f| {
+        f.routes = Some(routes);
+        f.upstream_timeout = Some(upstream_timeout);
+    })
+    .await;
+    let (id, secret) = s.client(&[GrantType::ClientCredentials], "").await;
+    let t = s
+        .access_token(&id, &secret, "grant_type=client_credentials")
+        .await;
+    (s, t)
 }
 
 pub fn urlencode(s: &str) -> String {
