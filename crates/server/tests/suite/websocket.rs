@@ -141,6 +141,16 @@ async fn a_websocket_passes_after_the_bearer_check_and_echoes_both_ways() {
     s.stop().await;
 }
 
+/// Sends `text` and reads it back.
+async fn round_trip<S>(ws: &mut tokio_tungstenite::WebSocketStream<S>, text: &str)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    ws.send(Message::text(text)).await.unwrap();
+    let back = ws.next().await.unwrap().unwrap();
+    assert_eq!(back.into_text().unwrap().as_str(), text);
+}
+
 /// A server with one connection slot, and a WebSocket open through it
 /// (its first message read).
 async fn one_slot_and_a_websocket() -> (
@@ -176,17 +186,7 @@ async fn an_upgraded_connection_holds_its_slot_and_ends_at_shutdown() {
         buf.is_empty(),
         "a second connection was served beside the WebSocket"
     );
-    ws.send(Message::text("still here")).await.unwrap();
-    assert_eq!(
-        ws.next()
-            .await
-            .unwrap()
-            .unwrap()
-            .into_text()
-            .unwrap()
-            .as_str(),
-        "still here"
-    );
+    round_trip(&mut ws, "still here").await;
 
     let started = Instant::now();
     s.stop().await;
@@ -261,16 +261,6 @@ async fn a_websocket_to_an_https_upstream_that_prefers_http2() {
         .unwrap();
     let first = ws.next().await.unwrap().unwrap();
     assert_eq!(first.into_text().unwrap().as_str(), format!("{id} false"));
-    ws.send(Message::text("over TLS")).await.unwrap();
-    assert_eq!(
-        ws.next()
-            .await
-            .unwrap()
-            .unwrap()
-            .into_text()
-            .unwrap()
-            .as_str(),
-        "over TLS"
-    );
+    round_trip(&mut ws, "over TLS").await;
     s.stop().await;
 }
