@@ -48,7 +48,7 @@ pub struct RouteConfig {
     #[serde(default)]
     pub cors_origins: Vec<String>,
     /// PEM certificates trusted for an https upstream, besides the
-    /// system's roots (a private CA, or the upstream's own certificate).
+    /// system's roots (a private CA's certificate).
     #[serde(default)]
     pub ca_cert: Option<PathBuf>,
     /// A PEM certificate chain shown to an https upstream that asks for
