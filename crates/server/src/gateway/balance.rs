@@ -140,25 +140,20 @@ impl Balancer {
     /// up, how long until one may be.
     pub fn pick(&self, except: Option<usize>) -> Result<usize, Duration> {
         let now = Instant::now();
-        let up: Vec<bool> = self
-            .members
-            .iter()
-            .enumerate()
-            .map(|(i, m)| Some(i) != except && m.health().is_up(now))
-            .collect();
+        let up = |i: usize| Some(i) != except && self.members[i].health().is_up(now);
         let turn = self.next.fetch_add(1, Ordering::Relaxed);
         let found = match self.balance {
             Balance::RoundRobin => (0..self.schedule.len())
                 .map(|k| self.schedule[(turn + k) % self.schedule.len()])
-                .find(|&i| up[i]),
-            Balance::LeastInFlight => self.least_in_flight(&up, turn),
+                .find(|&i| up(i)),
+            Balance::LeastInFlight => self.least_in_flight(up, turn),
         };
         found.ok_or_else(|| self.wait(now, except))
     }
 
     /// The member up with the fewest requests in flight for its weight;
     /// ties go round, from `turn`.
-    fn least_in_flight(&self, up: &[bool], turn: usize) -> Option<usize> {
+    fn least_in_flight(&self, up: impl Fn(usize) -> bool, turn: usize) -> Option<usize> {
         let n = self.members.len();
         let load = |i: usize| {
             let m = &self.members[i];
@@ -169,7 +164,7 @@ impl Balancer {
         };
         (0..n)
             .map(|k| (turn + k) % n)
-            .filter(|&i| up[i])
+            .filter(|&i| up(i))
             .min_by(|&a, &b| {
                 let ((fa, wa), (fb, wb)) = (load(a), load(b));
                 (fa * wb).cmp(&(fb * wa))
@@ -257,14 +252,6 @@ impl Balancer {
         }
         m.stats.set_up(h.is_up(Instant::now()));
     }
-
-    /// Marks members whose ejection is over as up in the metrics.
-    fn refresh_stats(&self) {
-        let now = Instant::now();
-        for m in &self.members {
-            m.stats.set_up(m.health().is_up(now));
-        }
-    }
 }
 
 /// nginx's smooth weighted round robin, run once over a whole cycle: each
@@ -312,7 +299,6 @@ async fn check_loop(balancer: Weak<Balancer>, i: usize, check: Arc<HealthCheck>)
         };
         let ok = probe(m, &check).await;
         b.checked(i, ok, &check);
-        b.refresh_stats();
     }
 }
 

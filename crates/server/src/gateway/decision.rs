@@ -19,7 +19,7 @@
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderMap, HeaderName, Method, StatusCode, Uri};
+use axum::http::{header, HeaderMap, HeaderName, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use super::{Gateway, Routed};
@@ -100,7 +100,7 @@ pub async fn decide(State(gw): State<Arc<Gateway>>, req: Request) -> Result<Resp
         .get(X_FORWARDED_HOST)
         .or(req.headers().get(header::HOST));
     let table = gw.table();
-    let host = table.host_of(host_header, &Uri::default());
+    let host = table.host_of(None, host_header);
     let Some(routing) = table.route_for(&method, host.as_deref(), &canonical.path) else {
         let shown = excerpt(&canonical.path, 64);
         return Err(Error::NotFound(format!("no route for {shown}")));

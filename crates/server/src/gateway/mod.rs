@@ -17,7 +17,7 @@ use std::time::Duration;
 use arc_swap::ArcSwap;
 use axum::extract::{Request, State};
 use axum::http::uri::Authority;
-use axum::http::{header, HeaderMap, HeaderValue, Method, Uri};
+use axum::http::{header, HeaderMap, HeaderValue, Method};
 use axum::response::{IntoResponse, Response};
 use foldhash::HashMap;
 
@@ -186,15 +186,19 @@ impl Table {
             .find(|r| r.route.takes(method, host, path))
     }
 
-    /// The host a request names (its URI's, as HTTP/2 gives it, else its
-    /// `Host`), normalized; not looked at when no route has `hosts`.
-    fn host_of(&self, host_header: Option<&HeaderValue>, uri: &Uri) -> Option<String> {
+    /// The host a request names (its URI's `authority`, as HTTP/2 gives
+    /// it, else its `Host` header), normalized; not looked at when no
+    /// route has `hosts`.
+    fn host_of(
+        &self,
+        authority: Option<&Authority>,
+        host_header: Option<&HeaderValue>,
+    ) -> Option<String> {
         if !self.any_hosts {
             return None;
         }
-        let named = uri
-            .authority()
-            .map(|a| a.as_str())
+        let named = authority
+            .map(Authority::as_str)
             .or_else(|| host_header.and_then(|h| h.to_str().ok()))?;
         Some(HostPattern::normalize(named))
     }
@@ -231,7 +235,7 @@ pub async fn gateway(State(gw): State<Arc<Gateway>>, req: Request) -> Result<Res
     let uri = req.uri().clone();
     let path = path::normalize(uri.path()).map_err(|e| Error::invalid_request(e.to_string()))?;
     let table = gw.table();
-    let host = table.host_of(req.headers().get(header::HOST), req.uri());
+    let host = table.host_of(req.uri().authority(), req.headers().get(header::HOST));
     let Some(Routing { route, balancer }) =
         table.route_for(req.method(), host.as_deref(), &path.path)
     else {

@@ -32,7 +32,7 @@ use hyper::body::{Body as _, Frame};
 
 use super::balance::Balancer;
 use super::send::{send, Aim, Replay};
-use super::upgrade::Upgrade;
+use super::upgrade::{connection_tokens, Upgrade};
 use super::Gateway;
 use crate::config::{Route, Underscores};
 use crate::error::Error;
@@ -270,12 +270,8 @@ fn watch_body(body: Body, failed: Arc<AtomicBool>) -> Body {
 /// those `also` picks. One pass over the names; nothing is allocated unless
 /// something goes.
 fn strip_headers(h: &mut HeaderMap, also: impl Fn(&str) -> bool) {
-    let named: Vec<HeaderName> = h
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|n| HeaderName::from_bytes(n.trim().as_bytes()).ok())
+    let named: Vec<HeaderName> = connection_tokens(h)
+        .filter_map(|n| HeaderName::from_bytes(n.as_bytes()).ok())
         .collect();
     let doomed: Vec<HeaderName> = h
         .keys()

@@ -32,7 +32,9 @@ impl Upgrade {
     /// The upgrade `req` asks for: HTTP/1.1, `Connection` naming
     /// `upgrade`, an `Upgrade` header. HTTP/2 has no such handshake.
     pub fn take(req: &mut Request) -> Option<Self> {
-        if req.version() != Version::HTTP_11 || !names_upgrade(req.headers()) {
+        let names_upgrade =
+            connection_tokens(req.headers()).any(|t| t.eq_ignore_ascii_case("upgrade"));
+        if req.version() != Version::HTTP_11 || !names_upgrade {
             return None;
         }
         let protocol = req.headers().get(header::UPGRADE)?.clone();
@@ -91,14 +93,14 @@ impl Upgrade {
     }
 }
 
-/// Whether `Connection` lists `upgrade` (a comma-separated list).
-fn names_upgrade(headers: &HeaderMap) -> bool {
-    headers
-        .get_all(header::CONNECTION)
+/// The names the `Connection` header lists (comma-separated, trimmed): the
+/// upgrade asked for here, the hop-by-hop headers `proxy` strips.
+pub(super) fn connection_tokens(h: &HeaderMap) -> impl Iterator<Item = &str> {
+    h.get_all(header::CONNECTION)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .any(|t| t.trim().eq_ignore_ascii_case("upgrade"))
+        .map(str::trim)
 }
 
 #[cfg(test)]

@@ -165,6 +165,23 @@ pub async fn gateway_with(routes: Vec<RouteConfig>, upstream_timeout: u64) -> (T
     (s, t)
 }
 
+impl TestServer {
+    /// Whether a new connection's request goes unanswered for 2 s (the
+    /// server closed it, or never read it): no slot was free for it.
+    pub async fn leaves_a_new_connection_unanswered(&self) -> bool {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let addr = self.base.trim_start_matches("http://");
+        let mut extra = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let _ = extra
+            .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await;
+        let mut buf = Vec::new();
+        let wait = std::time::Duration::from_secs(2);
+        let _ = tokio::time::timeout(wait, extra.read_to_end(&mut buf)).await;
+        buf.is_empty()
+    }
+}
+
 pub fn urlencode(s: &str) -> String {
     tollgate_proto::basic::form_encode(s)
 }
